@@ -1,0 +1,74 @@
+"""The backend contract: byte keys, byte values, millisecond TTLs, tag bookkeeping.
+
+Every multi-key method is one round trip per server (per primary on a cluster). A backend
+raises one of TRANSIENT_ERRORS when the server is unreachable or slow; the cache's breaker
+decides what happens then, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import redis.exceptions
+
+#: Errors that mean "the server is unreachable or slow", as opposed to a bad command.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    OSError,
+)
+
+#: Keys are unlinked this many at a time; SCAN is asked for this many per call.
+BATCH = 1000
+
+#: Called after each deleted batch with the number of keys it removed.
+BatchCallback = Callable[[int], None]
+
+
+class Backend(Protocol):
+    """A synchronous byte store."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]: ...
+    def set_many(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes] = (),
+    ) -> None: ...
+    def delete(self, keys: Sequence[bytes]) -> int: ...
+    def delete_matching(
+        self, globs: Sequence[bytes], on_batch: BatchCallback | None = None
+    ) -> int: ...
+    def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int: ...
+    def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None: ...
+    def read_counters(self, key: bytes) -> dict[bytes, int]: ...
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class AsyncBackend(Protocol):
+    """The same contract, awaited."""
+
+    async def get(self, key: bytes) -> bytes | None: ...
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]: ...
+    async def set_many(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes] = (),
+    ) -> None: ...
+    async def delete(self, keys: Sequence[bytes]) -> int: ...
+    async def delete_matching(
+        self, globs: Sequence[bytes], on_batch: BatchCallback | None = None
+    ) -> int: ...
+    async def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int: ...
+    async def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None: ...
+    async def read_counters(self, key: bytes) -> dict[bytes, int]: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...

@@ -1,0 +1,217 @@
+"""The embedded in-process store: the default backend and the breaker's fallback.
+
+Bounded by entry count and bytes (least recently used entries go first), TTL-respecting,
+with exact tag bookkeeping: a key leaves its tags when it is deleted, evicted or expires.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from cachectl.backends.base import BatchCallback
+from cachectl.keys import glob_regex
+
+_NEVER = float("inf")
+
+
+class MemoryStore:
+    """A thread-safe, bounded, TTL-aware byte store with tags."""
+
+    def __init__(self, max_entries: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
+        self._bytes = 0
+        self._tags: dict[bytes, set[bytes]] = {}
+        self._key_tags: dict[bytes, tuple[bytes, ...]] = {}
+        self._counters: dict[bytes, dict[bytes, int]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held by keys and values."""
+        return self._bytes
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of key, or None when absent or expired."""
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return None
+            if item[1] <= time.monotonic():
+                self._remove(key)
+                return None
+            self._data.move_to_end(key)
+            return item[0]
+
+    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        """Values of keys, None where absent."""
+        return [self.get(key) for key in keys]
+
+    def ttl_ms(self, key: bytes) -> int | None:
+        """Remaining life of key in ms; None without a TTL; -2 when absent."""
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return -2
+            return None if item[1] == _NEVER else max(0, int((item[1] - time.monotonic()) * 1000))
+
+    def set_many(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes] = (),
+    ) -> None:
+        """Store items, all with the same TTL and tags."""
+        deadline = _NEVER if ttl_ms is None else time.monotonic() + ttl_ms / 1000
+        tags = tuple(tag_keys)
+        with self._lock:
+            for key, value in items:
+                size = len(key) + len(value)
+                if size > self.max_bytes:
+                    self._remove(key)
+                    continue
+                self._remove(key)
+                self._data[key] = (value, deadline)
+                self._bytes += size
+                if tags:
+                    self._key_tags[key] = tags
+                    for tag in tags:
+                        self._tags.setdefault(tag, set()).add(key)
+            self._evict()
+
+    def delete(self, keys: Sequence[bytes]) -> int:
+        """Remove keys; returns how many existed."""
+        now = time.monotonic()
+        removed = 0
+        with self._lock:
+            for key in keys:
+                item = self._data.get(key)
+                if item is not None:
+                    removed += item[1] > now
+                    self._remove(key)
+        return removed
+
+    def delete_matching(self, globs: Sequence[bytes], on_batch: BatchCallback | None = None) -> int:
+        """Remove every key matching any of the Redis globs."""
+        regexes = [glob_regex(g) for g in globs]
+        with self._lock:
+            doomed = [k for k in self._data if any(r.match(k) for r in regexes)]
+        removed = self.delete(doomed)
+        if on_batch is not None and removed:
+            on_batch(removed)
+        return removed
+
+    def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int:
+        """Remove every key written with any of the tags."""
+        with self._lock:
+            members: set[bytes] = set()
+            for tag in tag_keys:
+                members |= self._tags.pop(tag, set())
+        return self.delete(list(members))
+
+    def tag_members(self, tag_key: bytes) -> list[bytes]:
+        """Keys currently recorded under a tag."""
+        with self._lock:
+            return sorted(self._tags.get(tag_key, ()))
+
+    def scan(self, glob: bytes) -> list[bytes]:
+        """Live keys matching a Redis glob."""
+        regex = glob_regex(glob)
+        now = time.monotonic()
+        with self._lock:
+            return [
+                k for k, (_, deadline) in self._data.items() if deadline > now and regex.match(k)
+            ]
+
+    def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
+        """Add to named counters kept under key."""
+        with self._lock:
+            target = self._counters.setdefault(key, {})
+            for name, delta in counters.items():
+                target[name] = target.get(name, 0) + delta
+
+    def read_counters(self, key: bytes) -> dict[bytes, int]:
+        """The counters kept under key."""
+        with self._lock:
+            return dict(self._counters.get(key, {}))
+
+    def clear(self) -> None:
+        """Drop everything."""
+        with self._lock:
+            self._data.clear()
+            self._tags.clear()
+            self._key_tags.clear()
+            self._bytes = 0
+
+    def ping(self) -> None:
+        """Always reachable."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _remove(self, key: bytes) -> None:
+        item = self._data.pop(key, None)
+        if item is None:
+            return
+        self._bytes -= len(key) + len(item[0])
+        for tag in self._key_tags.pop(key, ()):
+            members = self._tags.get(tag)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del self._tags[tag]
+
+    def _evict(self) -> None:
+        while self._data and (len(self._data) > self.max_entries or self._bytes > self.max_bytes):
+            self._remove(next(iter(self._data)))
+
+
+class AsyncMemoryBackend:
+    """A MemoryStore behind the async contract (no I/O, so nothing is awaited inside)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def get(self, key: bytes) -> bytes | None:
+        return self.store.get(key)
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        return self.store.get_many(keys)
+
+    async def set_many(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes] = (),
+    ) -> None:
+        self.store.set_many(items, ttl_ms, tag_keys)
+
+    async def delete(self, keys: Sequence[bytes]) -> int:
+        return self.store.delete(keys)
+
+    async def delete_matching(
+        self, globs: Sequence[bytes], on_batch: BatchCallback | None = None
+    ) -> int:
+        return self.store.delete_matching(globs, on_batch)
+
+    async def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int:
+        return self.store.invalidate_tags(tag_keys)
+
+    async def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
+        self.store.incr_counters(key, counters)
+
+    async def read_counters(self, key: bytes) -> dict[bytes, int]:
+        return self.store.read_counters(key)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

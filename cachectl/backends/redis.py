@@ -1,0 +1,326 @@
+"""Redis and Redis Cluster backends (redis-py with hiredis), sync and async.
+
+Both speak the contract of backends.base; multi-key calls are pipelined so that each is one
+round trip per server, and on a cluster commands are grouped by hash slot, never CROSSSLOT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from cachectl.backends.base import BATCH, BatchCallback
+from cachectl.config import CacheConfig
+
+# Records a write under a tag: the sorted set's score is the member's expiry in server
+# milliseconds (inf without a TTL); expired members are reaped on every write, and the set
+# itself expires with its longest-lived member, so bookkeeping never outlives the entries.
+TAG_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+local score = 'inf'
+if ttl >= 0 then score = tostring(now + ttl) end
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], score, ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if top[2] == nil then return 0 end
+if top[2] == 'inf' then redis.call('PERSIST', KEYS[1])
+else redis.call('PEXPIREAT', KEYS[1], top[2]) end
+return 1
+"""
+
+
+def client_options(config: CacheConfig) -> dict[str, Any]:
+    """Connection options shared by the sync and async clients."""
+    options: dict[str, Any] = {
+        "socket_timeout": config.socket_timeout,
+        "socket_connect_timeout": config.connect_timeout,
+        # The breaker decides what a failure means; redis-py retrying would multiply timeouts.
+        "retry": Retry(NoBackoff(), 0),
+        "client_name": "cachectl",
+    }
+    if config.password is not None:
+        options["password"] = config.password
+    return options
+
+
+def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
+    """A redis-py client for config: a bounded blocking pool, or a cluster client."""
+    options = client_options(config)
+    if config.cluster:
+        return redis.RedisCluster.from_url(
+            config.redis_url, max_connections=config.max_connections, **options
+        )
+    pool = redis.BlockingConnectionPool.from_url(
+        config.redis_url,
+        max_connections=config.max_connections,
+        timeout=config.pool_timeout,
+        **options,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
+    """The asyncio counterpart of sync_client."""
+    options = client_options(config)
+    if config.cluster:
+        return aioredis.RedisCluster.from_url(
+            config.redis_url, max_connections=config.max_connections, **options
+        )
+    pool = aioredis.BlockingConnectionPool.from_url(
+        config.redis_url,
+        max_connections=config.max_connections,
+        timeout=config.pool_timeout,
+        **options,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+def _tag_args(tag_key: bytes, ttl_ms: int | None, members: Sequence[bytes]) -> list[Any]:
+    return ["EVAL", TAG_SCRIPT, 1, tag_key, -1 if ttl_ms is None else ttl_ms, *members]
+
+
+def _members(popped: list[Any]) -> list[bytes]:
+    return [member for member, _score in popped]
+
+
+class RedisBackend:
+    """The synchronous Redis backend; the client is made on first use."""
+
+    def __init__(self, config: CacheConfig) -> None:
+        self.config = config
+        self.cluster = config.cluster
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (a cluster client connects to the nodes when first asked)."""
+        if self._client is None:
+            self._client = sync_client(self.config)
+        return self._client
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.client.get(key)
+        return value
+
+    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        values: list[bytes | None]
+        values = self.client.mget_nonatomic(keys) if self.cluster else self.client.mget(keys)
+        return values
+
+    def set_many(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes] = (),
+    ) -> None:
+        if len(items) == 1 and not tag_keys:
+            key, value = items[0]
+            self.client.set(key, value, px=ttl_ms)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key, value in items:
+            pipe.set(key, value, px=ttl_ms)
+        members = [key for key, _ in items]
+        for tag_key in tag_keys:
+            pipe.execute_command(*_tag_args(tag_key, ttl_ms, members))
+        pipe.execute()
+
+    def delete(self, keys: Sequence[bytes]) -> int:
+        if not keys:
+            return 0
+        return int(self.client.unlink(*keys))
+
+    def scan(self, glob: bytes, count: int = BATCH) -> Iterator[list[bytes]]:
+        """Batches of keys matching glob, from every primary."""
+        if not self.cluster:
+            cursor = 0
+            while True:
+                cursor, keys = self.client.scan(cursor, match=glob, count=count)
+                if keys:
+                    yield keys
+                if cursor == 0:
+                    return
+        client = self.client
+        for node in client.get_primaries():
+            cursor = 0
+            while True:
+                reply = client.scan(cursor, match=glob, count=count, target_nodes=node)
+                cursor, keys = reply[node.name]
+                if keys:
+                    yield keys
+                if cursor == 0:
+                    break
+
+    def delete_matching(
+        self, globs: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
+    ) -> int:
+        removed = 0
+        for glob in globs:
+            batches: Iterator[int]
+            if self.cluster:
+                batches = (self.delete(keys) for keys in self.scan(glob, count))
+            else:
+                batches = self._scan_unlink(glob, count)
+            for n in batches:
+                removed += n
+                if on_batch is not None:
+                    on_batch(n)
+        return removed
+
+    def _scan_unlink(self, glob: bytes, count: int) -> Iterator[int]:
+        # Each round trip unlinks the previous batch and fetches the next one.
+        cursor, keys = self.client.scan(0, match=glob, count=count)
+        while keys or cursor != 0:
+            pipe = self.client.pipeline(transaction=False)
+            if keys:
+                pipe.unlink(*keys)
+            if cursor != 0:
+                pipe.scan(cursor, match=glob, count=count)
+            replies = pipe.execute()
+            if keys:
+                yield int(replies[0])
+            if cursor != 0:
+                cursor, keys = replies[-1]
+            else:
+                keys = []
+
+    def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int:
+        removed = 0
+        for tag_key in tag_keys:
+            while popped := self.client.zpopmin(tag_key, BATCH):
+                removed += self.delete(_members(popped))
+        return removed
+
+    def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for name, delta in counters.items():
+            pipe.hincrby(key, name, delta)
+        pipe.execute()
+
+    def read_counters(self, key: bytes) -> dict[bytes, int]:
+        raw: dict[bytes, bytes] = self.client.hgetall(key)
+        return {name: int(value) for name, value in raw.items()}
+
+    def ping(self) -> None:
+        self.client.ping()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class AsyncRedisBackend:
+    """The asyncio Redis backend."""
+
+    def __init__(self, config: CacheConfig) -> None:
+        self.config = config
+        self.cluster = config.cluster
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The redis.asyncio client, made on first use."""
+        if self._client is None:
+            self._client = async_client(self.config)
+        return self._client
+
+    async def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = await self.client.get(key)
+        return value
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        values: list[bytes | None]
+        if self.cluster:
+            values = await self.client.mget_nonatomic(keys)
+        else:
+            values = await self.client.mget(keys)
+        return values
+
+    async def set_many(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes] = (),
+    ) -> None:
+        if len(items) == 1 and not tag_keys:
+            key, value = items[0]
+            await self.client.set(key, value, px=ttl_ms)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key, value in items:
+            pipe.set(key, value, px=ttl_ms)
+        members = [key for key, _ in items]
+        for tag_key in tag_keys:
+            pipe.execute_command(*_tag_args(tag_key, ttl_ms, members))
+        await pipe.execute()
+
+    async def delete(self, keys: Sequence[bytes]) -> int:
+        if not keys:
+            return 0
+        return int(await self.client.unlink(*keys))
+
+    async def scan(self, glob: bytes, count: int = BATCH) -> AsyncIterator[list[bytes]]:
+        """Batches of keys matching glob, from every primary."""
+        if not self.cluster:
+            cursor = 0
+            while True:
+                cursor, keys = await self.client.scan(cursor, match=glob, count=count)
+                if keys:
+                    yield keys
+                if cursor == 0:
+                    return
+        client = self.client
+        for node in client.get_primaries():
+            cursor = 0
+            while True:
+                reply = await client.scan(cursor, match=glob, count=count, target_nodes=node)
+                cursor, keys = reply[node.name]
+                if keys:
+                    yield keys
+                if cursor == 0:
+                    break
+
+    async def delete_matching(
+        self, globs: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
+    ) -> int:
+        removed = 0
+        for glob in globs:
+            async for keys in self.scan(glob, count):
+                n = await self.delete(keys)
+                removed += n
+                if on_batch is not None:
+                    on_batch(n)
+        return removed
+
+    async def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int:
+        removed = 0
+        for tag_key in tag_keys:
+            while popped := await self.client.zpopmin(tag_key, BATCH):
+                removed += await self.delete(_members(popped))
+        return removed
+
+    async def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for name, delta in counters.items():
+            pipe.hincrby(key, name, delta)
+        await pipe.execute()
+
+    async def read_counters(self, key: bytes) -> dict[bytes, int]:
+        raw: dict[bytes, bytes] = await self.client.hgetall(key)
+        return {name: int(value) for name, value in raw.items()}
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,763 @@
+"""Cache and AsyncCache: the façade applications call.
+
+Both share _CacheBase (keys, encoding, breaker decisions, stats) and differ only where they
+await. Reads and writes never raise for an outage or an unreadable value: the breaker sends
+calls to the in-memory fallback, and an unreadable value is a miss counted as an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from time import perf_counter_ns
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
+
+from cachectl.backends.base import TRANSIENT_ERRORS, AsyncBackend, Backend
+from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
+from cachectl.breaker import Breaker, BreakerState, Pending
+from cachectl.codec import Codec, fresh_until
+from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
+from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
+from cachectl.keys import Key, KeySpace
+from cachectl.stats import CacheStats, Counters, StatsRecorder
+
+if TYPE_CHECKING:
+    pass
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger("cachectl")
+
+
+class _Missing:
+    """The miss sentinel, so that None can be cached."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISS"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISS: Final = _Missing()
+
+#: What _lookup returns on a hit: the value and its fresh-until stamp (unix ms) if any.
+Entry = tuple[Any, int | None]
+
+
+def _prefix(key: Key) -> str:
+    if isinstance(key, str):
+        return key.partition(":")[0]
+    return key.partition(b":")[0].decode("utf-8", "replace")
+
+
+class _CacheBase:
+    """State and decisions shared by Cache and AsyncCache; no I/O here."""
+
+    def __init__(self, config: CacheConfig) -> None:
+        self.config = config
+        self.keys = KeySpace(config.namespace)
+        self.codec = Codec(config.compress_threshold, config.compression, config.max_value_size)
+        self.breaker = Breaker(config.failure_threshold, config.recovery_interval)
+        self.pending = Pending(config.pending_max)
+        self.fallback = MemoryStore(config.fallback_max_entries, config.fallback_max_bytes)
+        self.recorder = StatsRecorder()
+        self._stats_on = config.stats
+        self._publish_every = int(config.stats_interval * 1e9)
+        self._next_publish = perf_counter_ns() + self._publish_every
+        self._publishing = threading.Lock()
+        self._warned: set[str] = set()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(url={self.config.display_url!r}, "
+            f"namespace={self.config.namespace!r}, breaker={self.breaker.state.value!r})"
+        )
+
+    @property
+    def namespace(self) -> str:
+        """The namespace every key of this cache lives under."""
+        return self.config.namespace
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        """closed (Redis), open (fallback), or half-open (probing)."""
+        return self.breaker.state
+
+    def stats(self) -> CacheStats:
+        """This process's hit/miss/latency figures per prefix."""
+        return self.recorder.snapshot()
+
+    def _counters(self, key: Key) -> Counters:
+        return self.recorder.counters(_prefix(key))
+
+    def _ttl_ms(self, ttl: float | None) -> int | None:
+        if ttl is None:
+            ttl = self.config.default_ttl
+            if ttl is None:
+                return None
+        if ttl <= 0:
+            raise ConfigError(f"ttl must be positive seconds or None, not {ttl!r}")
+        return max(1, int(ttl * 1000))
+
+    def _tag_keys(self, tags: Iterable[str]) -> list[bytes]:
+        if isinstance(tags, str):
+            raise ConfigError("tags is a sequence of strings; wrap a single tag in a tuple")
+        return [self.keys.tag(tag) for tag in dict.fromkeys(tags)]
+
+    def _decode(self, full: bytes, data: bytes, counters: Counters) -> Entry | _Missing:
+        try:
+            return self.codec.decode(data), fresh_until(data)
+        except DecodeError as exc:
+            counters.errors += 1
+            self._warn_once(
+                "decode", "cachectl: unreadable value at %r treated as a miss: %s", full, exc
+            )
+            return MISS
+
+    def _entry(
+        self, key: Key, value: Any, ttl: float | None, stale: float | None
+    ) -> tuple[list[tuple[bytes, bytes]], int | None]:
+        """The item to write for a decorated call; with stale, Redis keeps it longer."""
+        ttl_ms = self._ttl_ms(ttl)
+        stamp = None
+        if stale is not None and ttl_ms is not None:
+            stamp = int(time.time() * 1000) + ttl_ms
+            ttl_ms += int(stale * 1000)
+        return [(self.keys.full(key), self.codec.encode(value, stamp))], ttl_ms
+
+    def _failed(
+        self, exc: BaseException, counters: Counters | None = None, owed: bool = False
+    ) -> None:
+        """Count a failure; owed: a write or invalidation Redis may have missed."""
+        if counters is not None:
+            counters.errors += 1
+        opened = self.breaker.failure()
+        if owed and self.breaker.closed:
+            # Redis may now hold a value this process meant to remove: read nothing from it
+            # until the owed deletion is replayed by the probe.
+            self.breaker.trip()
+            opened = True
+        if opened:
+            log.warning(
+                "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
+                self.config.display_url,
+                type(exc).__name__,
+                exc,
+            )
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        if kind in self._warned:
+            log.debug(message, *args)
+        else:
+            self._warned.add(kind)
+            log.warning(message, *args)
+
+    def _observe(self, counters: Counters, start: int) -> None:
+        now = perf_counter_ns()
+        counters.observe((now - start) // 1000)
+        if now >= self._next_publish:
+            self._next_publish = now + self._publish_every
+            self._publish_due = True
+
+    _publish_due = False
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"cannot reach {self.config.display_url}: {type(exc).__name__}: {exc}"
+        )
+
+
+class Cache(_CacheBase):
+    """A synchronous cache over Redis, Redis Cluster or the embedded in-process store."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        store: MemoryStore | None = None,
+        **options: Any,
+    ) -> None:
+        config = build_config(url, namespace=namespace, **options)
+        super().__init__(config)
+        self.backend: Backend
+        if config.is_memory:
+            self.backend = store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
+        else:
+            from cachectl.backends.redis import RedisBackend
+
+            self.backend = RedisBackend(config)
+
+    @classmethod
+    def from_url(
+        cls, url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, **options: Any
+    ) -> Self:
+        """A cache for a redis://, rediss://, unix://, redis+cluster:// or memory:// URL."""
+        return cls(url, namespace=namespace, **options)
+
+    # -- breaker ------------------------------------------------------------------------------
+
+    def _available(self) -> bool:
+        if self.breaker.closed:
+            return True
+        if not self.breaker.claim_probe():
+            return False
+        ok = False
+        try:
+            self.backend.ping()
+            while self.pending:
+                self._replay()
+            ok = True
+        except TRANSIENT_ERRORS as exc:
+            log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
+        finally:
+            if ok:
+                self.fallback.clear()
+                log.warning("cachectl: %s is back; invalidations replayed", self.config.display_url)
+            self.breaker.probe_done(ok)
+        return ok
+
+    def _replay(self) -> None:
+        taken = self.pending.take()
+        try:
+            if taken.everything:
+                self.backend.delete_matching([self.keys.data_glob, self.keys.tag_glob])
+            self.backend.delete(list(taken.keys))
+            if taken.globs:
+                self.backend.delete_matching(list(taken.globs))
+            self.backend.invalidate_tags(list(taken.tags))
+        except BaseException:
+            self.pending.restore(taken)
+            raise
+
+    def _publish(self) -> None:
+        self._publish_due = False
+        if not self._stats_on or not self.breaker.closed:
+            return
+        if not self._publishing.acquire(blocking=False):
+            return
+        try:
+            delta = self.recorder.take_delta()
+            if delta:
+                try:
+                    self.backend.incr_counters(self.keys.stats_key, delta)
+                except TRANSIENT_ERRORS:
+                    self.recorder.restore_delta(delta)
+        finally:
+            self._publishing.release()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _lookup(self, key: Key) -> Entry | _Missing:
+        full = self.keys.full(key)
+        counters = self.recorder.counters(_prefix(key))
+        start = perf_counter_ns()
+        data: bytes | None
+        if self.breaker.closed or self._available():
+            try:
+                data = self.backend.get(full)
+                if self.breaker.failures:
+                    self.breaker.success()
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                data = self.fallback.get(full)
+        else:
+            counters.fallback += 1
+            data = self.fallback.get(full)
+        found = MISS if data is None else self._decode(full, data, counters)
+        if self._stats_on:
+            if found is MISS:
+                counters.misses += 1
+            else:
+                counters.hits += 1
+            self._observe(counters, start)
+            if self._publish_due:
+                self._publish()
+        return found
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        """The cached value of key, or default on a miss."""
+        found = self._lookup(key)
+        return default if isinstance(found, _Missing) else found[0]
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """The cached values of those keys that are present, in one round trip."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        fulls = [self.keys.full(k) for k in keys]
+        counters = self._counters(keys[0])
+        start = perf_counter_ns()
+        if self.breaker.closed or self._available():
+            try:
+                values = self.backend.get_many(fulls)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                values = self.fallback.get_many(fulls)
+        else:
+            counters.fallback += 1
+            values = self.fallback.get_many(fulls)
+        out: dict[Key, Any] = {}
+        for key, full, data in zip(keys, fulls, values, strict=True):
+            c = self._counters(key)
+            found = MISS if data is None else self._decode(full, data, c)
+            if isinstance(found, _Missing):
+                c.misses += 1
+            else:
+                c.hits += 1
+                out[key] = found[0]
+        if self._stats_on:
+            self._observe(counters, start)
+            if self._publish_due:
+                self._publish()
+        return out
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def set(self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()) -> None:
+        """Store value under key for ttl seconds (None: the cache's default_ttl)."""
+        self._write(
+            [(self.keys.full(key), self.codec.encode(value))],
+            self._ttl_ms(ttl),
+            self._tag_keys(tags),
+            self._counters(key),
+        )
+
+    def _store(
+        self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
+    ) -> None:
+        items, ttl_ms = self._entry(key, value, ttl, stale)
+        self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
+
+    def set_many(
+        self, mapping: Mapping[Key, Any], ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> None:
+        """Store several values, in one round trip."""
+        items = [(self.keys.full(k), self.codec.encode(v)) for k, v in mapping.items()]
+        if items:
+            self._write(
+                items,
+                self._ttl_ms(ttl),
+                self._tag_keys(tags),
+                self._counters(next(iter(mapping))),
+                count=len(items),
+            )
+
+    def _write(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        counters: Counters,
+        count: int = 1,
+    ) -> None:
+        counters.sets += count
+        if self.breaker.closed or self._available():
+            try:
+                self.backend.set_many(items, ttl_ms, tag_keys)
+                return
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters, owed=True)
+        counters.fallback += 1
+        # Redis may still hold an older value, or may have taken this write: delete it there.
+        self.pending.add([k for k, _ in items])
+        self.fallback.set_many(items, ttl_ms, tag_keys)
+
+    # -- invalidation -------------------------------------------------------------------------
+
+    def delete(self, *keys: Key) -> int:
+        """Remove keys; returns how many existed."""
+        fulls = [self.keys.full(k) for k in keys]
+        if not fulls:
+            return 0
+        if self.breaker.closed or self._available():
+            try:
+                return self.backend.delete(fulls)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, owed=True)
+        self.pending.add(fulls)
+        return self.fallback.delete(fulls)
+
+    def invalidate_prefix(self, prefix: Key) -> int:
+        """Remove the key equal to prefix and every key below it (whole segments only)."""
+        return self._delete_matching(self.keys.prefix_globs(prefix))
+
+    def invalidate_pattern(self, glob: Key) -> int:
+        """Remove every key matching a Redis glob (matched inside the namespace)."""
+        return self._delete_matching((self.keys.glob(glob),))
+
+    def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+        if self.breaker.closed or self._available():
+            try:
+                return self.backend.delete_matching(globs)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, owed=True)
+        self.pending.add(globs=globs)
+        return self.fallback.delete_matching(globs)
+
+    def invalidate_tag(self, *tags: str) -> int:
+        """Remove every entry written with any of the tags."""
+        tag_keys = self._tag_keys(tags)
+        if self.breaker.closed or self._available():
+            try:
+                return self.backend.invalidate_tags(tag_keys)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, owed=True)
+        self.pending.add(tags=tag_keys)
+        return self.fallback.invalidate_tags(tag_keys)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def ping(self) -> float:
+        """Round-trip time to the backend in seconds; raises BackendUnavailable."""
+        start = time.perf_counter()
+        try:
+            self.backend.ping()
+        except TRANSIENT_ERRORS as exc:
+            raise self._unavailable(exc) from None
+        return time.perf_counter() - start
+
+    def published_stats(self) -> CacheStats:
+        """The figures every process has published for this namespace, merged."""
+        try:
+            return CacheStats.from_fields(self.backend.read_counters(self.keys.stats_key))
+        except TRANSIENT_ERRORS as exc:
+            raise self._unavailable(exc) from None
+
+    def publish_stats(self) -> None:
+        """Publish pending figures now (close does this too)."""
+        self._publish()
+
+    def close(self) -> None:
+        """Publish pending stats and release connections."""
+        self._publish()
+        self.backend.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def cached(
+        self,
+        ttl: float | None = None,
+        prefix: str = "",
+        *,
+        tags: Iterable[str] = (),
+        tags_from: Any = None,
+        key: Any = None,
+        stale: float | None = None,
+    ) -> Any:
+        """Decorate a function so its results are cached here (see cachectl.cached)."""
+        from cachectl.decorator import cached
+
+        return cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale, cache=self)
+
+
+class AsyncCache(_CacheBase):
+    """The asyncio cache: the same methods as Cache, as coroutines."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        store: MemoryStore | None = None,
+        **options: Any,
+    ) -> None:
+        config = build_config(url, namespace=namespace, **options)
+        super().__init__(config)
+        self.backend: AsyncBackend
+        if config.is_memory:
+            self.backend = AsyncMemoryBackend(
+                store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
+            )
+        else:
+            from cachectl.backends.redis import AsyncRedisBackend
+
+            self.backend = AsyncRedisBackend(config)
+
+    @classmethod
+    def from_url(
+        cls, url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, **options: Any
+    ) -> Self:
+        """A cache for a redis://, rediss://, unix://, redis+cluster:// or memory:// URL."""
+        return cls(url, namespace=namespace, **options)
+
+    async def _available(self) -> bool:
+        if self.breaker.closed:
+            return True
+        if not self.breaker.claim_probe():
+            return False
+        ok = False
+        try:
+            await self.backend.ping()
+            while self.pending:
+                await self._replay()
+            ok = True
+        except TRANSIENT_ERRORS as exc:
+            log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
+        finally:
+            if ok:
+                self.fallback.clear()
+                log.warning("cachectl: %s is back; invalidations replayed", self.config.display_url)
+            self.breaker.probe_done(ok)
+        return ok
+
+    async def _replay(self) -> None:
+        taken = self.pending.take()
+        try:
+            if taken.everything:
+                await self.backend.delete_matching([self.keys.data_glob, self.keys.tag_glob])
+            await self.backend.delete(list(taken.keys))
+            if taken.globs:
+                await self.backend.delete_matching(list(taken.globs))
+            await self.backend.invalidate_tags(list(taken.tags))
+        except BaseException:
+            self.pending.restore(taken)
+            raise
+
+    async def _publish(self) -> None:
+        self._publish_due = False
+        if not self._stats_on or not self.breaker.closed:
+            return
+        if not self._publishing.acquire(blocking=False):
+            return
+        try:
+            delta = self.recorder.take_delta()
+            if delta:
+                try:
+                    await self.backend.incr_counters(self.keys.stats_key, delta)
+                except TRANSIENT_ERRORS:
+                    self.recorder.restore_delta(delta)
+        finally:
+            self._publishing.release()
+
+    async def _lookup(self, key: Key) -> Entry | _Missing:
+        full = self.keys.full(key)
+        counters = self.recorder.counters(_prefix(key))
+        start = perf_counter_ns()
+        data: bytes | None
+        if self.breaker.closed or await self._available():
+            try:
+                data = await self.backend.get(full)
+                if self.breaker.failures:
+                    self.breaker.success()
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                data = self.fallback.get(full)
+        else:
+            counters.fallback += 1
+            data = self.fallback.get(full)
+        found = MISS if data is None else self._decode(full, data, counters)
+        if self._stats_on:
+            if found is MISS:
+                counters.misses += 1
+            else:
+                counters.hits += 1
+            self._observe(counters, start)
+            if self._publish_due:
+                await self._publish()
+        return found
+
+    async def get(self, key: Key, default: Any = None) -> Any:
+        """The cached value of key, or default on a miss."""
+        found = await self._lookup(key)
+        return default if isinstance(found, _Missing) else found[0]
+
+    async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """The cached values of those keys that are present, in one round trip."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        fulls = [self.keys.full(k) for k in keys]
+        counters = self._counters(keys[0])
+        start = perf_counter_ns()
+        if self.breaker.closed or await self._available():
+            try:
+                values = await self.backend.get_many(fulls)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                values = self.fallback.get_many(fulls)
+        else:
+            counters.fallback += 1
+            values = self.fallback.get_many(fulls)
+        out: dict[Key, Any] = {}
+        for key, full, data in zip(keys, fulls, values, strict=True):
+            c = self._counters(key)
+            found = MISS if data is None else self._decode(full, data, c)
+            if isinstance(found, _Missing):
+                c.misses += 1
+            else:
+                c.hits += 1
+                out[key] = found[0]
+        if self._stats_on:
+            self._observe(counters, start)
+            if self._publish_due:
+                await self._publish()
+        return out
+
+    async def set(
+        self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> None:
+        """Store value under key for ttl seconds (None: the cache's default_ttl)."""
+        await self._write(
+            [(self.keys.full(key), self.codec.encode(value))],
+            self._ttl_ms(ttl),
+            self._tag_keys(tags),
+            self._counters(key),
+        )
+
+    async def _store(
+        self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
+    ) -> None:
+        items, ttl_ms = self._entry(key, value, ttl, stale)
+        await self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
+
+    async def set_many(
+        self, mapping: Mapping[Key, Any], ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> None:
+        """Store several values, in one round trip."""
+        items = [(self.keys.full(k), self.codec.encode(v)) for k, v in mapping.items()]
+        if items:
+            await self._write(
+                items,
+                self._ttl_ms(ttl),
+                self._tag_keys(tags),
+                self._counters(next(iter(mapping))),
+                count=len(items),
+            )
+
+    async def _write(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        counters: Counters,
+        count: int = 1,
+    ) -> None:
+        counters.sets += count
+        if self.breaker.closed or await self._available():
+            try:
+                await self.backend.set_many(items, ttl_ms, tag_keys)
+                return
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters, owed=True)
+        counters.fallback += 1
+        self.pending.add([k for k, _ in items])
+        self.fallback.set_many(items, ttl_ms, tag_keys)
+
+    async def delete(self, *keys: Key) -> int:
+        """Remove keys; returns how many existed."""
+        fulls = [self.keys.full(k) for k in keys]
+        if not fulls:
+            return 0
+        if self.breaker.closed or await self._available():
+            try:
+                return await self.backend.delete(fulls)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, owed=True)
+        self.pending.add(fulls)
+        return self.fallback.delete(fulls)
+
+    async def invalidate_prefix(self, prefix: Key) -> int:
+        """Remove the key equal to prefix and every key below it (whole segments only)."""
+        return await self._delete_matching(self.keys.prefix_globs(prefix))
+
+    async def invalidate_pattern(self, glob: Key) -> int:
+        """Remove every key matching a Redis glob (matched inside the namespace)."""
+        return await self._delete_matching((self.keys.glob(glob),))
+
+    async def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+        if self.breaker.closed or await self._available():
+            try:
+                return await self.backend.delete_matching(globs)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, owed=True)
+        self.pending.add(globs=globs)
+        return self.fallback.delete_matching(globs)
+
+    async def invalidate_tag(self, *tags: str) -> int:
+        """Remove every entry written with any of the tags."""
+        tag_keys = self._tag_keys(tags)
+        if self.breaker.closed or await self._available():
+            try:
+                return await self.backend.invalidate_tags(tag_keys)
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, owed=True)
+        self.pending.add(tags=tag_keys)
+        return self.fallback.invalidate_tags(tag_keys)
+
+    async def ping(self) -> float:
+        """Round-trip time to the backend in seconds; raises BackendUnavailable."""
+        start = time.perf_counter()
+        try:
+            await self.backend.ping()
+        except TRANSIENT_ERRORS as exc:
+            raise self._unavailable(exc) from None
+        return time.perf_counter() - start
+
+    async def published_stats(self) -> CacheStats:
+        """The figures every process has published for this namespace, merged."""
+        try:
+            return CacheStats.from_fields(await self.backend.read_counters(self.keys.stats_key))
+        except TRANSIENT_ERRORS as exc:
+            raise self._unavailable(exc) from None
+
+    async def publish_stats(self) -> None:
+        """Publish pending figures now (close does this too)."""
+        await self._publish()
+
+    async def close(self) -> None:
+        """Publish pending stats and release connections."""
+        await self._publish()
+        await self.backend.close()
+
+    aclose = close
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def cached(
+        self,
+        ttl: float | None = None,
+        prefix: str = "",
+        *,
+        tags: Iterable[str] = (),
+        tags_from: Any = None,
+        key: Any = None,
+        stale: float | None = None,
+    ) -> Any:
+        """Decorate a coroutine function so its results are cached here."""
+        from cachectl.decorator import cached
+
+        return cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale, cache=self)

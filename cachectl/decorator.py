@@ -1,0 +1,318 @@
+"""The @cached decorator: stable keys, single flight, stale-while-revalidate, None cached.
+
+Works on def and async def functions and methods; bound to a cache (cache.cached) or to the
+process-wide default (cachectl.cached, see cachectl.default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import Future
+from contextvars import ContextVar
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from cachectl.cache import AsyncCache, Cache, _Missing
+from cachectl.errors import ConfigError
+from cachectl.keys import bind_arguments, function_key
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+KeyTemplate = str | Callable[..., str] | None
+TagsFrom = Callable[[Any], Iterable[str]] | None
+
+# A per-request list the X-Cache middleware installs; decorated calls append HIT or MISS.
+_status: ContextVar[list[str] | None] = ContextVar("cachectl_status", default=None)
+
+
+@contextlib.contextmanager
+def track_cache_status() -> Iterator[list[str]]:
+    """Collect, for the duration of the block, whether each @cached call was a HIT or a MISS."""
+    seen: list[str] = []
+    token = _status.set(seen)
+    try:
+        yield seen
+    finally:
+        _status.reset(token)
+
+
+def _note(status: str) -> None:
+    seen = _status.get()
+    if seen is not None:
+        seen.append(status)
+
+
+class _KeyMaker:
+    """Builds a call's key and tags from its arguments."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        prefix: str,
+        key: KeyTemplate,
+        tags: Iterable[str],
+        tags_from: TagsFrom,
+    ) -> None:
+        self.signature = inspect.signature(func)
+        params = list(self.signature.parameters)
+        self.skip_first = bool(params) and params[0] in ("self", "cls")
+        self.qualname = f"{func.__module__}.{func.__qualname__}"
+        self.prefix = prefix
+        self.template = key
+        if isinstance(tags, str):
+            raise ConfigError("tags is a sequence of strings; wrap a single tag in a tuple")
+        self.tags = tuple(tags)
+        self.tags_from = tags_from
+
+    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return bind_arguments(self.signature, args, kwargs, self.skip_first)
+
+    def key(self, arguments: dict[str, Any]) -> str:
+        return function_key(self.prefix, self.qualname, arguments, self.template)
+
+    def tag_list(self, arguments: dict[str, Any], result: Any) -> list[str]:
+        try:
+            tags = [t.format(**arguments) for t in self.tags]
+        except (KeyError, IndexError) as exc:
+            raise ConfigError(f"a tag template names an unknown argument: {exc}") from None
+        if self.tags_from is not None:
+            tags.extend(self.tags_from(result))
+        return tags
+
+
+class _Flights:
+    """Calls in progress by key, so concurrent misses in a thread pool compute once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[str, Future[Any]] = {}
+
+    def lead(self, key: str) -> tuple[Future[Any], bool]:
+        with self._lock:
+            future = self._calls.get(key)
+            if future is not None:
+                return future, False
+            future = self._calls[key] = Future()
+            return future, True
+
+    def busy(self, key: str) -> bool:
+        return key in self._calls
+
+    def done(self, key: str) -> None:
+        with self._lock:
+            self._calls.pop(key, None)
+
+
+class _AsyncFlights:
+    """The asyncio counterpart of _Flights (one event loop)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, asyncio.Future[Any]] = {}
+
+    def lead(self, key: str) -> tuple[asyncio.Future[Any], bool]:
+        future = self._calls.get(key)
+        if future is not None:
+            return future, False
+        future = self._calls[key] = asyncio.get_running_loop().create_future()
+        return future, True
+
+    def busy(self, key: str) -> bool:
+        return key in self._calls
+
+    def done(self, key: str) -> None:
+        self._calls.pop(key, None)
+
+
+class CachedFunction(Protocol[P, R_co]):
+    """A decorated function: call it, or ask for a call's key, or invalidate a call's entry."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """The cache key (inside the namespace) of this call."""
+        ...
+
+    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Remove this call's entry (a coroutine for async functions); returns 0 or 1."""
+        ...
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def cached(
+    ttl: float | None = None,
+    prefix: str = "",
+    *,
+    tags: Iterable[str] = (),
+    tags_from: TagsFrom = None,
+    key: KeyTemplate = None,
+    stale: float | None = None,
+    cache: Cache | AsyncCache | None = None,
+) -> Callable[[Callable[..., Any]], Any]:
+    """Cache a function's results by its arguments.
+
+    ttl: seconds an entry is fresh; prefix: the key's first segment; key: a template such as
+    "page:{page}" (or a callable of the arguments) instead of qualname + argument digest;
+    tags: templates of tags ("user:{user_id}"); tags_from: a callable of the result giving
+    more tags; stale: seconds an expired entry is still served while one caller recomputes it.
+    """
+    if stale is not None and (stale <= 0 or ttl is None):
+        raise ConfigError("stale needs a ttl, and is a positive number of seconds")
+
+    def decorate(func: Callable[P, R]) -> CachedFunction[P, R]:
+        maker = _KeyMaker(func, prefix, key, tags, tags_from)
+        if inspect.iscoroutinefunction(func):
+            wrapper: CachedFunction[P, R] = _async_wrapper(func, maker, ttl, stale, cache)
+        else:
+            wrapper = _sync_wrapper(func, maker, ttl, stale, cache)
+        return wrapper
+
+    return decorate
+
+
+def _sync_wrapper(
+    func: Callable[..., Any],
+    maker: _KeyMaker,
+    ttl: float | None,
+    stale: float | None,
+    bound: Cache | AsyncCache | None,
+) -> Any:
+    flights = _Flights()
+
+    def resolve() -> Cache:
+        if bound is None:
+            from cachectl.default import default_cache
+
+            return default_cache()
+        if not isinstance(bound, Cache):
+            raise ConfigError(
+                f"{maker.qualname} is a plain function: cache it with a Cache, not an AsyncCache"
+            )
+        return bound
+
+    def compute(
+        cache: Cache,
+        key: str,
+        arguments: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        future, leader = flights.lead(key)
+        if not leader:
+            return future.result()
+        try:
+            value = func(*args, **kwargs)
+            cache._store(key, value, ttl, maker.tag_list(arguments, value), stale)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            flights.done(key)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        cache = resolve()
+        arguments = maker.arguments(args, kwargs)
+        key = maker.key(arguments)
+        found = cache._lookup(key)
+        if not isinstance(found, _Missing):
+            value, fresh_until = found
+            if fresh_until is None or _now_ms() < fresh_until:
+                _note("HIT")
+                return value
+            if flights.busy(key):
+                _note("HIT")
+                return value
+        _note("MISS")
+        return compute(cache, key, arguments, args, kwargs)
+
+    def key_of(*args: Any, **kwargs: Any) -> str:
+        return maker.key(maker.arguments(args, kwargs))
+
+    def invalidate(*args: Any, **kwargs: Any) -> int:
+        return resolve().delete(key_of(*args, **kwargs))
+
+    wrapper.key = key_of  # type: ignore[attr-defined]
+    wrapper.invalidate = invalidate  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _async_wrapper(
+    func: Callable[..., Awaitable[Any]],
+    maker: _KeyMaker,
+    ttl: float | None,
+    stale: float | None,
+    bound: Cache | AsyncCache | None,
+) -> Any:
+    flights = _AsyncFlights()
+
+    def resolve() -> AsyncCache:
+        if bound is None:
+            from cachectl.default import default_async_cache
+
+            return default_async_cache()
+        if not isinstance(bound, AsyncCache):
+            raise ConfigError(
+                f"{maker.qualname} is a coroutine function: cache it with an "
+                "AsyncCache, not a Cache"
+            )
+        return bound
+
+    async def compute(
+        cache: AsyncCache,
+        key: str,
+        arguments: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        future, leader = flights.lead(key)
+        if not leader:
+            return await asyncio.shield(future)
+        try:
+            value = await func(*args, **kwargs)
+            await cache._store(key, value, ttl, maker.tag_list(arguments, value), stale)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so a flight nobody joined logs nothing
+            raise
+        finally:
+            flights.done(key)
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        cache = resolve()
+        arguments = maker.arguments(args, kwargs)
+        key = maker.key(arguments)
+        found = await cache._lookup(key)
+        if not isinstance(found, _Missing):
+            value, fresh_until = found
+            if fresh_until is None or _now_ms() < fresh_until:
+                _note("HIT")
+                return value
+            if flights.busy(key):
+                _note("HIT")
+                return value
+        _note("MISS")
+        return await compute(cache, key, arguments, args, kwargs)
+
+    def key_of(*args: Any, **kwargs: Any) -> str:
+        return maker.key(maker.arguments(args, kwargs))
+
+    async def invalidate(*args: Any, **kwargs: Any) -> int:
+        return await resolve().delete(key_of(*args, **kwargs))
+
+    wrapper.key = key_of  # type: ignore[attr-defined]
+    wrapper.invalidate = invalidate  # type: ignore[attr-defined]
+    return wrapper

@@ -1,0 +1,79 @@
+"""The process-wide default cache behind the bare @cachectl.cached decorator."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from cachectl.backends.memory import MemoryStore
+from cachectl.cache import AsyncCache, Cache
+from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config, env_url
+
+_lock = threading.Lock()
+_config: CacheConfig | None = None
+_store: MemoryStore | None = None
+_sync: Cache | None = None
+_async: AsyncCache | None = None
+
+
+def configure(
+    url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, **options: Any
+) -> CacheConfig:
+    """Set the default cache (URL None: CACHECTL_URL, else the embedded store)."""
+    global _config, _store, _sync, _async
+    config = build_config(url if url is not None else env_url(), namespace=namespace, **options)
+    with _lock:
+        _config, _store, _sync, _async = config, None, None, None
+    return config
+
+
+def _current() -> CacheConfig:
+    global _config
+    if _config is None:
+        _config = build_config(env_url())
+    return _config
+
+
+def _memory_store(config: CacheConfig) -> MemoryStore | None:
+    # Sync and async default caches on the embedded store share one store.
+    global _store
+    if not config.is_memory:
+        return None
+    if _store is None:
+        _store = MemoryStore(config.memory_max_entries, config.memory_max_bytes)
+    return _store
+
+
+def _options(config: CacheConfig) -> dict[str, Any]:
+    names = [n for n in CacheConfig.__slots__ if n not in ("url", "namespace")]
+    return {n: getattr(config, n) for n in names}
+
+
+def default_cache() -> Cache:
+    """The default synchronous cache, made on first use."""
+    global _sync
+    with _lock:
+        if _sync is None:
+            config = _current()
+            _sync = Cache(
+                config.url,
+                namespace=config.namespace,
+                store=_memory_store(config),
+                **_options(config),
+            )
+        return _sync
+
+
+def default_async_cache() -> AsyncCache:
+    """The default asyncio cache, made on first use."""
+    global _async
+    with _lock:
+        if _async is None:
+            config = _current()
+            _async = AsyncCache(
+                config.url,
+                namespace=config.namespace,
+                store=_memory_store(config),
+                **_options(config),
+            )
+        return _async

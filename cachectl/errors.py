@@ -1,0 +1,39 @@
+"""Exceptions raised by cachectl.
+
+    CachectlError                 base of everything cachectl raises on purpose
+    ├── ConfigError               a bad URL, option or settings file (also ValueError)
+    ├── SerializationError        a value msgpack cannot store (also TypeError)
+    ├── DecodeError               stored bytes that are not a readable cachectl value
+    ├── BackendUnavailable        Redis unreachable, refused authentication, or timed out
+    └── CheckFailed               a check did not pass (a threshold, a missing key)
+
+The library's read and write paths never raise DecodeError or BackendUnavailable into the
+application: an unreadable value is a miss and an outage goes to the fallback store. They
+surface from the operations behind the command-line tool, where the caller wants to know.
+"""
+
+from __future__ import annotations
+
+
+class CachectlError(Exception):
+    """Base class of every error cachectl raises on purpose."""
+
+
+class ConfigError(CachectlError, ValueError):
+    """A URL, option or settings file that cachectl cannot use."""
+
+
+class SerializationError(CachectlError, TypeError):
+    """A value that cannot be stored (a type msgpack and cachectl's extensions do not cover)."""
+
+
+class DecodeError(CachectlError):
+    """Stored bytes that are foreign, corrupt, truncated or would decompress past the limit."""
+
+
+class BackendUnavailable(CachectlError):
+    """Redis could not be reached, refused authentication, or did not answer in time."""
+
+
+class CheckFailed(CachectlError):
+    """An operation ran but what it checked did not hold (a threshold, a key that is absent)."""

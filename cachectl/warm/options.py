@@ -1,0 +1,87 @@
+"""The settings of one warm run: a frozen dataclass checked when it is made."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from cachectl.config import redact_url
+from cachectl.errors import ConfigError
+from cachectl.warm.headers import split_header
+
+ASGI_BASE_URL = "http://testserver"
+
+
+@dataclass(frozen=True, slots=True)
+class WarmOptions:
+    """How to warm: target server, pacing, retries, passes and pass/fail thresholds.
+
+    `headers` are 'Name: value' strings (values may use ${VAR}); `variants` are
+    'Name: v1,v2' strings, each value warmed as a separate target. `app` is 'module:attr' of
+    an ASGI application served in process instead of over the network.
+    """
+
+    base_url: str | None = None
+    concurrency: int = 16
+    rate: float | None = None
+    timeout: float = 10.0
+    retries: int = 2
+    headers: tuple[str, ...] = field(default=(), repr=False)
+    passes: int = 2
+    max_p95_ms: float | None = None
+    min_hit_ratio: float | None = None
+    variants: tuple[str, ...] = ()
+    app: str | None = None
+    backoff: float = 0.05
+
+    def __post_init__(self) -> None:
+        # Typer hands over lists; keep the dataclass hashable and immutable.
+        object.__setattr__(self, "headers", tuple(self.headers))
+        object.__setattr__(self, "variants", tuple(self.variants))
+        if self.base_url is not None:
+            _check_base_url(self.base_url)
+        if not 1 <= self.concurrency <= 10_000:
+            raise ConfigError(f"--concurrency must be between 1 and 10000, not {self.concurrency}")
+        if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
+            raise ConfigError(f"--rate must be a positive number of requests/s, not {self.rate}")
+        if not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise ConfigError(f"--timeout must be a positive number of seconds, not {self.timeout}")
+        if not 0 <= self.retries <= 20:
+            raise ConfigError(f"--retries must be between 0 and 20, not {self.retries}")
+        if not (self.backoff >= 0 and math.isfinite(self.backoff)):
+            raise ConfigError(f"backoff must be zero or more seconds, not {self.backoff}")
+        if self.passes < 1:
+            raise ConfigError(f"--passes must be at least 1, not {self.passes}")
+        if self.max_p95_ms is not None and not self.max_p95_ms > 0:
+            raise ConfigError(f"--max-p95 must be a positive number of ms, not {self.max_p95_ms}")
+        if self.min_hit_ratio is not None and not 0 <= self.min_hit_ratio <= 1:
+            raise ConfigError(f"--min-hit-ratio must be between 0 and 1, not {self.min_hit_ratio}")
+        if self.passes < 2 and (self.max_p95_ms is not None or self.min_hit_ratio is not None):
+            raise ConfigError(
+                "--max-p95 and --min-hit-ratio judge measured passes: use --passes 2+"
+            )
+        for number, header in enumerate(self.headers, 1):
+            split_header(header, f"--header #{number}")
+        if self.app is not None and (self.app.count(":") != 1 or not all(self.app.split(":"))):
+            raise ConfigError(f"--app must look like 'module:attribute', not {self.app!r}")
+
+    @property
+    def effective_base_url(self) -> str | None:
+        """The base URL paths are joined to: the given one, or http://testserver for --app."""
+        if self.base_url is None and self.app is not None:
+            return ASGI_BASE_URL
+        return self.base_url.rstrip("/") if self.base_url is not None else None
+
+
+def _check_base_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"--base-url is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--base-url must be an http:// or https:// URL with a host, not {redact_url(url)!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError("--base-url must not have a query string or fragment")

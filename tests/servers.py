@@ -1,0 +1,508 @@
+"""Real redis-server processes for the test suite: a single server and a three-primary cluster.
+
+Every process is started on 127.0.0.1 on a free port, in its own temporary directory, with
+persistence off. Nothing here ever touches a server it did not start (in particular not one that
+may already be listening on 6379). Processes are stopped by fixture finalizers, by an ``atexit``
+hook as a backstop, and on Linux by the kernel if the test process dies without cleaning up.
+
+When ``redis-server`` (or ``redis-cli`` for the cluster) is not on PATH, starting a server skips
+the requesting test, unless ``CACHECTL_REQUIRE_REDIS`` is set (``.ci/run`` sets it), in which case
+it fails, so that CI can never go green by silently skipping every Redis test.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import pytest
+import redis
+import redis.cluster
+
+__all__ = ["RedisCluster", "RedisServer", "RedisServerError", "free_port", "require_binary"]
+
+HOST = "127.0.0.1"
+CLUSTER_SLOTS = 16384
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+CLUSTER_TIMEOUT = 30.0
+LOG_TAIL_LINES = 30
+CLUSTER_NODE_ARGS = (
+    *("--cluster-enabled", "yes"),
+    *("--cluster-config-file", "nodes.conf"),
+    *("--cluster-node-timeout", "2000"),
+)
+
+
+class RedisServerError(RuntimeError):
+    """A test redis-server (or cluster) failed to start or to form."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def require_binary(name: str) -> str:
+    """Return the path of ``name`` on PATH; skip the test (fail under CI's guard) if missing."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not on PATH; install Redis (apt-get install redis-server redis-tools)"
+        if os.environ.get("CACHECTL_REQUIRE_REDIS"):
+            pytest.fail(f"{reason}; CACHECTL_REQUIRE_REDIS is set", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping
+# ---------------------------------------------------------------------------------------------
+
+_live: dict[int, RedisServer] = {}
+_atexit_registered = False
+
+
+def _track(server: RedisServer) -> None:
+    # Registered lazily, so that importing this module has no side effect.
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_stop_all)
+        _atexit_registered = True
+    _live[id(server)] = server
+
+
+def _untrack(server: RedisServer) -> None:
+    _live.pop(id(server), None)
+
+
+def _stop_all() -> None:
+    for server in list(_live.values()):
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A preexec_fn asking the kernel to SIGKILL the child when the test process dies (Linux)."""
+    # Covers a SIGKILL-ed or crashed pytest that never reaches atexit. libc is looked up here, in
+    # the parent, so that the child does no dynamic loading between fork and exec. The kernel ties
+    # the signal to the forking *thread*, so a server started from a worker thread would die with
+    # that thread: only the main thread gets the hook.
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return hook
+
+
+# ---------------------------------------------------------------------------------------------
+# A single server
+# ---------------------------------------------------------------------------------------------
+
+
+class RedisServer:
+    """One redis-server on 127.0.0.1, on a free port, in a temporary directory."""
+
+    def __init__(
+        self,
+        extra_args: Sequence[str] = (),
+        *,
+        unix_socket: bool = False,
+        port: int | None = None,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        self.extra_args: tuple[str, ...] = tuple(extra_args)
+        self.unix_socket = unix_socket
+        self.start_timeout = start_timeout
+        self._fixed_port = port is not None
+        self._port = port if port is not None else 0
+        self._dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- addresses ----------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return HOST
+
+    @property
+    def port(self) -> int:
+        """The TCP port; fixed at the first start() and kept across restart()."""
+        if not self._port:
+            raise RedisServerError("the server has no port until start() is called")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:PORT/0``."""
+        return f"redis://{HOST}:{self.port}/0"
+
+    @property
+    def unix_path(self) -> str | None:
+        """Path of the unix socket, if the server was created with ``unix_socket=True``."""
+        if not self.unix_socket:
+            return None
+        return str(self._workdir() / "redis.sock")
+
+    @property
+    def unix_url(self) -> str | None:
+        """``unix:///path/redis.sock?db=0``, if the server has a unix socket."""
+        path = self.unix_path
+        return None if path is None else f"unix://{path}?db=0"
+
+    @property
+    def password(self) -> str | None:
+        """The ``--requirepass`` value among the extra args, if any."""
+        args = self.extra_args
+        for i, arg in enumerate(args[:-1]):
+            if arg == "--requirepass":
+                return args[i + 1]
+        return None
+
+    @property
+    def pid(self) -> int:
+        """The redis-server process id (of the current incarnation)."""
+        if self._proc is None:
+            raise RedisServerError("the server is not running")
+        return self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        """Whether the process has been started and has not exited."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        """Where redis-server's stdout/stderr go."""
+        return self._workdir() / "redis.log"
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of the server's log, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start redis-server and wait until it answers PING; return self."""
+        if self.running:
+            return self
+        binary = require_binary("redis-server")
+        # A kernel-chosen port can be taken by someone else before redis binds it; retry with a
+        # fresh one unless the caller (or restart) pinned the port.
+        attempts = 1 if self._fixed_port else 3
+        for attempt in range(attempts):
+            if not self._fixed_port and (attempt or not self._port):
+                self._port = free_port()
+            try:
+                self._spawn(binary)
+                self._wait_ready()
+                return self
+            except RedisServerError as exc:
+                in_use = "Address already in use" in str(exc)
+                self._kill()
+                if not in_use or attempt == attempts - 1:
+                    # The error carries the log tail, so nothing is lost with the directory.
+                    self.stop()
+                    raise
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and remove its directory; idempotent."""
+        self._kill()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port (and unix socket path); data is not kept."""
+        self._kill()
+        self._fixed_port = True
+        return self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP the server: connections stay open but nothing answers (a hung server)."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused server."""
+        self._signal(signal.SIGCONT)
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        """A ``redis.Redis`` to this server with short timeouts; ``kwargs`` override. Close it."""
+        options: dict[str, Any] = {
+            "host": HOST,
+            "port": self.port,
+            "password": self.password,
+            "socket_timeout": 5.0,
+            "socket_connect_timeout": 2.0,
+        }
+        options.update(kwargs)
+        return redis.Redis(**options)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<RedisServer {HOST}:{self._port or '?'} {state}>"
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _workdir(self) -> Path:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="cachectl-redis-"))
+        return self._dir
+
+    def _command(self, binary: str) -> list[str]:
+        command = [
+            binary,
+            "--bind", HOST,
+            "--port", str(self._port),
+            "--dir", str(self._workdir()),
+            "--save", "",
+            "--appendonly", "no",
+            "--protected-mode", "no",
+            "--daemonize", "no",
+            "--logfile", "",
+        ]  # fmt: skip
+        if self.unix_path is not None:
+            command += ["--unixsocket", self.unix_path, "--unixsocketperm", "700"]
+        return command + list(self.extra_args)
+
+    def _spawn(self, binary: str) -> None:
+        command = self._command(binary)
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                command,
+                cwd=self._workdir(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent_hook(),
+            )
+        _track(self)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        with self.client(socket_timeout=0.5, socket_connect_timeout=0.5, retry=None) as probe:
+            while True:
+                assert self._proc is not None
+                if self._proc.poll() is not None:
+                    raise self._start_error(f"exited with status {self._proc.returncode}")
+                with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+                    try:
+                        if probe.ping():
+                            return
+                    except redis.ResponseError:
+                        # NOAUTH and friends: the server is up, just picky about who asks.
+                        return
+                if time.monotonic() > deadline:
+                    raise self._start_error(f"did not answer PING within {self.start_timeout}s")
+                time.sleep(0.02)
+
+    def _start_error(self, what: str) -> RedisServerError:
+        return RedisServerError(
+            f"redis-server on {HOST}:{self._port} {what}\n"
+            f"command: {shlex.join(self._command('redis-server'))}\n"
+            f"--- log tail ---\n{self.log_tail()}"
+        )
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if not self.running:
+            raise RedisServerError(f"cannot send {signum.name}: the server is not running")
+        assert self._proc is not None
+        self._proc.send_signal(signum)
+
+    def _kill(self) -> None:
+        # Forgotten only once it is dead, so that an interrupted stop is finished by atexit.
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            # A stopped process keeps SIGTERM pending until it is continued.
+            proc.send_signal(signal.SIGCONT)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(STOP_TIMEOUT)
+        self._proc = None
+        _untrack(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# A three-primary cluster
+# ---------------------------------------------------------------------------------------------
+
+
+class RedisCluster:
+    """Three redis-server primaries joined by ``redis-cli --cluster create``, no replicas."""
+
+    def __init__(self, size: int = 3, *, timeout: float = CLUSTER_TIMEOUT) -> None:
+        self.size = size
+        self.timeout = timeout
+        self.nodes: list[RedisServer] = []
+
+    @property
+    def ports(self) -> list[int]:
+        """The nodes' client ports, first node first."""
+        return [node.port for node in self.nodes]
+
+    @property
+    def urls(self) -> list[str]:
+        """``redis://127.0.0.1:PORT/0`` of every node."""
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:P1/0`` of the first node."""
+        if not self.nodes:
+            raise RedisServerError("the cluster is not running")
+        return self.nodes[0].url
+
+    def start(self) -> Self:
+        """Start the nodes, create the cluster and wait until every node reports it healthy."""
+        if self.nodes:
+            return self
+        cli = require_binary("redis-cli")
+        require_binary("redis-server")
+        try:
+            for _ in range(self.size):
+                # The bus port is set explicitly: the default (port + 10000) can be above 65535
+                # for a kernel-chosen port, or already taken.
+                node = RedisServer([*CLUSTER_NODE_ARGS, "--cluster-port", str(free_port())])
+                self.nodes.append(node)
+                node.start()
+            self._create(cli)
+            self._wait_ok()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every node; idempotent."""
+        nodes, self.nodes = self.nodes, []
+        for node in nodes:
+            node.stop()
+
+    def flush(self) -> None:
+        """FLUSHALL on each of this cluster's own nodes."""
+        for node in self.nodes:
+            with node.client() as client:
+                client.flushall()
+
+    def client(self, **kwargs: Any) -> redis.cluster.RedisCluster:
+        """A ``redis.cluster.RedisCluster`` seeded with the first node; ``kwargs`` override."""
+        options: dict[str, Any] = {
+            "host": HOST,
+            "port": self.ports[0],
+            "socket_timeout": 5.0,
+            "socket_connect_timeout": 2.0,
+        }
+        options.update(kwargs)
+        return redis.cluster.RedisCluster(**options)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<RedisCluster ports={[n.port for n in self.nodes if n.running]}>"
+
+    def _create(self, cli: str) -> None:
+        addresses = [f"{HOST}:{port}" for port in self.ports]
+        command = [cli, "--cluster", "create", *addresses]
+        command += ["--cluster-replicas", "0", "--cluster-yes"]
+        try:
+            result = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise self._error(f"{shlex.join(command)} timed out", str(exc.output or "")) from exc
+        if result.returncode != 0:
+            output = result.stdout + result.stderr
+            raise self._error(f"{shlex.join(command)} exited {result.returncode}", output)
+
+    def _wait_ok(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        pending = list(self.nodes)
+        while pending:
+            node = pending[0]
+            with node.client() as client:
+                info = _parse_info(client.execute_command("CLUSTER INFO"))
+            healthy = (
+                info.get("cluster_state") == "ok"
+                and info.get("cluster_slots_assigned") == str(CLUSTER_SLOTS)
+                and info.get("cluster_slots_ok") == str(CLUSTER_SLOTS)
+                and info.get("cluster_known_nodes") == str(self.size)
+            )
+            if healthy:
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise self._error(
+                    f"node {node.port} not healthy after {self.timeout}s",
+                    "\n".join(f"{k}:{v}" for k, v in info.items()),
+                )
+            time.sleep(0.05)
+
+    def _error(self, what: str, output: str) -> RedisServerError:
+        tails = "\n".join(f"--- node {n.port} log tail ---\n{n.log_tail(10)}" for n in self.nodes)
+        return RedisServerError(f"redis cluster: {what}\n{output.strip()}\n{tails}")
+
+
+def _parse_info(raw: Any) -> dict[str, str]:
+    if isinstance(raw, dict):
+        return {str(key): str(value) for key, value in raw.items()}
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
