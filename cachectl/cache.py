@@ -15,10 +15,10 @@ from time import perf_counter_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
 
-from cachectl.backends.base import TRANSIENT_ERRORS, AsyncBackend, Backend
+from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.breaker import Breaker, BreakerState, Pending
-from cachectl.codec import Codec, fresh_until
+from cachectl.codec import PLAIN_HEADER, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace
@@ -136,6 +136,39 @@ class _CacheBase:
             ttl_ms += int(stale * 1000)
         return [(self.keys.full(key), self.codec.encode(value, stamp))], ttl_ms
 
+    def _collect(
+        self, keys: list[Key], fulls: list[bytes], values: Sequence[bytes | None]
+    ) -> dict[Key, Any]:
+        """Decode a get_many reply, counting hits and misses per prefix."""
+        out: dict[Key, Any] = {}
+        decode = self.codec.decode
+        fast = self.codec.decode_plain
+        for key, data in zip(keys, values, strict=True):
+            if data is not None:
+                try:
+                    # Small uncompressed values take the inlined path; the rest the full one.
+                    out[key] = fast(data[3:]) if data[:3] == PLAIN_HEADER else decode(data)
+                except Exception as exc:
+                    self._counters(key).errors += 1
+                    self._warn_once(
+                        "decode", "cachectl: unreadable value treated as a miss: %s", exc
+                    )
+        if self._stats_on:
+            first = keys[0]
+            head = first.partition(":")[0] + ":" if type(first) is str else None
+            if head is not None and all(type(k) is str and k.startswith(head) for k in keys):
+                c = self.recorder.counters(head[:-1])
+                c.hits += len(out)
+                c.misses += len(keys) - len(out)
+            else:
+                for key in keys:
+                    c = self._counters(key)
+                    if key in out:
+                        c.hits += 1
+                    else:
+                        c.misses += 1
+        return out
+
     def _failed(
         self, exc: BaseException, counters: Counters | None = None, owed: bool = False
     ) -> None:
@@ -155,6 +188,16 @@ class _CacheBase:
                 type(exc).__name__,
                 exc,
             )
+
+    def _refused(self, exc: BaseException, counters: Counters) -> None:
+        """Redis answered with an error (WRONGTYPE, OOM...): a miss, counted and logged once."""
+        counters.errors += 1
+        self._warn_once(
+            "refused",
+            "cachectl: %s refused a read (%s); treated as a miss",
+            self.config.display_url,
+            exc,
+        )
 
     def _warn_once(self, kind: str, message: str, *args: Any) -> None:
         if kind in self._warned:
@@ -273,6 +316,9 @@ class Cache(_CacheBase):
                 self._failed(exc, counters)
                 counters.fallback += 1
                 data = self.fallback.get(full)
+            except BACKEND_ERRORS as exc:
+                data = None
+                self._refused(exc, counters)
         else:
             counters.fallback += 1
             data = self.fallback.get(full)
@@ -297,7 +343,7 @@ class Cache(_CacheBase):
         keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
-        fulls = [self.keys.full(k) for k in keys]
+        fulls = self.keys.full_many(keys)
         counters = self._counters(keys[0])
         start = perf_counter_ns()
         if self.breaker.closed or self._available():
@@ -307,18 +353,13 @@ class Cache(_CacheBase):
                 self._failed(exc, counters)
                 counters.fallback += 1
                 values = self.fallback.get_many(fulls)
+            except BACKEND_ERRORS as exc:
+                values = [None] * len(fulls)
+                self._refused(exc, counters)
         else:
             counters.fallback += 1
             values = self.fallback.get_many(fulls)
-        out: dict[Key, Any] = {}
-        for key, full, data in zip(keys, fulls, values, strict=True):
-            c = self._counters(key)
-            found = MISS if data is None else self._decode(full, data, c)
-            if isinstance(found, _Missing):
-                c.misses += 1
-            else:
-                c.hits += 1
-                out[key] = found[0]
+        out = self._collect(keys, fulls, values)
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:
@@ -369,7 +410,7 @@ class Cache(_CacheBase):
             try:
                 self.backend.set_many(items, ttl_ms, tag_keys)
                 return
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, counters, owed=True)
         counters.fallback += 1
         # Redis may still hold an older value, or may have taken this write: delete it there.
@@ -386,7 +427,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 return self.backend.delete(fulls)
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, owed=True)
         self.pending.add(fulls)
         return self.fallback.delete(fulls)
@@ -403,7 +444,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 return self.backend.delete_matching(globs)
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, owed=True)
         self.pending.add(globs=globs)
         return self.fallback.delete_matching(globs)
@@ -414,7 +455,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 return self.backend.invalidate_tags(tag_keys)
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, owed=True)
         self.pending.add(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)
@@ -566,6 +607,9 @@ class AsyncCache(_CacheBase):
                 self._failed(exc, counters)
                 counters.fallback += 1
                 data = self.fallback.get(full)
+            except BACKEND_ERRORS as exc:
+                data = None
+                self._refused(exc, counters)
         else:
             counters.fallback += 1
             data = self.fallback.get(full)
@@ -590,7 +634,7 @@ class AsyncCache(_CacheBase):
         keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
-        fulls = [self.keys.full(k) for k in keys]
+        fulls = self.keys.full_many(keys)
         counters = self._counters(keys[0])
         start = perf_counter_ns()
         if self.breaker.closed or await self._available():
@@ -600,18 +644,13 @@ class AsyncCache(_CacheBase):
                 self._failed(exc, counters)
                 counters.fallback += 1
                 values = self.fallback.get_many(fulls)
+            except BACKEND_ERRORS as exc:
+                values = [None] * len(fulls)
+                self._refused(exc, counters)
         else:
             counters.fallback += 1
             values = self.fallback.get_many(fulls)
-        out: dict[Key, Any] = {}
-        for key, full, data in zip(keys, fulls, values, strict=True):
-            c = self._counters(key)
-            found = MISS if data is None else self._decode(full, data, c)
-            if isinstance(found, _Missing):
-                c.misses += 1
-            else:
-                c.hits += 1
-                out[key] = found[0]
+        out = self._collect(keys, fulls, values)
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:
@@ -662,7 +701,7 @@ class AsyncCache(_CacheBase):
             try:
                 await self.backend.set_many(items, ttl_ms, tag_keys)
                 return
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, counters, owed=True)
         counters.fallback += 1
         self.pending.add([k for k, _ in items])
@@ -676,7 +715,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 return await self.backend.delete(fulls)
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, owed=True)
         self.pending.add(fulls)
         return self.fallback.delete(fulls)
@@ -693,7 +732,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 return await self.backend.delete_matching(globs)
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, owed=True)
         self.pending.add(globs=globs)
         return self.fallback.delete_matching(globs)
@@ -704,7 +743,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 return await self.backend.invalidate_tags(tag_keys)
-            except TRANSIENT_ERRORS as exc:
+            except BACKEND_ERRORS as exc:
                 self._failed(exc, owed=True)
         self.pending.add(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)

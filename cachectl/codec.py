@@ -32,6 +32,8 @@ VERSION: Final = 1
 HAS_STAMP: Final = 0x80
 _STAMP = struct.Struct(">Q")
 _LZ4_SIZE = struct.Struct("<I")
+PLAIN_HEADER: Final = bytes((MAGIC, VERSION, 0))
+_UNKNOWN: Final = 0x7C  # flag bits this version does not define (only msgpack, serializer 0)
 
 
 class Compression(IntEnum):
@@ -171,12 +173,31 @@ class Codec:
 
     def decode(self, data: bytes) -> Any:
         """The value stored in data; raises DecodeError for anything unreadable."""
-        if len(data) >= 3 and data[0] == MAGIC and data[1] == VERSION and data[2] == 0:
-            try:  # the common case: small and uncompressed
-                return _unpack(data[3:])
-            except Exception as exc:
-                raise DecodeError(f"corrupt msgpack payload: {exc}") from None
-        return self.decode_full(data).value
+        if data[:3] == PLAIN_HEADER:
+            payload = data[3:]  # the common case: small and uncompressed
+        else:
+            if (
+                len(data) < 3
+                or data[0] != MAGIC
+                or data[1] != VERSION
+                or data[2] & _UNKNOWN
+                or data[2] & 0x03 == 0x03
+            ):
+                read_header(data)  # raises the precise DecodeError
+            flags = data[2]
+            start = 3 + _STAMP.size if flags & HAS_STAMP else 3
+            if len(data) < start:
+                raise DecodeError("truncated header")
+            payload = self._decompress(Compression(flags & 0x03), data[start:])
+        try:
+            return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
+        except Exception as exc:
+            raise DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})") from None
+
+    @staticmethod
+    def decode_plain(payload: bytes) -> Any:
+        """Unpack the msgpack payload of an uncompressed value (its header already checked)."""
+        return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
 
     def decode_full(self, data: bytes) -> Decoded:
         """Decode data and report its header, sizes and fresh-until stamp."""
@@ -186,7 +207,7 @@ class Codec:
         try:
             value = _unpack(payload)
         except Exception as exc:
-            raise DecodeError(f"corrupt msgpack payload: {exc}") from None
+            raise DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})") from None
         return Decoded(value, header, len(data), len(payload))
 
     def _decompress(self, compression: Compression, body: bytes) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
@@ -140,3 +141,124 @@ def redact_url(url: str) -> str:
         else ""
     )
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+# -- command-line settings --------------------------------------------------------------------
+
+#: Where the command-line tool connects when nothing else is configured.
+CLI_DEFAULT_URL = "redis://localhost:6379/0"
+#: Seconds the command-line tool waits to connect and for each reply.
+CLI_DEFAULT_TIMEOUT = 2.0
+#: Keys allowed in [tool.cachectl] of pyproject.toml, or at the top of cachectl.toml.
+CLI_SETTINGS = ("namespace", "password_file", "timeout", "url")
+
+
+def read_cli_settings(
+    directory: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Settings from ./cachectl.toml, else [tool.cachectl] of ./pyproject.toml, and the source."""
+    import tomllib
+    from pathlib import Path
+
+    base = Path(directory) if directory is not None else Path.cwd()
+    for name, table in (("cachectl.toml", ()), ("pyproject.toml", ("tool", "cachectl"))):
+        path = base / name
+        if not path.is_file():
+            continue
+        try:
+            document: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+        for part in table:
+            document = document.get(part, {}) if isinstance(document, dict) else {}
+        if not isinstance(document, dict) or (not document and table):
+            continue
+        where = f"{path}" + (" [tool.cachectl]" if table else "")
+        unknown = sorted(set(document) - set(CLI_SETTINGS))
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {', '.join(unknown)} in {where}: use {', '.join(CLI_SETTINGS)}"
+            )
+        settings = dict(document)
+        if isinstance(settings.get("password_file"), str):
+            # Relative to the file that names it, not to wherever the command runs.
+            settings["password_file"] = str(path.parent / settings["password_file"])
+        return settings, where
+    return {}, ""
+
+
+def read_password_file(path: str) -> str:
+    """The password stored in a file (one line; surrounding whitespace is not part of it)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            password = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read password file {path}: {exc}") from None
+    if not password:
+        raise ConfigError(f"password file {path} is empty")
+    return password
+
+
+def _setting(value: Any, name: str, kind: type, where: str) -> Any:
+    if value is None or isinstance(value, kind) or (kind is float and isinstance(value, int)):
+        return value
+    raise ConfigError(f"{name} in {where} must be a {kind.__name__}, not {value!r}")
+
+
+def cli_config(
+    url: str | None = None,
+    namespace: str | None = None,
+    password_file: str | None = None,
+    timeout: float | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    directory: str | os.PathLike[str] | None = None,
+) -> CacheConfig:
+    """The command-line tool's settings: arguments > environment > settings file > default.
+
+    The URL comes from CACHECTL_URL, else REDIS_URL; the namespace from CACHECTL_NAMESPACE;
+    the password, when the URL has none, from a password file (CACHECTL_PASSWORD_FILE) or
+    CACHECTL_PASSWORD; the timeout from CACHECTL_TIMEOUT.
+    """
+    env = os.environ if environ is None else environ
+    settings, where = read_cli_settings(directory)
+    file_url = _setting(settings.get("url"), "url", str, where)
+    file_namespace = _setting(settings.get("namespace"), "namespace", str, where)
+    file_password_file = _setting(settings.get("password_file"), "password_file", str, where)
+    file_timeout = _setting(settings.get("timeout"), "timeout", float, where)
+
+    url = url or env.get("CACHECTL_URL") or env.get("REDIS_URL") or file_url or CLI_DEFAULT_URL
+    if urlsplit(url).scheme == "memory":
+        raise ConfigError("the command-line tool needs a Redis URL, not memory://")
+    namespace = namespace or env.get("CACHECTL_NAMESPACE") or file_namespace or DEFAULT_NAMESPACE
+
+    password: str | None = None
+    if password_file:
+        password = read_password_file(password_file)
+    elif env.get("CACHECTL_PASSWORD_FILE"):
+        password = read_password_file(env["CACHECTL_PASSWORD_FILE"])
+    elif env.get("CACHECTL_PASSWORD"):
+        password = env["CACHECTL_PASSWORD"]
+    elif file_password_file:
+        password = read_password_file(file_password_file)
+
+    if timeout is None:
+        raw = env.get("CACHECTL_TIMEOUT")
+        if raw:
+            try:
+                timeout = float(raw)
+            except ValueError:
+                raise ConfigError(f"CACHECTL_TIMEOUT must be seconds, not {raw!r}") from None
+        else:
+            timeout = file_timeout if file_timeout is not None else CLI_DEFAULT_TIMEOUT
+    if not timeout or timeout <= 0:
+        raise ConfigError(f"timeout must be positive seconds, not {timeout!r}")
+    return build_config(
+        url,
+        namespace=namespace,
+        password=password,
+        socket_timeout=float(timeout),
+        connect_timeout=float(timeout),
+        max_connections=8,
+        stats=False,
+    )

@@ -87,6 +87,14 @@ class KeySpace:
         """The Redis key of an application key."""
         return self.ns + (key if isinstance(key, bytes) else to_bytes(key))
 
+    def full_many(self, keys: list[Key]) -> list[bytes]:
+        """Redis keys of application keys (the get_many hot path)."""
+        ns = self.ns
+        return [
+            ns + (k.encode("utf-8", "surrogateescape") if type(k) is str else to_bytes(k))
+            for k in keys
+        ]
+
     def app(self, full: bytes) -> bytes:
         """The application key of a full Redis key."""
         return full[len(self.ns) :] if full.startswith(self.ns) else full

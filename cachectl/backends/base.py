@@ -23,6 +23,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
+#: Every error a backend raises: the transient ones, and commands Redis refused (OOM, WRONGTYPE).
+BACKEND_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
 #: Keys are unlinked this many at a time; SCAN is asked for this many per call.
 BATCH = 1000
 

@@ -63,7 +63,7 @@ def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
         timeout=config.pool_timeout,
         **options,
     )
-    return redis.Redis(connection_pool=pool)
+    return redis.Redis.from_pool(pool)
 
 
 def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
@@ -79,7 +79,7 @@ def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
         timeout=config.pool_timeout,
         **options,
     )
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)
 
 
 def _tag_args(tag_key: bytes, ttl_ms: int | None, members: Sequence[bytes]) -> list[Any]:

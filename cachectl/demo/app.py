@@ -1,13 +1,15 @@
 """The reference application's factory: `uvicorn --factory cachectl.demo.app:create_app`.
 
-Nothing happens at import time. create_app() builds the cache client and the routes; the
-lifespan generates the database on startup (a few seconds the first time each day) and closes
-the cache on shutdown.
+Nothing happens at import time. create_app() builds the cache client and the routes, and mounts
+cachectl's admin router and X-Cache middleware; the lifespan generates the database on startup
+(a second or two the first time each day) and closes the cache on shutdown.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from cachectl import AsyncCache
+from cachectl.contrib.fastapi import CacheHeaderMiddleware, admin_router
 from cachectl.demo.cached import cached_reads
 from cachectl.demo.db import refresh_database
 from cachectl.demo.routes import build_router
@@ -26,6 +29,9 @@ URL_ENV = "CACHECTL_URL"
 DB_PATH_ENV = "DEMO_DB_PATH"
 ADMIN_TOKEN_ENV = "CACHECTL_ADMIN_TOKEN"
 DEFAULT_NAMESPACE = "shop"
+ADMIN_PREFIX = "/_cache"
+
+logger = logging.getLogger(__name__)
 
 
 def default_db_path() -> Path:
@@ -40,11 +46,23 @@ def create_app(
     db_path: str | Path | None = None,
     admin_token: str | None = None,
 ) -> FastAPI:
-    """The demo shop; arguments left as None come from CACHECTL_URL, DEMO_DB_PATH and
-    CACHECTL_ADMIN_TOKEN, then default to the in-process store and a temp-dir database."""
+    """The demo shop with the cache admin endpoints under /_cache and the X-Cache header.
+
+    Arguments left as None come from CACHECTL_URL, DEMO_DB_PATH and CACHECTL_ADMIN_TOKEN, then
+    default to the in-process store, a temp-dir database and a random token that is logged.
+    """
     url = cache_url or os.environ.get(URL_ENV) or None
     path = Path(db_path or os.environ.get(DB_PATH_ENV) or default_db_path())
-    token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    token = admin_token or os.environ.get(ADMIN_TOKEN_ENV)
+    if not token:
+        # Never an open flush endpoint: a token for this process, shown once.
+        token = secrets.token_urlsafe(16)
+        logger.warning(
+            "%s is not set; the cache admin endpoints at %s/ take the bearer token %s",
+            ADMIN_TOKEN_ENV,
+            ADMIN_PREFIX,
+            token,
+        )
     cache = AsyncCache.from_url(url, namespace=namespace)
     reads = cached_reads(cache, path)
 
@@ -64,19 +82,8 @@ def create_app(
     app.state.cache = cache
     app.state.reads = reads
     app.state.db_path = path
+    app.state.admin_token = token
     app.include_router(build_router(cache, reads, path))
-
-    # ---- cachectl.contrib.fastapi: the admin router and the X-Cache header ----------------
-    # TODO(contrib.fastapi): written in parallel; drop the ImportError guard once it lands.
-    try:
-        from cachectl.contrib.fastapi import (  # type: ignore[import-not-found, unused-ignore]
-            CacheHeaderMiddleware,
-            admin_router,
-        )
-    except ImportError:
-        pass
-    else:
-        app.add_middleware(CacheHeaderMiddleware)
-        app.include_router(admin_router(cache, token=token))
-    # ------------------------------------------------------------------------------------------
+    app.include_router(admin_router(cache, token=token), prefix=ADMIN_PREFIX)
+    app.add_middleware(CacheHeaderMiddleware)
     return app

@@ -36,7 +36,7 @@ def _stamp(moment: datetime) -> str:
 def _window(conn: sqlite3.Connection, start: str, end: str) -> JSON:
     row = conn.execute(
         f"""SELECT COUNT(*), COALESCE(SUM(total_cents), 0), COUNT(DISTINCT user_id)
-            FROM orders WHERE created_at >= ? AND created_at < ? AND {_PAID}""",
+            FROM orders WHERE created_at > ? AND created_at <= ? AND {_PAID}""",
         (start, end),
     ).fetchone()
     orders, revenue, customers = row[0], row[1], row[2]
@@ -73,7 +73,7 @@ def dashboard_summary(path: str | Path, now: datetime | None = None) -> JSON:
         statuses = {
             status: count
             for status, count in conn.execute(
-                "SELECT status, COUNT(*) FROM orders WHERE created_at >= ? AND created_at < ? "
+                "SELECT status, COUNT(*) FROM orders WHERE created_at > ? AND created_at <= ? "
                 "GROUP BY status ORDER BY status",
                 (d30, end),
             )
@@ -87,13 +87,13 @@ def dashboard_summary(path: str | Path, now: datetime | None = None) -> JSON:
                     FROM order_items i
                     JOIN orders o ON o.id = i.order_id
                     JOIN products p ON p.id = i.product_id
-                    WHERE o.created_at >= ? AND o.created_at < ? AND o.{_PAID}
+                    WHERE o.created_at > ? AND o.created_at <= ? AND o.{_PAID}
                     GROUP BY p.id ORDER BY revenue_cents DESC, p.id""",
                 (d365, end),
             )
         ]
         new_users = conn.execute(
-            "SELECT COUNT(*) FROM users WHERE created_at >= ? AND created_at < ?", (d30, end)
+            "SELECT COUNT(*) FROM users WHERE created_at > ? AND created_at <= ?", (d30, end)
         ).fetchone()[0]
     return {
         "generated_at": end,
@@ -122,7 +122,7 @@ def dashboard_revenue(path: str | Path, now: datetime | None = None) -> JSON:
                 f"""SELECT substr(created_at, 1, 7) AS month, COUNT(*) AS orders,
                            SUM(total_cents) AS revenue_cents,
                            COUNT(DISTINCT user_id) AS customers
-                    FROM orders WHERE created_at >= ? AND created_at < ? AND {_PAID}
+                    FROM orders WHERE created_at > ? AND created_at <= ? AND {_PAID}
                     GROUP BY month ORDER BY month""",
                 (d365, end),
             )
@@ -131,7 +131,7 @@ def dashboard_revenue(path: str | Path, now: datetime | None = None) -> JSON:
         for month, country, revenue in conn.execute(
             f"""SELECT substr(o.created_at, 1, 7) AS month, u.country, SUM(o.total_cents)
                 FROM orders o JOIN users u ON u.id = o.user_id
-                WHERE o.created_at >= ? AND o.created_at < ? AND o.{_PAID}
+                WHERE o.created_at > ? AND o.created_at <= ? AND o.{_PAID}
                 GROUP BY month, u.country ORDER BY month, u.country""",
             (d365, end),
         ):
@@ -141,14 +141,14 @@ def dashboard_revenue(path: str | Path, now: datetime | None = None) -> JSON:
             for row in conn.execute(
                 f"""SELECT date(created_at) AS day, COUNT(*) AS orders,
                            SUM(total_cents) AS revenue_cents
-                    FROM orders WHERE created_at >= ? AND created_at < ? AND {_PAID}
+                    FROM orders WHERE created_at > ? AND created_at <= ? AND {_PAID}
                     GROUP BY day ORDER BY day""",
                 (d90, end),
             )
         ]
         refunds = conn.execute(
             """SELECT COUNT(*), COALESCE(SUM(total_cents), 0) FROM orders
-               WHERE created_at >= ? AND created_at < ? AND status = 'refunded'""",
+               WHERE created_at > ? AND created_at <= ? AND status = 'refunded'""",
             (d365, end),
         ).fetchone()
     return {

@@ -38,20 +38,26 @@ def load_app(spec: str) -> ASGIApp:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
             raise ConfigError(f"--app {spec}: no module named {exc.name!r}") from None
-        raise ConfigError(f"--app {spec}: importing {module_name} failed: {_one_line(exc)}") from None
+        raise ConfigError(
+            f"--app {spec}: importing {module_name} failed: {_one_line(exc)}"
+        ) from None
     except Exception as exc:
-        raise ConfigError(f"--app {spec}: importing {module_name} failed: {_one_line(exc)}") from None
+        raise ConfigError(
+            f"--app {spec}: importing {module_name} failed: {_one_line(exc)}"
+        ) from None
     app: object = module
     for part in attribute.split("."):
         try:
             app = getattr(app, part)
         except AttributeError:
-            raise ConfigError(f"--app {spec}: {module_name} has no attribute {attribute!r}") from None
+            raise ConfigError(
+                f"--app {spec}: {module_name} has no attribute {attribute!r}"
+            ) from None
     if not callable(app):
         raise ConfigError(f"--app {spec}: {attribute} is a {type(app).__name__}, not an ASGI app")
-    return app  # type: ignore[return-value]
+    return app
 
 
 def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
@@ -91,21 +97,25 @@ async def lifespan(app: ASGIApp, name: str) -> AsyncIterator[ASGIApp]:
             raise BackendUnavailable(
                 f"--app {name}: startup failed" + (f": {detail[-1]}" if detail else "")
             )
-        yield _with_state(app, state) if state else app
-        await to_app.put({"type": "lifespan.shutdown"})
-        await _reply(task, from_app)
+        try:
+            yield _with_state(app, state) if state else app
+        finally:
+            await to_app.put({"type": "lifespan.shutdown"})
+            await _reply(task, from_app)
     finally:
         if not task.done():
             task.cancel()
-        # The outcome of the lifespan task (an app's own error included) is not ours to raise.
-        with contextlib.suppress(BaseException):
-            await task
+        await asyncio.wait({task})
+        if not task.cancelled():
+            # Retrieved, not raised: an error of the app's shutdown is not the warm run's.
+            task.exception()
 
 
 async def _reply(task: asyncio.Future[None], from_app: asyncio.Queue[Message]) -> Message | None:
     """The app's next lifespan message, or None when the app returned or raised instead."""
     getter = asyncio.ensure_future(from_app.get())
-    await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+    waiting: set[asyncio.Future[Any]] = {task, getter}
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     if getter.done():
         return getter.result()
     getter.cancel()

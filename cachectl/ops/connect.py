@@ -1,0 +1,143 @@
+"""A connection for one operation: Redis or Redis Cluster, detected, with errors translated."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.exceptions
+
+from cachectl.config import CacheConfig
+from cachectl.errors import BackendUnavailable, ConfigError
+from cachectl.keys import KeySpace
+
+if TYPE_CHECKING:
+    from cachectl.backends.redis import RedisBackend
+
+HINT = "check --url / CACHECTL_URL; is redis-server running?"
+AUTH_HINT = "check the password in the URL, --password-file or CACHECTL_PASSWORD"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One primary: its address as the cluster announces it (or the server's)."""
+
+    name: str
+    host: str
+    port: int
+
+
+@dataclass
+class Connection:
+    """An open backend, its key layout and whether it is a cluster."""
+
+    config: CacheConfig
+    backend: RedisBackend
+    keys: KeySpace
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (cluster aware)."""
+        return self.backend.client
+
+    @property
+    def cluster(self) -> bool:
+        """Whether the server is a Redis Cluster."""
+        return self.config.cluster
+
+    def primaries(self) -> list[Node]:
+        """Every primary: one for a plain server."""
+        if not self.cluster:
+            kwargs = self.client.connection_pool.connection_kwargs
+            host = kwargs.get("host") or kwargs.get("path") or "localhost"
+            port = int(kwargs.get("port") or 0)
+            return [Node(f"{host}:{port}" if port else str(host), str(host), port)]
+        return [Node(n.name, n.host, int(n.port)) for n in self.client.get_primaries()]
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.backend.close()
+
+
+def describe(exc: BaseException, config: CacheConfig) -> BackendUnavailable:
+    """The one-line error a user sees for a failure talking to Redis."""
+    url = config.display_url
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, redis.exceptions.AuthenticationError) or text.startswith(
+        ("NOAUTH", "WRONGPASS")
+    ):
+        return BackendUnavailable(f"authentication refused by {url} ({text}): {AUTH_HINT}")
+    if isinstance(exc, redis.exceptions.TimeoutError | TimeoutError):
+        return BackendUnavailable(
+            f"{url} did not answer within {config.socket_timeout:g}s ({text}): "
+            f"{HINT} (--timeout waits longer)"
+        )
+    if isinstance(exc, redis.exceptions.InvalidResponse):
+        return BackendUnavailable(f"{url} does not speak the Redis protocol ({text}): {HINT}")
+    return BackendUnavailable(f"cannot reach {url} ({text}): {HINT}")
+
+
+#: Failures that mean the server cannot be used, as opposed to a bug in a command.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.RedisClusterException,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.InvalidResponse,
+    OSError,
+)
+
+
+@contextlib.contextmanager
+def translate_errors(config: CacheConfig) -> Iterator[None]:
+    """Turn redis-py's connection failures inside the block into BackendUnavailable."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        raise describe(exc, config) from None
+    except redis.exceptions.ResponseError as exc:
+        if str(exc).startswith(("NOAUTH", "WRONGPASS")):
+            raise describe(exc, config) from None
+        raise
+
+
+def _cluster_enabled(backend: RedisBackend) -> bool:
+    info = backend.client.info("cluster")
+    return str(info.get("cluster_enabled", 0)) == "1"
+
+
+def connect(config: CacheConfig) -> Connection:
+    """Connect and check the server answers; a plain URL to a cluster node becomes a cluster."""
+    from cachectl.backends.redis import RedisBackend
+
+    if config.is_memory:
+        raise ConfigError("the command-line tool needs a Redis URL, not memory://")
+    backend = RedisBackend(config)
+    try:
+        with translate_errors(config):
+            if not config.cluster and _cluster_enabled(backend):
+                backend.close()
+                config = config.replace(cluster=True)
+                backend = RedisBackend(config)
+            backend.ping()
+    except BaseException:
+        backend.close()
+        raise
+    return Connection(config, backend, KeySpace(config.namespace))
+
+
+@contextlib.contextmanager
+def connection(config: CacheConfig) -> Iterator[Connection]:
+    """A connection for the duration of the block, with failures as BackendUnavailable."""
+    conn = connect(config)
+    try:
+        with translate_errors(conn.config):
+            yield conn
+    finally:
+        conn.close()

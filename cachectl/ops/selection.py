@@ -1,0 +1,140 @@
+"""Which keys of a namespace an operation acts on, and how to walk, count and sample them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from cachectl.errors import ConfigError
+from cachectl.keys import KeySpace, to_bytes
+from cachectl.ops.connect import Connection
+
+#: Keys asked of SCAN per call by the tool: large, since every call is a round trip.
+SCAN_COUNT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Named keys, plus keys matching globs, plus members of tags (all full Redis keys)."""
+
+    label: str
+    keys: tuple[bytes, ...] = ()
+    globs: tuple[bytes, ...] = ()
+    tag_keys: tuple[bytes, ...] = ()
+
+
+def select(
+    space: KeySpace,
+    *,
+    prefix: str | None = None,
+    pattern: str | None = None,
+    tag: str | None = None,
+    keys: Sequence[str] = (),
+    everything: bool = False,
+    required: bool = True,
+) -> Selection:
+    """The selection named by exactly one of the options; none means all entries unless required."""
+    chosen = [
+        name
+        for name, given in (
+            ("--prefix", prefix is not None),
+            ("--pattern", pattern is not None),
+            ("--tag", tag is not None),
+            ("--key", bool(keys)),
+            ("--all", everything),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        raise ConfigError(f"choose one of {', '.join(chosen)}")
+    ns = space.namespace
+    if prefix is not None:
+        raw = to_bytes(prefix).rstrip(b":")
+        if not raw:
+            raise ConfigError("--prefix needs a non-empty prefix (use --all for every key)")
+        # The key equal to the prefix is named, not globbed: a glob without a wildcard would
+        # still cost a full SCAN of the keyspace.
+        return Selection(
+            f"prefix {prefix!r} in namespace {ns!r}",
+            keys=(space.full(raw),),
+            globs=(space.prefix_globs(raw)[1],),
+        )
+    if pattern is not None:
+        return Selection(f"pattern {pattern!r} in namespace {ns!r}", globs=(space.glob(pattern),))
+    if tag is not None:
+        return Selection(f"tag {tag!r} in namespace {ns!r}", tag_keys=(space.tag(tag),))
+    if keys:
+        full = tuple(dict.fromkeys(space.full(k) for k in keys))
+        return Selection(f"{len(full)} named key(s) in namespace {ns!r}", keys=full)
+    if everything or not required:
+        return Selection(f"every key of namespace {ns!r}", globs=(space.data_glob, space.tag_glob))
+    raise ConfigError("choose what to act on: --prefix, --pattern, --tag, --key or --all")
+
+
+def entries(space: KeySpace) -> Selection:
+    """Every application entry of the namespace (not the tag and stats bookkeeping)."""
+    return Selection(f"namespace {space.namespace!r}", globs=(space.data_glob,))
+
+
+def server_ms(conn: Connection) -> int:
+    """The server's clock in milliseconds, as the tag script reads it."""
+    seconds, micros = conn.client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def existing(conn: Connection, keys: Sequence[bytes]) -> list[bytes]:
+    """Those of keys that exist, in order."""
+    if not keys:
+        return []
+    pipe = conn.client.pipeline(transaction=False)
+    for key in keys:
+        pipe.exists(key)
+    return [key for key, found in zip(keys, pipe.execute(), strict=True) if found]
+
+
+def tag_members(conn: Connection, tag_key: bytes, count: int) -> Iterator[list[bytes]]:
+    """Batches of the unexpired keys recorded under a tag (they may have been deleted since)."""
+    now = server_ms(conn)
+    cursor = 0
+    while True:
+        cursor, pairs = conn.client.zscan(tag_key, cursor, count=count)
+        batch = [member for member, score in pairs if float(score) >= now]
+        if batch:
+            yield batch
+        if int(cursor) == 0:
+            return
+
+
+def batches(
+    conn: Connection, selection: Selection, count: int = SCAN_COUNT
+) -> Iterator[list[bytes]]:
+    """Batches of full keys in the selection (a key may vanish before it is looked at)."""
+    named = existing(conn, selection.keys)
+    if named:
+        yield named
+    for glob in selection.globs:
+        yield from conn.backend.scan(glob, count)
+    for tag_key in selection.tag_keys:
+        yield from tag_members(conn, tag_key, count)
+
+
+def count(conn: Connection, selection: Selection, scan_count: int = SCAN_COUNT) -> int:
+    """How many keys the selection holds now (tags: unexpired members, without a scan)."""
+    total = len(existing(conn, selection.keys))
+    for glob in selection.globs:
+        total += sum(len(batch) for batch in conn.backend.scan(glob, scan_count))
+    if selection.tag_keys:
+        now = server_ms(conn)
+        for tag_key in selection.tag_keys:
+            total += int(conn.client.zcount(tag_key, now, "+inf"))
+    return total
+
+
+def sample(conn: Connection, selection: Selection, limit: int = 10) -> list[bytes]:
+    """Up to limit keys of the selection, the first that come."""
+    found: list[bytes] = []
+    for batch in batches(conn, selection, count=max(limit, 100)):
+        found.extend(batch[: limit - len(found)])
+        if len(found) >= limit:
+            break
+    return found
