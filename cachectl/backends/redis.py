@@ -151,8 +151,9 @@ class RedisBackend:
         for node in client.get_primaries():
             cursor = 0
             while True:
-                reply = client.scan(cursor, match=glob, count=count, target_nodes=node)
-                cursor, keys = reply[node.name]
+                # redis-py answers a cluster SCAN with ({node name: cursor}, keys).
+                cursors, keys = client.scan(cursor, match=glob, count=count, target_nodes=node)
+                cursor = cursors[node.name]
                 if keys:
                     yield keys
                 if cursor == 0:
@@ -191,11 +192,16 @@ class RedisBackend:
             else:
                 keys = []
 
-    def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int:
+    def invalidate_tags(
+        self, tag_keys: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
+    ) -> int:
         removed = 0
         for tag_key in tag_keys:
-            while popped := self.client.zpopmin(tag_key, BATCH):
-                removed += self.delete(_members(popped))
+            while popped := self.client.zpopmin(tag_key, count):
+                n = self.delete(_members(popped))
+                removed += n
+                if on_batch is not None:
+                    on_batch(n)
         return removed
 
     def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
@@ -281,8 +287,10 @@ class AsyncRedisBackend:
         for node in client.get_primaries():
             cursor = 0
             while True:
-                reply = await client.scan(cursor, match=glob, count=count, target_nodes=node)
-                cursor, keys = reply[node.name]
+                cursors, keys = await client.scan(
+                    cursor, match=glob, count=count, target_nodes=node
+                )
+                cursor = cursors[node.name]
                 if keys:
                     yield keys
                 if cursor == 0:
@@ -300,11 +308,16 @@ class AsyncRedisBackend:
                     on_batch(n)
         return removed
 
-    async def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int:
+    async def invalidate_tags(
+        self, tag_keys: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
+    ) -> int:
         removed = 0
         for tag_key in tag_keys:
-            while popped := await self.client.zpopmin(tag_key, BATCH):
-                removed += await self.delete(_members(popped))
+            while popped := await self.client.zpopmin(tag_key, count):
+                n = await self.delete(_members(popped))
+                removed += n
+                if on_batch is not None:
+                    on_batch(n)
         return removed
 
     async def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
