@@ -1,6 +1,6 @@
 """Command-line tool benchmark: flush, tag flush, startup and latency, each against a baseline.
 
-    python bench/bench_cli.py [--keys 1000000] [--rounds 3]
+    python bench/bench_cli.py [--keys 1000000] [--rounds 3] [--only flush ...]
 
 Starts its own redis-server on a free port (DEBUG POPULATE enabled, persistence off) and
 stops it at the end. Every figure comes from this run; targets are from issue 4:
@@ -62,7 +62,9 @@ def populate(client: redis.Redis, keys: int, matching_share: float = 1 / 3) -> i
     return victims
 
 
-def timed(command: list[str] | str, shell: bool = False) -> tuple[float, subprocess.CompletedProcess[str]]:
+def timed(
+    command: list[str] | str, shell: bool = False
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     start = time.perf_counter()
     done = subprocess.run(command, shell=shell, capture_output=True, text=True, check=True)
     return time.perf_counter() - start, done
@@ -162,9 +164,7 @@ def tag_section(server: RedisServer, rounds: int) -> None:
                         batch = {f"tagged:{i}": i for i in range(start, start + 1_000)}
                         cache.set_many(batch, tags=["campaign"])
                 args = ["--url", server.url, "--namespace", NAMESPACE, "flush"]
-                _, done = timed(
-                    [str(SCRIPT), *args, "--tag", "campaign", "--yes", "--json"]
-                )
+                _, done = timed([str(SCRIPT), *args, "--tag", "campaign", "--yes", "--json"])
                 report = json.loads(done.stdout)
                 assert report["removed"] == 10_000 and client.dbsize() == others
                 seconds.append(report["seconds"])
@@ -209,10 +209,8 @@ def latency_section(server: RedisServer, rounds: int) -> None:
         theirs.append(float(dict(zip(header, values, strict=True))["p50_latency_ms"]))
         for interval, into in (("0", ours), ("5", ours_default)):
             samples = "20000" if interval == "0" else "400"
-            _, done = timed(
-                [str(SCRIPT), "--url", server.url, "latency", "--samples", samples]
-                + ["--interval", interval, "--json"]
-            )
+            args = ["--url", server.url, "latency", "--samples", samples, "--interval", interval]
+            _, done = timed([str(SCRIPT), *args, "--json"])
             ping = next(p for p in json.loads(done.stdout)["probes"] if p["probe"] == "PING")
             into.append(ping["p50_us"] / 1000)
     print(f"  {'redis-benchmark ping_inline p50':<44} {min(theirs) * 1000:6.1f} µs")
@@ -230,16 +228,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only",
+        choices=("startup", "latency", "flush", "tag"),
+        action="append",
+        help="run only these sections (repeatable); default: all",
+    )
     options = parser.parse_args()
+    chosen = set(options.only or ("startup", "latency", "flush", "tag"))
     if not SCRIPT.exists():
         sys.exit(f"{SCRIPT} not found: pip install -e .")
     server = RedisServer(["--enable-debug-command", "yes"])
     with server:
         print(f"redis-server {server.url} (ours, stopped at the end); cachectl {SCRIPT}")
-        startup_section(runs=21)
-        latency_section(server, options.rounds)
-        flush_section(server, options.keys, options.rounds)
-        tag_section(server, options.rounds)
+        if "startup" in chosen:
+            startup_section(runs=21)
+        if "latency" in chosen:
+            latency_section(server, options.rounds)
+        if "flush" in chosen:
+            flush_section(server, options.keys, options.rounds)
+        if "tag" in chosen:
+            tag_section(server, options.rounds)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ calls to the in-memory fallback, and an unreadable value is a miss counted as an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -74,9 +76,10 @@ class _CacheBase:
         self.recorder = StatsRecorder()
         self._stats_on = config.stats
         self._publish_every = int(config.stats_interval * 1e9)
-        self._next_publish = perf_counter_ns() + self._publish_every
+        self._next_publish = 0  # the first recorded call starts the publisher
         self._publishing = threading.Lock()
         self._warned: set[str] = set()
+        self._owed_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -169,25 +172,49 @@ class _CacheBase:
                         c.misses += 1
         return out
 
-    def _failed(
-        self, exc: BaseException, counters: Counters | None = None, owed: bool = False
-    ) -> None:
-        """Count a failure; owed: a write or invalidation Redis may have missed."""
+    def _failed(self, exc: BaseException, counters: Counters | None = None) -> None:
+        """Count a failed call; the breaker opens at the threshold."""
         if counters is not None:
             counters.errors += 1
-        opened = self.breaker.failure()
-        if owed and self.breaker.closed:
-            # Redis may now hold a value this process meant to remove: read nothing from it
-            # until the owed deletion is replayed by the probe.
+        if self.breaker.failure():
+            self._opened(exc)
+
+    def _count_sets(self, mapping: Mapping[Key, Any]) -> int:
+        """Count a set_many's writes on each key's own prefix (so _write counts none)."""
+        if self._stats_on:
+            for key in mapping:
+                self._counters(key).sets += 1
+        return 0
+
+    def _owe(
+        self, keys: Sequence[bytes] = (), globs: Sequence[bytes] = (), tags: Sequence[bytes] = ()
+    ) -> None:
+        """Remember deletions Redis has not seen; reopen the breaker if it closed meanwhile."""
+        with self._owed_lock:
+            self.pending.add(list(keys), tuple(globs), list(tags))
+            if self.breaker.closed:
+                self._opened()
+
+    def _close_if_settled(self) -> bool:
+        """Close the breaker if nothing is owed; under the lock, so no deletion slips past."""
+        with self._owed_lock:
+            if self.pending:
+                return False
+            self.fallback.clear()
+            self.breaker.probe_done(True)
+        log.warning("cachectl: %s is back; owed invalidations replayed", self.config.display_url)
+        return True
+
+    def _opened(self, exc: BaseException | None = None) -> None:
+        # The fallback starts empty at each outage: entries from an earlier one may be stale.
+        if self.breaker.closed:
             self.breaker.trip()
-            opened = True
-        if opened:
-            log.warning(
-                "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
-                self.config.display_url,
-                type(exc).__name__,
-                exc,
-            )
+        self.fallback.clear()
+        log.warning(
+            "cachectl: %s is failing (%s); serving from the in-memory fallback",
+            self.config.display_url,
+            f"{type(exc).__name__}: {exc}" if exc is not None else "an invalidation is owed",
+        )
 
     def _refused(self, exc: BaseException, counters: Counters) -> None:
         """Redis answered with an error (WRONGTYPE, OOM...): a miss, counted and logged once."""
@@ -241,6 +268,8 @@ class Cache(_CacheBase):
             from cachectl.backends.redis import RedisBackend
 
             self.backend = RedisBackend(config)
+        self._stop = threading.Event()
+        self._publisher: threading.Thread | None = None
 
     @classmethod
     def from_url(
@@ -259,16 +288,15 @@ class Cache(_CacheBase):
         ok = False
         try:
             self.backend.ping()
-            while self.pending:
-                self._replay()
-            ok = True
-        except TRANSIENT_ERRORS as exc:
+            while not ok:
+                while self.pending:
+                    self._replay()
+                ok = self._close_if_settled()
+        except BACKEND_ERRORS as exc:
             log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
         finally:
-            if ok:
-                self.fallback.clear()
-                log.warning("cachectl: %s is back; invalidations replayed", self.config.display_url)
-            self.breaker.probe_done(ok)
+            if not ok:
+                self.breaker.probe_done(False)
         return ok
 
     def _replay(self) -> None:
@@ -285,7 +313,6 @@ class Cache(_CacheBase):
             raise
 
     def _publish(self) -> None:
-        self._publish_due = False
         if not self._stats_on or not self.breaker.closed:
             return
         if not self._publishing.acquire(blocking=False):
@@ -295,10 +322,31 @@ class Cache(_CacheBase):
             if delta:
                 try:
                     self.backend.incr_counters(self.keys.stats_key, delta)
-                except TRANSIENT_ERRORS:
+                except BACKEND_ERRORS:
                     self.recorder.restore_delta(delta)
         finally:
             self._publishing.release()
+
+    def _ensure_publisher(self) -> None:
+        # A daemon thread publishes every stats_interval, so figures stay live when the
+        # application goes quiet; it is (re)started from the hot path at most once an interval,
+        # which also covers a forked child, where the parent's thread does not exist.
+        self._publish_due = False
+        if not self._stats_on or self.config.is_memory or self._stop.is_set():
+            return
+        thread = self._publisher
+        if thread is not None and thread.is_alive():
+            return
+        thread = threading.Thread(target=self._publish_loop, name="cachectl-stats", daemon=True)
+        self._publisher = thread
+        thread.start()
+
+    def _publish_loop(self) -> None:
+        while not self._stop.wait(self.config.stats_interval):
+            try:
+                self._publish()
+            except Exception as exc:  # the publisher must outlive any one failure
+                self._warn_once("publish", "cachectl: publishing stats failed: %s", exc)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -330,7 +378,7 @@ class Cache(_CacheBase):
                 counters.hits += 1
             self._observe(counters, start)
             if self._publish_due:
-                self._publish()
+                self._ensure_publisher()
         return found
 
     def get(self, key: Key, default: Any = None) -> Any:
@@ -363,7 +411,7 @@ class Cache(_CacheBase):
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:
-                self._publish()
+                self._ensure_publisher()
         return out
 
     # -- writes -------------------------------------------------------------------------------
@@ -394,7 +442,7 @@ class Cache(_CacheBase):
                 self._ttl_ms(ttl),
                 self._tag_keys(tags),
                 self._counters(next(iter(mapping))),
-                count=len(items),
+                count=self._count_sets(mapping),
             )
 
     def _write(
@@ -411,10 +459,10 @@ class Cache(_CacheBase):
                 self.backend.set_many(items, ttl_ms, tag_keys)
                 return
             except BACKEND_ERRORS as exc:
-                self._failed(exc, counters, owed=True)
+                self._failed(exc, counters)
         counters.fallback += 1
         # Redis may still hold an older value, or may have taken this write: delete it there.
-        self.pending.add([k for k, _ in items])
+        self._owe([k for k, _ in items])
         self.fallback.set_many(items, ttl_ms, tag_keys)
 
     # -- invalidation -------------------------------------------------------------------------
@@ -428,26 +476,30 @@ class Cache(_CacheBase):
             try:
                 return self.backend.delete(fulls)
             except BACKEND_ERRORS as exc:
-                self._failed(exc, owed=True)
-        self.pending.add(fulls)
+                self._failed(exc)
+        self._owe(fulls)
         return self.fallback.delete(fulls)
 
     def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
-        return self._delete_matching(self.keys.prefix_globs(prefix))
+        exact, below = self.keys.prefix_selection(prefix)
+        # The key equal to the prefix is unlinked by name: a glob without wildcards would
+        # still cost a SCAN of the whole keyspace.
+        return self._delete_matching((below,), (exact,))
 
     def invalidate_pattern(self, glob: Key) -> int:
         """Remove every key matching a Redis glob (matched inside the namespace)."""
         return self._delete_matching((self.keys.glob(glob),))
 
-    def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+    def _delete_matching(self, globs: tuple[bytes, ...], keys: tuple[bytes, ...] = ()) -> int:
         if self.breaker.closed or self._available():
             try:
-                return self.backend.delete_matching(globs)
+                named = self.backend.delete(keys) if keys else 0
+                return named + self.backend.delete_matching(globs)
             except BACKEND_ERRORS as exc:
-                self._failed(exc, owed=True)
-        self.pending.add(globs=globs)
-        return self.fallback.delete_matching(globs)
+                self._failed(exc)
+        self._owe(keys, globs)
+        return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
 
     def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
@@ -456,8 +508,8 @@ class Cache(_CacheBase):
             try:
                 return self.backend.invalidate_tags(tag_keys)
             except BACKEND_ERRORS as exc:
-                self._failed(exc, owed=True)
-        self.pending.add(tags=tag_keys)
+                self._failed(exc)
+        self._owe(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)
 
     # -- operations ---------------------------------------------------------------------------
@@ -484,6 +536,9 @@ class Cache(_CacheBase):
 
     def close(self) -> None:
         """Publish pending stats and release connections."""
+        self._stop.set()
+        if self._publisher is not None:
+            self._publisher.join(self.config.socket_timeout * 4 + 0.1)
         self._publish()
         self.backend.close()
 
@@ -536,6 +591,8 @@ class AsyncCache(_CacheBase):
             from cachectl.backends.redis import AsyncRedisBackend
 
             self.backend = AsyncRedisBackend(config)
+        self._closed = False
+        self._publisher: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(
@@ -552,16 +609,15 @@ class AsyncCache(_CacheBase):
         ok = False
         try:
             await self.backend.ping()
-            while self.pending:
-                await self._replay()
-            ok = True
-        except TRANSIENT_ERRORS as exc:
+            while not ok:
+                while self.pending:
+                    await self._replay()
+                ok = self._close_if_settled()
+        except BACKEND_ERRORS as exc:
             log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
         finally:
-            if ok:
-                self.fallback.clear()
-                log.warning("cachectl: %s is back; invalidations replayed", self.config.display_url)
-            self.breaker.probe_done(ok)
+            if not ok:
+                self.breaker.probe_done(False)
         return ok
 
     async def _replay(self) -> None:
@@ -578,7 +634,6 @@ class AsyncCache(_CacheBase):
             raise
 
     async def _publish(self) -> None:
-        self._publish_due = False
         if not self._stats_on or not self.breaker.closed:
             return
         if not self._publishing.acquire(blocking=False):
@@ -588,10 +643,30 @@ class AsyncCache(_CacheBase):
             if delta:
                 try:
                     await self.backend.incr_counters(self.keys.stats_key, delta)
-                except TRANSIENT_ERRORS:
+                except BACKEND_ERRORS:
                     self.recorder.restore_delta(delta)
         finally:
             self._publishing.release()
+
+    def _ensure_publisher(self) -> None:
+        # A task on the running loop publishes every stats_interval (see Cache).
+        self._publish_due = False
+        if not self._stats_on or self.config.is_memory or self._closed:
+            return
+        task = self._publisher
+        if task is not None and not task.done():
+            return
+        self._publisher = asyncio.get_running_loop().create_task(
+            self._publish_loop(), name="cachectl-stats"
+        )
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.stats_interval)
+            try:
+                await self._publish()
+            except Exception as exc:  # the publisher must outlive any one failure
+                self._warn_once("publish", "cachectl: publishing stats failed: %s", exc)
 
     async def _lookup(self, key: Key) -> Entry | _Missing:
         full = self.keys.full(key)
@@ -621,7 +696,7 @@ class AsyncCache(_CacheBase):
                 counters.hits += 1
             self._observe(counters, start)
             if self._publish_due:
-                await self._publish()
+                self._ensure_publisher()
         return found
 
     async def get(self, key: Key, default: Any = None) -> Any:
@@ -654,7 +729,7 @@ class AsyncCache(_CacheBase):
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:
-                await self._publish()
+                self._ensure_publisher()
         return out
 
     async def set(
@@ -685,7 +760,7 @@ class AsyncCache(_CacheBase):
                 self._ttl_ms(ttl),
                 self._tag_keys(tags),
                 self._counters(next(iter(mapping))),
-                count=len(items),
+                count=self._count_sets(mapping),
             )
 
     async def _write(
@@ -702,9 +777,9 @@ class AsyncCache(_CacheBase):
                 await self.backend.set_many(items, ttl_ms, tag_keys)
                 return
             except BACKEND_ERRORS as exc:
-                self._failed(exc, counters, owed=True)
+                self._failed(exc, counters)
         counters.fallback += 1
-        self.pending.add([k for k, _ in items])
+        self._owe([k for k, _ in items])
         self.fallback.set_many(items, ttl_ms, tag_keys)
 
     async def delete(self, *keys: Key) -> int:
@@ -716,26 +791,30 @@ class AsyncCache(_CacheBase):
             try:
                 return await self.backend.delete(fulls)
             except BACKEND_ERRORS as exc:
-                self._failed(exc, owed=True)
-        self.pending.add(fulls)
+                self._failed(exc)
+        self._owe(fulls)
         return self.fallback.delete(fulls)
 
     async def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
-        return await self._delete_matching(self.keys.prefix_globs(prefix))
+        exact, below = self.keys.prefix_selection(prefix)
+        # The key equal to the prefix is unlinked by name: a glob without wildcards would
+        # still cost a SCAN of the whole keyspace.
+        return await self._delete_matching((below,), (exact,))
 
     async def invalidate_pattern(self, glob: Key) -> int:
         """Remove every key matching a Redis glob (matched inside the namespace)."""
         return await self._delete_matching((self.keys.glob(glob),))
 
-    async def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+    async def _delete_matching(self, globs: tuple[bytes, ...], keys: tuple[bytes, ...] = ()) -> int:
         if self.breaker.closed or await self._available():
             try:
-                return await self.backend.delete_matching(globs)
+                named = await self.backend.delete(keys) if keys else 0
+                return named + await self.backend.delete_matching(globs)
             except BACKEND_ERRORS as exc:
-                self._failed(exc, owed=True)
-        self.pending.add(globs=globs)
-        return self.fallback.delete_matching(globs)
+                self._failed(exc)
+        self._owe(keys, globs)
+        return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
 
     async def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
@@ -744,8 +823,8 @@ class AsyncCache(_CacheBase):
             try:
                 return await self.backend.invalidate_tags(tag_keys)
             except BACKEND_ERRORS as exc:
-                self._failed(exc, owed=True)
-        self.pending.add(tags=tag_keys)
+                self._failed(exc)
+        self._owe(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)
 
     async def ping(self) -> float:
@@ -770,6 +849,12 @@ class AsyncCache(_CacheBase):
 
     async def close(self) -> None:
         """Publish pending stats and release connections."""
+        self._closed = True
+        task, self._publisher = self._publisher, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
         await self._publish()
         await self.backend.close()
 

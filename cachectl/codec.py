@@ -102,7 +102,7 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return set(_unpack(data))
     if code == _EXT_FROZENSET:
         return frozenset(_unpack(data))
-    return msgpack.ExtType(code, data)
+    raise DecodeError(f"unknown msgpack extension type {code}")
 
 
 def _pack(value: Any) -> bytes:

@@ -143,6 +143,50 @@ class CachedFunction(Protocol[P, R_co]):
         ...
 
 
+class _CachedMethod:
+    """A cached method: through an instance, .key and .invalidate are bound to it as well."""
+
+    def __init__(self, wrapper: Any) -> None:
+        functools.update_wrapper(self, wrapper, updated=())
+        self._wrapper = wrapper
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._wrapper(*args, **kwargs)
+
+    def key(self, *args: Any, **kwargs: Any) -> str:
+        """The cache key of a call, self included in the arguments."""
+        return str(self._wrapper.key(*args, **kwargs))
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> Any:
+        """Remove a call's entry, self included in the arguments."""
+        return self._wrapper.invalidate(*args, **kwargs)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return _BoundHandles(self._wrapper, instance)
+
+
+class _BoundHandles:
+    """A cached method bound to an instance (or a class, under @classmethod)."""
+
+    def __init__(self, wrapper: Any, instance: Any) -> None:
+        functools.update_wrapper(self, wrapper, updated=())
+        self._wrapper = wrapper
+        self.__self__ = instance
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._wrapper(self.__self__, *args, **kwargs)
+
+    def key(self, *args: Any, **kwargs: Any) -> str:
+        """The cache key of this call."""
+        return str(self._wrapper.key(self.__self__, *args, **kwargs))
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> Any:
+        """Remove this call's entry."""
+        return self._wrapper.invalidate(self.__self__, *args, **kwargs)
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -170,10 +214,13 @@ def cached(
     def decorate(func: Callable[P, R]) -> CachedFunction[P, R]:
         maker = _KeyMaker(func, prefix, key, tags, tags_from)
         if inspect.iscoroutinefunction(func):
-            wrapper: CachedFunction[P, R] = _async_wrapper(func, maker, ttl, stale, cache)
+            wrapper = _async_wrapper(func, maker, ttl, stale, cache)
         else:
             wrapper = _sync_wrapper(func, maker, ttl, stale, cache)
-        return wrapper
+        if maker.skip_first:
+            wrapper = _CachedMethod(wrapper)
+        handle: CachedFunction[P, R] = wrapper
+        return handle
 
     return decorate
 

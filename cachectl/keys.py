@@ -109,6 +109,13 @@ class KeySpace:
         base = escape_glob(self.ns)
         return base + exact, base + below
 
+    def prefix_selection(self, prefix: Key) -> tuple[bytes, bytes]:
+        """For a prefix: the full key equal to it, and the glob of the keys below it."""
+        raw = to_bytes(prefix).rstrip(b":")
+        if not raw:
+            raise ConfigError("an empty prefix would select every key; name a prefix")
+        return self.ns + raw, escape_glob(self.ns) + escape_glob(raw) + b":*"
+
     def tag(self, tag: str) -> bytes:
         """The bookkeeping key of a tag; the braces keep it in one cluster slot."""
         return self.namespace.encode() + b"#tag:{" + tag.encode("utf-8", "surrogateescape") + b"}"

@@ -30,12 +30,14 @@ class Seen:
     paths: Counter[str] = field(default_factory=Counter)
     headers: list[dict[str, str]] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
+    client_ports: set[int] = field(default_factory=set)
     lifespan: list[str] = field(default_factory=list)
 
     def clear(self) -> None:
         self.paths.clear()
         self.headers.clear()
         self.bodies.clear()
+        self.client_ports.clear()
 
 
 def make_app() -> tuple[FastAPI, Seen]:
@@ -54,6 +56,8 @@ def make_app() -> tuple[FastAPI, Seen]:
         key = request.url.path + ("?" + request.url.query if request.url.query else "")
         seen.paths[key] += 1
         seen.headers.append(dict(request.headers))
+        if request.client is not None:
+            seen.client_ports.add(request.client.port)
         status = "MISS" if seen.paths[key] == 1 else "HIT"
         return Response(body, headers={"X-Cache": status}, media_type="text/plain")
 

@@ -36,6 +36,27 @@ return 1
 """
 
 
+# Removes tag members whose score is still the one read before their keys were unlinked, so an
+# entry written again meanwhile (a new expiry, a new score) keeps its membership.
+FORGET_SCRIPT = """
+local removed = 0
+for i = 1, #ARGV, 2 do
+  local current = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if current and (current == ARGV[i + 1] or tonumber(current) == tonumber(ARGV[i + 1])) then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+"""
+
+
+def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
+    args: list[Any] = ["EVAL", FORGET_SCRIPT, 1, tag_key]
+    for member, score in pairs:
+        args += [member, repr(score) if score != float("inf") else "inf"]
+    return args
+
+
 def client_options(config: CacheConfig) -> dict[str, Any]:
     """Connection options shared by the sync and async clients."""
     options: dict[str, Any] = {
@@ -86,8 +107,8 @@ def _tag_args(tag_key: bytes, ttl_ms: int | None, members: Sequence[bytes]) -> l
     return ["EVAL", TAG_SCRIPT, 1, tag_key, -1 if ttl_ms is None else ttl_ms, *members]
 
 
-def _members(popped: list[Any]) -> list[bytes]:
-    return [member for member, _score in popped]
+def _members(pairs: list[Any]) -> list[bytes]:
+    return [member for member, _score in pairs]
 
 
 class RedisBackend:
@@ -195,10 +216,16 @@ class RedisBackend:
     def invalidate_tags(
         self, tag_keys: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
     ) -> int:
+        # Read, unlink, then forget: a batch is dropped from the tag only after its keys are gone,
+        # so an invalidation cut short (a timeout) is replayed in full. Bounded passes: writers
+        # adding to the tag meanwhile cannot keep this loop running.
         removed = 0
         for tag_key in tag_keys:
-            while popped := self.client.zpopmin(tag_key, count):
-                n = self.delete(_members(popped))
+            passes = int(self.client.zcard(tag_key)) // count + 2
+            while passes and (pairs := self.client.zrange(tag_key, 0, count - 1, withscores=True)):
+                passes -= 1
+                n = self.delete(_members(pairs))
+                self.client.execute_command(*_forget_args(tag_key, pairs))
                 removed += n
                 if on_batch is not None:
                     on_batch(n)
@@ -218,9 +245,15 @@ class RedisBackend:
         self.client.ping()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        client, self._client = self._client, None
+        if client is None:
+            return
+        client.close()
+        if self.cluster:
+            # Node clients of RedisCluster.from_url get pools that close() leaves connected.
+            for node in client.get_nodes():
+                if node.redis_connection is not None:
+                    node.redis_connection.connection_pool.disconnect()
 
 
 class AsyncRedisBackend:
@@ -313,8 +346,13 @@ class AsyncRedisBackend:
     ) -> int:
         removed = 0
         for tag_key in tag_keys:
-            while popped := await self.client.zpopmin(tag_key, count):
-                n = await self.delete(_members(popped))
+            passes = int(await self.client.zcard(tag_key)) // count + 2
+            while passes and (
+                pairs := await self.client.zrange(tag_key, 0, count - 1, withscores=True)
+            ):
+                passes -= 1
+                n = await self.delete(_members(pairs))
+                await self.client.execute_command(*_forget_args(tag_key, pairs))
                 removed += n
                 if on_batch is not None:
                     on_batch(n)

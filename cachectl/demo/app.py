@@ -11,10 +11,11 @@ import logging
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -45,6 +46,7 @@ def create_app(
     namespace: str = DEFAULT_NAMESPACE,
     db_path: str | Path | None = None,
     admin_token: str | None = None,
+    cache_options: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """The demo shop with the cache admin endpoints under /_cache and the X-Cache header.
 
@@ -63,7 +65,7 @@ def create_app(
             ADMIN_PREFIX,
             token,
         )
-    cache = AsyncCache.from_url(url, namespace=namespace)
+    cache = AsyncCache.from_url(url, namespace=namespace, **dict(cache_options or {}))
     reads = cached_reads(cache, path)
 
     @asynccontextmanager

@@ -100,13 +100,23 @@ def _redis_server(workdir: Path, use_server: bool) -> Iterator[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def _application(redis_url: str, namespace: str, db_path: Path, token: str) -> Iterator[str]:
+def _application(
+    redis_url: str, namespace: str, db_path: Path, token: str, slow_redis: bool
+) -> Iterator[str]:
     import uvicorn
 
     from cachectl.demo.app import create_app
 
     port = free_port()
-    app = create_app(cache_url=redis_url, namespace=namespace, db_path=db_path, admin_token=token)
+    # fakeredis answers from Python threads: give it more than the default tens of milliseconds.
+    options = {"socket_timeout": 1.0, "connect_timeout": 1.0} if slow_redis else {}
+    app = create_app(
+        cache_url=redis_url,
+        namespace=namespace,
+        db_path=db_path,
+        admin_token=token,
+        cache_options=options,
+    )
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
     )
@@ -140,5 +150,7 @@ def demo_environment(
         redis_url, kind = stack.enter_context(_redis_server(workdir, use_redis_server))
         db_path = ensure_database(workdir / "shop.sqlite3")
         token = secrets.token_urlsafe(16)
-        app_url = stack.enter_context(_application(redis_url, namespace, db_path, token))
+        app_url = stack.enter_context(
+            _application(redis_url, namespace, db_path, token, kind == "fakeredis")
+        )
         yield DemoEnvironment(redis_url, kind, app_url, token, namespace, db_path, workdir)

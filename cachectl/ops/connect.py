@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import redis
 import redis.exceptions
 
 from cachectl.config import CacheConfig
-from cachectl.errors import BackendUnavailable, ConfigError
+from cachectl.errors import BackendUnavailable, CachectlError, ConfigError
 from cachectl.keys import KeySpace
 
 if TYPE_CHECKING:
@@ -48,6 +49,23 @@ class Connection:
         """Whether the server is a Redis Cluster."""
         return self.config.cluster
 
+    def memory_usage(self, pipe: Any, key: bytes) -> None:
+        """Queue MEMORY USAGE of key on pipe; None in the reply where the server lacks it."""
+        if self.has_memory_usage:
+            pipe.memory_usage(key)
+        else:
+            pipe.echo(b"-")  # a placeholder, so replies stay aligned (not a size)
+
+    @functools.cached_property
+    def has_memory_usage(self) -> bool:
+        """Whether the server knows MEMORY USAGE (embedded servers such as fakeredis do not)."""
+        try:
+            self.client.memory_usage(self.keys.stats_key)
+        except redis.exceptions.ResponseError:
+            _forget_connections(self.client)
+            return False
+        return True
+
     def primaries(self) -> list[Node]:
         """Every primary: one for a plain server."""
         if not self.cluster:
@@ -69,6 +87,13 @@ def describe(exc: BaseException, config: CacheConfig) -> BackendUnavailable:
     if isinstance(exc, redis.exceptions.AuthenticationError) or text.startswith(
         ("NOAUTH", "WRONGPASS")
     ):
+        if (
+            text.startswith("NOAUTH")
+            or "must be called with the client already authenticated" in text
+        ):
+            return BackendUnavailable(
+                f"authentication refused by {url}: it needs a password; {AUTH_HINT}"
+            )
         return BackendUnavailable(f"authentication refused by {url} ({text}): {AUTH_HINT}")
     if isinstance(exc, redis.exceptions.TimeoutError | TimeoutError):
         return BackendUnavailable(
@@ -104,11 +129,22 @@ def translate_errors(config: CacheConfig) -> Iterator[None]:
     except redis.exceptions.ResponseError as exc:
         if str(exc).startswith(("NOAUTH", "WRONGPASS")):
             raise describe(exc, config) from None
-        raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CachectlError(f"{config.display_url} refused a command: {text}") from None
+
+
+def _forget_connections(client: Any) -> None:
+    """Drop pooled connections after an unknown command: fakeredis's server may close them."""
+    if not isinstance(client, redis.RedisCluster):
+        client.connection_pool.disconnect()
 
 
 def _cluster_enabled(backend: RedisBackend) -> bool:
-    info = backend.client.info("cluster")
+    try:
+        info = backend.client.info("cluster")
+    except redis.exceptions.ResponseError:
+        _forget_connections(backend.client)
+        return False  # a server without INFO (an embedded one, such as fakeredis)
     return str(info.get("cluster_enabled", 0)) == "1"
 
 

@@ -33,7 +33,7 @@ def select(
     everything: bool = False,
     required: bool = True,
 ) -> Selection:
-    """The selection named by exactly one of the options; none means all entries unless required."""
+    """The selection named by exactly one option; none: every entry, unless one is required."""
     chosen = [
         name
         for name, given in (
@@ -66,8 +66,11 @@ def select(
     if keys:
         full = tuple(dict.fromkeys(space.full(k) for k in keys))
         return Selection(f"{len(full)} named key(s) in namespace {ns!r}", keys=full)
-    if everything or not required:
+    if everything:
+        # The published stats hash is kept: it is history, not cached data.
         return Selection(f"every key of namespace {ns!r}", globs=(space.data_glob, space.tag_glob))
+    if not required:
+        return entries(space)
     raise ConfigError("choose what to act on: --prefix, --pattern, --tag, --key or --all")
 
 
@@ -105,6 +108,26 @@ def tag_members(conn: Connection, tag_key: bytes, count: int) -> Iterator[list[b
             return
 
 
+def scan_node(
+    conn: Connection, node: str, glob: bytes, count: int = SCAN_COUNT
+) -> Iterator[tuple[bool, list[bytes]]]:
+    """Every SCAN call on one primary: whether the scan is over, and the keys it returned."""
+    client = conn.client
+    target = client.get_node(node_name=node) if conn.cluster else None
+    cursor = 0
+    while True:
+        if target is None:
+            cursor, keys = client.scan(cursor, match=glob, count=count)
+        else:
+            # redis-py answers a cluster SCAN with ({node name: cursor}, keys).
+            cursors, keys = client.scan(cursor, match=glob, count=count, target_nodes=target)
+            cursor = cursors[target.name]
+        done = int(cursor) == 0
+        yield done, keys
+        if done:
+            return
+
+
 def batches(
     conn: Connection, selection: Selection, count: int = SCAN_COUNT
 ) -> Iterator[list[bytes]]:
@@ -133,7 +156,7 @@ def count(conn: Connection, selection: Selection, scan_count: int = SCAN_COUNT) 
 def sample(conn: Connection, selection: Selection, limit: int = 10) -> list[bytes]:
     """Up to limit keys of the selection, the first that come."""
     found: list[bytes] = []
-    for batch in batches(conn, selection, count=max(limit, 100)):
+    for batch in batches(conn, selection):
         found.extend(batch[: limit - len(found)])
         if len(found) >= limit:
             break

@@ -56,7 +56,9 @@ def load_app(spec: str) -> ASGIApp:
                 f"--app {spec}: {module_name} has no attribute {attribute!r}"
             ) from None
     if not callable(app):
-        raise ConfigError(f"--app {spec}: {attribute} is a {type(app).__name__}, not an ASGI app")
+        raise ConfigError(
+            f"--app {spec}: {attribute} is not an ASGI app (not callable: {type(app).__name__})"
+        )
     return app
 
 

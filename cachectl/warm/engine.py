@@ -25,7 +25,8 @@ _RETRIED_ERRORS = (httpx.TransportError, TimeoutError)
 
 
 class Origin:
-    """A scheme://host:port; once it refused every connection, its other targets are skipped."""
+    """A scheme://host:port; if it could not be connected to before it ever answered, the
+    targets on it that are still to come are not sent (an unreachable server fails fast)."""
 
     __slots__ = ("alive", "down", "name")
 
@@ -37,6 +38,8 @@ class Origin:
 
 def describe_error(exc: BaseException, timeout: float) -> str:
     """One line for a failed request: the error class and its innermost explanation."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"ConnectTimeout: no connection within {timeout:g} s"
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return f"{type(exc).__name__}: no response within {timeout:g} s"
     detail = str(exc)

@@ -24,9 +24,11 @@ def check_header_name(name: str, where: str) -> str:
 
 
 def check_header_value(name: str, value: str, where: str) -> str:
-    """The value unless it contains a line break (which would forge headers)."""
+    """The value unless it has a line break (which would forge headers) or is not ASCII."""
     if "\r" in value or "\n" in value or "\0" in value:
         raise ConfigError(f"{where}: the value of header {name!r} contains a line break")
+    if not value.isascii():
+        raise ConfigError(f"{where}: the value of header {name!r} is not ASCII")
     return value
 
 

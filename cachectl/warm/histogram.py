@@ -105,6 +105,8 @@ class LatencyHistogram:
         if not self._count:
             return None
         rank = max(1, math.ceil(percent / 100 * self._count))
+        if rank == 1 or rank == self._count:  # the extremes are known exactly
+            return (self._min if rank == 1 else self._max) / 1_000_000
         seen = 0
         for index, count in enumerate(self._counts):
             seen += count

@@ -46,10 +46,11 @@ def _client(
 
 
 def _unreachable(engine: Engine, options: WarmOptions) -> BackendUnavailable:
+    base_url = options.effective_base_url
     names = sorted({origin.name for origin in engine.origins})
-    where = options.effective_base_url or ", ".join(names)
+    where = redact_url(base_url) if base_url else ", ".join(names)
     reason = next((o.down for o in engine.origins if o.down), None) or engine.records[0].error
-    return BackendUnavailable(f"cannot reach {redact_url(where)}: {reason}")
+    return BackendUnavailable(f"cannot reach {where}: {reason}")
 
 
 def _delta(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:

@@ -1,0 +1,47 @@
+"""`cachectl demo`: the whole loop on the embedded default, started and stopped by itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def demo(
+    no_redis_server: Annotated[
+        bool,
+        typer.Option(
+            "--no-redis-server",
+            help="Use the in-process Redis-protocol server (fakeredis) even when redis-server "
+            "is installed.",
+        ),
+    ] = False,
+) -> None:
+    """Start Redis and the reference shop, warm it, show stats, inspect, invalidate, flush.
+
+    Redis is a redis-server on a free port when one is installed, else fakeredis's
+    in-process server; the application runs under uvicorn on a free port. Everything it
+    started is stopped at the end, also on Ctrl-C. Needs the fastapi extra:
+    pip install 'cachectl[fastapi]'.
+    """
+    try:
+        import fakeredis  # noqa: F401
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        from cachectl.errors import ConfigError
+
+        raise ConfigError(
+            f"cachectl demo needs the fastapi extra ({exc.name} is missing): "
+            "pip install 'cachectl[fastapi]'"
+        ) from None
+    from cachectl.cli import render
+    from cachectl.demo.environment import demo_environment
+    from cachectl.demo.tour import tour
+
+    render.note("Starting Redis, building the shop database and the application...")
+    with demo_environment(use_redis_server=not no_redis_server) as env:
+        render.show_demo_environment(env)
+        for step in tour(env):
+            render.show_demo_step(step)
+    render.note("Stopped everything the demo started.")

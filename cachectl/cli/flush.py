@@ -1,0 +1,175 @@
+"""`cachectl flush`: delete a prefix, a glob, a tag, named keys or the whole namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cachectl.cli import common
+from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.errors import CheckFailed, ConfigError
+
+if TYPE_CHECKING:
+    from cachectl.ops.connect import Connection
+    from cachectl.ops.flush import FlushResult
+    from cachectl.ops.selection import Selection
+
+
+def flush(
+    ctx: typer.Context,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PREFIX",
+            help="The key equal to this prefix and every key below it (literal text).",
+        ),
+    ] = None,
+    pattern: Annotated[
+        str | None,
+        typer.Option(metavar="GLOB", help="Keys matching a Redis glob, inside the namespace."),
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option(metavar="TAG", help="Every key written with this tag.")
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option("--key", metavar="KEY", help="This key (repeat for several)."),
+    ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every entry and tag of the namespace (its stats hash is kept); never FLUSHDB.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count and show some keys; delete nothing.")
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask; needed when stdin is not a terminal."),
+    ] = False,
+    max_keys: Annotated[
+        int | None,
+        typer.Option(metavar="N", min=0, help="Refuse (status 1) when more than N keys match."),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            metavar="KEYS_PER_SECOND", min=1.0, help="Delete at most this many keys a second."
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Delete keys in batches (SCAN + UNLINK), counting and confirming first.
+
+    Prefixes are matched as literal text, whole segments only ('user' removes 'user' and
+    'user:*', not 'username'). On a terminal the count is confirmed; otherwise --yes is
+    required. On a cluster every primary is scanned and batches are grouped by hash slot.
+    """
+    from cachectl.ops import selection as sel
+    from cachectl.ops.flush import FlushResult
+
+    if not (dry_run or yes or common.stdin_is_terminal()):
+        raise ConfigError("refusing to flush without --yes: standard input is not a terminal")
+    with connection(ctx) as conn:
+        selection = sel.select(
+            conn.keys,
+            prefix=prefix,
+            pattern=pattern,
+            tag=tag,
+            keys=key or (),
+            everything=everything,
+        )
+        url = conn.config.display_url
+        # Counting costs a scan: done when a decision or the progress bar's total needs it.
+        total = sel.count(conn, selection) if dry_run or max_keys is not None or not yes else None
+        if dry_run:
+            sample = [conn.keys.app(k) for k in sel.sample(conn, selection)]
+            _show_plan(selection, url, total or 0, sample, json_output)
+            return
+        if max_keys is not None and total is not None and total > max_keys:
+            raise CheckFailed(
+                f"{total:,} keys match ({selection.label}), more than --max-keys {max_keys:,}; "
+                "nothing was deleted"
+            )
+        if total == 0:
+            result = FlushResult(0, 0.0)
+        else:
+            if not yes and not _confirm(f"Delete {total:,} keys ({selection.label}) on {url}?"):
+                raise CheckFailed("not confirmed; nothing was deleted")
+            result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
+    if json_output:
+        print_json(
+            {
+                "selection": selection.label,
+                "url": url,
+                "removed": result.removed,
+                "seconds": round(result.seconds, 4),
+            }
+        )
+    else:
+        from cachectl.cli import render
+
+        render.show_flushed(result, selection)
+
+
+def _show_plan(
+    selection: Selection, url: str, total: int, sample: list[bytes], json_output: bool
+) -> None:
+    if not json_output:
+        from cachectl.cli import render
+
+        render.show_plan(selection, url, total, sample)
+        return
+    print_json(
+        {
+            "dry_run": True,
+            "selection": selection.label,
+            "url": url,
+            "count": total,
+            "sample": [k.decode("utf-8", "backslashreplace") for k in sample],
+        }
+    )
+
+
+def _confirm(question: str) -> bool:
+    from cachectl.cli import render
+
+    return render.confirm(question)
+
+
+def _delete(
+    conn: Connection,
+    selection: Selection,
+    rate: float | None,
+    show_progress: bool,
+    total: int | None,
+) -> FlushResult:
+    if not show_progress:
+        return _run(conn, selection, rate, lambda n: None)
+    from cachectl.cli import render
+
+    with render.progress(total, show=True) as tick:
+        return _run(conn, selection, rate, tick)
+
+
+def _run(
+    conn: Connection, selection: Selection, rate: float | None, tick: Callable[[int], None]
+) -> FlushResult:
+    from cachectl.ops.flush import delete
+
+    removed = 0
+
+    def advance(n: int) -> None:
+        nonlocal removed
+        removed += n
+        tick(n)
+
+    try:
+        return delete(conn, selection, on_batch=advance, rate=rate)
+    except KeyboardInterrupt:
+        typer.echo(f"cachectl: interrupted after deleting {removed:,} keys", err=True)
+        raise

@@ -1,0 +1,42 @@
+"""`cachectl inspect`: one key's decoded value, encoding, TTL and tags."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.errors import DecodeError
+
+
+def inspect(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The key as the application names it.")],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Show the stored bytes as a hex dump, undecoded.")
+    ] = False,
+    items: Annotated[
+        int,
+        typer.Option(metavar="N", min=1, help="Items shown of a hash, list, set, zset or stream."),
+    ] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a key's decoded value with its serializer, compression, TTL and tags.
+
+    cachectl's own values are decoded from their header; other values as far as they go
+    (gzip, zlib, zstd and LZ4 frames, then msgpack, JSON or text). A corrupt value is shown as
+    a hex dump of its start and the exit status is 1.
+    """
+    from cachectl.ops.inspect import inspect_key
+
+    with connection(ctx) as conn:
+        found = inspect_key(conn, key, raw=raw, items=items)
+    if json_output:
+        print_json(found.to_dict())
+    else:
+        from cachectl.cli import render
+
+        render.show_inspection(found)
+    if found.error is not None:
+        raise DecodeError(f"{key}: {found.error}")

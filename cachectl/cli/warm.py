@@ -1,0 +1,154 @@
+"""`cachectl warm`: request endpoint lists, then prove they answer from the cache, fast."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cachectl.cli.common import JsonOption, Settings, print_json
+from cachectl.errors import CachectlError, CheckFailed
+
+if TYPE_CHECKING:
+    from cachectl.warm import StatsProbe
+
+
+PUBLISH_WAIT = 1.2  # seconds: the library's default stats_interval, and a margin
+
+
+def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
+    """Total cache hits from the published stats, when a cache URL is given or configured."""
+    settings = ctx.find_object(Settings) or Settings()
+    if settings.url is None and not (os.environ.get("CACHECTL_URL") or os.environ.get("REDIS_URL")):
+        return None
+    from cachectl.ops.connect import connection
+
+    config = settings.config()
+    first: list[float] = []
+
+    def probe() -> Mapping[str, int]:
+        # Applications publish their stats every second: before the second reading, let one
+        # publish interval pass since the first, so the delta covers the measured passes.
+        if first:
+            time.sleep(max(0.0, first[0] + PUBLISH_WAIT - time.monotonic()))
+        else:
+            first.append(time.monotonic())
+        try:
+            with connection(config) as conn:
+                from cachectl.stats import CacheStats
+
+                fields = conn.backend.read_counters(conn.keys.stats_key)
+                total = CacheStats.from_fields(fields).total
+        except CachectlError:
+            return {}
+        return {"hits": total.hits, "misses": total.misses}
+
+    return probe
+
+
+def warm(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FILE...",
+            help="Endpoint lists: text ('[METHOD] path-or-URL' a line, # comments, {1..20} "
+            "ranges), sitemap XML, or JSON targets (one object a line, as vegeta's).",
+        ),
+    ],
+    base_url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="Joined to every path (absolute URLs are kept)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(metavar="N", help="Requests in flight.")] = 16,
+    rate: Annotated[
+        float | None, typer.Option(metavar="R", help="At most R requests per second.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(metavar="S", help="Seconds per request.")] = 10.0,
+    retries: Annotated[
+        int, typer.Option(metavar="N", help="Retries on connection errors and 5xx, with backoff.")
+    ] = 2,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="'Name: value'",
+            help="Sent with every request; ${VAR} reads the environment. Values are never printed.",
+        ),
+    ] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="'Name: v1,v2'",
+            help="Warm each value of a Vary header separately.",
+        ),
+    ] = None,
+    passes: Annotated[
+        int, typer.Option(metavar="N", help="Pass 1 warms; passes 2..N are measured.")
+    ] = 2,
+    max_p95: Annotated[
+        float | None,
+        typer.Option(metavar="MS", help="Exit with status 1 when the measured p95 is above MS."),
+    ] = None,
+    min_hit_ratio: Annotated[
+        float | None,
+        typer.Option(
+            metavar="R",
+            help="Exit with status 1 when fewer than R of the measured requests were cache hits "
+            "(X-Cache, CF-Cache-Status, or Age > 0).",
+        ),
+    ] = None,
+    app: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MODULE:ATTR", help="Warm an ASGI application in process: no server needed."
+        ),
+    ] = None,
+    junit: Annotated[
+        str | None, typer.Option(metavar="PATH", help="Write a JUnit XML report there.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Request endpoints to fill the cache, then measure that they answer from it.
+
+    Pass 1 warms; later passes measure cold vs warm latency, speedup and whether each
+    response came from the cache. Exit status 1 when an endpoint failed or a threshold was
+    missed, 2 for a bad endpoint file or option (nothing is requested), 3 when the base URL
+    cannot be reached at all.
+    """
+    from cachectl.warm import WarmOptions, write_junit
+    from cachectl.warm import warm as run
+
+    options = WarmOptions(
+        base_url=base_url,
+        concurrency=concurrency,
+        rate=rate,
+        timeout=timeout,
+        retries=retries,
+        headers=tuple(header or ()),
+        passes=passes,
+        max_p95_ms=max_p95,
+        min_hit_ratio=min_hit_ratio,
+        variants=tuple(variant or ()),
+        app=app,
+    )
+    probe = _stats_probe(ctx)
+    if json_output:
+        report = run(files, options, stats_probe=probe)
+    else:
+        from cachectl.cli import render
+
+        with render.request_progress() as on_progress:
+            report = run(files, options, stats_probe=probe, on_progress=on_progress)
+    if junit is not None:
+        write_junit(report, junit)
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        from cachectl.cli import render
+
+        render.show_warm(report)
+    if not report.passed:
+        raise CheckFailed(report.failures[0] if report.failures else "warm failed")

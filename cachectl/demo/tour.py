@@ -1,0 +1,127 @@
+"""The steps of `cachectl demo`, as plain data: warm, stats, inspect, tag invalidation, flush.
+
+Each step calls the same library code as the matching command; the CLI renders the results.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cachectl.config import build_config
+from cachectl.demo.environment import DemoEnvironment
+from cachectl.ops.connect import Connection, connection
+
+INSPECTED = "dashboard:summary"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the tour: a title, a sentence of explanation, and its result."""
+
+    title: str
+    explanation: str
+    kind: str  # what the result is: warm, stats, inspect, invalidation, flush
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Invalidation:
+    """What one write endpoint removed from the cache, compared with what it left."""
+
+    request: str
+    removed: list[str]
+    kept: int
+    header: str | None
+
+
+def endpoints_file() -> Path:
+    """The reference application's endpoint list, shipped in the package."""
+    return Path(str(resources.files("cachectl.demo") / "endpoints.txt"))
+
+
+def _entries(conn: Connection) -> set[str]:
+    from cachectl.ops.selection import entries
+
+    found: set[str] = set()
+    for glob in entries(conn.keys).globs:
+        for batch in conn.backend.scan(glob):
+            found.update(conn.keys.app(k).decode("utf-8", "replace") for k in batch)
+    return found
+
+
+def tour(env: DemoEnvironment) -> Iterator[Step]:
+    """Run the tour against a started environment, one step at a time."""
+    from cachectl.ops.flush import delete
+    from cachectl.ops.inspect import inspect_key
+    from cachectl.ops.selection import select
+    from cachectl.ops.stats import collect
+    from cachectl.warm import WarmOptions, warm
+
+    config = build_config(
+        env.redis_url, namespace=env.namespace, socket_timeout=2.0, connect_timeout=2.0
+    )
+    report = warm([endpoints_file()], WarmOptions(base_url=env.app_url, concurrency=8))
+    yield Step(
+        "cachectl warm",
+        "Pass 1 fills the cache (cold: real SQL over a year of orders); pass 2 is answered "
+        "from Redis.",
+        "warm",
+        report,
+    )
+    with connection(config) as conn:
+        # The application publishes its stats every second; let one interval pass.
+        time.sleep(1.2)
+        yield Step(
+            "cachectl stats",
+            "Hit ratio and latency per prefix, as every process of the application published "
+            "them, with key counts and memory.",
+            "stats",
+            collect(conn),
+        )
+        yield Step(
+            f"cachectl inspect {INSPECTED}",
+            "The stored value decoded: header, lz4, msgpack; its TTL and tags.",
+            "inspect",
+            inspect_key(conn, INSPECTED),
+        )
+        before = _entries(conn)
+        product = _first_product(env)
+        with httpx.Client(base_url=env.app_url, timeout=10) as client:
+            response = client.patch(
+                f"/api/v1/inventory/products/{product}", json={"price_cents": 999, "stock": 42}
+            )
+            response.raise_for_status()
+        after = _entries(conn)
+        yield Step(
+            f"PATCH /api/v1/inventory/products/{product}",
+            f"Updating one product invalidates the tag product:{product}: exactly the pages "
+            "that show it, nothing else.",
+            "invalidation",
+            Invalidation(
+                f"PATCH /api/v1/inventory/products/{product}",
+                sorted(before - after),
+                len(after),
+                response.headers.get("x-cache-invalidated"),
+            ),
+        )
+        selection = select(conn.keys, prefix="dashboard")
+        yield Step(
+            "cachectl flush --prefix dashboard --yes",
+            "Deletes the dashboard entries in batches (SCAN + UNLINK), nothing else.",
+            "flush",
+            (delete(conn, selection), selection),
+        )
+
+
+def _first_product(env: DemoEnvironment) -> int:
+    with httpx.Client(base_url=env.app_url, timeout=10) as client:
+        page = client.get("/api/v1/inventory/products", params={"page": 1})
+        page.raise_for_status()
+        return int(page.json()["items"][0]["id"])

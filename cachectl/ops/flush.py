@@ -1,0 +1,82 @@
+"""Delete a selection in batches: the same SCAN+UNLINK and tag code the library's invalidate_* use.
+
+Memory stays flat whatever the number of keys: one SCAN batch is held at a time, and on a
+cluster every primary is scanned and each batch is unlinked grouped by hash slot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cachectl.ops.connect import Connection
+from cachectl.ops.selection import SCAN_COUNT, Selection
+
+#: Called after each deleted batch with the number of keys it removed.
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FlushResult:
+    """What a flush removed, and how long it took."""
+
+    removed: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Keys removed per second."""
+        return self.removed / self.seconds if self.seconds > 0 else 0.0
+
+
+class Throttle:
+    """A batch callback that sleeps so that no more than rate keys go per second."""
+
+    def __init__(self, rate: float | None, then: Progress | None = None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.then = then
+        self.done = 0
+        self.start = time.monotonic()
+
+    def __call__(self, removed: int) -> None:
+        self.done += removed
+        if self.then is not None:
+            self.then(removed)
+        if self.rate is not None:
+            ahead = self.done / self.rate - (time.monotonic() - self.start)
+            if ahead > 0:
+                time.sleep(ahead)
+
+
+def batch_size(rate: float | None, scan_count: int = SCAN_COUNT) -> int:
+    """Keys per batch: large for speed, about a tenth of a second's worth when throttled."""
+    if rate is None:
+        return scan_count
+    return max(1, min(scan_count, int(rate / 10)))
+
+
+def delete(
+    conn: Connection,
+    selection: Selection,
+    on_batch: Progress | None = None,
+    rate: float | None = None,
+    scan_count: int = SCAN_COUNT,
+) -> FlushResult:
+    """Delete every key of the selection, batch by batch; on_batch sees each batch's count."""
+    start = time.perf_counter()
+    count = batch_size(rate, scan_count)
+    callback = Throttle(rate, on_batch)
+    backend = conn.backend
+    removed = 0
+    for i in range(0, len(selection.keys), count):
+        n = backend.delete(list(selection.keys[i : i + count]))
+        removed += n
+        callback(n)
+    if selection.globs:
+        removed += backend.delete_matching(list(selection.globs), callback, count)
+    if selection.tag_keys:
+        removed += backend.invalidate_tags(list(selection.tag_keys), callback, count)
+    return FlushResult(removed, time.perf_counter() - start)

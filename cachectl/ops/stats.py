@@ -1,0 +1,167 @@
+"""Cache figures per prefix: what the library publishes, plus key counts and sampled memory.
+
+Key counts come from a SCAN of the namespace on every primary. Past max_scan keys examined
+on a primary the scan stops and the counts are extrapolated from the share of that
+primary's keyspace covered (SCAN visits the hash table in an order unrelated to key names),
+and the report says so. Memory is MEMORY USAGE of a sample of keys per prefix times the count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from cachectl.keys import prefix_of, to_bytes
+from cachectl.ops.connect import Connection
+from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
+from cachectl.ops.server import ServerInfo, server_info
+from cachectl.stats import CacheStats, PrefixStats
+
+#: Keys examined per primary before counts are extrapolated.
+MAX_SCAN = 1_000_000
+#: Keys per prefix whose MEMORY USAGE is read.
+SAMPLE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixRow:
+    """One prefix: published figures, key count and estimated memory."""
+
+    prefix: str
+    stats: PrefixStats
+    keys: int
+    memory: int | None  # estimated bytes; None when no key was sampled
+    sampled: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {**self.stats.to_dict(), "keys": self.keys, "memory": self.memory}
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReport:
+    """Servers and prefixes of one namespace."""
+
+    url: str
+    namespace: str
+    cluster: bool
+    servers: list[ServerInfo]
+    prefixes: list[PrefixRow]
+    total: PrefixStats
+    keys_exact: bool
+
+    def below(self, ratio: float) -> list[PrefixRow]:
+        """Prefixes that have been read and whose hit ratio is under ratio."""
+        return [
+            row
+            for row in self.prefixes
+            if row.stats.hit_ratio is not None and row.stats.hit_ratio < ratio
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready report."""
+        return {
+            "url": self.url,
+            "namespace": self.namespace,
+            "cluster": self.cluster,
+            "servers": [server.to_dict() for server in self.servers],
+            "prefixes": [row.to_dict() for row in self.prefixes],
+            "total": {
+                **self.total.to_dict(),
+                "keys": sum(row.keys for row in self.prefixes),
+                "memory": sum(row.memory or 0 for row in self.prefixes),
+            },
+            "keys_exact": self.keys_exact,
+        }
+
+
+@dataclass
+class _Tally:
+    """Keys per prefix, and the first keys of each prefix, for memory sampling."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, list[bytes]] = field(default_factory=dict)
+    exact: bool = True
+
+    def add(self, conn: Connection, keys: list[bytes]) -> Counter[str]:
+        seen: Counter[str] = Counter()
+        for key in keys:
+            prefix = prefix_of(conn.keys.app(key))
+            seen[prefix] += 1
+            picked = self.samples.setdefault(prefix, [])
+            if len(picked) < SAMPLE:
+                picked.append(key)
+        return seen
+
+
+def _count(
+    conn: Connection, globs: list[bytes], named: list[bytes], sizes: dict[str, int], max_scan: int
+) -> _Tally:
+    tally = _Tally()
+    tally.counts.update(tally.add(conn, existing(conn, named)))
+    for glob in globs:
+        for node in conn.primaries():
+            seen: Counter[str] = Counter()
+            for calls, (done, keys) in enumerate(scan_node(conn, node.name, glob), 1):
+                seen.update(tally.add(conn, keys))
+                examined = calls * SCAN_COUNT
+                if not done and examined >= max_scan:
+                    covered = min(1.0, examined / max(sizes.get(node.name, examined), 1))
+                    seen = Counter({p: round(n / covered) for p, n in seen.items()})
+                    tally.exact = False
+                    break
+            tally.counts.update(seen)
+    return tally
+
+
+def _memory(conn: Connection, samples: dict[str, list[bytes]]) -> dict[str, tuple[int, int]]:
+    """Per prefix: the summed MEMORY USAGE of its sampled keys, and how many answered."""
+    pipe = conn.client.pipeline(transaction=False)
+    order = [(prefix, key) for prefix, keys in samples.items() for key in keys]
+    for _prefix, key in order:
+        conn.memory_usage(pipe, key)
+    out: dict[str, tuple[int, int]] = {}
+    for (prefix, _key), size in zip(order, pipe.execute(raise_on_error=False), strict=True):
+        if isinstance(size, int):
+            total, n = out.get(prefix, (0, 0))
+            out[prefix] = (total + size, n + 1)
+    return out
+
+
+def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCAN) -> StatsReport:
+    """Servers, published figures and key counts of the namespace (or of one prefix)."""
+    servers = server_info(conn)
+    published = CacheStats.from_fields(conn.backend.read_counters(conn.keys.stats_key))
+    space = conn.keys
+    if prefix is None:
+        globs, named = [space.data_glob], []
+    else:
+        raw = to_bytes(prefix).rstrip(b":")
+        globs, named = [space.prefix_globs(raw)[1]], [space.full(raw)]
+    sizes = {server.node: server.keys for server in servers}
+    tally = _count(conn, globs, named, sizes, max_scan)
+    memory = _memory(conn, tally.samples)
+
+    names = set(tally.counts)
+    if prefix is None:
+        names |= set(published.prefixes)
+    else:
+        names = {prefix_of(to_bytes(prefix))}
+        names |= set(tally.counts)
+    rows = []
+    for name in sorted(names):
+        keys = tally.counts.get(name, 0)
+        sampled_total, sampled = memory.get(name, (0, 0))
+        estimate = round(sampled_total / sampled * keys) if sampled else None
+        rows.append(PrefixRow(name, published[name], keys, estimate, sampled))
+    total = CacheStats({row.prefix: row.stats for row in rows}).total
+    return StatsReport(
+        conn.config.display_url,
+        space.namespace,
+        conn.cluster,
+        servers,
+        rows,
+        total,
+        tally.exact,
+    )

@@ -1,0 +1,115 @@
+"""The application itself: documented commands, the error handler, the fast --version path."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from cachectl.cli import main
+from cachectl.cli.app import app, exit_status
+from cachectl.errors import (
+    BackendUnavailable,
+    CachectlError,
+    CheckFailed,
+    ConfigError,
+    DecodeError,
+    SerializationError,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+GROUP = get_command(app)
+COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
+
+
+def test_the_command_set() -> None:
+    assert COMMANDS == ["demo", "flush", "inspect", "keys", "latency", "stats", "warm"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_and_option_is_documented(name: str) -> None:
+    command = GROUP.commands[name]  # type: ignore[attr-defined]
+    assert command.help and len(command.help.split("\n\n")) >= 2, "a summary and a paragraph"
+    for param in command.params:
+        if param.param_type_name == "option":
+            assert param.help, f"{name} {param.opts} has no help"
+    result = CliRunner().invoke(app, [name, "--help"], prog_name="cachectl")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: cachectl {name} [OPTIONS]")
+    if name != "demo":  # a guided tour for a person, not a document for a program
+        assert "--json" in result.stdout
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_a_real_example_in_the_docs(name: str) -> None:
+    examples = (ROOT / "docs" / "cli-examples.md").read_text()
+    assert f"$ cachectl {name}" in examples or f" {name} " in examples
+    assert f"## cachectl {name}" in examples
+
+
+def test_global_options_are_documented() -> None:
+    for param in GROUP.params:
+        assert param.help, param.opts
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (CheckFailed("x"), 1),
+        (DecodeError("x"), 1),
+        (ConfigError("x"), 2),
+        (BackendUnavailable("x"), 3),
+        (SerializationError("x"), 1),
+        (CachectlError("x"), 1),
+    ],
+)
+def test_exit_status_of_each_error(error: CachectlError, status: int) -> None:
+    assert exit_status(error) == status
+
+
+def test_version_fast_path_does_not_import_typer_or_redis(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m.startswith(("typer", "cachectl.cli.app"))]:
+        monkeypatch.delitem(sys.modules, name)
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == "cachectl 0.1.0\n"
+    assert "typer" not in sys.modules and "cachectl.cli.app" not in sys.modules
+
+
+def test_version_through_typer(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--namespace", "x", "--version"]) == 0
+    assert capsys.readouterr().out == "cachectl 0.1.0\n"
+
+
+def test_main_returns_usage_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "--sort", "colour"]) == 2
+    assert "Invalid value for '--sort'" in capsys.readouterr().err
+
+
+def test_cli_modules_import_no_redis_rich_or_msgpack() -> None:
+    code = (
+        "import sys, cachectl.cli.app; "
+        "print(sorted(m for m in ('redis', 'rich', 'msgpack') if m in sys.modules))"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_completions_match_the_cli() -> None:
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "completions" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    for shell, name in generate.FILES.items():
+        expected = generate.script(shell)
+        actual = (ROOT / "completions" / name).read_text()
+        assert actual == expected, f"completions/{name} is stale: python completions/generate.py"
+        for command in COMMANDS:
+            assert f"#   {command}: " in actual

@@ -1,0 +1,188 @@
+"""The installed console script in a subprocess: exit statuses, refusals, redaction, --json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from cachectl.cache import Cache
+from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.servers import RedisServer, free_port
+
+Run = Callable[..., CliResult]
+PASSWORD = "s3cret-pw"
+
+
+def with_url(url: str, *args: str) -> list[str]:
+    return ["--url", url, "--namespace", CLI_NAMESPACE, *args]
+
+
+def assert_one_error_line(result: CliResult, status: int) -> str:
+    assert result.exit_code == status, result
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cachectl: error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def filled(cli_cache: Cache) -> Cache:
+    for i in range(30):
+        cli_cache.set(f"page:{i}", {"i": i}, tags=["pages"])
+    cli_cache.get("page:1")
+    cli_cache.get("page:missing")
+    cli_cache.publish_stats()
+    return cli_cache
+
+
+def test_version(run_script: Run) -> None:
+    result = run_script("--version")
+    assert result.exit_code == 0
+    assert result.stdout == "cachectl 0.1.0\n" and result.stderr == ""
+
+
+def test_python_dash_m(cli_isolated: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cachectl", "--version"], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout) == (0, "cachectl 0.1.0\n")
+
+
+def test_help_documents_exit_statuses(run_script: Run) -> None:
+    result = run_script("--help")
+    assert result.exit_code == 0
+    for command in ("stats", "keys", "inspect", "flush", "latency"):
+        assert f"  {command} " in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "Exit status: 0 success; 1 a check failed" in text
+    assert "3 Redis unreachable, authentication refused, or timed out" in text
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["nonsense"], ["keys", "--limit", "zero"], ["stats", "--format", "xml"]]
+)
+def test_usage_errors_exit_2(run_script: Run, args: list[str]) -> None:
+    result = run_script(*args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr and "Usage:" in result.stderr + result.stdout
+
+
+def test_unreachable_exits_3_with_one_line(run_script: Run) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    line = assert_one_error_line(run_script(*with_url(url, "keys")), 3)
+    assert f"cannot reach redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in line
+    assert "hunter2" not in line
+    assert "CACHECTL_URL" in line
+
+
+def test_hung_server_times_out_with_exit_3(run_script: Run, own_redis: RedisServer) -> None:
+    own_redis.pause()
+    try:
+        result = run_script(*with_url(own_redis.url, "--timeout", "0.3", "stats"), timeout=30)
+    finally:
+        own_redis.resume()
+    line = assert_one_error_line(result, 3)
+    assert "did not answer within 0.3s" in line
+
+
+def test_wrong_password_is_refused_and_redacted(
+    run_script: Run, password_redis: RedisServer
+) -> None:
+    url = f"redis://:wrong-one@127.0.0.1:{password_redis.port}/0"
+    line = assert_one_error_line(run_script(*with_url(url, "keys")), 3)
+    assert "authentication refused by redis://:***@127.0.0.1" in line
+    assert "wrong-one" not in line
+
+
+def test_missing_password_is_refused(run_script: Run, password_redis: RedisServer) -> None:
+    line = assert_one_error_line(run_script(*with_url(password_redis.url, "latency")), 3)
+    assert "needs a password" in line and "--password-file" in line
+
+
+def test_password_from_file_or_environment_never_printed(
+    run_script: Run, password_redis: RedisServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "redis-password"
+    secret.write_text(PASSWORD + "\n")
+    by_file = run_script(
+        *with_url(password_redis.url, "--password-file", str(secret), "stats", "--json")
+    )
+    assert by_file.exit_code == 0, by_file.stderr
+    assert json.loads(by_file.stdout)["url"] == password_redis.url
+    by_env = run_script(
+        *with_url(password_redis.url, "latency", "--samples", "3", "--json"),
+        env={"CACHECTL_PASSWORD": PASSWORD},
+    )
+    assert by_env.exit_code == 0, by_env.stderr
+    in_url = f"redis://:{PASSWORD}@127.0.0.1:{password_redis.port}/0"
+    result = run_script(*with_url(in_url, "stats", "--json"))
+    assert json.loads(result.stdout)["url"] == f"redis://:***@127.0.0.1:{password_redis.port}/0"
+    for output in (by_file, by_env, result):
+        assert PASSWORD not in output.stdout + output.stderr
+
+
+def test_flush_refuses_without_yes_when_stdin_is_not_a_terminal(
+    run_script: Run, redis_url: str, filled: Cache, raw_redis: redis.Redis
+) -> None:
+    line = assert_one_error_line(run_script(*with_url(redis_url, "flush", "--prefix", "page")), 2)
+    assert "refusing to flush without --yes: standard input is not a terminal" in line
+    assert len(list(raw_redis.scan_iter(match=b"clitest:page:*"))) == 30
+    done = run_script(*with_url(redis_url, "flush", "--prefix", "page", "--yes", "--json"))
+    assert (done.exit_code, json.loads(done.stdout)["removed"]) == (0, 30)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", "--json"],
+        ["keys", "--json"],
+        ["keys", "--top", "2", "--json"],
+        ["inspect", "page:3", "--json"],
+        ["flush", "--tag", "pages", "--dry-run", "--json"],
+        ["latency", "--samples", "5", "--json"],
+        ["flush", "--tag", "pages", "--yes", "--json"],
+    ],
+)
+def test_json_output_is_one_document(
+    run_script: Run, redis_url: str, filled: Cache, args: list[str]
+) -> None:
+    result = run_script(*with_url(redis_url, *args))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    json.loads(result.stdout)  # the whole of stdout, nothing before or after
+
+
+def test_check_failures_exit_1(
+    run_script: Run, redis_url: str, filled: Cache, raw_redis: redis.Redis
+) -> None:
+    raw_redis.set(b"clitest:broken", b"\x1f\x8b\x08\x00truncated")
+    corrupt = run_script(*with_url(redis_url, "inspect", "broken"))
+    assert corrupt.exit_code == 1
+    assert "00000000  1f 8b 08 00" in corrupt.stdout
+    assert corrupt.stderr == "cachectl: error: broken: truncated gzip layer\n"
+    missing = run_script(*with_url(redis_url, "inspect", "absent"))
+    assert_one_error_line(missing, 1)
+    low = run_script(*with_url(redis_url, "stats", "--min-hit-ratio", "0.99", "--json"))
+    assert low.exit_code == 1 and json.loads(low.stdout)["prefixes"]
+    over = run_script(*with_url(redis_url, "flush", "--all", "--yes", "--max-keys", "3"))
+    assert_one_error_line(over, 1)
+
+
+def test_settings_file_in_the_working_directory(
+    run_script: Run, redis_url: str, filled: Cache, cli_isolated: Path
+) -> None:
+    (cli_isolated / "cachectl.toml").write_text(
+        f'url = "{redis_url}"\nnamespace = "{CLI_NAMESPACE}"\n'
+    )
+    result = run_script("keys", "--prefix", "page", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["count"] == 30
+    (cli_isolated / "cachectl.toml").write_text('colour = "blue"\n')
+    assert_one_error_line(run_script("keys"), 2)

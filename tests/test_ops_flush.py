@@ -1,0 +1,111 @@
+"""flush deletes exactly its selection, whatever the key names; tags cost no scan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from cachectl.cache import Cache
+from cachectl.cli.app import app
+from cachectl.keys import KeySpace
+from tests.conftest import CLI_NAMESPACE
+from tests.servers import RedisServer
+
+NS = CLI_NAMESPACE.encode() + b":"
+#: Glob metacharacters, the segment separator, space, and bytes that are not UTF-8.
+HOSTILE = [b"*", b"?", b"[", b"]", b"\\", b"^", b"-", b" ", b":", b"a", b"b", b"\xff", b"\xc3"]
+SEGMENT = st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=5).map(b"".join)
+
+
+def arg(raw: bytes) -> str:
+    """A command-line argument as Python receives one (undecodable bytes surrogate-escaped)."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def expected_survivors(keys: set[bytes], prefix: bytes) -> set[bytes]:
+    whole = prefix.rstrip(b":")
+    return {k for k in keys if not (k == whole or k.startswith(whole + b":"))}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    with RedisServer() as made:
+        yield made
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(prefix=SEGMENT, others=st.lists(SEGMENT, max_size=5))
+def test_flush_prefix_deletes_exactly_the_matching_keys(
+    server: RedisServer, prefix: bytes, others: list[bytes]
+) -> None:
+    if not prefix.rstrip(b":"):
+        return  # an empty prefix is a usage error, tested elsewhere
+    names: set[bytes] = set()
+    for base in [prefix, prefix.rstrip(b":"), prefix + b"x", b"\\" + prefix, *others]:
+        names |= {base, base + b":", base + b":1", base + b"::2", base + b"1", base + b"[:3"}
+    names |= {prefix + b":" + other for other in others}
+    with server.client() as client:
+        client.flushall()
+        client.mset({NS + name: b"v" for name in names})
+        client.set(b"elsewhere:" + prefix, b"v")
+        args = ["--url", server.url, "--namespace", CLI_NAMESPACE, "flush", "--yes", "--json"]
+        result = CliRunner().invoke(app, [*args, "--prefix", arg(prefix)])
+        assert result.exit_code == 0, result.output
+        left = {k[len(NS) :] for k in client.scan_iter(match=NS + b"*")}
+        survivors = expected_survivors(names, prefix)
+        assert left == survivors
+        assert result.stdout.count('"removed": ') == 1
+        assert f'"removed": {len(names) - len(survivors)}' in result.stdout
+        assert client.exists(b"elsewhere:" + prefix)
+
+
+def commandstats(client: redis.Redis) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+def test_flush_tag_never_scans(redis_url: str, raw_redis: redis.Redis) -> None:
+    with Cache(redis_url, namespace=CLI_NAMESPACE, stats=False) as cache:
+        cache.set_many({f"t:{i}": i for i in range(300)}, tags=["group"])
+        cache.set_many({f"u:{i}": i for i in range(300)})
+    raw_redis.config_resetstat()
+    result = CliRunner().invoke(
+        app, ["--url", redis_url, "--namespace", CLI_NAMESPACE, "flush", "--tag", "group", "-y"]
+    )
+    assert result.exit_code == 0 and "Deleted 300 keys" in result.stdout
+    calls = commandstats(raw_redis)
+    # The cost follows the tag's size only: reads of the tag set and unlinks, no SCAN.
+    assert "scan" not in calls
+    assert calls["unlink"] >= 1
+    assert raw_redis.dbsize() == 300
+
+
+def test_flush_prefix_is_one_scan_pass(redis_url: str, raw_redis: redis.Redis) -> None:
+    raw_redis.mset({NS + f"p:{i}".encode(): b"v" for i in range(500)} | {NS + b"p": b"v"})
+    raw_redis.config_resetstat()
+    result = CliRunner().invoke(
+        app, ["--url", redis_url, "--namespace", CLI_NAMESPACE, "flush", "--prefix", "p", "-y"]
+    )
+    assert result.exit_code == 0 and "Deleted 501 keys" in result.stdout
+    # The key equal to the prefix is unlinked by name: a wildcard-free glob would cost a scan.
+    assert commandstats(raw_redis)["scan"] == 1
+    assert raw_redis.dbsize() == 0
+
+
+def test_selection_labels_and_globs() -> None:
+    from cachectl.ops.selection import select
+
+    space = KeySpace("ns")
+    chosen = select(space, prefix="a*b:")
+    assert chosen.keys == (b"ns:a*b",) and chosen.globs == (b"ns:a\\*b:*",)
+    assert select(space, everything=True).globs == (b"ns:*", b"ns#tag:*")
+    assert select(space, required=False).globs == (b"ns:*",)
+    assert select(space, tag="t").tag_keys == (b"ns#tag:{t}",)
+    assert select(space, keys=["x", "x", "y"]).keys == (b"ns:x", b"ns:y")

@@ -1,0 +1,147 @@
+"""Decoding stored values without Redis: cachectl's format and foreign layers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import sys
+import zlib
+from decimal import Decimal
+from uuid import UUID
+
+import lz4.frame
+import msgpack
+import pytest
+
+from cachectl.codec import Codec
+from cachectl.errors import DecodeError
+from cachectl.ops.inspect import decode, describe_head, hexdump, jsonable, layer_of, peel
+
+LIMIT = 1 << 20
+
+
+def test_cachectl_value_with_compression_and_ratio() -> None:
+    value = {"rows": ["x" * 100] * 50}
+    stored = Codec(threshold=64).encode(value)
+    encoding, decoded = decode(stored, LIMIT)
+    assert decoded == value
+    assert (encoding.format, encoding.serializer, encoding.compression) == (
+        "cachectl",
+        "msgpack",
+        "lz4",
+    )
+    assert encoding.stored_size == len(stored)
+    assert encoding.ratio is not None and encoding.ratio > 10
+
+
+def test_cachectl_value_keeps_python_types() -> None:
+    value = {"at": dt.datetime(2024, 1, 2, 3, 4), "id": UUID(int=5), "n": Decimal("1.5")}
+    encoding, decoded = decode(Codec().encode(value, fresh_until_ms=1234), LIMIT)
+    assert decoded == value
+    assert encoding.fresh_until_ms == 1234
+    assert encoding.ratio is None
+
+
+def test_corrupt_cachectl_value_raises() -> None:
+    stored = Codec(threshold=1).encode(list(range(100)))
+    with pytest.raises(DecodeError):
+        decode(stored[:-5], LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("stored", "layers", "serializer"),
+    [
+        (gzip.compress(b'{"a": 1}'), "gzip", "json"),
+        (zlib.compress(msgpack.packb({"a": 1})), "zlib", "msgpack"),
+        (lz4.frame.compress(b"plain words"), "lz4-frame", "text"),
+        (gzip.compress(zlib.compress(b'["nested"]')), "gzip+zlib", "json"),
+        (b'{"a": 1}', "none", "json"),
+        (b"12.5", "none", "json"),
+        (msgpack.packb([1, 2, 3]), "none", "msgpack"),
+        (b"hello world", "none", "text"),
+        (b"x^2 is not zlib", "none", "text"),
+        (bytes(range(0x80, 0x90)) + b"\x00", "none", "binary"),
+    ],
+)
+def test_foreign_layers(stored: bytes, layers: str, serializer: str) -> None:
+    encoding, _value = decode(stored, LIMIT)
+    assert (encoding.format, encoding.compression, encoding.serializer) == (
+        "foreign",
+        layers,
+        serializer,
+    )
+
+
+def test_foreign_values_decoded_as_far_as_they_go() -> None:
+    _, value = decode(gzip.compress(json.dumps({"k": [1, 2]}).encode()), LIMIT)
+    assert value == {"k": [1, 2]}
+    _, value = decode(zlib.compress(msgpack.packb({"m": b"\x00"})), LIMIT)
+    assert value == {"m": b"\x00"}
+
+
+def test_zstd_without_the_module_is_named_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # as if it were not installed
+    stored = b"\x28\xb5\x2f\xfd" + b"\x00" * 8
+    encoding, value = decode(stored, LIMIT)
+    assert encoding.compression == "zstd (not decoded)"
+    assert value == stored
+
+
+def test_truncated_layer_is_corrupt() -> None:
+    with pytest.raises(DecodeError, match="gzip"):
+        decode(gzip.compress(b"x" * 1000)[:20], LIMIT)
+    with pytest.raises(DecodeError, match="lz4-frame"):
+        decode(lz4.frame.compress(b"y" * 1000)[:12], LIMIT)
+
+
+def test_decompression_is_bounded() -> None:
+    bomb = gzip.compress(b"\x00" * 100_000)
+    with pytest.raises(DecodeError, match="past"):
+        peel(bomb, 1000)
+
+
+def test_layer_magic() -> None:
+    assert layer_of(b"\x1f\x8b\x08") == "gzip"
+    assert layer_of(b"\x28\xb5\x2f\xfd") == "zstd"
+    assert layer_of(b"\x04\x22\x4d\x18") == "lz4-frame"
+    assert layer_of(zlib.compress(b"a")) == "zlib"
+    assert layer_of(b"xyz") is None
+
+
+def test_describe_head() -> None:
+    assert describe_head(Codec().encode(1)[:11]) == "msgpack"
+    assert describe_head(Codec(threshold=1).encode("a" * 100)[:11]) == "msgpack+lz4"
+    assert describe_head(b"\xc1\x09\x00") == "cachectl (bad header)"
+    assert describe_head(gzip.compress(b"a")[:11]) == "gzip"
+    assert describe_head(b"hello") == "foreign"
+
+
+def test_jsonable() -> None:
+    value = {
+        "bytes": b"\xff\x00",
+        "text": b"ok",
+        "set": {3, 1},
+        "tuple": (1, 2),
+        "at": dt.date(2024, 5, 6),
+        "d": Decimal("2.50"),
+        "nan": float("nan"),
+        1: "int key",
+    }
+    out = jsonable(value)
+    json.dumps(out)
+    assert out["bytes"] == {"$hex": "ff00"}
+    assert out["text"] == "ok"
+    assert out["set"] == [1, 3]
+    assert out["at"] == "2024-05-06"
+    assert out["d"] == "2.50"
+    assert out["nan"] == "nan"
+    assert out["1"] == "int key"
+
+
+def test_hexdump() -> None:
+    dump = hexdump(b"\xc1\x01\x00abc" + bytes(20), limit=16)
+    first, second = dump.splitlines()
+    assert first.startswith("00000000  c1 01 00 61 62 63")
+    assert first.endswith("|...abc..........|")
+    assert second == "... 10 more bytes"
