@@ -188,7 +188,16 @@ class Codec:
             start = 3 + _STAMP.size if flags & HAS_STAMP else 3
             if len(data) < start:
                 raise DecodeError("truncated header")
-            payload = self._decompress(Compression(flags & 0x03), data[start:])
+            if flags & 0x03 == 1 and len(data) >= start + 4:
+                # lz4, the common compressed case, inlined: size check, then no copy of the body
+                if _LZ4_SIZE.unpack_from(data, start)[0] > self.max_size:
+                    raise DecodeError("lz4 payload would decompress past the size limit")
+                try:
+                    payload = lz4.block.decompress(memoryview(data)[start:])
+                except Exception as exc:
+                    raise DecodeError(f"corrupt lz4 payload: {exc}") from None
+            else:
+                payload = self._decompress(Compression(flags & 0x03), data[start:])
         try:
             return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
         except Exception as exc:

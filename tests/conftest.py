@@ -92,29 +92,11 @@ def namespace(request: pytest.FixtureRequest) -> str:
     return f"t-{digest}"
 
 
-def close_cache(cache: Cache) -> None:
-    """Close a Cache, and really release a cluster client's node connections.
-
-    Workaround for a library bug the core tests report (test_cluster.py): Cache.close() on a
-    cluster leaves every node connection open, and a test whose traceback keeps the client
-    alive would otherwise leak its sockets into some later test.
-    """
-    client = getattr(cache.backend, "_client", None)
-    cache.close()
-    if client is not None and hasattr(client, "get_nodes"):
-        for node in client.get_nodes():
-            if node.redis_connection is not None:
-                node.redis_connection.connection_pool.disconnect()
-
-
 @pytest.fixture
 def cache(backend_url: str, namespace: str) -> Iterator[Cache]:
     """A Cache on each backend, closed after the test."""
-    made = Cache(backend_url, namespace=namespace, **PATIENT)
-    try:
+    with Cache(backend_url, namespace=namespace, **PATIENT) as made:
         yield made
-    finally:
-        close_cache(made)
 
 
 @pytest.fixture
@@ -135,6 +117,26 @@ def default_reset(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     if default._sync is not None:
         default._sync.close()
+
+
+#: Far above what any core test needs; only there so that a deadlock fails instead of hanging.
+WATCHDOG_SECONDS = 30
+
+
+@pytest.fixture
+def watchdog() -> Iterator[None]:
+    """Fail a test that hangs (a deadlock) instead of blocking the whole run (main thread)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"test still running after {WATCHDOG_SECONDS} s: a deadlock?")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, WATCHDOG_SECONDS)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,26 +261,6 @@ def password_redis() -> Iterator[RedisServer]:
     """A redis-server of the test's own that requires a password ('s3cret-pw')."""
     with RedisServer(["--requirepass", "s3cret-pw"]) as server:
         yield server
-
-
-#: Far above what any core test needs; only there so that a deadlock fails instead of hanging.
-WATCHDOG_SECONDS = 60
-
-
-@pytest.fixture
-def watchdog() -> Iterator[None]:
-    """Fail a test that hangs (a deadlock) instead of blocking the whole run (main thread)."""
-
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"test still running after {WATCHDOG_SECONDS} s: a deadlock?")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, WATCHDOG_SECONDS)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # ---------------------------------------------------------------------------------------------

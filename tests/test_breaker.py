@@ -11,7 +11,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -60,12 +59,6 @@ def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
 def _open(cache: Cache) -> None:
     for _ in range(cache.config.failure_threshold):
         cache.get("probe:open")
-    assert cache.breaker_state is BreakerState.OPEN
-
-
-async def _aopen(cache: AsyncCache) -> None:
-    for _ in range(cache.config.failure_threshold):
-        await cache.get("probe:open")
     assert cache.breaker_state is BreakerState.OPEN
 
 
@@ -201,16 +194,17 @@ async def _async_outage_op(c: AsyncCache, op: str) -> None:
         await c.invalidate_tag("t")
 
 
-def _params(with_open: bool) -> list[Any]:
-    params = []
-    for name in OPS:
-        for already_open in [False, True] if with_open else [False]:
-            ident = f"{name}-{'breaker-open' if already_open else 'sent-to-hung-server'}"
-            params.append(pytest.param(name, already_open, id=ident))
-    return params
+#: Each change either reaches the hung server (and times out) or meets an open breaker.
+REPLAY_CASES = [
+    pytest.param(
+        op, already_open, id=f"{op}-{'breaker-open' if already_open else 'sent-to-hung-server'}"
+    )
+    for op in OPS
+    for already_open in (False, True)
+]
 
 
-@pytest.mark.parametrize(("op", "already_open"), _params(with_open=True))
+@pytest.mark.parametrize(("op", "already_open"), REPLAY_CASES)
 def test_outage_changes_are_replayed_before_reads(
     resumed: RedisServer, op: str, already_open: bool
 ) -> None:
@@ -234,9 +228,9 @@ def test_outage_changes_are_replayed_before_reads(
         assert raw.get(b"replay:K") != c.codec.encode("v1")
 
 
-@pytest.mark.parametrize(("op", "already_open"), _params(with_open=False))
+@pytest.mark.parametrize("op", OPS)
 async def test_async_outage_changes_are_replayed_before_reads(
-    resumed: RedisServer, op: str, already_open: bool
+    resumed: RedisServer, op: str
 ) -> None:
     async with AsyncCache(resumed.url, namespace="areplay", **REPLAY) as c:
         await c.set("K", "v1", tags=("t",))

@@ -31,18 +31,8 @@ def cluster_cache(
         cache = Cache(cluster_url, namespace="cl", **PATIENT)
     else:
         cache = Cache(redis_cluster.url, namespace="cl", cluster=True, **PATIENT)
-    request.addfinalizer(lambda: _close(cache))
+    request.addfinalizer(cache.close)
     return cache
-
-
-def _close(cache: Cache) -> None:
-    # Release node connections even when a test failed half-way, so no socket leaks on.
-    client = getattr(cache.backend, "_client", None)
-    cache.close()
-    if client is not None:
-        for node in client.get_nodes():
-            if node.redis_connection is not None:
-                node.redis_connection.connection_pool.disconnect()
 
 
 def _cachectl_connections(cluster: RedisCluster) -> int:
@@ -63,7 +53,7 @@ def test_close_releases_every_node_connection(
         cache.close()
         assert _cachectl_connections(redis_cluster) == 0
     finally:
-        _close(cache)
+        cache.close()
 
 
 async def test_async_close_releases_every_node_connection(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.conftest import CLI_ENV_VARS
 from tests.servers import require_binary
@@ -286,6 +287,34 @@ def test_demo_with_no_redis_server_option(start_demo: Callable[..., Demo]) -> No
 
     assert_ran_every_step(demo, status)
     assert demo.environment()["kind"] == "fakeredis"
+    assert_nothing_left(demo, before)
+
+
+#: Keeps Redis busy for ARGV[1] microseconds: every other client waits, as on a loaded machine.
+STALL = """
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+repeat local now = redis.call('TIME') until now[1] * 1000000 + now[2] - start > tonumber(ARGV[1])
+return 1
+"""
+
+
+def test_demo_runs_to_the_end_when_redis_pauses_during_warm(
+    start_demo: Callable[..., Demo],
+) -> None:
+    require_binary("redis-server")
+    before = Snapshot.take()
+    demo = start_demo()
+    assert demo.wait_for("Redis (", RUN_TIMEOUT), (demo.stdout, demo.stderr)
+    port = int(demo.environment()["redis_port"])
+
+    # Two pauses of a quarter second as the warm step begins: a busy machine, nothing more.
+    with redis.Redis(port=port, socket_timeout=10) as client:
+        for _ in range(2):
+            client.eval(STALL, 0, 250_000)
+    status = demo.wait(RUN_TIMEOUT)
+
+    assert_ran_every_step(demo, status)
     assert_nothing_left(demo, before)
 
 

@@ -6,11 +6,14 @@ round trip per server, and on a cluster commands are grouped by hash slot, never
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -57,6 +60,53 @@ def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     return args
 
 
+# Set by BoundedAsyncPool.get_connection for its own task: whether the base class already gave
+# the connection (and so the slot) back while failing.
+_RELEASED: ContextVar[list[bool] | None] = ContextVar("cachectl_pool_released", default=None)
+
+
+class BoundedAsyncPool(aioredis.ConnectionPool):
+    """A bounded pool that waits up to wait_timeout for a free connection.
+
+    redis.asyncio's BlockingConnectionPool takes a Condition and a timeout scope on every call
+    (about 9 µs, 18 % of a local GET); here a semaphore is only waited on when it is exhausted.
+    """
+
+    def __init__(self, *args: Any, wait_timeout: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = asyncio.Semaphore(self.max_connections)
+        self._wait_timeout = wait_timeout
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(self._wait_timeout):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise redis.exceptions.ConnectionError("No connection available.") from None
+        else:
+            await self._slots.acquire()
+        released: list[bool] = []
+        token = _RELEASED.set(released)
+        try:
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except BaseException:
+            if not released:
+                self._slots.release()
+            raise
+        finally:
+            _RELEASED.reset(token)
+
+    async def release(self, connection: Any) -> None:
+        try:
+            await super().release(connection)
+        finally:
+            self._slots.release()
+            released = _RELEASED.get()
+            if released is not None:
+                released.append(True)
+
+
 def client_options(config: CacheConfig) -> dict[str, Any]:
     """Connection options shared by the sync and async clients."""
     options: dict[str, Any] = {
@@ -94,10 +144,10 @@ def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
         return aioredis.RedisCluster.from_url(
             config.redis_url, max_connections=config.max_connections, **options
         )
-    pool = aioredis.BlockingConnectionPool.from_url(
+    pool = BoundedAsyncPool.from_url(
         config.redis_url,
         max_connections=config.max_connections,
-        timeout=config.pool_timeout,
+        wait_timeout=config.pool_timeout,
         **options,
     )
     return aioredis.Redis.from_pool(pool)

@@ -27,7 +27,7 @@ class Step:
 
     title: str
     explanation: str
-    kind: str  # what the result is: warm, stats, inspect, invalidation, flush
+    kind: str  # what the result is: warm, stats, inspect, invalidation, flush, note
     result: Any
 
 
@@ -85,12 +85,22 @@ def tour(env: DemoEnvironment) -> Iterator[Step]:
             "stats",
             collect(conn),
         )
-        yield Step(
-            f"cachectl inspect {INSPECTED}",
-            "The stored value decoded: header, lz4, msgpack; its TTL and tags.",
-            "inspect",
-            inspect_key(conn, INSPECTED),
-        )
+        key = _inspectable(conn)
+        if key is None:
+            yield Step(
+                "cachectl inspect",
+                "Nothing to inspect: the application could not store anything in Redis (it "
+                "served from its in-memory fallback).",
+                "note",
+                None,
+            )
+        else:
+            yield Step(
+                f"cachectl inspect {key}",
+                "The stored value decoded: header, lz4, msgpack; its TTL and tags.",
+                "inspect",
+                inspect_key(conn, key),
+            )
         before = _entries(conn)
         product = _first_product(env)
         with httpx.Client(base_url=env.app_url, timeout=10) as client:
@@ -118,6 +128,16 @@ def tour(env: DemoEnvironment) -> Iterator[Step]:
             "flush",
             (delete(conn, selection), selection),
         )
+
+
+def _inspectable(conn: Connection) -> str | None:
+    """The dashboard summary, or, if the application could not store it, any entry there is."""
+    from cachectl.ops.selection import existing
+
+    if existing(conn, [conn.keys.full(INSPECTED)]):
+        return INSPECTED
+    present = sorted(_entries(conn))
+    return present[0] if present else None
 
 
 def _first_product(env: DemoEnvironment) -> int:

@@ -59,7 +59,9 @@ def expand_env(name: str, value: str, where: str, environ: Mapping[str, str]) ->
             )
         return environ[variable]
 
-    return check_header_value(name, _ENV_REFERENCE.sub(substitute, value), where)
+    # Whitespace around a header value is not part of it (RFC 9110 5.5), and h11 would refuse
+    # it with an error message that quotes the value: strip it here.
+    return check_header_value(name, _ENV_REFERENCE.sub(substitute, value).strip(), where)
 
 
 def parse_variant(text: str, where: str) -> tuple[str, tuple[str, ...]]:
