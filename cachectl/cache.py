@@ -27,7 +27,9 @@ from cachectl.keys import Key, KeySpace
 from cachectl.stats import CacheStats, Counters, StatsRecorder
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
+
+    from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -559,10 +561,10 @@ class Cache(_CacheBase):
         prefix: str = "",
         *,
         tags: Iterable[str] = (),
-        tags_from: Any = None,
-        key: Any = None,
+        tags_from: TagsFrom = None,
+        key: KeyTemplate = None,
         stale: float | None = None,
-    ) -> Any:
+    ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
         """Decorate a function so its results are cached here (see cachectl.cached)."""
         from cachectl.decorator import cached
 
@@ -877,10 +879,10 @@ class AsyncCache(_CacheBase):
         prefix: str = "",
         *,
         tags: Iterable[str] = (),
-        tags_from: Any = None,
-        key: Any = None,
+        tags_from: TagsFrom = None,
+        key: KeyTemplate = None,
         stale: float | None = None,
-    ) -> Any:
+    ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
         """Decorate a coroutine function so its results are cached here."""
         from cachectl.decorator import cached
 

@@ -11,6 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -154,6 +155,38 @@ async def test_async_paused_server_opens_the_breaker(resumed: RedisServer) -> No
         resumed.resume()
         assert await await_closed(c)
         assert await c.get("k") == "v"
+
+
+async def test_async_small_pool_serves_crowds_before_and_after_an_outage(
+    resumed: RedisServer,
+) -> None:
+    # More concurrent callers than connections: they wait for a free one; an outage must not
+    # leak pool slots, or every call after recovery would find the pool exhausted.
+    options = {**QUICK, "max_connections": 2, "pool_timeout": 2.0}
+    async with AsyncCache(resumed.url, namespace="crowd", **options) as c:
+        await c.set("k", "v")
+        assert set(await asyncio.gather(*(c.get("k", MISS) for _ in range(30)))) == {"v"}
+        resumed.pause()
+        during = await asyncio.gather(*(c.get("k", MISS) for _ in range(10)))
+        assert set(during) == {MISS}
+        assert c.breaker_state is BreakerState.OPEN
+        resumed.resume()
+        assert await await_closed(c)
+        assert set(await asyncio.gather(*(c.get("k", MISS) for _ in range(30)))) == {"v"}
+        assert c.breaker_state is BreakerState.CLOSED
+
+
+def test_small_pool_serves_threads_before_and_after_an_outage(resumed: RedisServer) -> None:
+    options = {**QUICK, "max_connections": 2, "pool_timeout": 2.0}
+    with Cache(resumed.url, namespace="tcrowd", **options) as c, ThreadPoolExecutor(8) as pool:
+        c.set("k", "v")
+        assert set(pool.map(lambda _: c.get("k", MISS), range(30))) == {"v"}
+        resumed.pause()
+        assert set(pool.map(lambda _: c.get("k", MISS), range(10))) == {MISS}
+        assert c.breaker_state is BreakerState.OPEN
+        resumed.resume()
+        assert wait_closed(c)
+        assert set(pool.map(lambda _: c.get("k", MISS), range(30))) == {"v"}
 
 
 # -- no stale read after recovery -------------------------------------------------------------

@@ -98,33 +98,27 @@ def cached_reads(cache: AsyncCache, db_path: Path) -> ShopReads:
     """Decorate the shop's read queries with one application's cache."""
     # The ignores go once AsyncCache.cached is typed; mypy sees its result as Any for now.
 
-    @cache.cached(  # type: ignore[untyped-decorator, unused-ignore]
+    @cache.cached(
         ttl=60, prefix="dashboard", key="summary", tags=(ORDERS,), tags_from=top_seller_tags
     )
     async def dashboard_summary() -> JSON:
         return await to_thread.run_sync(partial(queries.dashboard_summary, db_path))
 
-    @cache.cached(  # type: ignore[untyped-decorator, unused-ignore]
-        ttl=300, prefix="dashboard", key="revenue", tags=(ORDERS,)
-    )
+    @cache.cached(ttl=300, prefix="dashboard", key="revenue", tags=(ORDERS,))
     async def dashboard_revenue() -> JSON:
         return await to_thread.run_sync(partial(queries.dashboard_revenue, db_path))
 
-    @cache.cached(  # type: ignore[untyped-decorator, unused-ignore]
+    @cache.cached(
         ttl=3600, prefix="landing", key="{slug}", tags=("landing:{slug}",), tags_from=featured_tags
     )
     async def landing_page(slug: str) -> JSON:
         return await to_thread.run_sync(partial(queries.landing_page, db_path, slug))
 
-    @cache.cached(  # type: ignore[untyped-decorator, unused-ignore]
-        ttl=300, prefix="products", key="page:{page}", tags_from=listed_product_tags
-    )
+    @cache.cached(ttl=300, prefix="products", key="page:{page}", tags_from=listed_product_tags)
     async def products_page(page: int) -> JSON:
         return await to_thread.run_sync(partial(queries.products_page, db_path, page))
 
-    @cache.cached(  # type: ignore[untyped-decorator, unused-ignore]
-        ttl=120, prefix="users", key="page:{page}", tags_from=listed_user_tags
-    )
+    @cache.cached(ttl=120, prefix="users", key="page:{page}", tags_from=listed_user_tags)
     async def users_page(page: int) -> JSON:
         return await to_thread.run_sync(partial(queries.users_page, db_path, page))
 
