@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
 from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.breaker import Breaker, BreakerState, Pending
-from cachectl.codec import PLAIN_HEADER, Codec, fresh_until
+from cachectl.codec import HAS_STAMP, PLAIN_HEADER, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace
@@ -122,7 +122,8 @@ class _CacheBase:
 
     def _decode(self, full: bytes, data: bytes, counters: Counters) -> Entry | _Missing:
         try:
-            return self.codec.decode(data), fresh_until(data)
+            value = self.codec.decode(data)
+            return value, (fresh_until(data) if data[2] & HAS_STAMP else None)
         except DecodeError as exc:
             counters.errors += 1
             self._warn_once(
@@ -353,8 +354,13 @@ class Cache(_CacheBase):
     # -- reads --------------------------------------------------------------------------------
 
     def _lookup(self, key: Key) -> Entry | _Missing:
-        full = self.keys.full(key)
-        counters = self.recorder.counters(_prefix(key))
+        # The hot path: str keys are handled inline (a call costs as much as the work).
+        if type(key) is str:
+            full = self.keys.ns + key.encode("utf-8", "surrogateescape")
+            counters = self.recorder.counters(key.partition(":")[0])
+        else:
+            full = self.keys.full(key)
+            counters = self.recorder.counters(_prefix(key))
         start = perf_counter_ns()
         data: bytes | None
         if self.breaker.closed or self._available():
@@ -671,8 +677,13 @@ class AsyncCache(_CacheBase):
                 self._warn_once("publish", "cachectl: publishing stats failed: %s", exc)
 
     async def _lookup(self, key: Key) -> Entry | _Missing:
-        full = self.keys.full(key)
-        counters = self.recorder.counters(_prefix(key))
+        # The hot path: str keys are handled inline (a call costs as much as the work).
+        if type(key) is str:
+            full = self.keys.ns + key.encode("utf-8", "surrogateescape")
+            counters = self.recorder.counters(key.partition(":")[0])
+        else:
+            full = self.keys.full(key)
+            counters = self.recorder.counters(_prefix(key))
         start = perf_counter_ns()
         data: bytes | None
         if self.breaker.closed or await self._available():
