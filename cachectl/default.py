@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ _config: CacheConfig | None = None
 _store: MemoryStore | None = None
 _sync: Cache | None = None
 _async: AsyncCache | None = None
+_closing: set[asyncio.Task[None]] = set()
 
 
 def configure(
@@ -23,8 +25,24 @@ def configure(
     global _config, _store, _sync, _async
     config = build_config(url if url is not None else env_url(), namespace=namespace, **options)
     with _lock:
+        old_sync, old_async = _sync, _async
         _config, _store, _sync, _async = config, None, None, None
+    if old_sync is not None:
+        old_sync.close()
+    if old_async is not None:
+        _close_later(old_async)
     return config
+
+
+def _close_later(cache: AsyncCache) -> None:
+    """Close a replaced async default on the running loop (without one, nothing is open)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(cache.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 def _current() -> CacheConfig:

@@ -184,7 +184,9 @@ def _canonical(value: Any) -> Any:
             "__map__",
             sorted(([_canonical(k), _canonical(v)] for k, v in value.items()), key=repr),
         ]
-    if isinstance(value, list | tuple):
+    if isinstance(value, tuple):
+        return ["__tuple__", [_canonical(v) for v in value]]
+    if isinstance(value, list):
         return [_canonical(v) for v in value]
     if isinstance(value, set | frozenset):
         return ["__set__", sorted((_canonical(v) for v in value), key=repr)]
