@@ -322,14 +322,27 @@ def _async_wrapper(
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        future, leader = flights.lead(key)
-        if not leader:
-            return await asyncio.shield(future)
+        while True:
+            future, leader = flights.lead(key)
+            if leader:
+                break
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                # The leader was cancelled (its client went away, say), not this caller: one of
+                # the callers still waiting takes over the computation.
+                task = asyncio.current_task()
+                if future.cancelled() and task is not None and not task.cancelling():
+                    continue
+                raise
         try:
             value = await func(*args, **kwargs)
             await cache._store(key, value, ttl, maker.tag_list(arguments, value), stale)
             future.set_result(value)
             return value
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so a flight nobody joined logs nothing

@@ -557,3 +557,29 @@ def test_keys_are_stable_across_processes_and_hash_seeds(stable_keys: Path) -> N
     assert len(set(here)) == 4
     for seed in ("0", "1", "4242"):
         assert _keys_in_subprocess(stable_keys, seed) == here
+
+
+async def test_a_cancelled_leader_hands_the_computation_to_a_waiting_caller(
+    acache: AsyncCache,
+) -> None:
+    started = asyncio.Event()
+    calls: list[int] = []
+
+    @acache.cached(ttl=60, prefix="handover")
+    async def slow(n: int) -> int:
+        calls.append(n)
+        started.set()
+        await asyncio.sleep(0.2)
+        return n * 10
+
+    leader = asyncio.create_task(slow(1))
+    await started.wait()
+    followers = [asyncio.create_task(slow(1)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    # The followers were not cancelled: one of them computes, the others share its result.
+    assert await asyncio.gather(*followers) == [10, 10, 10]
+    assert calls == [1, 1]
+    assert await acache.get(slow.key(1)) == 10
