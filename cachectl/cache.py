@@ -35,6 +35,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 log = logging.getLogger("cachectl")
 
+#: Replay-and-close attempts of one probe before it gives up until the next interval.
+REPLAY_ROUNDS = 3
+
 
 class _Missing:
     """The miss sentinel, so that None can be cached."""
@@ -291,10 +294,14 @@ class Cache(_CacheBase):
         ok = False
         try:
             self.backend.ping()
-            while not ok:
-                while self.pending:
+            # Writers keep owing deletions while this runs: a few rounds, then try again later
+            # rather than hold the caller that probes.
+            for _ in range(REPLAY_ROUNDS):
+                if self.pending:
                     self._replay()
                 ok = self._close_if_settled()
+                if ok:
+                    break
         except BACKEND_ERRORS as exc:
             log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
         finally:
@@ -303,7 +310,8 @@ class Cache(_CacheBase):
         return ok
 
     def _replay(self) -> None:
-        taken = self.pending.take()
+        with self._owed_lock:
+            taken = self.pending.take()
         try:
             if taken.everything:
                 self.backend.delete_matching([self.keys.data_glob, self.keys.tag_glob])
@@ -312,7 +320,8 @@ class Cache(_CacheBase):
                 self.backend.delete_matching(list(taken.globs))
             self.backend.invalidate_tags(list(taken.tags))
         except BaseException:
-            self.pending.restore(taken)
+            with self._owed_lock:
+                self.pending.restore(taken)
             raise
 
     def _publish(self) -> None:
@@ -337,12 +346,13 @@ class Cache(_CacheBase):
         self._publish_due = False
         if not self._stats_on or self.config.is_memory or self._stop.is_set():
             return
-        thread = self._publisher
-        if thread is not None and thread.is_alive():
-            return
-        thread = threading.Thread(target=self._publish_loop, name="cachectl-stats", daemon=True)
-        self._publisher = thread
-        thread.start()
+        with self._owed_lock:  # two callers noticing at once start one thread
+            thread = self._publisher
+            if thread is not None and thread.is_alive():
+                return
+            thread = threading.Thread(target=self._publish_loop, name="cachectl-stats", daemon=True)
+            self._publisher = thread
+            thread.start()
 
     def _publish_loop(self) -> None:
         while not self._stop.wait(self.config.stats_interval):
@@ -617,10 +627,14 @@ class AsyncCache(_CacheBase):
         ok = False
         try:
             await self.backend.ping()
-            while not ok:
-                while self.pending:
+            # Writers keep owing deletions while this runs: a few rounds, then try again later
+            # rather than hold the caller that probes.
+            for _ in range(REPLAY_ROUNDS):
+                if self.pending:
                     await self._replay()
                 ok = self._close_if_settled()
+                if ok:
+                    break
         except BACKEND_ERRORS as exc:
             log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
         finally:
@@ -629,7 +643,8 @@ class AsyncCache(_CacheBase):
         return ok
 
     async def _replay(self) -> None:
-        taken = self.pending.take()
+        with self._owed_lock:
+            taken = self.pending.take()
         try:
             if taken.everything:
                 await self.backend.delete_matching([self.keys.data_glob, self.keys.tag_glob])
@@ -638,7 +653,8 @@ class AsyncCache(_CacheBase):
                 await self.backend.delete_matching(list(taken.globs))
             await self.backend.invalidate_tags(list(taken.tags))
         except BaseException:
-            self.pending.restore(taken)
+            with self._owed_lock:
+                self.pending.restore(taken)
             raise
 
     async def _publish(self) -> None:

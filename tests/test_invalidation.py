@@ -436,3 +436,25 @@ def test_tag_set_disappears_once_every_member_expired(
         time.sleep(0.3)
         assert not raw.exists(tag_key)
         assert cache.invalidate_tag("gone") == 0
+
+
+@pytest.mark.parametrize("ttl", [None, 300])
+def test_an_entry_written_again_during_tag_invalidation_keeps_its_tag(
+    redis_url: str, namespace: str, ttl: float | None
+) -> None:
+    # invalidate_tags reads a batch, unlinks it, then forgets those members. A writer that
+    # stores the same key with the same tag in between must stay invalidatable.
+    from cachectl.backends.redis import _forget_args
+
+    with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+        cache.set("k", "v1", ttl=ttl, tags=("t",))
+        client = cache.backend.client  # type: ignore[attr-defined]
+        tag_key = cache.keys.tag("t")
+        pairs = client.zrange(tag_key, 0, -1, withscores=True)
+        assert cache.backend.delete([member for member, _ in pairs]) == 1
+        time.sleep(0.002)  # the rewrite lands at least a microsecond later
+        cache.set("k", "v2", ttl=ttl, tags=("t",))
+        client.execute_command(*_forget_args(tag_key, pairs))
+        assert cache.get("k") == "v2"
+        assert cache.invalidate_tag("t") == 1
+        assert cache.get("k", MISS) is MISS

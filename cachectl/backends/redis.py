@@ -20,27 +20,33 @@ from redis.retry import Retry
 from cachectl.backends.base import BATCH, BatchCallback
 from cachectl.config import CacheConfig
 
-# Records a write under a tag: the sorted set's score is the member's expiry in server
-# milliseconds (inf without a TTL); expired members are reaped on every write, and the set
-# itself expires with its longest-lived member, so bookkeeping never outlives the entries.
-TAG_SCRIPT = """
+# Records a write under a tag. A member's score is its expiry in server milliseconds (for an
+# entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
+# microseconds as a fraction, so each write scores apart and invalidation can tell an entry
+# written again meanwhile from the one it unlinked. Expired members are reaped on every write,
+# and the set expires with its longest-lived member, so bookkeeping never outlives the entries.
+NO_TTL_BASE = 4_000_000_000_000  # ms: the year 2096; scores at or above it have no expiry
+TAG_SCRIPT = f"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local stamp = (tonumber(t[2]) % 1000) / 1000
 local ttl = tonumber(ARGV[1])
-local score = 'inf'
-if ttl >= 0 then score = tostring(now + ttl) end
+local score
+if ttl >= 0 then score = now + ttl + stamp else score = {NO_TTL_BASE} + now + stamp end
+score = string.format('%.3f', score)
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], score, ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if top[2] == nil then return 0 end
-if top[2] == 'inf' then redis.call('PERSIST', KEYS[1])
-else redis.call('PEXPIREAT', KEYS[1], top[2]) end
+local last = tonumber(top[2])
+if last >= {NO_TTL_BASE} then redis.call('PERSIST', KEYS[1])
+else redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.floor(last))) end
 return 1
 """
 
 
 # Removes tag members whose score is still the one read before their keys were unlinked, so an
-# entry written again meanwhile (a new expiry, a new score) keeps its membership.
+# entry written again meanwhile (a new score: see TAG_SCRIPT) keeps its membership.
 FORGET_SCRIPT = """
 local removed = 0
 for i = 1, #ARGV, 2 do
@@ -56,7 +62,7 @@ return removed
 def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     args: list[Any] = ["EVAL", FORGET_SCRIPT, 1, tag_key]
     for member, score in pairs:
-        args += [member, repr(score) if score != float("inf") else "inf"]
+        args += [member, repr(score)]
     return args
 
 
