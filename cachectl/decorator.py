@@ -167,6 +167,18 @@ class _CachedMethod:
         return _BoundHandles(self._wrapper, instance)
 
 
+class _AsyncCachedMethod(_CachedMethod):
+    """A cached coroutine method: its __call__ is a coroutine function, as frameworks check."""
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._wrapper(*args, **kwargs)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return _AsyncBoundHandles(self._wrapper, instance)
+
+
 class _BoundHandles:
     """A cached method bound to an instance (or a class, under @classmethod)."""
 
@@ -185,6 +197,13 @@ class _BoundHandles:
     def invalidate(self, *args: Any, **kwargs: Any) -> Any:
         """Remove this call's entry."""
         return self._wrapper.invalidate(self.__self__, *args, **kwargs)
+
+
+class _AsyncBoundHandles(_BoundHandles):
+    """A cached coroutine method bound to an instance."""
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._wrapper(self.__self__, *args, **kwargs)
 
 
 def _now_ms() -> int:
@@ -218,7 +237,8 @@ def cached(
         else:
             wrapper = _sync_wrapper(func, maker, ttl, stale, cache)
         if maker.skip_first:
-            wrapper = _CachedMethod(wrapper)
+            method = _AsyncCachedMethod if inspect.iscoroutinefunction(func) else _CachedMethod
+            wrapper = method(wrapper)
         handle: CachedFunction[P, R] = wrapper
         return handle
 

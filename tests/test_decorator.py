@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
@@ -583,3 +584,17 @@ async def test_a_cancelled_leader_hands_the_computation_to_a_waiting_caller(
     assert await asyncio.gather(*followers) == [10, 10, 10]
     assert calls == [1, 1]
     assert await acache.get(slow.key(1)) == 10
+
+
+async def test_a_cached_coroutine_method_is_seen_as_async_by_frameworks(acache: AsyncCache) -> None:
+    class Repo:
+        @acache.cached(ttl=60, prefix="repo")
+        async def find(self, x: int) -> int:
+            return x
+
+    repo = Repo()
+    # Starlette and FastAPI decide how to call an endpoint from its __call__.
+    assert inspect.iscoroutinefunction(repo.find.__call__)
+    assert inspect.iscoroutinefunction(Repo.find.__call__)
+    assert await repo.find(4) == 4
+    assert await repo.find.invalidate(4) == 1
