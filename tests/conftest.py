@@ -269,11 +269,10 @@ def password_redis() -> Iterator[RedisServer]:
 # over the test redis-server, on a small database generated once per session
 # ---------------------------------------------------------------------------------------------
 
-import contextlib  # noqa: E402  (kept inside this section, which the warm/demo tests own)
+
 import shutil  # noqa: E402
-import socket  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
+
+from cachectl.demo.environment import serve_asgi as _serve_asgi  # noqa: E402
 
 SHOP_USERS, SHOP_PRODUCTS, SHOP_ORDERS = 300, 200, 3_000
 SHOP_NAMESPACE = "shop"
@@ -283,33 +282,8 @@ SHOP_ADMIN_TOKEN = "http-admin-token"
 SHOP_CACHE_OPTIONS = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
-@contextlib.contextmanager
-def serve_asgi(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 (free port, a thread); yield its base URL."""
-    import uvicorn
-
-    # IPPROTO_TCP named, or asyncio leaves Nagle on and every answer waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", ws="none", http="h11"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+#: Serves an ASGI app with uvicorn on a free port in a thread (the demo's own helper).
+serve_asgi = _serve_asgi
 
 
 @dataclass

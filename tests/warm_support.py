@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
+
+from cachectl.demo.environment import serve_asgi
 
 SLOW_SECONDS = 0.3
 
@@ -126,28 +125,8 @@ class LiveServer:
 def serve() -> Iterator[LiveServer]:
     """Serve a fresh app on a free port until the block ends, then stop the server."""
     app, seen = make_app()
-    # IPPROTO_TCP named, or asyncio leaves Nagle on and every answer waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", ws="none", http="h11"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        yield LiveServer(f"http://127.0.0.1:{port}", seen)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve_asgi(app, start_timeout=10) as base_url:
+        yield LiveServer(base_url, seen)
 
 
 def closed_port() -> int:

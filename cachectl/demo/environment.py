@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cachectl.errors import CachectlError
 
@@ -100,14 +101,40 @@ def _redis_server(workdir: Path, use_server: bool) -> Iterator[tuple[str, str]]:
 
 
 @contextlib.contextmanager
+def serve_asgi(app: Any, start_timeout: float = 60.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its URL."""
+    import uvicorn
+
+    # IPPROTO_TCP named, or asyncio leaves Nagle on and every answer waits ~40 ms for an ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", ws="none", http="h11"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise CachectlError("the application did not start listening")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@contextlib.contextmanager
 def _application(
     redis_url: str, namespace: str, db_path: Path, token: str, slow_redis: bool
 ) -> Iterator[str]:
-    import uvicorn
-
     from cachectl.demo.app import create_app
 
-    port = free_port()
     # fakeredis answers from Python threads, and the demo shares a laptop's CPU with everything
     # it starts: more than the library's default tens of milliseconds, so that a newcomer sees
     # the cache, not the breaker (bench/bench_core.py measures the defaults).
@@ -120,22 +147,8 @@ def _application(
         admin_token=token,
         cache_options=options,
     )
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="demo-app", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise CachectlError("the reference application did not start")
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app) as url:
+        yield url
 
 
 @contextlib.contextmanager
