@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
 from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.breaker import Breaker, BreakerState, Pending
-from cachectl.codec import HAS_STAMP, PLAIN_HEADER, Codec, fresh_until
+from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace
@@ -66,6 +66,22 @@ def _prefix(key: Key) -> str:
     if isinstance(key, str):
         return key.partition(":")[0]
     return key.partition(b":")[0].decode("utf-8", "replace")
+
+
+def _shared_prefix(keys: list[Key]) -> str | None:
+    """The prefix of every key, if they are str keys that all share one."""
+    first = keys[0]
+    if type(first) is not str:
+        return None
+    head = first.partition(":")[0] + ":"
+    try:
+        # Every string between the smallest and the largest shares what those two share.
+        low, high = min(keys), max(keys)
+    except TypeError:  # a bytes key among them
+        return None
+    if low.startswith(head) and high.startswith(head):  # type: ignore[arg-type]
+        return head[:-1]
+    return None
 
 
 class _CacheBase:
@@ -145,30 +161,22 @@ class _CacheBase:
             ttl_ms += int(stale * 1000)
         return [(self.keys.full(key), self.codec.encode(value, stamp))], ttl_ms
 
-    def _collect(
-        self, keys: list[Key], fulls: list[bytes], values: Sequence[bytes | None]
-    ) -> dict[Key, Any]:
+    def _collect(self, keys: list[Key], values: Sequence[bytes | None]) -> dict[Key, Any]:
         """Decode a get_many reply, counting hits and misses per prefix."""
-        out: dict[Key, Any] = {}
-        decode = self.codec.decode
-        fast = self.codec.decode_plain
-        for key, data in zip(keys, values, strict=True):
-            if data is not None:
-                try:
-                    # Small uncompressed values take the inlined path; the rest the full one.
-                    out[key] = fast(data[3:]) if data[:3] == PLAIN_HEADER else decode(data)
-                except Exception as exc:
-                    self._counters(key).errors += 1
-                    self._warn_once(
-                        "decode", "cachectl: unreadable value treated as a miss: %s", exc
-                    )
+        out, failed = self.codec.decode_many(keys, values)
+        for key, exc in failed:
+            self._counters(key).errors += 1
+            self._warn_once("decode", "cachectl: unreadable value treated as a miss: %s", exc)
         if self._stats_on:
-            first = keys[0]
-            head = first.partition(":")[0] + ":" if type(first) is str else None
-            if head is not None and all(type(k) is str and k.startswith(head) for k in keys):
-                c = self.recorder.counters(head[:-1])
-                c.hits += len(out)
-                c.misses += len(keys) - len(out)
+            prefix = _shared_prefix(keys)
+            if prefix is not None:
+                # One prefix, the common case: counted without a look at each key.
+                hits = len(out)
+                if hits + len(failed) != len(keys):  # misses, or a key asked twice
+                    hits = len(values) - values.count(None) - len(failed)
+                c = self.recorder.counters(prefix)
+                c.hits += hits
+                c.misses += len(keys) - hits
             else:
                 for key in keys:
                     c = self._counters(key)
@@ -406,26 +414,27 @@ class Cache(_CacheBase):
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """The cached values of those keys that are present, in one round trip."""
-        keys = list(dict.fromkeys(keys))
+        # Duplicates are harmless: MGET answers each, and the dict keeps one.
+        keys = keys if type(keys) is list else list(keys)
         if not keys:
             return {}
-        fulls = self.keys.full_many(keys)
+        ns = self.keys.ns
         counters = self._counters(keys[0])
         start = perf_counter_ns()
         if self.breaker.closed or self._available():
             try:
-                values = self.backend.get_many(fulls)
+                values = self.backend.get_many_prefixed(ns, keys)
             except TRANSIENT_ERRORS as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
-                values = self.fallback.get_many(fulls)
+                values = self.fallback.get_many_prefixed(ns, keys)
             except BACKEND_ERRORS as exc:
-                values = [None] * len(fulls)
+                values = [None] * len(keys)
                 self._refused(exc, counters)
         else:
             counters.fallback += 1
-            values = self.fallback.get_many(fulls)
-        out = self._collect(keys, fulls, values)
+            values = self.fallback.get_many_prefixed(ns, keys)
+        out = self._collect(keys, values)
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:
@@ -735,26 +744,27 @@ class AsyncCache(_CacheBase):
 
     async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """The cached values of those keys that are present, in one round trip."""
-        keys = list(dict.fromkeys(keys))
+        # Duplicates are harmless: MGET answers each, and the dict keeps one.
+        keys = keys if type(keys) is list else list(keys)
         if not keys:
             return {}
-        fulls = self.keys.full_many(keys)
+        ns = self.keys.ns
         counters = self._counters(keys[0])
         start = perf_counter_ns()
         if self.breaker.closed or await self._available():
             try:
-                values = await self.backend.get_many(fulls)
+                values = await self.backend.get_many_prefixed(ns, keys)
             except TRANSIENT_ERRORS as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
-                values = self.fallback.get_many(fulls)
+                values = self.fallback.get_many_prefixed(ns, keys)
             except BACKEND_ERRORS as exc:
-                values = [None] * len(fulls)
+                values = [None] * len(keys)
                 self._refused(exc, counters)
         else:
             counters.fallback += 1
-            values = self.fallback.get_many(fulls)
-        out = self._collect(keys, fulls, values)
+            values = self.fallback.get_many_prefixed(ns, keys)
+        out = self._collect(keys, values)
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:

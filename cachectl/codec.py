@@ -16,16 +16,19 @@ from __future__ import annotations
 import datetime as dt
 import struct
 import zlib
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import lz4.block
 import msgpack
 
 from cachectl.errors import DecodeError, SerializationError
+
+K = TypeVar("K", bound=Hashable)
 
 MAGIC: Final = 0xC1
 VERSION: Final = 1
@@ -203,10 +206,26 @@ class Codec:
         except Exception as exc:
             raise DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})") from None
 
-    @staticmethod
-    def decode_plain(payload: bytes) -> Any:
-        """Unpack the msgpack payload of an uncompressed value (its header already checked)."""
-        return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
+    def decode_many(
+        self, keys: Sequence[K], values: Sequence[bytes | None]
+    ) -> tuple[dict[K, Any], list[tuple[K, Exception]]]:
+        """Decode a multi-key reply: the values read, by key, and the keys found unreadable."""
+        out: dict[K, Any] = {}
+        failed: list[tuple[K, Exception]] = []
+        unpackb, hook, decode = msgpack.unpackb, _ext_hook, self.decode
+        for key, data in zip(keys, values, strict=True):
+            if data is None:
+                continue
+            try:
+                # Small uncompressed values, the common case, are unpacked here: a call to
+                # decode() per key would cost as much as the unpacking.
+                if data[:3] == PLAIN_HEADER:
+                    out[key] = unpackb(data[3:], ext_hook=hook, strict_map_key=False)
+                else:
+                    out[key] = decode(data)
+            except Exception as exc:
+                failed.append((key, exc))
+        return out, failed
 
     def decode_full(self, data: bytes) -> Decoded:
         """Decode data and report its header, sizes and fresh-until stamp."""

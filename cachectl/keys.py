@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -45,6 +45,14 @@ def to_bytes(key: Key) -> bytes:
     if isinstance(key, str):
         return key.encode("utf-8", "surrogateescape")
     raise TypeError(f"cache keys are str or bytes, not {type(key).__name__}")
+
+
+def prefixed(prefix: bytes, keys: Sequence[Key]) -> list[bytes]:
+    """prefix + each key, as bytes."""
+    return [
+        prefix + (k.encode("utf-8", "surrogateescape") if type(k) is str else to_bytes(k))
+        for k in keys
+    ]
 
 
 def escape_glob(text: bytes) -> bytes:
@@ -87,13 +95,9 @@ class KeySpace:
         """The Redis key of an application key."""
         return self.ns + (key if isinstance(key, bytes) else to_bytes(key))
 
-    def full_many(self, keys: list[Key]) -> list[bytes]:
-        """Redis keys of application keys (the get_many hot path)."""
-        ns = self.ns
-        return [
-            ns + (k.encode("utf-8", "surrogateescape") if type(k) is str else to_bytes(k))
-            for k in keys
-        ]
+    def full_many(self, keys: Sequence[Key]) -> list[bytes]:
+        """Redis keys of application keys."""
+        return prefixed(self.ns, keys)
 
     def app(self, full: bytes) -> bytes:
         """The application key of a full Redis key."""

@@ -18,6 +18,8 @@ from uuid import UUID
 
 import msgpack
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cachectl import (
     MISS,
@@ -337,6 +339,49 @@ def test_get_many_set_many(cache: Cache) -> None:
     assert cache.get_many([]) == {}
     assert cache.get_many(["item:1", "item:1"]) == {"item:1": 1}
     cache.set_many({})
+
+
+KEY_TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.text(
+    st.sampled_from("ab:9_"), max_size=12
+)
+#: Keys of every kind get_many meets: ASCII text (the one-pass path), other text, bytes.
+ANY_KEY = KEY_TEXT | st.binary(max_size=12) | st.from_regex(r"\Au:[0-9]{1,4}\Z")
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(stored=st.lists(ANY_KEY, max_size=20), absent=st.lists(ANY_KEY, max_size=8))
+def test_get_many_answers_like_get_for_any_keys(
+    cache: Cache, stored: list[Any], absent: list[Any]
+) -> None:
+    # Keys of one length in a row and of changing lengths, text and bytes, duplicates.
+    if stored or absent:
+        cache.delete(*stored, *absent)
+    cache.set_many({key: [i, key] for i, key in enumerate(stored)})
+    asked = [*stored, *absent, *stored[:3]]
+    expected = {key: cache.get(key) for key in asked if cache.get(key, MISS) is not MISS}
+    assert cache.get_many(asked) == expected
+
+
+def test_get_many_of_keys_in_runs_of_one_length(cache: Cache) -> None:
+    keys = [f"user:{i}" for i in range(1, 2000, 3)] + ["user:x", "user:yy"] * 3
+    cache.set_many({key: key.upper() for key in keys})
+    assert cache.get_many(keys) == {key: key.upper() for key in keys}
+    alternating = [f"a:{'x' * (i % 3)}{i}" for i in range(300)]
+    cache.set_many({key: i for i, key in enumerate(alternating)})
+    assert cache.get_many(alternating) == {key: i for i, key in enumerate(alternating)}
+
+
+def test_get_many_counts_every_key_asked(cache: Cache) -> None:
+    cache.set_many({"p:1": 1, "p:2": 2})
+    cache.get_many(["p:1", "p:1", "p:2", "p:3"])
+    cache.get_many(["p:1", "q:1"])
+    stats = cache.stats()
+    assert (stats["p"].hits, stats["p"].misses) == (4, 1)
+    assert (stats["q"].hits, stats["q"].misses) == (0, 1)
 
 
 def test_str_and_bytes_keys_are_the_same_key(cache: Cache) -> None:

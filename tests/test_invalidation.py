@@ -458,3 +458,38 @@ def test_an_entry_written_again_during_tag_invalidation_keeps_its_tag(
         assert cache.get("k") == "v2"
         assert cache.invalidate_tag("t") == 1
         assert cache.get("k", MISS) is MISS
+
+
+# -- where scripts are refused ----------------------------------------------------------------
+
+
+@pytest.fixture
+def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
+    """A URL of a user that may not run scripts (as on some managed services)."""
+    with redis_server.client() as admin:
+        admin.execute_command(
+            "ACL", "SETUSER", "noscript", "on", ">pw", "~*", "+@all", "-@scripting"
+        )
+    try:
+        yield redis_url.replace("redis://", "redis://noscript:pw@")
+    finally:
+        with redis_server.client() as admin:
+            admin.execute_command("ACL", "DELUSER", "noscript")
+
+
+def test_prefix_invalidation_without_scripts(no_script_url: str) -> None:
+    with Cache(no_script_url, namespace="acl", **PATIENT) as cache:
+        cache.set_many({key: 1 for key in DASHBOARD_KEYS})
+        cache.set_many({f"dashboard:n:{i}": i for i in range(2500)})
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            cache.backend.client.eval("return 1", 0)  # type: ignore[attr-defined]
+        assert cache.invalidate_prefix("dashboard") == 2500 + 5
+        assert _left(cache, DASHBOARD_KEYS) == set(DASHBOARD_KEYS[5:])
+
+
+async def test_async_prefix_invalidation_without_scripts(no_script_url: str) -> None:
+    async with AsyncCache(no_script_url, namespace="acl", **PATIENT) as cache:
+        await cache.set_many({key: 1 for key in DASHBOARD_KEYS})
+        assert await cache.invalidate_prefix("dashboard") == 5
+        left = set(await cache.get_many(DASHBOARD_KEYS))
+        assert left == set(DASHBOARD_KEYS[5:])

@@ -34,10 +34,17 @@ BatchCallback = Callable[[int], None]
 
 
 class Backend(Protocol):
-    """A synchronous byte store."""
+    """A synchronous byte store.
+
+    get_many_prefixed reads prefix + each key (str keys UTF-8 encoded), so that a backend may
+    build a multi-key read in one pass over the application's keys.
+    """
 
     def get(self, key: bytes) -> bytes | None: ...
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]: ...
+    def get_many_prefixed(
+        self, prefix: bytes, keys: Sequence[str | bytes]
+    ) -> list[bytes | None]: ...
     def set_many(
         self,
         items: Sequence[tuple[bytes, bytes]],
@@ -60,6 +67,9 @@ class AsyncBackend(Protocol):
 
     async def get(self, key: bytes) -> bytes | None: ...
     async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]: ...
+    async def get_many_prefixed(
+        self, prefix: bytes, keys: Sequence[str | bytes]
+    ) -> list[bytes | None]: ...
     async def set_many(
         self,
         items: Sequence[tuple[bytes, bytes]],

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from cachectl.backends.base import BatchCallback
-from cachectl.keys import glob_regex
+from cachectl.keys import glob_regex, prefixed
 
 _NEVER = float("inf")
 
@@ -53,6 +53,10 @@ class MemoryStore:
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
         """Values of keys, None where absent."""
         return [self.get(key) for key in keys]
+
+    def get_many_prefixed(self, prefix: bytes, keys: Sequence[str | bytes]) -> list[bytes | None]:
+        """Values of prefix + each key."""
+        return self.get_many(prefixed(prefix, keys))
 
     def ttl_ms(self, key: bytes) -> int | None:
         """Remaining life of key in ms; None without a TTL; -2 when absent."""
@@ -184,6 +188,11 @@ class AsyncMemoryBackend:
 
     async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
         return self.store.get_many(keys)
+
+    async def get_many_prefixed(
+        self, prefix: bytes, keys: Sequence[str | bytes]
+    ) -> list[bytes | None]:
+        return self.store.get_many_prefixed(prefix, keys)
 
     async def set_many(
         self,

@@ -7,9 +7,14 @@ round trip per server, and on a cluster commands are grouped by hash slot, never
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from itertools import groupby
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -19,6 +24,7 @@ from redis.retry import Retry
 
 from cachectl.backends.base import BATCH, BatchCallback
 from cachectl.config import CacheConfig
+from cachectl.keys import prefixed
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
 # entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
@@ -59,11 +65,155 @@ return removed
 """
 
 
+# Unlinks, on the server, the keys one SCAN step finds: no key crosses the network, and a call
+# holds the server for one SCAN COUNT's worth of work (about 0.3 ms for 1,000). Measured on a
+# million keys, this is as fast as a single script looping over the whole keyspace, which
+# would block every other client for the whole run.
+SCAN_UNLINK_SCRIPT = """
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys, removed = reply[2], 0
+for i = 1, #keys, 1000 do
+  removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
+end
+return {reply[1], removed}
+"""
+
+
+def _scan_unlink_args(cursor: bytes, glob: bytes, count: int) -> list[Any]:
+    return ["EVAL", SCAN_UNLINK_SCRIPT, 0, cursor, glob, count]
+
+
 def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     args: list[Any] = ["EVAL", FORGET_SCRIPT, 1, tag_key]
     for member, score in pairs:
         args += [member, repr(score)]
     return args
+
+
+class BoundedPool(redis.ConnectionPool):
+    """A bounded pool whose callers wait up to wait_timeout for a free connection.
+
+    redis-py's BlockingConnectionPool spends about 3 µs of a 60 µs local GET on a Queue, a
+    select() on the socket it hands out and metrics bookkeeping; here a free slot is a counter
+    under the pool's lock, and only a caller that finds none waits. A connection comes back
+    only after its reply was read in full (redis-py disconnects on any error), so it is clean.
+    """
+
+    def __init__(self, *args: Any, wait_timeout: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wait_timeout = wait_timeout
+        self._fresh_locks()
+        _POOLS.add(self)
+
+    def _fresh_locks(self) -> None:
+        self._lock = threading.RLock()
+        self._freed = threading.Condition(self._lock)
+        self._free = self.max_connections
+        self._waiting = 0
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks, and none of the parent's connections."""
+        self._fresh_locks()
+        self.reset()
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._free <= 0 and not self._wait_for_slot():
+                raise redis.exceptions.ConnectionError("No connection available.")
+            self._free -= 1
+            try:
+                connection = (
+                    self._available_connections.pop()
+                    if self._available_connections
+                    else self.make_connection()
+                )
+            except BaseException:
+                self._give_back_slot()
+                raise
+            self._in_use_connections.add(connection)
+        try:
+            connection.connect()  # a no-op when connected
+        except BaseException:
+            self.release(connection)
+            raise
+        return connection
+
+    def _wait_for_slot(self) -> bool:
+        # Called with the lock held; Condition.wait releases it meanwhile.
+        deadline = time.monotonic() + self._wait_timeout
+        self._waiting += 1
+        try:
+            while self._free <= 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._freed.wait(remaining)
+            return True
+        finally:
+            self._waiting -= 1
+
+    def _give_back_slot(self) -> None:
+        self._free += 1
+        if self._waiting:
+            self._freed.notify()
+
+    def release(self, connection: Any) -> None:
+        with self._lock:
+            try:
+                self._in_use_connections.remove(connection)
+            except KeyError:
+                return  # handed out before a fork or a reset: not ours to take back
+            self._give_back_slot()
+            if connection.should_reconnect():
+                connection.disconnect()
+            self._available_connections.append(connection)
+
+
+_POOLS: weakref.WeakSet[BoundedPool] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_POOLS):
+        pool.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _get_command(key: bytes) -> bytes:
+    return b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key)
+
+
+def _mget_command(keys: Sequence[bytes]) -> bytes:
+    head = b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1)
+    return head + b"".join([b"$%d\r\n%s\r\n" % (len(key), key) for key in keys])
+
+
+def _mget_prefixed_command(prefix: bytes, keys: Sequence[str | bytes]) -> bytes:
+    """MGET of prefix + each key; built as text when every key is ASCII text (the usual case)."""
+    try:
+        ascii_only = "".join(keys).isascii()  # type: ignore[arg-type]
+    except TypeError:  # a bytes key
+        ascii_only = False
+    if not ascii_only or not prefix.isascii():
+        return _mget_command(prefixed(prefix, keys))
+    return _mget_text_command(prefix.decode(), cast(Sequence[str], keys))
+
+
+def _mget_text_command(prefix: str, keys: Sequence[str]) -> bytes:
+    # ASCII only: a length in characters is the length in bytes. Keys of one length in a row
+    # (user:1001, user:1002...) are joined in one call instead of formatted one by one, at a
+    # fifth of the cost; keys whose length keeps changing are formatted one by one.
+    n = len(prefix)
+    if sum(1 for _ in groupby(map(len, keys))) * 4 > len(keys):
+        body = "".join([f"${len(k) + n}\r\n{prefix}{k}\r\n" for k in keys])
+    else:
+        parts: list[str] = []
+        for size, run in groupby(keys, len):
+            head = f"${size + n}\r\n{prefix}"
+            parts += (head, f"\r\n{head}".join(run), "\r\n")
+        body = "".join(parts)
+    return f"*{len(keys) + 1}\r\n$4\r\nMGET\r\n{body}".encode()
 
 
 class BoundedAsyncPool(aioredis.ConnectionPool):
@@ -151,10 +301,10 @@ def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
         return redis.RedisCluster.from_url(
             config.redis_url, max_connections=config.max_connections, **options
         )
-    pool = redis.BlockingConnectionPool.from_url(
+    pool = BoundedPool.from_url(
         config.redis_url,
         max_connections=config.max_connections,
-        timeout=config.pool_timeout,
+        wait_timeout=config.pool_timeout,
         **options,
     )
     return redis.Redis.from_pool(pool)
@@ -191,22 +341,53 @@ class RedisBackend:
         self.config = config
         self.cluster = config.cluster
         self._client: Any = None
+        self._pool: BoundedPool | None = None
 
     @property
     def client(self) -> Any:
         """The redis-py client (a cluster client connects to the nodes when first asked)."""
         if self._client is None:
             self._client = sync_client(self.config)
+            if not self.cluster:
+                self._pool = self._client.connection_pool
         return self._client
 
+    def _call(self, command: bytes) -> Any:
+        """Send a command already in RESP and read its reply: the hot path of get/get_many.
+
+        redis-py's generic path (argument packing, retry wrapper, observability hooks) costs
+        about 6 µs of a 60 µs local GET, and 140 µs of the 320 µs of a 1,000-key MGET.
+        """
+        pool = self._pool
+        if pool is None:
+            self.client  # noqa: B018 - makes the client and its pool
+            pool = self._pool
+            assert pool is not None
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command((command,), False)
+            return connection.read_response()
+        finally:
+            pool.release(connection)
+
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self.client.get(key)
-        return value
+        if self.cluster:
+            value: bytes | None = self.client.get(key)
+            return value
+        return self._call(_get_command(key))  # type: ignore[no-any-return]
 
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
-        values: list[bytes | None]
-        values = self.client.mget_nonatomic(keys) if self.cluster else self.client.mget(keys)
-        return values
+        if not keys:
+            return []
+        if self.cluster:
+            values: list[bytes | None] = self.client.mget_nonatomic(keys)
+            return values
+        return self._call(_mget_command(keys))  # type: ignore[no-any-return]
+
+    def get_many_prefixed(self, prefix: bytes, keys: Sequence[str | bytes]) -> list[bytes | None]:
+        if self.cluster or not keys:
+            return self.get_many(prefixed(prefix, keys))
+        return self._call(_mget_prefixed_command(prefix, keys))  # type: ignore[no-any-return]
 
     def set_many(
         self,
@@ -270,6 +451,21 @@ class RedisBackend:
         return removed
 
     def _scan_unlink(self, glob: bytes, count: int) -> Iterator[int]:
+        cursor = b"0"
+        while True:
+            try:
+                cursor, n = self.client.execute_command(*_scan_unlink_args(cursor, glob, count))
+            except redis.exceptions.ResponseError:
+                if cursor != b"0":
+                    raise
+                # Scripts refused (an ACL, a managed service): the same work from here.
+                yield from self._scan_unlink_here(glob, count)
+                return
+            yield int(n)
+            if cursor == b"0":
+                return
+
+    def _scan_unlink_here(self, glob: bytes, count: int) -> Iterator[int]:
         # Each round trip unlinks the previous batch and fetches the next one.
         cursor, keys = self.client.scan(0, match=glob, count=count)
         while keys or cursor != 0:
@@ -319,6 +515,7 @@ class RedisBackend:
 
     def close(self) -> None:
         client, self._client = self._client, None
+        self._pool = None
         if client is None:
             return
         client.close()
@@ -355,6 +552,11 @@ class AsyncRedisBackend:
         else:
             values = await self.client.mget(keys)
         return values
+
+    async def get_many_prefixed(
+        self, prefix: bytes, keys: Sequence[str | bytes]
+    ) -> list[bytes | None]:
+        return await self.get_many(prefixed(prefix, keys))
 
     async def set_many(
         self,
@@ -407,12 +609,27 @@ class AsyncRedisBackend:
     ) -> int:
         removed = 0
         for glob in globs:
-            async for keys in self.scan(glob, count):
-                n = await self.delete(keys)
+            async for n in self._scan_unlink(glob, count):
                 removed += n
                 if on_batch is not None:
                     on_batch(n)
         return removed
+
+    async def _scan_unlink(self, glob: bytes, count: int) -> AsyncIterator[int]:
+        cursor = b"0"
+        while not self.cluster:
+            try:
+                reply = await self.client.execute_command(*_scan_unlink_args(cursor, glob, count))
+            except redis.exceptions.ResponseError:
+                if cursor != b"0":
+                    raise
+                break  # scripts refused: the same work from here
+            cursor, n = reply
+            yield int(n)
+            if cursor == b"0":
+                return
+        async for keys in self.scan(glob, count):
+            yield await self.delete(keys)
 
     async def invalidate_tags(
         self, tag_keys: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH

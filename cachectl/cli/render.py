@@ -1,32 +1,20 @@
-"""Everything the tool prints. The only module that imports Rich (imported when a command runs)."""
+"""Everything the tool prints. The only module that imports Rich, and only in the functions that
+draw with it: a plain line to a pipe (a cron job's flush report) needs none of it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Any
-
-from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.pretty import Pretty
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.text import Text
+
     from cachectl.demo.environment import DemoEnvironment
     from cachectl.demo.tour import Step
     from cachectl.ops.flush import FlushResult
@@ -42,6 +30,8 @@ if TYPE_CHECKING:
 @cache
 def out() -> Console:
     """The console on standard output (wide when it is a file or a pipe: logs read better)."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = max(console.width, 120)
@@ -51,7 +41,25 @@ def out() -> Console:
 @cache
 def err() -> Console:
     """The console on standard error (progress, prompts, notes)."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
+
+
+def _plain(stream: TextIO) -> bool:
+    """True when stream is no terminal and nothing asks Rich to pretend it is one."""
+    forced = os.environ.get("FORCE_TERMINAL") or os.environ.get("TTY_COMPATIBLE")
+    return not forced and not stream.isatty()
+
+
+def line(text: str) -> None:
+    """One line of plain text on stdout (printed as is to a pipe, without loading Rich)."""
+    if _plain(sys.stdout):
+        print(text, flush=True)
+    else:
+        from rich.text import Text
+
+        out().print(Text(text))
 
 
 def note(message: str) -> None:
@@ -116,6 +124,8 @@ def number(value: int) -> str:
 
 def key_text(key: bytes) -> Text:
     """A key, bytes that are not UTF-8 shown escaped."""
+    from rich.text import Text
+
     return Text(key.decode("utf-8", "backslashreplace"))
 
 
@@ -124,6 +134,11 @@ def key_text(key: bytes) -> Text:
 
 def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> RenderableType:
     """The servers table and the prefixes table."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     servers = Table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -213,6 +228,8 @@ def watch_stats(
     collect: Callable[[], StatsReport], interval: float, min_hit_ratio: float | None
 ) -> StatsReport:
     """Refresh the stats tables in place every interval seconds until Ctrl-C; the last report."""
+    from rich.live import Live
+
     report = collect()
     with Live(stats_view(report, min_hit_ratio), console=out(), auto_refresh=False) as live:
         try:
@@ -230,6 +247,8 @@ def watch_stats(
 
 def show_listing(listing: Listing) -> None:
     """Print a key listing."""
+    from rich.table import Table
+
     table = Table(title=listing.selection, title_justify="left")
     table.add_column("key", overflow="fold")
     table.add_column("type")
@@ -253,6 +272,10 @@ def show_listing(listing: Listing) -> None:
 
 def show_inspection(found: Inspection) -> None:
     """Print what is known of a key, then its value."""
+    from rich.pretty import Pretty
+    from rich.table import Table
+    from rich.text import Text
+
     from cachectl.ops.inspect import hexdump
 
     grid = Table.grid(padding=(0, 2))
@@ -305,6 +328,8 @@ def _shown(value: Any) -> int:
 
 def show_plan(selection: Selection, url: str, count: int, sample: Sequence[bytes]) -> None:
     """A dry run: how many keys would go, and some of them (application keys)."""
+    from rich.text import Text
+
     console = out()
     console.print(
         Text(f"Would delete {number(count)} keys: {selection.label}, on {url}."), markup=False
@@ -326,11 +351,23 @@ def confirm(question: str) -> bool:
 @contextlib.contextmanager
 def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (when it is a terminal); yields the per-batch callback."""
-    console = err()
-    if not show or not console.is_terminal:
+    if not show or _plain(sys.stderr) or not err().is_terminal:
         yield lambda n: None
         return
-    columns = [SpinnerColumn(), TextColumn("deleting")]
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = err()
+    columns: list[ProgressColumn] = [SpinnerColumn(), TextColumn("deleting")]
     if total is not None:
         columns += [BarColumn(), TaskProgressColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     else:
@@ -344,13 +381,11 @@ def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
 def show_flushed(result: FlushResult, selection: Selection) -> None:
     """How many keys were removed, and how fast."""
     if result.removed == 0:
-        out().print(Text(f"Nothing to delete: no keys match ({selection.label})."))
+        line(f"Nothing to delete: no keys match ({selection.label}).")
         return
-    out().print(
-        Text(
-            f"Deleted {number(result.removed)} keys ({selection.label}) in "
-            f"{elapsed(result.seconds)}, {number(int(result.rate))} keys/s."
-        )
+    line(
+        f"Deleted {number(result.removed)} keys ({selection.label}) in "
+        f"{elapsed(result.seconds)}, {number(int(result.rate))} keys/s."
     )
 
 
@@ -359,6 +394,8 @@ def show_flushed(result: FlushResult, selection: Selection) -> None:
 
 def show_latency(report: LatencyReport, over: Sequence[str]) -> None:
     """The probes' percentiles in milliseconds."""
+    from rich.table import Table
+
     table = Table(title=f"Round trips to {report.url} (ms)", title_justify="left")
     if report.cluster:
         table.add_column("node")
@@ -384,10 +421,19 @@ def show_latency(report: LatencyReport, over: Sequence[str]) -> None:
 @contextlib.contextmanager
 def request_progress() -> Iterator[Callable[[int, int], None]]:
     """A progress bar of requests on stderr (when it is a terminal)."""
-    console = err()
-    if not console.is_terminal:
+    if _plain(sys.stderr) or not err().is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = err()
     columns = [SpinnerColumn(), TextColumn("requesting"), BarColumn(), MofNCompleteColumn()]
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("warm", total=None)
@@ -396,6 +442,9 @@ def request_progress() -> Iterator[Callable[[int, int], None]]:
 
 def show_warm(report: WarmReport, limit: int | None = None) -> None:
     """Per endpoint: status, cold and warm latency, speedup, cache verdict; then the summary."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"Warmed {report.base_url or ''}".rstrip(), title_justify="left")
     for name, justify in (
         ("endpoint", "left"),
@@ -450,6 +499,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
 
 def show_demo_environment(env: DemoEnvironment) -> None:
     """Where the demo's parts run."""
+    from rich.text import Text
+
     out().rule("cachectl demo")
     out().print(
         Text(
@@ -461,6 +512,8 @@ def show_demo_environment(env: DemoEnvironment) -> None:
 
 def show_demo_step(step: Step) -> None:
     """One step of the tour, rendered like the command it stands for."""
+    from rich.text import Text
+
     out().print()
     out().rule(f"$ {step.title}", align="left")
     out().print(Text(step.explanation, style="italic"))

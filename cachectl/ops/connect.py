@@ -157,11 +157,14 @@ def connect(config: CacheConfig) -> Connection:
     backend = RedisBackend(config)
     try:
         with translate_errors(config):
-            if not config.cluster and _cluster_enabled(backend):
-                backend.close()
-                config = config.replace(cluster=True)
-                backend = RedisBackend(config)
-            backend.ping()
+            if config.cluster or _cluster_enabled(backend):
+                # A cluster's client connects to every node when made; the INFO above proved
+                # a single server answers.
+                if not config.cluster:
+                    backend.close()
+                    config = config.replace(cluster=True)
+                    backend = RedisBackend(config)
+                backend.ping()
     except BaseException:
         backend.close()
         raise
