@@ -98,8 +98,20 @@ def sync_section(url: str, seconds: float, rounds: int) -> None:
     row("raw redis-py GET + msgpack.unpackb", res["raw"] * 1e6)
     row("Cache.get (stats on)", res["cache"] * 1e6, res["raw"] * 1e6, "target <= 1.10x")
     row("Cache.get (stats off)", res["nostats"] * 1e6, res["raw"] * 1e6)
-    stats_cost = (res["cache"] - res["nostats"]) / res["nostats"] * 100
-    print(f"  stats cost: {stats_cost:+.1f}% of a hit (target <= 3%)")
+    # A difference of a few percent between two network-bound figures needs many short,
+    # alternating rounds to stand out of this machine's noise.
+    cost = best_of(
+        {
+            "on": lambda: per_call(lambda: cache.get("dash:v"), seconds / 5),
+            "off": lambda: per_call(lambda: quiet.get("dash:v"), seconds / 5),
+        },
+        rounds * 5,
+    )
+    stats_cost = (cost["on"] - cost["off"]) / cost["off"] * 100
+    print(
+        f"  stats cost: {stats_cost:+.1f}% of a hit over {rounds * 5} alternating rounds "
+        "(target <= 3%)"
+    )
 
     get_many_section(
         cache, raw, "~2 KB dicts (the value above)", lambda i: dict(VALUE, id=i), seconds, rounds

@@ -65,7 +65,9 @@ Entry = tuple[Any, int | None]
 def _prefix(key: Key) -> str:
     if isinstance(key, str):
         return key.partition(":")[0]
-    return key.partition(b":")[0].decode("utf-8", "replace")
+    if isinstance(key, bytes):
+        return key.partition(b":")[0].decode("utf-8", "replace")
+    raise TypeError(f"cache keys are str or bytes, not {type(key).__name__}")
 
 
 def _shared_prefix(keys: list[Key]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 import inspect
 import logging
 import time
@@ -373,6 +374,25 @@ def test_get_many_of_keys_in_runs_of_one_length(cache: Cache) -> None:
     alternating = [f"a:{'x' * (i % 3)}{i}" for i in range(300)]
     cache.set_many({key: i for i, key in enumerate(alternating)})
     assert cache.get_many(alternating) == {key: i for i, key in enumerate(alternating)}
+
+
+class Section(str, enum.Enum):  # noqa: UP042 - the (str, Enum) mixin is the case under test
+    FLAGS = "cfg:flags"
+    MAIN = "cfg:main"
+
+
+def test_get_many_of_str_subclass_keys(cache: Cache) -> None:
+    # An Enum formats as "Section.FLAGS": the key is its text, never its format.
+    cache.set(Section.FLAGS, 1)
+    cache.set("cfg:main", 2)
+    assert cache.get_many([Section.FLAGS, Section.MAIN]) == {Section.FLAGS: 1, Section.MAIN: 2}
+    assert cache.get(Section.MAIN) == 2
+
+
+@pytest.mark.parametrize("keys", [[1, "a"], [None], ["a", 2.5]])
+def test_get_many_of_keys_that_are_not_text_or_bytes(cache: Cache, keys: list[Any]) -> None:
+    with pytest.raises(TypeError, match="str or bytes"):
+        cache.get_many(keys)
 
 
 def test_get_many_counts_every_key_asked(cache: Cache) -> None:

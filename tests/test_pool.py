@@ -77,3 +77,44 @@ def test_a_forked_child_makes_its_own_connections(redis_server: RedisServer) -> 
         for _ in range(50):  # the parent's connection still answers in step
             assert cache.get("k") == "parent"
         assert cache.get("child") == "wrote"
+
+
+def test_a_read_cut_short_never_answers_the_next_command(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A signal or a task's time limit landing between sending a GET and reading its reply.
+    with Cache(redis_url, namespace="cut", max_connections=1, socket_timeout=2.0) as cache:
+        cache.set_many({"a": "A", "b": "B"})
+        pool = _pool(cache)
+        connection = pool.get_connection()
+        pool.release(connection)
+
+        def interrupted(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(connection, "read_response", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            cache.get("a")
+        monkeypatch.undo()
+        assert cache.get("b") == "B"
+        assert cache.get_many(["a", "b"]) == {"a": "A", "b": "B"}
+
+
+def test_threads_making_the_client_at_once_share_one(redis_url: str) -> None:
+    with Cache(redis_url, namespace="race", socket_timeout=2.0) as cache:
+        cache.set("k", "v")
+        cache.backend.close()
+        barrier = threading.Barrier(8)
+        results: list[object] = []
+
+        def first_use() -> None:
+            barrier.wait()
+            results.append(cache.get("k", MISS))
+
+        threads = [threading.Thread(target=first_use) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == ["v"] * 8
+        assert cache.stats()["k"].errors == 0

@@ -46,10 +46,14 @@ def err() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def _plain(stream: TextIO) -> bool:
-    """True when stream is no terminal and nothing asks Rich to pretend it is one."""
-    forced = os.environ.get("FORCE_TERMINAL") or os.environ.get("TTY_COMPATIBLE")
-    return not forced and not stream.isatty()
+def _plain(stream: TextIO | None) -> bool:
+    """True when Rich would find no terminal on stream, decided without loading Rich."""
+    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return False  # settings Rich reads: it decides
+    try:
+        return stream is None or not stream.isatty()
+    except ValueError:  # closed
+        return True
 
 
 def line(text: str) -> None:
