@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -43,14 +44,6 @@ repeat
 until cursor == '0'
 return removed
 """
-# The flush runs in a child interpreter that reports its own peak RSS when done.
-FLUSH_CHILD = """
-import resource, sys
-from cachectl.cli import main
-status = main(sys.argv[1:])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
-sys.exit(status)
-"""
 
 
 def populate(client: redis.Redis, keys: int, matching_share: float = 1 / 3) -> int:
@@ -71,11 +64,21 @@ def timed(
 
 
 def flush_cachectl(url: str, *extra: str) -> tuple[float, float, int, int]:
-    """Wall seconds, deletion seconds (as reported), keys removed, peak RSS in KiB."""
+    """Wall seconds of the installed script, deletion seconds (as reported), keys removed, and
+    the process's peak RSS in KiB (from wait4, so the process is the script and nothing else)."""
     args = ["--url", url, "--namespace", NAMESPACE, "flush", "--prefix", "victim", "--yes"]
-    wall, done = timed([sys.executable, "-c", FLUSH_CHILD, *args, *extra, "--json"])
-    report = json.loads(done.stdout)
-    return wall, report["seconds"], report["removed"], int(done.stderr.split()[-1])
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [str(SCRIPT), *args, *extra, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out = child.stdout.read() if child.stdout else b""
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"cachectl flush failed: {child.stderr.read() if child.stderr else ''}")
+    report = json.loads(out)
+    return wall, report["seconds"], report["removed"], usage.ru_maxrss
 
 
 def flush_redis_cli(port: int) -> float:

@@ -1,5 +1,5 @@
 """`python -m cachectl`: the command-line tool."""
 
-from cachectl.cli import main
+from cachectl.cli import script
 
-raise SystemExit(main())
+script()
