@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from cachectl import MISS, AsyncCache, Cache, ConfigError
 from cachectl.backends.memory import MemoryStore
+from cachectl.backends.redis import RedisBackend
 from tests.servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -493,3 +494,18 @@ async def test_async_prefix_invalidation_without_scripts(no_script_url: str) -> 
         assert await cache.invalidate_prefix("dashboard") == 5
         left = set(await cache.get_many(DASHBOARD_KEYS))
         assert left == set(DASHBOARD_KEYS[5:])
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["server-side", "scripts-refused"])
+def test_count_matching_counts_on_the_server_or_from_here(
+    request: pytest.FixtureRequest, redis_url: str, scripts: bool
+) -> None:
+    url = redis_url if scripts else request.getfixturevalue("no_script_url")
+    with Cache(url, namespace="count", **PATIENT) as cache:
+        cache.set_many({key: 1 for key in DASHBOARD_KEYS})
+        cache.set_many({f"dashboard:n:{i}": i for i in range(2500)})
+        backend = cache.backend
+        assert isinstance(backend, RedisBackend)
+        for count in (10, 1000, 10_000):
+            assert backend.count_matching(b"count:dashboard:*", count) == 2500 + 4
+            assert backend.count_matching(b"count:nothing:*", count) == 0

@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from itertools import groupby
 from typing import Any, cast
 
@@ -77,6 +77,13 @@ for i = 1, #keys, 1000 do
   removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
 end
 return {reply[1], removed}
+"""
+
+
+# Counts, on the server, the keys one SCAN step finds (for a count before a flush).
+SCAN_COUNT_SCRIPT = """
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+return {reply[1], #reply[2]}
 """
 
 
@@ -465,15 +472,33 @@ class RedisBackend:
         return removed
 
     def _scan_unlink(self, glob: bytes, count: int) -> Iterator[int]:
+        return self._server_steps(
+            SCAN_UNLINK_SCRIPT, glob, count, lambda: self._scan_unlink_here(glob, count)
+        )
+
+    def count_matching(self, glob: bytes, count: int = BATCH) -> int:
+        """How many keys match glob now, counted on the server where scripts may run."""
+        if self.cluster:
+            return sum(len(keys) for keys in self.scan(glob, count))
+        return sum(
+            self._server_steps(
+                SCAN_COUNT_SCRIPT, glob, count, lambda: (len(k) for k in self.scan(glob, count))
+            )
+        )
+
+    def _server_steps(
+        self, script: str, glob: bytes, count: int, here: Callable[[], Iterator[int]]
+    ) -> Iterator[int]:
+        """Run a SCAN step script until the scan is over, yielding each step's figure; where
+        scripts are refused (an ACL, a managed service), `here` does the work from the client."""
         cursor = b"0"
         while True:
             try:
-                cursor, n = self.client.execute_command(*_scan_unlink_args(cursor, glob, count))
+                cursor, n = self.client.execute_command("EVAL", script, 0, cursor, glob, count)
             except redis.exceptions.ResponseError:
                 if cursor != b"0":
                     raise
-                # Scripts refused (an ACL, a managed service): the same work from here.
-                yield from self._scan_unlink_here(glob, count)
+                yield from here()
                 return
             yield int(n)
             if cursor == b"0":

@@ -145,7 +145,7 @@ def count(conn: Connection, selection: Selection, scan_count: int = SCAN_COUNT) 
     """How many keys the selection holds now (tags: unexpired members, without a scan)."""
     total = len(existing(conn, selection.keys))
     for glob in selection.globs:
-        total += sum(len(batch) for batch in conn.backend.scan(glob, scan_count))
+        total += conn.backend.count_matching(glob, scan_count)
     if selection.tag_keys:
         now = server_ms(conn)
         for tag_key in selection.tag_keys:
