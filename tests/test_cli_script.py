@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -186,3 +187,80 @@ def test_settings_file_in_the_working_directory(
     assert json.loads(result.stdout)["count"] == 30
     (cli_isolated / "cachectl.toml").write_text('colour = "blue"\n')
     assert_one_error_line(run_script("keys"), 2)
+
+
+# -- the console script's quick exit ----------------------------------------------------------
+
+
+def test_output_that_cannot_be_written_is_an_error_status(
+    cli_isolated: Path, cachectl_script: str
+) -> None:
+    for unbuffered in ("", "1"):
+        env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [cachectl_script, "--version"], stdout=full, stderr=subprocess.PIPE, env=env
+            )
+        assert done.returncode == 1
+        assert done.stderr.decode().splitlines() == [
+            "cachectl: error: cannot write the output: [Errno 28] No space left on device"
+        ]
+
+
+def test_a_reader_that_went_away_is_not_an_unreachable_server(
+    cli_isolated: Path, cachectl_script: str, filled: Cache, redis_url: str
+) -> None:
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run(
+            [cachectl_script, *with_url(redis_url, "keys", "--json")],
+            stdin=subprocess.DEVNULL,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 1
+    assert done.stderr == ""
+
+
+def test_exit_handlers_of_an_application_still_run(
+    cli_isolated: Path, cachectl_script: str
+) -> None:
+    # warm --app runs the application in the tool's process: its exit handlers and its
+    # threads finish as they would with any other Python program.
+    (cli_isolated / "exitapp.py").write_text(
+        "import atexit, pathlib, threading, time\n"
+        "atexit.register(lambda: pathlib.Path('atexit.done').write_text('ok'))\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    pathlib.Path('thread.done').write_text('ok')\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] == 'lifespan':\n"
+        "        while True:\n"
+        "            message = await receive()\n"
+        "            if message['type'] == 'lifespan.startup':\n"
+        "                await send({'type': 'lifespan.startup.complete'})\n"
+        "            else:\n"
+        "                threading.Thread(target=late).start()\n"
+        "                await send({'type': 'lifespan.shutdown.complete'})\n"
+        "                return\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b'ok'})\n"
+    )
+    (cli_isolated / "targets.txt").write_text("/a\n")
+    done = subprocess.run(
+        [cachectl_script, "warm", "targets.txt", "--app", "exitapp:app", "--passes", "1"],
+        cwd=cli_isolated,
+        env={**os.environ, "PYTHONPATH": str(cli_isolated)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (cli_isolated / "atexit.done").read_text() == "ok"
+    assert (cli_isolated / "thread.done").read_text() == "ok"

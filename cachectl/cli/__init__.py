@@ -10,6 +10,7 @@ Commands parse options, call one operation in cachectl.ops, and render its resul
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -23,7 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Answered before Typer is imported: the fastest path is the most frequent probe.
         from cachectl import __version__
 
-        sys.stdout.write(f"cachectl {__version__}\n")
+        try:
+            sys.stdout.write(f"cachectl {__version__}\n")
+            sys.stdout.flush()
+        except OSError as exc:
+            return _unwritable(exc)
         return 0
     from cachectl.cli.app import run
 
@@ -33,16 +38,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 def script() -> NoReturn:
     """The console script and `python -m cachectl`: main(), then a quick exit."""
     status = main()
-    # Tearing down the interpreter (redis-py, Typer, their modules) costs about 20 ms, a
-    # seventh of a flush's fixed cost; by now connections are closed and only the standard
-    # streams and log handlers hold anything unwritten.
-    import logging
+    import threading
 
-    logging.shutdown()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+        sys.exit(status)  # an application's own threads (warm --app) end as they would
+    # Tearing down the interpreter (redis-py, Typer, their modules) costs about 20 ms, a
+    # seventh of a flush's fixed cost. Exit handlers still run (logging's and those of an
+    # application loaded by warm --app); then only the standard streams hold anything.
+    import atexit
+
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
-            pass
+        except (OSError, ValueError) as exc:
+            status = status or _unwritable(exc)
     os._exit(status)
+
+
+def _unwritable(exc: BaseException) -> int:
+    """Status 1 for output that cannot be written; one line unless the reader went away."""
+    if not isinstance(exc, BrokenPipeError):
+        with contextlib.suppress(OSError):
+            os.write(2, f"cachectl: error: cannot write the output: {exc}\n".encode())
+    return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -56,6 +57,9 @@ class CachectlGroup(TyperGroup):
             lines = str(exc).strip().splitlines()
             typer.echo(f"cachectl: error: {lines[0] if lines else type(exc).__name__}", err=True)
             raise typer.Exit(exit_status(exc)) from None
+        except BrokenPipeError:
+            # The reader went away (`cachectl keys | head -1`): nothing more can reach it.
+            raise typer.Exit(1) from None
         except Exception as exc:
             # Usage errors and exits (they carry an exit_code) are the framework's to report.
             # Anything else is a bug, not a user error: one line and a status all the same,
@@ -64,6 +68,9 @@ class CachectlGroup(TyperGroup):
                 raise
             if os.environ.get("CACHECTL_DEBUG"):
                 raise
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                typer.echo(f"cachectl: error: cannot write the output: {exc}", err=True)
+                raise typer.Exit(1) from None
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             typer.echo(
                 f"cachectl: internal error: {type(exc).__name__}: {text} "

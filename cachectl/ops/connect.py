@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,12 +120,20 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def _output_failed(exc: BaseException) -> bool:
+    """A failed write to our own output (a closed pipe, a full disk), not to the server:
+    redis-py reports its socket errors as its own ConnectionError."""
+    return isinstance(exc, BrokenPipeError) or getattr(exc, "errno", None) == errno.ENOSPC
+
+
 @contextlib.contextmanager
 def translate_errors(config: CacheConfig) -> Iterator[None]:
     """Turn redis-py's connection failures inside the block into BackendUnavailable."""
     try:
         yield
     except UNAVAILABLE as exc:
+        if _output_failed(exc):
+            raise
         raise describe(exc, config) from None
     except redis.exceptions.ResponseError as exc:
         if str(exc).startswith(("NOAUTH", "WRONGPASS")):

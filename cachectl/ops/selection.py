@@ -12,6 +12,11 @@ from cachectl.ops.connect import Connection
 #: Keys asked of SCAN per call by the tool: large, since every call is a round trip.
 SCAN_COUNT = 10_000
 
+#: Keys one server-side step (a count or a deletion) examines. On a million keys a step of
+#: 4,000 holds the server 3 to 6 ms and came out fastest: 1,000 pays more round trips, 10,000
+#: is slower per key on the server and holds it longer.
+STEP_COUNT = 4000
+
 
 @dataclass(frozen=True, slots=True)
 class Selection:
@@ -141,7 +146,7 @@ def batches(
         yield from tag_members(conn, tag_key, count)
 
 
-def count(conn: Connection, selection: Selection, scan_count: int = SCAN_COUNT) -> int:
+def count(conn: Connection, selection: Selection, scan_count: int = STEP_COUNT) -> int:
     """How many keys the selection holds now (tags: unexpired members, without a scan)."""
     total = len(existing(conn, selection.keys))
     for glob in selection.globs:
