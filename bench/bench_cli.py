@@ -22,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,16 +68,18 @@ def flush_cachectl(url: str, *extra: str) -> tuple[float, float, int, int]:
     """Wall seconds of the installed script, deletion seconds (as reported), keys removed, and
     the process's peak RSS in KiB (from wait4, so the process is the script and nothing else)."""
     args = ["--url", url, "--namespace", NAMESPACE, "flush", "--prefix", "victim", "--yes"]
-    start = time.perf_counter()
-    child = subprocess.Popen(
-        [str(SCRIPT), *args, *extra, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    out = child.stdout.read() if child.stdout else b""
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise RuntimeError(f"cachectl flush failed: {child.stderr.read() if child.stderr else ''}")
+    with tempfile.TemporaryFile() as errors:  # a file, so a chatty stderr cannot block it
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [str(SCRIPT), *args, *extra, "--json"], stdout=subprocess.PIPE, stderr=errors
+        )
+        out = child.stdout.read() if child.stdout else b""
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"cachectl flush failed: {errors.read().decode()}")
     report = json.loads(out)
     return wall, report["seconds"], report["removed"], usage.ru_maxrss
 
