@@ -383,6 +383,8 @@ class RedisBackend:
         try:
             connection.send_packed_command((command,), False)
             return connection.read_response()
+        except redis.exceptions.ResponseError:
+            raise  # an error reply (WRONGTYPE...), read in full: the connection is in step
         except BaseException:
             # Interrupted between sending and reading (a signal, a task's time limit): the
             # reply may still come, and must not be read as the answer to the next command.
