@@ -87,8 +87,9 @@ return {reply[1], #reply[2]}
 """
 
 
-def _scan_unlink_args(cursor: bytes, glob: bytes, count: int) -> list[Any]:
-    return ["EVAL", SCAN_UNLINK_SCRIPT, 0, cursor, glob, count]
+def _step_args(script: str, cursor: bytes, glob: bytes, count: int) -> list[Any]:
+    """One call of a SCAN step script (SCAN_UNLINK_SCRIPT, SCAN_COUNT_SCRIPT)."""
+    return ["EVAL", script, 0, cursor, glob, count]
 
 
 def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
@@ -480,13 +481,13 @@ class RedisBackend:
 
     def count_matching(self, glob: bytes, count: int = BATCH) -> int:
         """How many keys match glob now, counted on the server where scripts may run."""
+
+        def here() -> Iterator[int]:
+            return (len(keys) for keys in self.scan(glob, count))
+
         if self.cluster:
-            return sum(len(keys) for keys in self.scan(glob, count))
-        return sum(
-            self._server_steps(
-                SCAN_COUNT_SCRIPT, glob, count, lambda: (len(k) for k in self.scan(glob, count))
-            )
-        )
+            return sum(here())
+        return sum(self._server_steps(SCAN_COUNT_SCRIPT, glob, count, here))
 
     def _server_steps(
         self, script: str, glob: bytes, count: int, here: Callable[[], Iterator[int]]
@@ -496,7 +497,7 @@ class RedisBackend:
         cursor = b"0"
         while True:
             try:
-                cursor, n = self.client.execute_command("EVAL", script, 0, cursor, glob, count)
+                cursor, n = self.client.execute_command(*_step_args(script, cursor, glob, count))
             except redis.exceptions.ResponseError:
                 if cursor != b"0":
                     raise
@@ -660,7 +661,9 @@ class AsyncRedisBackend:
         cursor = b"0"
         while not self.cluster:
             try:
-                reply = await self.client.execute_command(*_scan_unlink_args(cursor, glob, count))
+                reply = await self.client.execute_command(
+                    *_step_args(SCAN_UNLINK_SCRIPT, cursor, glob, count)
+                )
             except redis.exceptions.ResponseError:
                 if cursor != b"0":
                     raise
