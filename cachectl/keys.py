@@ -7,6 +7,12 @@ Layout (read by the command-line tool and by other languages):
     <namespace>#stats              hash of counters published by every process
 
 Bookkeeping keys use '#' after the namespace, so no scan of '<namespace>:*' ever sees them.
+
+A namespace is one segment of letters, digits, '_', '.' and '-': it holds no separator (':' or
+'#') and no glob metacharacter. So every key of namespace N begins with 'N:' or 'N#', the
+namespace of any key is the text before its first ':' or '#', and no glob built here for one
+namespace ('N:*', 'N#tag:*', 'N:<pattern>') can match a key of another: 'shop:*' never reaches
+'shop.v2:...', where it would reach 'shop:v2:...' if ':' were allowed.
 """
 
 from __future__ import annotations
@@ -25,17 +31,47 @@ from cachectl.errors import ConfigError
 Key = str | bytes
 
 GLOB_SPECIAL = frozenset(b"*?[]\\")
-_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-]+(?::[A-Za-z0-9_.\-]+)*$")
+#: Bytes a namespace may hold: none of them is a separator (':', '#') or a glob metacharacter.
+NAMESPACE_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 def check_namespace(namespace: str) -> str:
-    """Return the namespace if it is usable as the first segment of every key."""
-    if not _NAMESPACE_RE.match(namespace):
-        raise ConfigError(
-            f"invalid namespace {namespace!r}: use letters, digits, '_', '.', '-' "
-            "(segments may be joined with ':')"
+    """Return the namespace if it is one segment that can contain no other namespace's keys."""
+    if namespace and namespace.isascii() and NAMESPACE_CHARS.issuperset(namespace.encode()):
+        return namespace
+    hint = ""
+    if ":" in namespace or "#" in namespace:
+        other = namespace.replace(":", ".").replace("#", ".")
+        hint = (
+            "; ':' and '#' end a namespace, so one namespace would reach into another's keys "
+            f"('shop' into 'shop:v2'): use {other!r}"
         )
-    return namespace
+    raise ConfigError(
+        f"invalid namespace {namespace!r}: use letters, digits, '_', '.' and '-' only{hint}"
+    )
+
+
+def namespace_of(key: bytes) -> str | None:
+    """The namespace a full Redis key belongs to, or None when it belongs to none.
+
+    A key belongs to N when it is 'N:<anything>', 'N#stats' or 'N#tag:{...}' with N valid.
+    """
+    cut = len(key)
+    for sep in (b":", b"#"):
+        at = key.find(sep, 0, cut)
+        if at >= 0:
+            cut = at
+    head = key[:cut]
+    if not head or not NAMESPACE_CHARS.issuperset(head):
+        return None
+    rest = key[cut:]
+    if (
+        rest.startswith(b":")
+        or rest == b"#stats"
+        or (rest.startswith(b"#tag:{") and rest.endswith(b"}"))
+    ):
+        return head.decode("ascii")
+    return None
 
 
 def to_bytes(key: Key) -> bytes:
@@ -130,52 +166,177 @@ class KeySpace:
         return tag_key[start:-1].decode("utf-8", "surrogateescape")
 
 
-@lru_cache(maxsize=4096)
-def glob_regex(pattern: bytes) -> re.Pattern[bytes]:
-    """A regex equivalent of a Redis glob (stringmatchlen semantics)."""
-    out = bytearray(b"(?s)\\A")
+# -- glob matching (the embedded store and the fallback) ---------------------------------------
+#
+# Redis's stringmatchlen (src/util.c) backtracks on '*': '*a*a*a*a*a*a*a*a*a*a*a*b' takes
+# exponential time, and so did a regex translation. Here a pattern is cut at its stars into
+# fixed-length segments; the first is matched at the start, the last at the end, and each one
+# between at its leftmost place after the previous (placing it further right never helps). No
+# backtracking: at most O(len(key) * len(pattern)), and literal segments are a bytes.find.
+
+#: Redis gives up on a pattern past this many nested '*' (its protection against abuse).
+_STAR_NESTING = 1000
+
+
+def _signed(byte: int) -> int:
+    """A byte as the C char Redis compares in [a-z] ranges (signed on x86-64 and most servers)."""
+    return byte - 256 if byte >= 128 else byte
+
+
+def _parse(pattern: bytes) -> list[frozenset[int] | None]:
+    """The pattern as a list of one-byte sets, None for a '*' (consecutive stars collapsed).
+
+    Mirrors stringmatchlen's reading of the pattern byte for byte: a trailing '\\' is a literal
+    backslash, an unterminated '[' takes the rest of the pattern as its set, 'a-z' ranges may be
+    reversed and compare signed chars, ']' right after '[' or '[^' closes an empty set, and a
+    range's end is taken as is (never an escape or the closing ']').
+    """
+    every = frozenset(range(256))
+    out: list[frozenset[int] | None] = []
     i, n = 0, len(pattern)
     while i < n:
-        c = pattern[i : i + 1]
-        if c == b"*":
-            out += b".*"
-        elif c == b"?":
-            out += b"."
-        elif c == b"\\" and i + 1 < n:
+        c = pattern[i]
+        if c == 0x2A:  # '*'
+            if not out or out[-1] is not None:
+                out.append(None)
+        elif c == 0x3F:  # '?'
+            out.append(every)
+        elif c == 0x5B:  # '['
             i += 1
-            out += re.escape(pattern[i : i + 1])
-        elif c == b"[":
-            i += 1
-            negate = i < n and pattern[i : i + 1] == b"^"
+            negate = i < n and pattern[i] == 0x5E
             if negate:
                 i += 1
-            items: list[bytes] = []
-            while i < n and pattern[i : i + 1] != b"]":
-                if pattern[i : i + 1] == b"\\" and i + 1 < n:
+            chosen: set[int] = set()
+            while True:
+                if i < n - 1 and pattern[i] == 0x5C:
                     i += 1
-                    items.append(re.escape(pattern[i : i + 1]))
-                elif i + 2 < n and pattern[i + 1 : i + 2] == b"-":
-                    lo, hi = sorted((pattern[i], pattern[i + 2]))
-                    items.append(re.escape(bytes([lo])) + b"-" + re.escape(bytes([hi])))
+                    chosen.add(pattern[i])
+                elif i < n and pattern[i] == 0x5D:
+                    break
+                elif i >= n:
+                    i -= 1  # unterminated: the set ends with the pattern
+                    break
+                elif i < n - 2 and pattern[i + 1] == 0x2D:
+                    lo, hi = sorted((_signed(pattern[i]), _signed(pattern[i + 2])))
+                    chosen.update(b for b in range(256) if lo <= _signed(b) <= hi)
                     i += 2
                 else:
-                    items.append(re.escape(pattern[i : i + 1]))
+                    chosen.add(pattern[i])
                 i += 1
-            body = b"".join(items)
-            if not body:
-                out += b"[^\\x00-\\xff]" if not negate else b"."
-            else:
-                out += b"[" + (b"^" if negate else b"") + body + b"]"
+            out.append(every - chosen if negate else frozenset(chosen))
         else:
-            out += re.escape(c)
+            if c == 0x5C and i < n - 1:  # '\\' escapes the next byte
+                i += 1
+                c = pattern[i]
+            out.append(frozenset((c,)))
         i += 1
-    out += b"\\Z"
-    return re.compile(bytes(out))
+    return out
+
+
+def _set_regex(chosen: frozenset[int]) -> bytes:
+    """A regex item for one byte of a set, in runs of \\xNN ranges."""
+    if not chosen:
+        return b"(?!)"
+    if len(chosen) == 256:
+        return b"."
+    runs: list[bytes] = []
+    ordered = sorted(chosen)
+    start = prev = ordered[0]
+    for b in [*ordered[1:], -1]:
+        if b != prev + 1:
+            runs.append(b"\\x%02x" % start + (b"-\\x%02x" % prev if prev != start else b""))
+            start = b
+        prev = b
+    return b"[" + b"".join(runs) + b"]"
+
+
+class _Segment:
+    """A fixed-length run of one-byte sets between two stars."""
+
+    __slots__ = ("length", "literal", "regex")
+
+    def __init__(self, items: list[frozenset[int]]) -> None:
+        self.length = len(items)
+        self.literal: bytes | None = None
+        self.regex: re.Pattern[bytes] | None = None
+        if all(len(item) == 1 for item in items):
+            self.literal = bytes(next(iter(item)) for item in items)
+        else:
+            # No quantifier and no alternation: the regex engine cannot backtrack here.
+            self.regex = re.compile(b"(?s)" + b"".join(_set_regex(item) for item in items))
+
+    def at(self, key: bytes, pos: int) -> bool:
+        """Whether the segment matches key at pos."""
+        if self.literal is not None:
+            return key.startswith(self.literal, pos)
+        assert self.regex is not None
+        return self.regex.match(key, pos) is not None
+
+    def find(self, key: bytes, pos: int, end: int) -> int:
+        """The leftmost place at or after pos where the segment fits before end, or -1."""
+        if self.literal is not None:
+            return key.find(self.literal, pos, end)
+        assert self.regex is not None
+        found = self.regex.search(key, pos, end)
+        return -1 if found is None else found.start()
+
+
+class Glob:
+    """A compiled Redis glob: match() decides as SCAN MATCH would, without backtracking."""
+
+    __slots__ = ("min_length", "never", "pattern", "segments")
+
+    def __init__(self, pattern: bytes) -> None:
+        self.pattern = pattern
+        parts: list[list[frozenset[int]]] = [[]]
+        for item in _parse(pattern):
+            if item is None:
+                parts.append([])
+            else:
+                parts[-1].append(item)
+        self.segments = [_Segment(part) for part in parts]
+        self.min_length = sum(s.length for s in self.segments)
+        stars = len(parts) - 1
+        # Redis returns "no match" when a '*' is nested past its limit; the last star only
+        # escapes it when nothing follows it (it matches without recursing).
+        self.never = stars > _STAR_NESTING + 1 or (
+            stars == _STAR_NESTING + 1 and self.segments[-1].length > 0
+        )
+
+    def match(self, key: bytes) -> bool:
+        """Whether key matches, as SCAN MATCH decides."""
+        if not key:
+            # stringmatchlen matches an empty key only to an empty pattern; SCAN and KEYS skip
+            # matching altogether for the pattern '*'.
+            return self.pattern in (b"", b"*")
+        segments = self.segments
+        if self.never or len(key) < self.min_length:
+            return False
+        first = segments[0]
+        if len(segments) == 1:
+            return len(key) == first.length and first.at(key, 0)
+        if not first.at(key, 0):
+            return False
+        pos = first.length
+        last = segments[-1]
+        end = len(key) - last.length
+        for segment in segments[1:-1]:
+            found = segment.find(key, pos, end)
+            if found < 0:
+                return False
+            pos = found + segment.length
+        return last.length == 0 or last.at(key, end)
+
+
+@lru_cache(maxsize=1024)
+def compile_glob(pattern: bytes) -> Glob:
+    """The compiled form of a Redis glob (cached: the same globs come back again and again)."""
+    return Glob(pattern)
 
 
 def glob_match(pattern: bytes, key: bytes) -> bool:
     """Whether key matches a Redis glob, as SCAN MATCH would decide."""
-    return glob_regex(pattern).match(key) is not None
+    return compile_glob(pattern).match(key)
 
 
 # -- decorator keys ---------------------------------------------------------------------------

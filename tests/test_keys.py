@@ -19,6 +19,7 @@ from cachectl.keys import (
     escape_glob,
     function_key,
     glob_match,
+    namespace_of,
     to_bytes,
 )
 
@@ -44,15 +45,47 @@ def test_bookkeeping_keys_are_outside_the_data_glob() -> None:
     assert space.tag_name(space.tag("user:42")) == "user:42"
 
 
-@pytest.mark.parametrize("namespace", ["app", "my-app.v2", "a_b", "app:v2"])
+@pytest.mark.parametrize("namespace", ["app", "my-app.v2", "a_b", "V2", "shop.v2"])
 def test_valid_namespaces(namespace: str) -> None:
     assert check_namespace(namespace) == namespace
 
 
-@pytest.mark.parametrize("namespace", ["", "a b", "a*", "a#b", "a:", ":a", "a::b", "ä"])
+@pytest.mark.parametrize(
+    "namespace",
+    ["", "a b", "a*", "a?", "a[b]", "a\\b", "a#b", "a:", ":a", "a::b", "app:v2", "ä", "a\x1b[0m"],
+)
 def test_invalid_namespaces_raise_config_error(namespace: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="letters, digits"):
         check_namespace(namespace)
+
+
+def test_a_colon_namespace_is_refused_with_a_way_out() -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_namespace("shop:v2")
+    assert "'shop.v2'" in str(caught.value)
+    assert "shop:v2" in str(caught.value)
+
+
+# Every glob and bookkeeping key one namespace builds, against every key another could own.
+NAMESPACES = st.text(alphabet="ab.-_", min_size=1, max_size=4)
+APP_KEYS = st.binary(max_size=6) | st.text(alphabet="ab:#*?[]{}", max_size=6).map(str.encode)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mine=NAMESPACES, theirs=NAMESPACES, key=APP_KEYS, pattern=APP_KEYS, tag=st.text(max_size=4))
+def test_no_glob_of_one_namespace_matches_another_namespaces_keys(
+    mine: str, theirs: str, key: bytes, pattern: bytes, tag: str
+) -> None:
+    if mine == theirs:
+        return
+    a, b = KeySpace(mine), KeySpace(theirs)
+    theirs_keys = [b.full(key), b.tag(tag), b.stats_key]
+    globs = [a.data_glob, a.tag_glob, a.glob(pattern), *a.prefix_globs(key or b"p")]
+    if key.rstrip(b":"):
+        globs.append(a.prefix_selection(key)[1])
+    assert not [(g, k) for g in globs for k in theirs_keys if glob_match(g, k)]
+    assert {a.stats_key, a.tag(tag), a.full(key)}.isdisjoint(theirs_keys)
+    assert {namespace_of(k) for k in theirs_keys} == {theirs}
 
 
 def test_str_keys_are_utf8_and_other_types_are_refused() -> None:
@@ -64,7 +97,8 @@ def test_str_keys_are_utf8_and_other_types_are_refused() -> None:
 # -- glob escaping ------------------------------------------------------------------------------
 
 # Redis's stringmatchlen (util.c), restricted to the well-formed patterns the generator below
-# produces; an oracle independent of cachectl.keys.glob_regex.
+# produces and to non-empty keys (an empty key matches only '' and '*': tested against a real
+# server in test_glob_redis.py); an oracle independent of cachectl.keys.
 TOKENS = st.one_of(
     st.just((b"*", b".*")),
     st.just((b"?", b".")),
@@ -91,7 +125,7 @@ KEYS = st.binary(max_size=8) | st.lists(st.sampled_from(list(b"ab:*?[]\\ \xff"))
 
 
 @settings(max_examples=300, deadline=None)
-@given(tokens=st.lists(TOKENS, max_size=6), key=KEYS)
+@given(tokens=st.lists(TOKENS, max_size=6), key=KEYS.filter(bool))
 def test_glob_match_agrees_with_redis_semantics(
     tokens: list[tuple[bytes, bytes]], key: bytes
 ) -> None:

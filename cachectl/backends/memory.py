@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from cachectl.backends.base import BatchCallback
-from cachectl.keys import glob_regex, prefixed
+from cachectl.keys import compile_glob, prefixed
 
 _NEVER = float("inf")
 
@@ -104,9 +104,9 @@ class MemoryStore:
 
     def delete_matching(self, globs: Sequence[bytes], on_batch: BatchCallback | None = None) -> int:
         """Remove every key matching any of the Redis globs."""
-        regexes = [glob_regex(g) for g in globs]
+        matchers = [compile_glob(g).match for g in globs]
         with self._lock:
-            doomed = [k for k in self._data if any(r.match(k) for r in regexes)]
+            doomed = [k for k in self._data if any(m(k) for m in matchers)]
         removed = self.delete(doomed)
         if on_batch is not None and removed:
             on_batch(removed)
@@ -127,12 +127,10 @@ class MemoryStore:
 
     def scan(self, glob: bytes) -> list[bytes]:
         """Live keys matching a Redis glob."""
-        regex = glob_regex(glob)
+        match = compile_glob(glob).match
         now = time.monotonic()
         with self._lock:
-            return [
-                k for k, (_, deadline) in self._data.items() if deadline > now and regex.match(k)
-            ]
+            return [k for k, (_, deadline) in self._data.items() if deadline > now and match(k)]
 
     def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
         """Add to named counters kept under key."""
