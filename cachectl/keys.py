@@ -120,12 +120,20 @@ class KeySpace:
 
     __slots__ = ("data_glob", "namespace", "ns", "stats_key", "tag_glob")
 
+    #: Whether keys are full Redis keys outside any namespace (RawKeySpace).
+    raw = False
+
     def __init__(self, namespace: str) -> None:
         self.namespace = check_namespace(namespace)
         self.ns = namespace.encode() + b":"
         self.stats_key = namespace.encode() + b"#stats"
         self.data_glob = escape_glob(self.ns) + b"*"
         self.tag_glob = escape_glob(namespace.encode()) + b"#tag:*"
+
+    @property
+    def where(self) -> str:
+        """Where the keys live, for messages: "namespace 'shop'"."""
+        return f"namespace {self.namespace!r}"
 
     def full(self, key: Key) -> bytes:
         """The Redis key of an application key."""
@@ -164,6 +172,35 @@ class KeySpace:
         """The tag a bookkeeping key belongs to."""
         start = len(self.namespace) + len("#tag:{")
         return tag_key[start:-1].decode("utf-8", "surrogateescape")
+
+
+class RawKeySpace(KeySpace):
+    """Full Redis keys as they are, outside any namespace: for reading keys, never deleting.
+
+    Keys and globs are used unchanged (a glob may then match any key of the database), there
+    are no tags and no stats. Only the read commands (`keys`, `inspect`) offer it.
+    """
+
+    __slots__ = ()
+
+    raw = True
+
+    def __init__(self) -> None:
+        self.namespace = ""
+        self.ns = b""
+        self.stats_key = b""
+        self.data_glob = b"*"
+        # '[]' is an empty set: a glob that matches no key (tags live inside a namespace).
+        self.tag_glob = b"[]"
+
+    @property
+    def where(self) -> str:
+        """Where the keys live, for messages."""
+        return "the whole database (no namespace)"
+
+    def tag(self, tag: str) -> bytes:
+        """Tags are kept per namespace: there are none outside one."""
+        raise ConfigError("tags are kept per namespace: --tag needs a namespace")
 
 
 # -- glob matching (the embedded store and the fallback) ---------------------------------------

@@ -27,7 +27,16 @@ COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
 
 
 def test_the_command_set() -> None:
-    assert COMMANDS == ["demo", "flush", "inspect", "keys", "latency", "stats", "warm"]
+    assert COMMANDS == [
+        "demo",
+        "flush",
+        "inspect",
+        "keys",
+        "latency",
+        "namespaces",
+        "stats",
+        "warm",
+    ]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

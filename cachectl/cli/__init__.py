@@ -2,7 +2,7 @@
 
     app.py      the Typer application, global connection options, the one error handler
     common.py   what commands share: connection options, --json, opening a connection
-    stats.py keys.py inspect.py flush.py latency.py   one module per command
+    stats.py keys.py inspect.py flush.py latency.py namespaces.py   one module per command
     render.py   every Rich import: tables, live views, progress bars, highlighting
 
 Commands parse options, call one operation in cachectl.ops, and render its result.

@@ -16,6 +16,7 @@ from cachectl.cli.flush import flush
 from cachectl.cli.inspect import inspect
 from cachectl.cli.keys import keys
 from cachectl.cli.latency import latency
+from cachectl.cli.namespaces import namespaces
 from cachectl.cli.stats import stats
 from cachectl.cli.warm import warm
 from cachectl.errors import (
@@ -156,6 +157,7 @@ app.command()(keys)
 app.command()(inspect)
 app.command()(flush)
 app.command()(latency)
+app.command()(namespaces)
 app.command()(warm)
 app.command()(demo)
 

@@ -89,6 +89,8 @@ def flush(
         if dry_run:
             sample = [conn.keys.app(k) for k in sel.sample(conn, selection)]
             _show_plan(selection, url, total or 0, sample, json_output)
+            if not total:
+                _hint(conn, everything)
             return
         if max_keys is not None and total is not None and total > max_keys:
             raise CheckFailed(
@@ -101,6 +103,8 @@ def flush(
             if not yes and not _confirm(f"Delete {total:,} keys ({selection.label}) on {url}?"):
                 raise CheckFailed("not confirmed; nothing was deleted")
             result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
+        if result.removed == 0:
+            _hint(conn, everything)
     if json_output:
         print_json(
             {
@@ -133,6 +137,12 @@ def _show_plan(
             "sample": [k.decode("utf-8", "backslashreplace") for k in sample],
         }
     )
+
+
+def _hint(conn: Connection, everything: bool) -> None:
+    from cachectl.cli.namespaces import hint_if_empty
+
+    hint_if_empty(conn, known_empty=everything)
 
 
 def _confirm(question: str) -> bool:

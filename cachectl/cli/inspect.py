@@ -20,18 +20,36 @@ def inspect(
         int,
         typer.Option(metavar="N", min=1, help="Items shown of a hash, list, set, zset or stream."),
     ] = 20,
+    no_namespace: Annotated[
+        bool,
+        typer.Option(
+            "--no-namespace",
+            help="KEY is a full Redis key, outside any namespace (read-only; no tags shown).",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show a key's decoded value with its serializer, compression, TTL and tags.
 
     cachectl's own values are decoded from their header; other values as far as they go
     (gzip, zlib, zstd and LZ4 frames, then msgpack, JSON or text). A corrupt value is shown as
-    a hex dump of its start and the exit status is 1.
+    a hex dump of its start and the exit status is 1. With --no-namespace, KEY names a Redis
+    key as it is (one written by another program, outside any namespace).
     """
+    from cachectl.errors import CheckFailed
+    from cachectl.keys import RawKeySpace
     from cachectl.ops.inspect import inspect_key
 
     with connection(ctx) as conn:
-        found = inspect_key(conn, key, raw=raw, items=items)
+        if no_namespace:
+            conn.keys = RawKeySpace()
+        try:
+            found = inspect_key(conn, key, raw=raw, items=items)
+        except CheckFailed:
+            from cachectl.cli.namespaces import hint_if_empty
+
+            hint_if_empty(conn)
+            raise
     if json_output:
         print_json(found.to_dict())
     else:

@@ -102,6 +102,10 @@ def stats(
         if watch is None:
             report = take()
             _emit(report, fmt, output, min_hit_ratio)
+            if prefix is None and not report.prefixes:
+                from cachectl.cli.namespaces import hint_if_empty
+
+                hint_if_empty(conn, known_empty=True)
         elif output is None:
             from cachectl.cli import render
 

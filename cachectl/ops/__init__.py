@@ -8,6 +8,7 @@
     listing    SCAN-based key listing with type, TTL, size and codec
     inspect    decode one stored value, cachectl's own or foreign
     flush      count, sample and delete a selection in batches
+    namespaces which namespaces a server holds, from its stats hashes and a sample of keys
     latency    round-trip probes on a dedicated connection
 
 No Typer or Rich here: the command-line tool and the admin router render the results.

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachectl.errors import ConfigError
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import STEP_COUNT, Selection
 
@@ -66,6 +67,9 @@ def delete(
     scan_count: int = STEP_COUNT,
 ) -> FlushResult:
     """Delete every key of the selection, batch by batch; on_batch sees each batch's count."""
+    if selection.raw:
+        # Keys outside a namespace are for reading: a flush never reaches beyond its namespace.
+        raise ConfigError(f"refusing to delete keys of {selection.label}: name a namespace")
     start = time.perf_counter()
     count = batch_size(rate, scan_count)
     callback = Throttle(rate, on_batch)

@@ -371,8 +371,7 @@ def inspect_key(conn: Connection, key: str, raw: bool = False, items: int = ITEM
     kind_raw, pttl, memory = pipe.execute()
     kind = kind_raw.decode() if isinstance(kind_raw, bytes) else str(kind_raw)
     if kind == "none":
-        namespace = conn.keys.namespace
-        raise CheckFailed(f"key {display_key(app)!r} not found in namespace {namespace!r}")
+        raise CheckFailed(f"key {display_key(app)!r} not found in {conn.keys.where}")
     base = Inspection(
         app,
         full,

@@ -26,6 +26,8 @@ class Selection:
     keys: tuple[bytes, ...] = ()
     globs: tuple[bytes, ...] = ()
     tag_keys: tuple[bytes, ...] = ()
+    #: Full Redis keys outside any namespace (RawKeySpace): for reading only, never deleted.
+    raw: bool = False
 
 
 def select(
@@ -52,7 +54,7 @@ def select(
     ]
     if len(chosen) > 1:
         raise ConfigError(f"choose one of {', '.join(chosen)}")
-    ns = space.namespace
+    where, raw_keys = space.where, space.raw
     if prefix is not None:
         raw = to_bytes(prefix).rstrip(b":")
         if not raw:
@@ -60,20 +62,25 @@ def select(
         # The key equal to the prefix is named, not globbed: a glob without a wildcard would
         # still cost a full SCAN of the keyspace.
         return Selection(
-            f"prefix {prefix!r} in namespace {ns!r}",
+            f"prefix {prefix!r} in {where}",
             keys=(space.full(raw),),
             globs=(space.prefix_globs(raw)[1],),
+            raw=raw_keys,
         )
     if pattern is not None:
-        return Selection(f"pattern {pattern!r} in namespace {ns!r}", globs=(space.glob(pattern),))
+        return Selection(
+            f"pattern {pattern!r} in {where}", globs=(space.glob(pattern),), raw=raw_keys
+        )
     if tag is not None:
-        return Selection(f"tag {tag!r} in namespace {ns!r}", tag_keys=(space.tag(tag),))
+        return Selection(f"tag {tag!r} in {where}", tag_keys=(space.tag(tag),), raw=raw_keys)
     if keys:
         full = tuple(dict.fromkeys(space.full(k) for k in keys))
-        return Selection(f"{len(full)} named key(s) in namespace {ns!r}", keys=full)
+        return Selection(f"{len(full)} named key(s) in {where}", keys=full, raw=raw_keys)
     if everything:
+        if raw_keys:
+            raise ConfigError("--all needs a namespace")
         # The published stats hash is kept: it is history, not cached data.
-        return Selection(f"every key of namespace {ns!r}", globs=(space.data_glob, space.tag_glob))
+        return Selection(f"every key of {where}", globs=(space.data_glob, space.tag_glob))
     if not required:
         return entries(space)
     raise ConfigError("choose what to act on: --prefix, --pattern, --tag, --key or --all")
@@ -81,7 +88,7 @@ def select(
 
 def entries(space: KeySpace) -> Selection:
     """Every application entry of the namespace (not the tag and stats bookkeeping)."""
-    return Selection(f"namespace {space.namespace!r}", globs=(space.data_glob,))
+    return Selection(space.where, globs=(space.data_glob,), raw=space.raw)
 
 
 def server_ms(conn: Connection) -> int:

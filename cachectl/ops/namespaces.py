@@ -1,0 +1,202 @@
+"""Which namespaces a server holds, found from its keys rather than guessed.
+
+A namespace holds no ':' or '#' (cachectl.keys), so the namespace of any key is the text
+before its first separator, and its published stats hash is '<namespace>#stats'. Two bounded
+passes per primary find them:
+
+- a sample: the first `sample` keys SCAN returns, each classified (entry, tag set, stats hash
+  or foreign); counts are exact when the sample covers the database, else extrapolated from the
+  share of the database examined (SCAN's order is unrelated to key names), and marked so;
+- when the sample did not cover the database, a SCAN MATCH '*#stats' of up to `stats_scan`
+  keys finds the namespaces that publish stats but were missed by the sample.
+
+Any 'word:...' key looks like an entry of namespace 'word', so each namespace also says whether
+cachectl wrote it: a stats hash, a tag set, or a sampled value in cachectl's format.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from cachectl.codec import MAGIC, VERSION
+from cachectl.keys import namespace_of
+from cachectl.ops.connect import Connection
+from cachectl.ops.selection import SCAN_COUNT, scan_node
+from cachectl.ops.server import server_info
+
+#: Keys classified per primary; past it counts are extrapolated.
+SAMPLE = 10_000
+#: Keys examined per primary looking for stats hashes when the sample did not cover them all.
+STATS_SCAN = 1_000_000
+#: Keys a namespace-emptiness check examines per primary before it answers "unknown".
+EMPTY_SCAN = 1_000_000
+#: Sampled entries per namespace whose first bytes are read for cachectl's header.
+PROBES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceInfo:
+    """One namespace found on the server."""
+
+    name: str
+    keys: int  # entries ('<name>:...'); extrapolated unless the discovery is exact
+    tags: int  # tag sets ('<name>#tag:{...}'), the same way
+    stats: bool  # a published stats hash '<name>#stats' exists
+    cachectl: bool  # written by cachectl: stats, tags, or a sampled value in its format
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {
+            "name": self.name,
+            "keys": self.keys,
+            "tags": self.tags,
+            "stats": self.stats,
+            "cachectl": self.cachectl,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """The namespaces of a server's database, biggest first."""
+
+    url: str
+    namespaces: list[NamespaceInfo]
+    examined: int  # keys classified, over every primary
+    total: int  # keys in the database, over every primary
+    foreign: int  # keys of no namespace (extrapolated unless exact)
+
+    @property
+    def exact(self) -> bool:
+        """Whether every key was classified (counts are exact)."""
+        return self.examined >= self.total
+
+    def names(self) -> list[str]:
+        """The namespaces' names, biggest first."""
+        return [ns.name for ns in self.namespaces]
+
+    def others(self, namespace: str) -> list[NamespaceInfo]:
+        """The namespaces found other than namespace, cachectl's first, biggest first."""
+        return [ns for ns in self.namespaces if ns.name != namespace]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {
+            "url": self.url,
+            "exact": self.exact,
+            "examined": self.examined,
+            "total_keys": self.total,
+            "foreign_keys": self.foreign,
+            "namespaces": [ns.to_dict() for ns in self.namespaces],
+        }
+
+
+def _kind(key: bytes, namespace: str) -> str:
+    """'keys', 'tags' or 'stats': what a key of namespace is."""
+    mark = key[len(namespace) : len(namespace) + 1]
+    if mark == b":":
+        return "keys"
+    return "stats" if key.endswith(b"#stats") else "tags"
+
+
+def discover(conn: Connection, sample: int = SAMPLE, stats_scan: int = STATS_SCAN) -> Discovery:
+    """The namespaces on the server, from a bounded sample of keys and the stats hashes."""
+    if sample < 1 or stats_scan < 1:
+        raise ValueError("sample and stats_scan must be positive")
+    sizes = {server.node: server.keys for server in server_info(conn)}
+    counts: dict[str, Counter[str]] = {}
+    with_stats: set[str] = set()
+    probes: dict[str, list[bytes]] = {}
+    examined = total = 0
+    foreign = 0.0
+    for node in conn.primaries():
+        seen: dict[str, Counter[str]] = {}
+        looked = strays = 0
+        complete = False
+        for done, keys in scan_node(conn, node.name, b"*", min(SCAN_COUNT, sample)):
+            complete = done
+            looked += len(keys)
+            for key in keys:
+                name = namespace_of(key)
+                if name is None:
+                    strays += 1
+                    continue
+                kind = _kind(key, name)
+                if kind == "stats":
+                    with_stats.add(name)
+                elif kind == "keys" and len(probes.setdefault(name, [])) < PROBES:
+                    probes[name].append(key)
+                seen.setdefault(name, Counter())[kind] += 1
+            if looked >= sample:
+                break
+        size = max(sizes.get(node.name, looked), looked)
+        if complete:
+            size = looked  # the whole database was seen: INFO's count may lag
+        scale = size / looked if looked else 1.0
+        for name, kinds in seen.items():
+            target = counts.setdefault(name, Counter())
+            for kind, n in kinds.items():
+                target[kind] += round(n * scale) if kind != "stats" else n
+        foreign += strays * scale
+        examined += looked
+        total += size
+        if not complete:
+            with_stats |= _stats_hashes(conn, node.name, stats_scan)
+    for name in with_stats:
+        counts.setdefault(name, Counter())
+    formatted = _in_cachectl_format(conn, probes)
+    found = [
+        NamespaceInfo(
+            name,
+            kinds["keys"],
+            kinds["tags"],
+            name in with_stats,
+            name in with_stats or kinds["tags"] > 0 or name in formatted,
+        )
+        for name, kinds in counts.items()
+    ]
+    found.sort(key=lambda ns: (not ns.cachectl, -ns.keys, -ns.tags, ns.name))
+    return Discovery(conn.config.display_url, found, examined, total, round(foreign))
+
+
+def _in_cachectl_format(conn: Connection, probes: dict[str, list[bytes]]) -> set[str]:
+    """Namespaces with a probed value that starts with cachectl's header."""
+    order = [(name, key) for name, keys in probes.items() for key in keys]
+    if not order:
+        return set()
+    pipe = conn.client.pipeline(transaction=False)
+    for _name, key in order:
+        pipe.getrange(key, 0, 1)
+    header = bytes((MAGIC, VERSION))
+    replies = pipe.execute(raise_on_error=False)  # WRONGTYPE for collections: not cachectl's
+    return {name for (name, _key), head in zip(order, replies, strict=True) if head == header}
+
+
+def _stats_hashes(conn: Connection, node: str, limit: int) -> set[str]:
+    """Namespaces whose '<namespace>#stats' SCAN finds on node within limit keys examined."""
+    names: set[str] = set()
+    for calls, (_done, keys) in enumerate(scan_node(conn, node, b"*#stats", SCAN_COUNT), 1):
+        for key in keys:
+            name = namespace_of(key)
+            if name is not None and _kind(key, name) == "stats":
+                names.add(name)
+        if calls * SCAN_COUNT >= limit:
+            break
+    return names
+
+
+def is_empty(conn: Connection, max_scan: int = EMPTY_SCAN) -> bool | None:
+    """Whether the connection's namespace holds no entry and no stats; None: not known in time."""
+    space = conn.keys
+    if not space.namespace:
+        return None  # outside any namespace: nothing to suggest
+    if conn.client.exists(space.stats_key):
+        return False
+    for node in conn.primaries():
+        for calls, (_done, keys) in enumerate(scan_node(conn, node.name, space.data_glob), 1):
+            if keys:
+                return False
+            if calls * SCAN_COUNT >= max_scan:
+                return None
+    return True
