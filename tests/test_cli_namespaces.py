@@ -195,3 +195,16 @@ def test_no_namespace_is_for_reading_only(populated: str, run_script: Run) -> No
         with pytest.raises(ConfigError, match="--all needs a namespace"):
             select(conn.keys, everything=True)
     assert run_script("--url", populated, "namespaces", "--json").json()["total_keys"] == 21
+
+
+def test_namespaces_on_a_cluster_covers_every_primary(cluster_url: str, run_script: Run) -> None:
+    _shop(cluster_url, entries=300)
+    done = run_script("--url", cluster_url, "namespaces", "--json")
+    assert done.exit_code == 0, done.stderr
+    found = done.json()
+    assert found["exact"] is True
+    assert found["namespaces"] == [
+        {"name": "shop", "keys": 300, "tags": 1, "stats": True, "cachectl": True}
+    ]
+    hinted = run_script("--url", cluster_url, "keys")
+    assert "did you mean --namespace shop?" in hinted.stderr
