@@ -17,8 +17,10 @@ namespace ('N:*', 'N#tag:*', 'N:<pattern>') can match a key of another: 'shop:*'
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -321,7 +323,7 @@ class _Segment:
 class Glob:
     """A compiled Redis glob: match() decides as SCAN MATCH would, without backtracking."""
 
-    __slots__ = ("min_length", "never", "pattern", "segments")
+    __slots__ = ("match", "min_length", "never", "pattern", "segments")
 
     def __init__(self, pattern: bytes) -> None:
         self.pattern = pattern
@@ -339,9 +341,18 @@ class Glob:
         self.never = stars > _STAR_NESTING + 1 or (
             stars == _STAR_NESTING + 1 and self.segments[-1].length > 0
         )
+        #: Whether a key matches, as SCAN MATCH decides.
+        self.match: Callable[[bytes], bool] = self._match
+        first = self.segments[0].literal
+        # 'literal*', the common case (a namespace, a prefix): one C-level call per key, about
+        # 2.5 times faster than the general path ('**' stays there: it refuses the empty key).
+        simple = stars == 1 and first is not None and self.segments[-1].length == 0
+        if simple and (first or pattern == b"*"):
+            self.match = operator.methodcaller("startswith", first)
+        elif stars == 0 and first is not None:
+            self.match = functools.partial(operator.eq, first)
 
-    def match(self, key: bytes) -> bool:
-        """Whether key matches, as SCAN MATCH decides."""
+    def _match(self, key: bytes) -> bool:
         if not key:
             # stringmatchlen matches an empty key only to an empty pattern; SCAN and KEYS skip
             # matching altogether for the pattern '*'.
