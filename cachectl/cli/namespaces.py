@@ -121,11 +121,16 @@ def hint_if_empty(conn: Connection, known_empty: bool = False) -> None:
 
     known_empty: the command has just seen every key of the namespace and found none.
     """
+    import redis.exceptions
+
     from cachectl.ops.namespaces import discover, is_empty
 
-    if conn.keys.raw or not (known_empty or is_empty(conn)):
-        return
-    found = discover(conn)
+    try:
+        if conn.keys.raw or not (known_empty or is_empty(conn)):
+            return
+        found = discover(conn)
+    except redis.exceptions.ResponseError:
+        return  # a server that refuses SCAN or INFO to this user: the hint is only a hint
     if found.total == 0:
         return  # an empty database: nothing to point at (stats shows its key count)
     current = conn.keys.namespace
