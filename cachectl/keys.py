@@ -207,8 +207,8 @@ class RawKeySpace(KeySpace):
 
 # -- glob matching (the embedded store and the fallback) ---------------------------------------
 #
-# Redis's stringmatchlen (src/util.c) backtracks on '*': '*a*a*a*a*a*a*a*a*a*a*a*b' takes
-# exponential time, and so did a regex translation. Here a pattern is cut at its stars into
+# A backtracking matcher (a regex translation, or stringmatchlen before Redis 7) takes
+# exponential time on '*a*a*a*a*a*a*a*a*a*a*a*b'. Here a pattern is cut at its stars into
 # fixed-length segments; the first is matched at the start, the last at the end, and each one
 # between at its leftmost place after the previous (placing it further right never helps). No
 # backtracking: at most O(len(key) * len(pattern)), and literal segments are a bytes.find.
