@@ -449,12 +449,15 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    s = report.summary
+    # Latency under load includes queueing in the application: the load is named beside it.
+    load = f" (c={s.concurrency})" if s.concurrency > 1 else ""
     table = Table(title=f"Warmed {report.base_url or ''}".rstrip(), title_justify="left")
     for name, justify in (
         ("endpoint", "left"),
         ("status", "right"),
-        ("cold", "right"),
-        ("warm", "right"),
+        (f"cold ms{load}", "right"),
+        (f"warm ms{load}", "right"),
         ("speedup", "right"),
         ("cache", "left"),
     ):
@@ -469,10 +472,11 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         status = Text(str(row.status) if row.status is not None else "-")
         if row.failed:
             status = Text(row.error or str(row.status), style="red")
+        cold = millis(row.cold_ms) + ("*" if row.cold_cache == "HIT" else "")
         table.add_row(
             Text(label, overflow="fold"),
             status,
-            millis(row.cold_ms),
+            cold,
             millis(row.warm_ms),
             f"{row.speedup:.1f}x" if row.speedup is not None else "-",
             verdict,
@@ -480,20 +484,43 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     out().print(table)
     if len(shown) < len(report.endpoints):
         out().print(Text(f"... and {len(report.endpoints) - len(shown)} more endpoints"))
-    s = report.summary
     counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items()))
+    in_flight = (
+        f"{s.concurrency} requests in flight: latency includes queueing in the application "
+        "(--concurrency 1 measures one request at a time)"
+        if s.concurrency > 1
+        else "one request at a time"
+    )
     lines = [
         f"{s.targets} endpoints x {s.passes} passes = {s.requests} requests in "
         f"{elapsed(s.duration_s)}; statuses {counts}",
+        f"measured with {in_flight}",
         f"measured: p50 {millis(s.p50_ms)} ms, p95 {millis(s.p95_ms)} ms, p99 "
         f"{millis(s.p99_ms)} ms; hit ratio {ratio(s.hit_ratio)}; "
         f"{s.requests_per_s or 0:,.0f} requests/s",
     ]
+    if s.already_cached:
+        noun = "endpoint was" if s.already_cached == 1 else "endpoints were"
+        lines.append(
+            f"* {s.already_cached} {noun} already cached on pass 1: their 'cold' figures are "
+            "warm ones, so no speedup is shown (flush the cache first for a cold run)"
+        )
+    for origin, count in sorted(report.headers_withheld.items()):
+        noun = "endpoint" if count == 1 else "endpoints"
+        lines.append(
+            f"--header values not sent to {origin} ({count} {noun}): not the --base-url "
+            "origin; allow it with --header-origin"
+        )
     if s.stats_delta:
         moved = ", ".join(f"{k} +{v}" for k, v in s.stats_delta.items())
-        lines.append(f"cache stats moved: {moved}")
+        lines.append(f"published cache stats moved during the measured passes: {moved}")
     for threshold in report.thresholds:
         lines.append(("ok    " if threshold.passed else "FAILED ") + threshold.message)
+    if report.interrupted:
+        lines.append(
+            f"INTERRUPTED after {s.requests} of {s.targets * s.passes} requests: the figures "
+            "cover those"
+        )
     for line in lines:
         out().print(Text(line))
 
