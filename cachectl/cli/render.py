@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from cachectl.demo.environment import DemoEnvironment
+    from cachectl.demo.summary import DemoSummary
     from cachectl.demo.tour import Step
     from cachectl.ops.flush import FlushResult
     from cachectl.ops.inspect import Inspection
@@ -486,7 +487,7 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         out().print(Text(f"... and {len(report.endpoints) - len(shown)} more endpoints"))
     counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items()))
     in_flight = (
-        f"{s.concurrency} requests in flight: latency includes queueing in the application "
+        f"with {s.concurrency} requests in flight: latency includes queueing in the application "
         "(--concurrency 1 measures one request at a time)"
         if s.concurrency > 1
         else "one request at a time"
@@ -494,7 +495,7 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     lines = [
         f"{s.targets} endpoints x {s.passes} passes = {s.requests} requests in "
         f"{elapsed(s.duration_s)}; statuses {counts}",
-        f"measured with {in_flight}",
+        f"measured {in_flight}",
         f"measured: p50 {millis(s.p50_ms)} ms, p95 {millis(s.p95_ms)} ms, p99 "
         f"{millis(s.p99_ms)} ms; hit ratio {ratio(s.hit_ratio)}; "
         f"{s.requests_per_s or 0:,.0f} requests/s",
@@ -545,6 +546,9 @@ def show_demo_step(step: Step) -> None:
     """One step of the tour, rendered like the command it stands for."""
     from rich.text import Text
 
+    if step.kind == "summary":
+        show_demo_summary(step.result)
+        return
     out().print()
     out().rule(f"$ {step.title}", align="left")
     out().print(Text(step.explanation, style="italic"))
@@ -567,3 +571,35 @@ def show_demo_step(step: Step) -> None:
         )
         for key in change.removed:
             out().print(Text(f"  - {key}"))
+
+
+def show_demo_summary(summary: DemoSummary) -> None:
+    """The demo's closing summary, the speedup of the cached dashboard endpoints first."""
+    from rich.text import Text
+
+    out().print()
+    out().rule("Summary", align="left")
+    for row in summary.dashboard:
+        if row.speedup is None:
+            why = "no cold figure: its first request was already a cache hit"
+            out().print(Text(f"{row.path}: {why}; cached p50 {millis(row.warm_p50_ms)} ms"))
+            continue
+        out().print(
+            Text(
+                f"{row.path}: {row.speedup:,.0f}x faster cached: cold {millis(row.cold_ms)} ms "
+                f"-> cached p50 {millis(row.warm_p50_ms)} ms, p95 {millis(row.warm_p95_ms)} ms "
+                f"({row.speedup_p95:,.0f}x at p95; {row.hits}/{row.samples} X-Cache: HIT)",
+                style="bold",
+            )
+        )
+    median = "-" if summary.median_speedup is None else f"{summary.median_speedup:,.1f}x"
+    lines = [
+        f"All {summary.endpoints} endpoints: median speedup {median}; "
+        f"{summary.measured_hits} of {summary.measured} measured requests answered "
+        "X-Cache: HIT",
+        f"Measured one request at a time (concurrency {summary.concurrency}); cold figures only "
+        f"from requests that missed the cache ({summary.cold_misses} of {summary.endpoints}); "
+        "hits from each response's X-Cache header, not from published stats.",
+    ]
+    for line in lines:
+        out().print(Text(line))
