@@ -17,14 +17,15 @@ if TYPE_CHECKING:
 
 
 PUBLISH_WAIT = 1.2  # seconds: the library's default stats_interval, and a margin
+SETTLE_LIMIT = 6.0  # seconds a reading waits at most for the published figures to settle
 INTERRUPTED = 130  # as a shell reports a command stopped by SIGINT
 
 
 def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
     """Total cache hits from the published stats, when a cache URL is given or configured.
 
-    Each reading waits one publish interval after the requests before it, so that the delta
-    counts the measured passes' own hits, not pass 1's published late.
+    A reading is taken once the figures have stopped moving for a publish interval, so that
+    the delta counts the measured passes' own hits, not pass 1's published late.
     """
     settings = ctx.find_object(Settings) or Settings()
     if settings.url is None and not (os.environ.get("CACHECTL_URL") or os.environ.get("REDIS_URL")):
@@ -33,8 +34,7 @@ def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
 
     config = settings.config()
 
-    def probe() -> Mapping[str, int]:
-        time.sleep(PUBLISH_WAIT)
+    def read() -> dict[str, int]:
         try:
             with connection(config) as conn:
                 from cachectl.stats import CacheStats
@@ -44,6 +44,15 @@ def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
         except CachectlError:
             return {}
         return {"hits": total.hits, "misses": total.misses}
+
+    def probe() -> Mapping[str, int]:
+        deadline = time.monotonic() + SETTLE_LIMIT
+        reading = read()
+        while True:
+            time.sleep(PUBLISH_WAIT)
+            settled, reading = reading, read()
+            if reading == settled or time.monotonic() > deadline:
+                return reading
 
     return probe
 
