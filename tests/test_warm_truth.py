@@ -76,7 +76,7 @@ def test_the_table_states_the_concurrency_next_to_the_figures(
     path = _file(cli_isolated, "/cached/{1..5}\n")
     result = run_script("warm", path, "--base-url", server.base_url, "--concurrency", "4")
     assert result.exit_code == 0, result
-    assert "cold ms (c=4)" in result.stdout and "warm ms (c=4)" in result.stdout
+    assert f"Warmed {server.base_url}: latency with 4 requests in flight" in result.stdout
     assert "measured with 4 requests in flight: latency includes queueing" in result.stdout
 
     sequential = run_script(
@@ -92,7 +92,7 @@ def test_one_request_at_a_time_says_so(
     result = run_script("warm", path, "--base-url", server.base_url, "--concurrency", "1")
     assert result.exit_code == 0, result
     assert "measured one request at a time" in result.stdout
-    assert "(c=" not in result.stdout
+    assert f"Warmed {server.base_url}: latency one request at a time" in result.stdout
 
 
 # -- a second run: the 'cold' pass was served from the cache ------------------------------------

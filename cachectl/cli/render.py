@@ -451,14 +451,19 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     from rich.text import Text
 
     s = report.summary
-    # Latency under load includes queueing in the application: the load is named beside it.
-    load = f" (c={s.concurrency})" if s.concurrency > 1 else ""
-    table = Table(title=f"Warmed {report.base_url or ''}".rstrip(), title_justify="left")
+    # Latency under load includes queueing in the application: the load is named above it.
+    load = (
+        f"latency with {s.concurrency} requests in flight"
+        if s.concurrency > 1
+        else "latency one request at a time"
+    )
+    title = f"Warmed {report.base_url or ''}".rstrip() + f": {load}"
+    table = Table(title=title, title_justify="left")
     for name, justify in (
         ("endpoint", "left"),
         ("status", "right"),
-        (f"cold ms{load}", "right"),
-        (f"warm ms{load}", "right"),
+        ("cold ms", "right"),
+        ("warm ms", "right"),
         ("speedup", "right"),
         ("cache", "left"),
     ):
@@ -501,10 +506,12 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         f"{s.requests_per_s or 0:,.0f} requests/s",
     ]
     if s.already_cached:
-        noun = "endpoint was" if s.already_cached == 1 else "endpoints were"
+        one = s.already_cached == 1
         lines.append(
-            f"* {s.already_cached} {noun} already cached on pass 1: their 'cold' figures are "
-            "warm ones, so no speedup is shown (flush the cache first for a cold run)"
+            f"* {s.already_cached} {'endpoint was' if one else 'endpoints were'} already cached "
+            f"on pass 1: {'its' if one else 'their'} 'cold' "
+            f"{'figure is a warm one' if one else 'figures are warm ones'}, so no speedup is "
+            "shown (flush the cache first for a cold run)"
         )
     for origin, count in sorted(report.headers_withheld.items()):
         noun = "endpoint" if count == 1 else "endpoints"
