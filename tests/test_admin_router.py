@@ -145,3 +145,14 @@ async def test_flush_still_needs_the_token(
     response = await client.post("/_cache/flush", params={"prefix": ""})
     assert response.status_code == 401
     assert response.json() == {"detail": "missing bearer token"}
+
+
+@pytest.mark.parametrize("samples", ["0", "1001", "abc", ""])
+async def test_a_bad_latency_sample_count_is_a_4xx_with_a_json_error(
+    router_app: tuple[httpx.AsyncClient, Cache | AsyncCache], samples: str
+) -> None:
+    client, _ = router_app
+    response = await client.get("/_cache/latency", params={"samples": samples}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["detail"]
