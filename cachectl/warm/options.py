@@ -78,6 +78,8 @@ class WarmOptions:
                 "--header is sent only to the --base-url origin and --header-origin ones: "
                 "give one of them"
             )
+        if self.factory is not None and self.app is None:
+            raise ConfigError("--factory and --no-factory say what --app names: give --app")
         if self.app is not None and (self.app.count(":") != 1 or not all(self.app.split(":"))):
             raise ConfigError(f"--app must look like 'module:attribute', not {self.app!r}")
 
