@@ -8,6 +8,7 @@ by its session id after it exited, wherever it was reparented to.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -243,6 +244,10 @@ def assert_ran_every_step(demo: Demo, status: int) -> None:
         assert step in heading, headings
     assert "X-Cache-Invalidated:" in demo.stdout
     assert demo.stderr.splitlines()[-1] == "Stopped everything the demo started."
+    # The summary comes last and leads with the speedup of the cached dashboard endpoints.
+    summary = demo.stdout[demo.stdout.rindex("Summary") :].splitlines()[1:]
+    assert summary[0].startswith("/api/dashboard/summary: ") and "x faster cached" in summary[0]
+    assert "one request at a time" in demo.stdout
 
 
 # -- the demo runs to the end ------------------------------------------------------------------
@@ -392,3 +397,33 @@ def test_ctrl_c_while_the_database_is_built_stops_the_redis_server(
     assert not [cmd for cmd in redis_server_pids().values() if f":{port}" in cmd]
     assert Snapshot.take().children <= before.children
     assert list(demo.tmpdir.glob("cachectl-demo-*")) == []
+
+
+def test_demo_json_is_one_document_leading_with_the_cached_speedup(
+    start_demo: Callable[..., Demo],
+) -> None:
+    demo = start_demo("--json")
+    status = demo.wait(RUN_TIMEOUT)
+    assert status == 0, demo.stderr
+    document = json.loads(demo.stdout)
+    assert list(document) == ["environment", "summary", "steps"]
+    assert [step["kind"] for step in document["steps"]] == [
+        "warm", "stats", "inspect", "invalidation", "flush", "summary",
+    ]  # fmt: skip
+    summary = document["summary"]
+    assert summary["concurrency"] == 1
+    assert summary["endpoints"] == summary["cold_misses"] == summary["measured"]
+    assert summary["measured_hits"] == summary["measured"]
+    assert [row["path"] for row in summary["dashboard"]] == [
+        "/api/dashboard/summary",
+        "/api/dashboard/revenue",
+    ]
+    for row in summary["dashboard"]:
+        # Cold only from a real miss; every cached sample a hit by its own X-Cache header.
+        assert row["cold_cache"] == "MISS" and row["cold_ms"] is not None
+        assert row["hits"] == row["samples"] == 20
+        assert row["speedup"] is not None and row["speedup_p95"] is not None
+    warm = document["steps"][0]["result"]
+    assert warm["summary"]["concurrency"] == 1 and warm["summary"]["already_cached"] == 0
+    assert "admin_token" not in demo.stdout
+    assert demo.stderr.splitlines()[-1] == "Stopped everything the demo started."

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from cachectl.cli.common import JsonOption, print_json
+
 
 def demo(
     no_redis_server: Annotated[
@@ -16,13 +18,15 @@ def demo(
             "is installed.",
         ),
     ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Start Redis and the reference shop, warm it, show stats, inspect, invalidate, flush.
 
     Redis is a redis-server on a free port when one is installed, else fakeredis's
     in-process server; the application runs under uvicorn on a free port. Everything it
     started is stopped at the end, also on Ctrl-C. Needs the fastapi extra:
-    pip install 'cachectl[fastapi]'.
+    pip install 'cachectl[fastapi]'. With --json, one JSON document: the environment, every
+    step's result and the summary (the speedup of the cached dashboard endpoints).
     """
     try:
         import fakeredis  # noqa: F401
@@ -35,9 +39,25 @@ def demo(
             f"cachectl demo needs the fastapi extra ({exc.name} is missing): "
             "pip install 'cachectl[fastapi]'"
         ) from None
-    from cachectl.cli import render
     from cachectl.demo.environment import demo_environment
     from cachectl.demo.tour import tour
+
+    if json_output:
+        # No Rich with --json: the notes go to stderr as plain lines, the document to stdout.
+        typer.echo("Starting Redis, building the shop database and the application...", err=True)
+        with demo_environment(use_redis_server=not no_redis_server) as env:
+            environment = {
+                "redis_url": env.redis_url,
+                "redis_kind": env.redis_kind,
+                "app_url": env.app_url,
+                "namespace": env.namespace,
+            }
+            steps = [step.to_dict() for step in tour(env)]
+        summary = next(step["result"] for step in steps if step["kind"] == "summary")
+        print_json({"environment": environment, "summary": summary, "steps": steps})
+        typer.echo("Stopped everything the demo started.", err=True)
+        return
+    from cachectl.cli import render
 
     render.note("Starting Redis, building the shop database and the application...")
     with demo_environment(use_redis_server=not no_redis_server) as env:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from cachectl.demo.environment import DemoEnvironment
+    from cachectl.demo.summary import DemoSummary
     from cachectl.demo.tour import Step
     from cachectl.ops.flush import FlushResult
     from cachectl.ops.inspect import Inspection
@@ -449,12 +450,20 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"Warmed {report.base_url or ''}".rstrip(), title_justify="left")
+    s = report.summary
+    # Latency under load includes queueing in the application: the load is named above it.
+    load = (
+        f"latency with {s.concurrency} requests in flight"
+        if s.concurrency > 1
+        else "latency one request at a time"
+    )
+    title = f"Warmed {report.base_url or ''}".rstrip() + f": {load}"
+    table = Table(title=title, title_justify="left")
     for name, justify in (
         ("endpoint", "left"),
         ("status", "right"),
-        ("cold", "right"),
-        ("warm", "right"),
+        ("cold ms", "right"),
+        ("warm ms", "right"),
         ("speedup", "right"),
         ("cache", "left"),
     ):
@@ -469,10 +478,11 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         status = Text(str(row.status) if row.status is not None else "-")
         if row.failed:
             status = Text(row.error or str(row.status), style="red")
+        cold = millis(row.cold_ms) + ("*" if row.cold_cache == "HIT" else "")
         table.add_row(
             Text(label, overflow="fold"),
             status,
-            millis(row.cold_ms),
+            cold,
             millis(row.warm_ms),
             f"{row.speedup:.1f}x" if row.speedup is not None else "-",
             verdict,
@@ -480,20 +490,45 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     out().print(table)
     if len(shown) < len(report.endpoints):
         out().print(Text(f"... and {len(report.endpoints) - len(shown)} more endpoints"))
-    s = report.summary
     counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items()))
+    in_flight = (
+        f"with {s.concurrency} requests in flight: latency includes queueing in the application "
+        "(--concurrency 1 measures one request at a time)"
+        if s.concurrency > 1
+        else "one request at a time"
+    )
     lines = [
         f"{s.targets} endpoints x {s.passes} passes = {s.requests} requests in "
         f"{elapsed(s.duration_s)}; statuses {counts}",
+        f"measured {in_flight}",
         f"measured: p50 {millis(s.p50_ms)} ms, p95 {millis(s.p95_ms)} ms, p99 "
         f"{millis(s.p99_ms)} ms; hit ratio {ratio(s.hit_ratio)}; "
         f"{s.requests_per_s or 0:,.0f} requests/s",
     ]
+    if s.already_cached:
+        one = s.already_cached == 1
+        lines.append(
+            f"* {s.already_cached} {'endpoint was' if one else 'endpoints were'} already cached "
+            f"on pass 1: {'its' if one else 'their'} 'cold' "
+            f"{'figure is a warm one' if one else 'figures are warm ones'}, so no speedup is "
+            "shown (flush the cache first for a cold run)"
+        )
+    for origin, count in sorted(report.headers_withheld.items()):
+        noun = "endpoint" if count == 1 else "endpoints"
+        lines.append(
+            f"--header values not sent to {origin} ({count} {noun}): not the --base-url "
+            "origin; allow it with --header-origin"
+        )
     if s.stats_delta:
         moved = ", ".join(f"{k} +{v}" for k, v in s.stats_delta.items())
-        lines.append(f"cache stats moved: {moved}")
+        lines.append(f"published cache stats moved during the measured passes: {moved}")
     for threshold in report.thresholds:
         lines.append(("ok    " if threshold.passed else "FAILED ") + threshold.message)
+    if report.interrupted:
+        lines.append(
+            f"INTERRUPTED after {s.requests} of {s.targets * s.passes} requests: the figures "
+            "cover those"
+        )
     for line in lines:
         out().print(Text(line))
 
@@ -518,6 +553,9 @@ def show_demo_step(step: Step) -> None:
     """One step of the tour, rendered like the command it stands for."""
     from rich.text import Text
 
+    if step.kind == "summary":
+        show_demo_summary(step.result)
+        return
     out().print()
     out().rule(f"$ {step.title}", align="left")
     out().print(Text(step.explanation, style="italic"))
@@ -540,3 +578,35 @@ def show_demo_step(step: Step) -> None:
         )
         for key in change.removed:
             out().print(Text(f"  - {key}"))
+
+
+def show_demo_summary(summary: DemoSummary) -> None:
+    """The demo's closing summary, the speedup of the cached dashboard endpoints first."""
+    from rich.text import Text
+
+    out().print()
+    out().rule("Summary", align="left")
+    for row in summary.dashboard:
+        if row.speedup is None:
+            why = "no cold figure: its first request was already a cache hit"
+            out().print(Text(f"{row.path}: {why}; cached p50 {millis(row.warm_p50_ms)} ms"))
+            continue
+        out().print(
+            Text(
+                f"{row.path}: {row.speedup:,.0f}x faster cached: cold {millis(row.cold_ms)} ms "
+                f"-> cached p50 {millis(row.warm_p50_ms)} ms, p95 {millis(row.warm_p95_ms)} ms "
+                f"({row.speedup_p95:,.0f}x at p95; {row.hits}/{row.samples} X-Cache: HIT)",
+                style="bold",
+            )
+        )
+    median = "-" if summary.median_speedup is None else f"{summary.median_speedup:,.1f}x"
+    lines = [
+        f"All {summary.endpoints} endpoints: median speedup {median}; "
+        f"{summary.measured_hits} of {summary.measured} measured requests answered "
+        "X-Cache: HIT",
+        f"Measured one request at a time (concurrency {summary.concurrency}); cold figures only "
+        f"from requests that missed the cache ({summary.cold_misses} of {summary.endpoints}); "
+        "hits from each response's X-Cache header, not from published stats.",
+    ]
+    for line in lines:
+        out().print(Text(line))

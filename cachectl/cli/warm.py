@@ -17,25 +17,24 @@ if TYPE_CHECKING:
 
 
 PUBLISH_WAIT = 1.2  # seconds: the library's default stats_interval, and a margin
+SETTLE_LIMIT = 6.0  # seconds a reading waits at most for the published figures to settle
+INTERRUPTED = 130  # as a shell reports a command stopped by SIGINT
 
 
 def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
-    """Total cache hits from the published stats, when a cache URL is given or configured."""
+    """Total cache hits from the published stats, when a cache URL is given or configured.
+
+    A reading is taken once the figures have stopped moving for a publish interval, so that
+    the delta counts the measured passes' own hits, not pass 1's published late.
+    """
     settings = ctx.find_object(Settings) or Settings()
     if settings.url is None and not (os.environ.get("CACHECTL_URL") or os.environ.get("REDIS_URL")):
         return None
     from cachectl.ops.connect import connection
 
     config = settings.config()
-    first: list[float] = []
 
-    def probe() -> Mapping[str, int]:
-        # Applications publish their stats every second: before the second reading, let one
-        # publish interval pass since the first, so the delta covers the measured passes.
-        if first:
-            time.sleep(max(0.0, first[0] + PUBLISH_WAIT - time.monotonic()))
-        else:
-            first.append(time.monotonic())
+    def read() -> dict[str, int]:
         try:
             with connection(config) as conn:
                 from cachectl.stats import CacheStats
@@ -45,6 +44,15 @@ def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
         except CachectlError:
             return {}
         return {"hits": total.hits, "misses": total.misses}
+
+    def probe() -> Mapping[str, int]:
+        deadline = time.monotonic() + SETTLE_LIMIT
+        reading = read()
+        while True:
+            time.sleep(PUBLISH_WAIT)
+            settled, reading = reading, read()
+            if reading == settled or time.monotonic() > deadline:
+                return reading
 
     return probe
 
@@ -75,7 +83,16 @@ def warm(
         list[str] | None,
         typer.Option(
             metavar="'Name: value'",
-            help="Sent with every request; ${VAR} reads the environment. Values are never printed.",
+            help="Sent with every request to the --base-url origin (and --header-origin ones); "
+            "${VAR} reads the environment. Values are never printed.",
+        ),
+    ] = None,
+    header_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="ORIGIN",
+            help="Also send the --header values to this scheme://host[:port] (repeatable). "
+            "Requests to any other origin go without them.",
         ),
     ] = None,
     variant: Annotated[
@@ -103,7 +120,16 @@ def warm(
     app: Annotated[
         str | None,
         typer.Option(
-            metavar="MODULE:ATTR", help="Warm an ASGI application in process: no server needed."
+            metavar="MODULE:ATTR",
+            help="Warm an ASGI application (or a factory that returns one) in process: no "
+            "server needed.",
+        ),
+    ] = None,
+    factory: Annotated[
+        bool | None,
+        typer.Option(
+            "--factory/--no-factory",
+            help="Whether --app names a factory (default: told from its signature).",
         ),
     ] = None,
     junit: Annotated[
@@ -114,9 +140,11 @@ def warm(
     """Request endpoints to fill the cache, then measure that they answer from it.
 
     Pass 1 warms; later passes measure cold vs warm latency, speedup and whether each
-    response came from the cache. Exit status 1 when an endpoint failed or a threshold was
-    missed, 2 for a bad endpoint file or option (nothing is requested), 3 when the base URL
-    cannot be reached at all.
+    response came from the cache. Latencies are measured with --concurrency requests in
+    flight (use --concurrency 1 for the latency of one request alone). Exit status 1 when an
+    endpoint failed or a threshold was missed, 2 for a bad endpoint file or option (nothing is
+    requested), 3 when the base URL cannot be reached at all, 130 on Ctrl-C (after a partial
+    summary).
     """
     from cachectl.warm import WarmOptions, write_junit
     from cachectl.warm import warm as run
@@ -133,6 +161,8 @@ def warm(
         min_hit_ratio=min_hit_ratio,
         variants=tuple(variant or ()),
         app=app,
+        header_origins=tuple(header_origin or ()),
+        factory=factory,
     )
     probe = _stats_probe(ctx)
     if json_output:
@@ -150,5 +180,8 @@ def warm(
         from cachectl.cli import render
 
         render.show_warm(report)
+    if report.interrupted:
+        typer.echo("cachectl: interrupted", err=True)
+        raise typer.Exit(INTERRUPTED)
     if not report.passed:
         raise CheckFailed(report.failures[0] if report.failures else "warm failed")

@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cachectl.cache import AsyncCache, Cache
 from cachectl.decorator import track_cache_status
-from cachectl.errors import BackendUnavailable
+from cachectl.errors import BackendUnavailable, ConfigError
+from cachectl.ops.selection import select
 
 
 async def _call(cache: Cache | AsyncCache, method: str, *args: Any) -> Any:
@@ -29,6 +30,42 @@ async def _call(cache: Cache | AsyncCache, method: str, *args: Any) -> Any:
     return await run_in_threadpool(getattr(cache, method), *args)
 
 
+SELECTORS = ("prefix", "tag", "pattern")
+
+
+def _bad_request(exc: ConfigError | str) -> HTTPException:
+    # The command line's wording names options ('--prefix'); here they are query parameters.
+    text = str(exc).replace(" (use --all for every key)", "").replace("--", "")
+    return HTTPException(422, text)  # the status FastAPI gives invalid query parameters
+
+
+def _flush_selection(cache: Cache | AsyncCache, params: list[tuple[str, str]]) -> tuple[str, str]:
+    """('prefix' | 'tag' | 'pattern', value) of a flush request, checked by the same rules as
+    `cachectl flush` (ops.selection.select); HTTPException 422 for anything else."""
+    names = [name for name, _ in params]
+    unknown = sorted({name for name in names if name not in SELECTORS})
+    if unknown:
+        raise _bad_request(
+            f"unknown query parameter {unknown[0]!r}: give one of prefix, tag, pattern"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise _bad_request(f"{repeated[0]} is given more than once")
+    if not params:
+        raise _bad_request("choose what to flush: give one of prefix, tag, pattern")
+    try:
+        given = dict(params)
+        select(
+            cache.keys,
+            prefix=given.get("prefix"),
+            tag=given.get("tag"),
+            pattern=given.get("pattern"),
+        )
+    except ConfigError as exc:
+        raise _bad_request(exc) from None
+    return params[0]
+
+
 def admin_router(cache: Cache | AsyncCache, *, token: str) -> APIRouter:
     """Endpoints to see and operate the cache, behind a bearer token.
 
@@ -36,6 +73,9 @@ def admin_router(cache: Cache | AsyncCache, *, token: str) -> APIRouter:
     GET  /stats    this process's figures and those every process published, per prefix
     GET  /latency  a short PING probe (min/p50/p99/max in ms)
     POST /flush    ?prefix=P | ?tag=T | ?pattern=GLOB: how many keys were removed
+
+    A bad request (no selector or several, an empty one, an unclosed glob...) is a 422 with
+    a JSON body {"detail": "..."}, by the same rules as `cachectl flush`.
     """
     if not token:
         raise ValueError("admin_router needs a non-empty token")
@@ -104,13 +144,16 @@ def admin_router(cache: Cache | AsyncCache, *, token: str) -> APIRouter:
 
     @router.post("/flush")
     async def flush(
-        prefix: str | None = None, tag: str | None = None, pattern: str | None = None
+        request: Request,
+        prefix: str | None = None,
+        tag: str | None = None,
+        pattern: str | None = None,
     ) -> dict[str, Any]:
-        chosen = [(k, v) for k, v in (("prefix", prefix), ("tag", tag), ("pattern", pattern)) if v]
-        if len(chosen) != 1:
-            raise HTTPException(422, "give exactly one of prefix, tag, pattern")
-        kind, value = chosen[0]
-        removed = await _call(cache, f"invalidate_{kind}", value)
+        kind, value = _flush_selection(cache, request.query_params.multi_items())
+        try:
+            removed = await _call(cache, f"invalidate_{kind}", value)
+        except ConfigError as exc:
+            raise _bad_request(exc) from None
         return {kind: value, "removed": removed}
 
     return router

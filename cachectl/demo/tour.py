@@ -5,6 +5,7 @@ Each step calls the same library code as the matching command; the CLI renders t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import httpx
 
 from cachectl.config import build_config
 from cachectl.demo.environment import DemoEnvironment
+from cachectl.demo.summary import summarize
 from cachectl.ops.connect import Connection, connection
 
 INSPECTED = "dashboard:summary"
@@ -27,8 +29,32 @@ class Step:
 
     title: str
     explanation: str
-    kind: str  # what the result is: warm, stats, inspect, invalidation, flush, note
+    kind: str  # what the result is: warm, stats, inspect, invalidation, flush, note, summary
     result: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the title, kind, explanation and the result's own JSON form."""
+        return {
+            "title": self.title,
+            "kind": self.kind,
+            "explanation": self.explanation,
+            "result": _jsonable(self.kind, self.result),
+        }
+
+
+def _jsonable(kind: str, result: Any) -> Any:
+    if result is None:
+        return None
+    if kind == "flush":
+        flushed, selection = result
+        return {
+            "selection": selection.label,
+            "removed": flushed.removed,
+            "seconds": flushed.seconds,
+        }
+    if kind == "invalidation":
+        return dataclasses.asdict(result)
+    return result.to_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +93,20 @@ def tour(env: DemoEnvironment) -> Iterator[Step]:
     config = build_config(
         env.redis_url, namespace=env.namespace, socket_timeout=2.0, connect_timeout=2.0
     )
-    report = warm([endpoints_file()], WarmOptions(base_url=env.app_url, concurrency=8))
+    # One request at a time: a latency with requests queued in the one application worker
+    # would measure the queue, not the cache.
+    report = warm([endpoints_file()], WarmOptions(base_url=env.app_url, concurrency=1))
+    if report.interrupted:
+        raise KeyboardInterrupt  # warm() returns what it measured on Ctrl-C; the demo stops
     yield Step(
-        "cachectl warm",
+        "cachectl warm --concurrency 1",
         "Pass 1 fills the cache (cold: real SQL over a year of orders); pass 2 is answered "
-        "from Redis.",
+        "from Redis. One request at a time, so each figure is one request's latency.",
         "warm",
         report,
     )
+    with httpx.Client(base_url=env.app_url, timeout=30) as client:
+        summary = summarize(report, client)
     with connection(config) as conn:
         # The application publishes its stats every second; let one interval pass.
         time.sleep(1.2)
@@ -128,6 +160,12 @@ def tour(env: DemoEnvironment) -> Iterator[Step]:
             "flush",
             (delete(conn, selection), selection),
         )
+    yield Step(
+        "summary",
+        "What the cache did for the shop, measured one request at a time.",
+        "summary",
+        summary,
+    )
 
 
 def _inspectable(conn: Connection) -> str | None:

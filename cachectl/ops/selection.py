@@ -68,10 +68,13 @@ def select(
             raw=raw_keys,
         )
     if pattern is not None:
+        check_glob(pattern)
         return Selection(
             f"pattern {pattern!r} in {where}", globs=(space.glob(pattern),), raw=raw_keys
         )
     if tag is not None:
+        if not tag:
+            raise ConfigError("--tag needs a non-empty tag")
         return Selection(f"tag {tag!r} in {where}", tag_keys=(space.tag(tag),), raw=raw_keys)
     if keys:
         full = tuple(dict.fromkeys(space.full(k) for k in keys))
@@ -84,6 +87,29 @@ def select(
     if not required:
         return entries(space)
     raise ConfigError("choose what to act on: --prefix, --pattern, --tag, --key or --all")
+
+
+def check_glob(pattern: str) -> None:
+    """ConfigError for a glob that is empty or that Redis would read other than as written
+    (an unclosed '[', a trailing lone backslash)."""
+    if not pattern:
+        raise ConfigError("--pattern needs a non-empty glob (use --all for every key)")
+    at = 0
+    while at < len(pattern):
+        char = pattern[at]
+        if char == "\\":
+            if at + 1 == len(pattern):
+                raise ConfigError("--pattern ends with a lone backslash (write \\\\ for one)")
+            at += 2
+            continue
+        if char == "[":
+            end = at + 1
+            while end < len(pattern) and pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            if end >= len(pattern):
+                raise ConfigError(f"--pattern has a '[' at position {at + 1} that is never closed")
+            at = end
+        at += 1
 
 
 def entries(space: KeySpace) -> Selection:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from cachectl.errors import BackendUnavailable, ConfigError
 
@@ -27,8 +28,13 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def load_app(spec: str) -> ASGIApp:
-    """The object named by 'module:attr' (attr may be dotted); import problems are ConfigError."""
+def load_app(spec: str, factory: bool | None = None) -> ASGIApp:
+    """The ASGI app named by 'module:attr' (attr may be dotted), or made by the factory named.
+
+    As uvicorn's --factory, but detected when `factory` is None: a callable that takes no
+    argument is a factory, one that takes (scope, receive, send) an application. Every
+    problem (import, attribute, a factory that fails, something that is neither) is ConfigError.
+    """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f"--app must look like 'module:attribute', not {spec!r}")
@@ -59,7 +65,52 @@ def load_app(spec: str) -> ASGIApp:
         raise ConfigError(
             f"--app {spec}: {attribute} is not an ASGI app (not callable: {type(app).__name__})"
         )
-    return app
+    kind = _kind(app)
+    if factory is None:
+        factory = kind == "factory"
+    if factory:
+        if kind not in ("factory", "unknown"):
+            raise ConfigError(
+                f"--app {spec}: {attribute} is not a factory callable without arguments"
+            )
+        try:
+            app = app()
+        except Exception as exc:
+            raise ConfigError(
+                f"--app {spec}: the factory {attribute}() failed: {_one_line(exc)}"
+            ) from None
+        if not callable(app) or _kind(app) not in ("app", "unknown"):
+            raise ConfigError(
+                f"--app {spec}: the factory {attribute}() returned "
+                f"{type(app).__name__}, not an ASGI application"
+            )
+    elif kind not in ("app", "unknown"):
+        raise ConfigError(
+            f"--app {spec}: {attribute} is neither an ASGI application (scope, receive, send) "
+            "nor a factory callable without arguments"
+        )
+    return cast(ASGIApp, app)
+
+
+def _kind(target: object) -> str:
+    """'app' when it can be called with (scope, receive, send), 'factory' with nothing,
+    'neither', or 'unknown' when its signature cannot be read (then it is taken at its word)."""
+    try:
+        signature = inspect.signature(target)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "unknown"
+    required = most = 0
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            most = 3
+        elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            most += 1
+            required += parameter.default is parameter.empty
+        elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            return "neither"
+    if required <= 3 <= most:
+        return "app"
+    return "factory" if required == 0 else "neither"
 
 
 def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:

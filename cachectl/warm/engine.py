@@ -10,15 +10,23 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import httpx
 
+from cachectl.warm.origins import HeaderPolicy, origin_key, origin_name
 from cachectl.warm.record import EndpointRecord, Tally
 from cachectl.warm.targets import Target
 from cachectl.warm.verdict import cache_verdict
 
 ProgressCallback = Callable[[int, int], None]
+Headers = Sequence[tuple[str, str]]
+
+#: Header values shorter than this are not scrubbed from messages: they would erase letters
+#: of every message, and a secret is longer.
+MIN_SCRUBBED = 3
+REDACTED = "[redacted]"
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 _RETRIED_ERRORS = (httpx.TransportError, TimeoutError)
@@ -34,6 +42,28 @@ class Origin:
         self.name = name
         self.alive = False  # it has answered at least once
         self.down: str | None = None  # why it could not be reached, when it never answered
+
+
+class Scrubber:
+    """Removes header values from text: no error message may show one, whatever raised it."""
+
+    __slots__ = ("_forms",)
+
+    def __init__(self, values: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for value in values:
+            if len(value) >= MIN_SCRUBBED:
+                # As given, and as repr() of the str or bytes shows it (h11 quotes b'...').
+                forms.update(
+                    (value, repr(value)[1:-1], repr(value.encode("latin-1", "replace"))[2:-1])
+                )
+        # Longest first, so that a value containing another is removed whole.
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            text = text.replace(form, REDACTED)
+        return text
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
@@ -66,6 +96,8 @@ class Engine:
         backoff: float,
         rate: float | None,
         total: int,
+        headers: Headers = (),
+        policy: HeaderPolicy | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         self.tally = Tally()
@@ -83,18 +115,33 @@ class Engine:
         self._done = 0
         self._progress_step = max(1, total // 200)
         self._next_progress = 0
-        origins: dict[tuple[str, str, int | None], Origin] = {}
+        origins: dict[tuple[str, str, int], Origin] = {}
         self.origins: list[Origin] = []
+        #: Origins the --header values were withheld from, and how many targets each.
+        self.withheld: Counter[str] = Counter()
+        self.received_bytes = 0
+        self.scrub = Scrubber(
+            [value for _, value in headers]
+            + [value for target in targets for _, value in target.headers]
+        )
         # Built once so that a request costs no URL parsing or header merging on our side.
         self._requests: list[tuple[str, httpx.URL, list[tuple[str, str]] | None, bytes | None]] = []
         for target in targets:
             url = httpx.URL(target.url)
-            key = (url.scheme, url.host, url.port)
+            key = origin_key(url)
             if key not in origins:
-                origins[key] = Origin(f"{url.scheme}://{url.netloc.decode('ascii')}")
+                origins[key] = Origin(origin_name(key))
             self.origins.append(origins[key])
-            headers = [*target.headers, *target.variant] or None
-            self._requests.append((target.method, url, headers, target.body))
+            own = [*target.headers, *target.variant]
+            sent = own
+            if headers:
+                if policy is not None and policy.allows(url):
+                    # A header the target names itself wins, as it would over client defaults.
+                    named = {name.lower() for name, _ in own}
+                    sent = [(n, v) for n, v in headers if n.lower() not in named] + own
+                else:
+                    self.withheld[origins[key].name] += 1
+            self._requests.append((target.method, url, sent or None, target.body))
 
     async def run_pass(self, measured: bool) -> float:
         """Send every target once; the seconds the pass took."""
@@ -149,20 +196,25 @@ class Engine:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self._timeout):
-                    response = await self._client.request(
-                        method, url, headers=headers, content=body
-                    )
+                    response = await self._fetch(method, url, headers, body)
             except (httpx.HTTPError, TimeoutError) as exc:
                 if isinstance(exc, _RETRIED_ERRORS) and attempt < self._retries:
                     record.retries += 1
                     await self._pause(attempt)
                     attempt += 1
                     continue
-                error = describe_error(exc, self._timeout)
+                error = self.scrub(describe_error(exc, self._timeout))
                 connect = isinstance(exc, _CONNECT_ERRORS)
                 if connect and not origin.alive:
                     origin.down = error
                 self.tally.failure(record, error, measured, connect)
+                return
+            except Exception as exc:
+                # Not an HTTP error (an encoding refused by the client, say): this target
+                # failed, the run goes on, and the message is scrubbed like any other.
+                self.tally.failure(
+                    record, self.scrub(describe_error(exc, self._timeout)), measured, False
+                )
                 return
             seconds = time.perf_counter() - started
             origin.alive = True
@@ -174,3 +226,21 @@ class Engine:
                 continue
             self.tally.response(record, seconds, status, cache_verdict(response.headers), measured)
             return
+
+    async def _fetch(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]] | None, body: bytes | None
+    ) -> httpx.Response:
+        """The response with its body read and dropped chunk by chunk: memory stays flat."""
+        request = self._client.build_request(method, url, headers=headers, content=body)
+        response = await self._client.send(request, stream=True)
+        try:
+            if response.is_stream_consumed:
+                # A transport that hands over a body already in memory (a mock, say).
+                self.received_bytes += len(response.content)
+            else:
+                # Raw bytes: counted as they came over the wire, never decompressed.
+                async for chunk in response.aiter_raw():
+                    self.received_bytes += len(chunk)
+        finally:
+            await response.aclose()
+        return response

@@ -11,24 +11,44 @@ from collections.abc import Mapping, Sequence
 from cachectl.errors import ConfigError
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 5.5 field-value, ASCII only: visible characters, with spaces and tabs inside.
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20\x21-\x7e\t]*[\x21-\x7e])?)?")
+MAX_VALUE_LENGTH = 16_384
 _ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def check_header_name(name: str, where: str) -> str:
-    """The name if it is a valid HTTP header name, else ConfigError naming the place."""
+    """The name if it is a valid HTTP header name, else ConfigError naming the place.
+
+    An invalid name is not quoted: it may be a value typed without its 'Name:'.
+    """
+    if not name:
+        raise ConfigError(f"{where}: the header name is empty")
     if not _TOKEN.fullmatch(name):
-        shown = name if len(name) <= 40 else name[:40] + "..."
-        raise ConfigError(f"{where}: {shown!r} is not a valid header name")
+        position, char = next((i, c) for i, c in enumerate(name, 1) if not _TOKEN.fullmatch(c))
+        what = repr(char) if char.isascii() and not char.isalnum() else "a character"
+        raise ConfigError(
+            f"{where}: not a valid header name: {what} at position {position} is not allowed"
+        )
     return name
 
 
 def check_header_value(name: str, value: str, where: str) -> str:
-    """The value unless it has a line break (which would forge headers) or is not ASCII."""
+    """The value if HTTP allows it (visible ASCII, spaces and tabs), else ConfigError.
+
+    Checked here rather than left to h11, whose message for an illegal value quotes it.
+    """
     if "\r" in value or "\n" in value or "\0" in value:
         raise ConfigError(f"{where}: the value of header {name!r} contains a line break")
     if not value.isascii():
         raise ConfigError(f"{where}: the value of header {name!r} is not ASCII")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise ConfigError(
+            f"{where}: the value of header {name!r} is longer than {MAX_VALUE_LENGTH} characters"
+        )
+    if not _FIELD_VALUE.fullmatch(value):
+        raise ConfigError(f"{where}: the value of header {name!r} contains a control character")
     return value
 
 

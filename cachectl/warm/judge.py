@@ -9,6 +9,7 @@ from cachectl.warm.histogram import LatencyHistogram
 from cachectl.warm.record import EndpointRecord, Tally
 from cachectl.warm.report import EndpointResult, Summary, Threshold, WarmReport
 from cachectl.warm.targets import Target
+from cachectl.warm.verdict import HIT
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -30,7 +31,10 @@ def _endpoint(target: Target, record: EndpointRecord) -> EndpointResult:
         status=record.status,
         cold_ms=cold,
         warm_ms=warm,
-        speedup=round(cold / warm, 2) if cold is not None and warm else None,
+        # A pass-1 hit was not cold: no speedup is claimed from it.
+        speedup=round(cold / warm, 2)
+        if cold is not None and warm and record.cold_cache != HIT
+        else None,
         cache=record.cache,
         cold_cache=record.cold_cache,
         hits=record.hits,
@@ -95,6 +99,11 @@ def build_report(
     stats_delta: Mapping[str, int] | None = None,
     max_p95_ms: float | None = None,
     min_hit_ratio: float | None = None,
+    concurrency: int = 1,
+    received_bytes: int = 0,
+    header_origins: Sequence[str] = (),
+    headers_withheld: Mapping[str, int] | None = None,
+    interrupted: bool = False,
 ) -> WarmReport:
     """The report of a finished run from its targets, per-target records and totals."""
     endpoints = tuple(_endpoint(t, r) for t, r in zip(targets, records, strict=True))
@@ -120,6 +129,9 @@ def build_report(
         duration_s=round(duration_s, 3),
         failed_endpoints=sum(1 for e in endpoints if e.failed),
         stats_delta=stats_delta,
+        concurrency=concurrency,
+        already_cached=sum(1 for r in records if r.cold_cache == HIT),
+        received_bytes=received_bytes,
     )
     return WarmReport(
         base_url=None if base_url is None else _shown_url(base_url),
@@ -127,4 +139,7 @@ def build_report(
         endpoints=endpoints,
         summary=summary,
         thresholds=check_thresholds(summary, max_p95_ms, min_hit_ratio),
+        header_origins=tuple(header_origins),
+        headers_withheld=dict(headers_withheld or {}),
+        interrupted=interrupted,
     )

@@ -6,9 +6,12 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import httpx
+
 from cachectl.config import redact_url
 from cachectl.errors import ConfigError
 from cachectl.warm.headers import split_header
+from cachectl.warm.origins import HeaderPolicy, origin_key, parse_origin
 
 ASGI_BASE_URL = "http://testserver"
 
@@ -19,7 +22,9 @@ class WarmOptions:
 
     `headers` are 'Name: value' strings (values may use ${VAR}); `variants` are
     'Name: v1,v2' strings, each value warmed as a separate target. `app` is 'module:attr' of
-    an ASGI application served in process instead of over the network.
+    an ASGI application (or of a factory returning one) served in process instead of over the
+    network. `headers` go only to the base URL's origin and the `header_origins`
+    ('scheme://host[:port]'); requests to other origins are sent without them.
     """
 
     base_url: str | None = None
@@ -34,11 +39,14 @@ class WarmOptions:
     variants: tuple[str, ...] = ()
     app: str | None = None
     backoff: float = 0.05
+    header_origins: tuple[str, ...] = ()
+    factory: bool | None = None  # whether `app` names a factory; None: told by its signature
 
     def __post_init__(self) -> None:
         # Typer hands over lists; keep the dataclass hashable and immutable.
         object.__setattr__(self, "headers", tuple(self.headers))
         object.__setattr__(self, "variants", tuple(self.variants))
+        object.__setattr__(self, "header_origins", tuple(self.header_origins))
         if self.base_url is not None:
             _check_base_url(self.base_url)
         if not 1 <= self.concurrency <= 10_000:
@@ -63,8 +71,29 @@ class WarmOptions:
             )
         for number, header in enumerate(self.headers, 1):
             split_header(header, f"--header #{number}")
+        for number, origin in enumerate(self.header_origins, 1):
+            parse_origin(origin, f"--header-origin #{number}")
+        if self.headers and self.effective_base_url is None and not self.header_origins:
+            raise ConfigError(
+                "--header is sent only to the --base-url origin and --header-origin ones: "
+                "give one of them"
+            )
+        if self.factory is not None and self.app is None:
+            raise ConfigError("--factory and --no-factory say what --app names: give --app")
         if self.app is not None and (self.app.count(":") != 1 or not all(self.app.split(":"))):
             raise ConfigError(f"--app must look like 'module:attribute', not {self.app!r}")
+
+    @property
+    def header_policy(self) -> HeaderPolicy:
+        """The origins the --header values may be sent to."""
+        allowed = [
+            parse_origin(origin, f"--header-origin #{number}")
+            for number, origin in enumerate(self.header_origins, 1)
+        ]
+        base_url = self.effective_base_url
+        if base_url is not None:
+            allowed.append(origin_key(httpx.URL(base_url)))
+        return HeaderPolicy(allowed)
 
     @property
     def effective_base_url(self) -> str | None:

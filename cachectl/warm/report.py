@@ -23,7 +23,7 @@ class EndpointResult:
     status: int | None  # of the last pass; None when that request got no response
     cold_ms: float | None  # pass 1
     warm_ms: float | None  # median over the measured passes
-    speedup: float | None  # cold_ms / warm_ms
+    speedup: float | None  # cold_ms / warm_ms; None when pass 1 was already a cache hit
     cache: str  # 'HIT', 'MISS' or 'unknown', from the last response's headers
     cold_cache: str  # the same for pass 1
     hits: int  # measured responses judged HIT
@@ -64,6 +64,9 @@ class Summary:
     duration_s: float  # all passes
     failed_endpoints: int
     stats_delta: Mapping[str, int] | None  # stats_probe() after minus before the measured passes
+    concurrency: int = 1  # requests in flight: latencies above 1 include queueing in the app
+    already_cached: int = 0  # targets whose pass-1 ("cold") response was already a cache hit
+    received_bytes: int = 0  # response bodies, as sent over the wire, all passes
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +89,16 @@ class WarmReport:
     endpoints: tuple[EndpointResult, ...]
     summary: Summary
     thresholds: tuple[Threshold, ...] = field(default=())
+    header_origins: tuple[str, ...] = ()  # where the --header values were allowed to go
+    headers_withheld: Mapping[str, int] = field(default_factory=dict)  # origin -> targets
+    interrupted: bool = False  # stopped by Ctrl-C: the figures cover the requests done
 
     @property
     def failures(self) -> list[str]:
         """Why the run failed, one line each; empty when it passed."""
         reasons = [t.message for t in self.thresholds if not t.passed]
+        if self.interrupted:
+            reasons.insert(0, "interrupted: the figures cover the requests done before Ctrl-C")
         failed = self.summary.failed_endpoints
         if failed:
             noun = "endpoint" if failed == 1 else "endpoints"
@@ -110,6 +118,9 @@ class WarmReport:
             "failures": self.failures,
             "base_url": self.base_url,
             "header_names": list(self.header_names),
+            "header_origins": list(self.header_origins),
+            "headers_withheld": dict(self.headers_withheld),
+            "interrupted": self.interrupted,
             "summary": {
                 "targets": summary.targets,
                 "passes": summary.passes,
@@ -129,6 +140,9 @@ class WarmReport:
                 "duration_s": summary.duration_s,
                 "failed_endpoints": summary.failed_endpoints,
                 "stats_delta": None if summary.stats_delta is None else dict(summary.stats_delta),
+                "concurrency": summary.concurrency,
+                "already_cached": summary.already_cached,
+                "received_bytes": summary.received_bytes,
             },
             "thresholds": [
                 {

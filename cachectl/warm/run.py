@@ -26,13 +26,10 @@ USER_AGENT = "cachectl-warm"
 EndpointFiles = Sequence[str | os.PathLike[str]]
 
 
-def _client(
-    options: WarmOptions,
-    headers: Sequence[tuple[str, str]],
-    transport: httpx.AsyncBaseTransport | None,
-) -> httpx.AsyncClient:
+def _client(options: WarmOptions, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    # The --header values are not client defaults: the engine adds them per request, only
+    # for the origins they may go to.
     default_headers = httpx.Headers({"User-Agent": USER_AGENT})
-    default_headers.update(httpx.Headers(list(headers)))
     # As many kept-alive connections as workers, so that no request waits for a handshake.
     limits = httpx.Limits(
         max_connections=options.concurrency, max_keepalive_connections=options.concurrency
@@ -42,6 +39,7 @@ def _client(
         headers=default_headers,
         timeout=httpx.Timeout(options.timeout),
         limits=limits,
+        follow_redirects=False,  # a redirect must not carry the headers to another origin
     )
 
 
@@ -64,24 +62,28 @@ async def run_warm(
     on_progress: ProgressCallback | None = None,
     stats_probe: StatsProbe | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    partial_on_cancel: bool = False,
 ) -> WarmReport:
     """Warm every endpoint of the files, then measure; ConfigError before any request is sent.
 
     Pass 1 warms, passes 2..N are measured. Raises BackendUnavailable when no request of pass 1
     could connect. `on_progress(done, total)` is called as requests finish (throttled);
     `stats_probe()` is called before and after the measured passes and its delta reported.
+    With `partial_on_cancel`, a cancellation (Ctrl-C under asyncio.run) returns the report
+    of the requests done so far, marked interrupted, instead of raising.
     """
     options = options or WarmOptions()
     targets = load_targets(files, options)
     headers = expand_headers(options.headers, os.environ)
-    app = load_app(options.app) if options.app is not None else None
+    policy = options.header_policy
+    app = load_app(options.app, options.factory) if options.app is not None else None
     if app is not None and transport is not None:
         raise ConfigError("--app serves the requests itself: give no transport with it")
     async with contextlib.AsyncExitStack() as stack:
         if app is not None:
             served = await stack.enter_async_context(lifespan(app, str(options.app)))
             transport = httpx.ASGITransport(app=served, raise_app_exceptions=False)
-        client = await stack.enter_async_context(_client(options, headers, transport))
+        client = await stack.enter_async_context(_client(options, transport))
         engine = Engine(
             client,
             targets,
@@ -91,18 +93,27 @@ async def run_warm(
             backoff=options.backoff,
             rate=options.rate,
             total=len(targets) * options.passes,
+            headers=headers,
+            policy=policy,
             on_progress=on_progress,
         )
         started = time.perf_counter()
-        await engine.run_pass(measured=False)
         tally = engine.tally
-        if tally.responses == 0 and tally.connect_failures == len(targets):
-            raise _unreachable(engine, options)
-        before = stats_probe() if stats_probe is not None and options.passes > 1 else None
         measured_s = 0.0
-        for _ in range(options.passes - 1):
-            measured_s += await engine.run_pass(measured=True)
-        delta = _delta(before, stats_probe()) if before is not None and stats_probe else None
+        delta = None
+        interrupted = False
+        try:
+            await engine.run_pass(measured=False)
+            if tally.responses == 0 and tally.connect_failures == len(targets):
+                raise _unreachable(engine, options)
+            before = stats_probe() if stats_probe is not None and options.passes > 1 else None
+            for _ in range(options.passes - 1):
+                measured_s += await engine.run_pass(measured=True)
+            delta = _delta(before, stats_probe()) if before is not None and stats_probe else None
+        except asyncio.CancelledError:
+            if not partial_on_cancel:
+                raise
+            interrupted = True
         duration_s = time.perf_counter() - started
     return build_report(
         targets,
@@ -116,6 +127,11 @@ async def run_warm(
         stats_delta=delta,
         max_p95_ms=options.max_p95_ms,
         min_hit_ratio=options.min_hit_ratio,
+        concurrency=options.concurrency,
+        received_bytes=engine.received_bytes,
+        header_origins=policy.names if headers else (),
+        headers_withheld=dict(engine.withheld),
+        interrupted=interrupted,
     )
 
 
@@ -127,9 +143,17 @@ def warm(
     stats_probe: StatsProbe | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> WarmReport:
-    """run_warm() for synchronous callers such as the CLI (starts its own event loop)."""
+    """run_warm() for synchronous callers such as the CLI (starts its own event loop).
+
+    Ctrl-C stops the run and returns what was measured, with `interrupted` set.
+    """
     return asyncio.run(
         run_warm(
-            files, options, on_progress=on_progress, stats_probe=stats_probe, transport=transport
+            files,
+            options,
+            on_progress=on_progress,
+            stats_probe=stats_probe,
+            transport=transport,
+            partial_on_cancel=True,
         )
     )
