@@ -63,7 +63,7 @@ def test_unknown_setting_is_an_error(tmp_path: Path) -> None:
 
 def test_wrongly_typed_setting_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "cachectl.toml").write_text('timeout = "soon"\n')
-    with pytest.raises(ConfigError, match=r"timeout .* must be a float"):
+    with pytest.raises(ConfigError, match=r"timeout .* must be a number of seconds"):
         cli_config(environ={}, directory=tmp_path)
 
 

@@ -62,17 +62,42 @@ def test_help_documents_exit_statuses(run_script: Run) -> None:
     for command in ("stats", "keys", "inspect", "flush", "latency"):
         assert f"  {command} " in result.stdout
     text = " ".join(result.stdout.split())
-    assert "Exit status: 0 success; 1 a check failed" in text
-    assert "3 Redis unreachable, authentication refused, or timed out" in text
+    for entry in (
+        "Exit status: 0 success",
+        "; 1 a check failed",
+        "; 2 usage error",
+        "; 3 Redis unreachable, authentication refused, or timed out",
+        "; 4 flush declined at the confirmation prompt, nothing deleted",
+        "; 130 interrupted",
+    ):
+        assert entry in text
+
+
+def test_no_arguments_shows_the_help_with_status_2(run_script: Run) -> None:
+    result = run_script()
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr and "Usage: cachectl" in result.stderr
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["nonsense"], ["keys", "--limit", "zero"], ["stats", "--format", "xml"]]
+    ("args", "expected"),
+    [
+        (["nonsense"], "no such command 'nonsense' (see 'cachectl --help')"),
+        (["--bogus", "stats"], "no such option: --bogus (see 'cachectl --help')"),
+        (["keys", "--bogus"], "no such option: --bogus (see 'cachectl keys --help')"),
+        (["keys", "--limit", "zero"], "invalid value for '--limit'"),
+        (["stats", "--format", "xml"], "invalid value for '--format'"),
+        (["inspect"], "missing argument"),
+        (["--timeout", "soon", "stats"], "invalid value for '--timeout'"),
+        (["--namespace"], "option '--namespace' requires an argument"),
+    ],
 )
-def test_usage_errors_exit_2(run_script: Run, args: list[str]) -> None:
-    result = run_script(*args)
-    assert result.exit_code == 2
-    assert "Traceback" not in result.stderr and "Usage:" in result.stderr + result.stdout
+def test_usage_errors_are_one_line_and_exit_2(
+    run_script: Run, args: list[str], expected: str
+) -> None:
+    # The framework's errors in the tool's own style: no usage block, no 'Error:' line.
+    line = assert_one_error_line(run_script(*args), 2)
+    assert expected in line
 
 
 def test_unreachable_exits_3_with_one_line(run_script: Run) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cachectl.cli import common
-from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.cli.common import Declined, JsonOption, connection, print_json
 from cachectl.errors import CheckFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def flush(
             result = FlushResult(0, 0.0)
         else:
             if not yes and not _confirm(f"Delete {total:,} keys ({selection.label}) on {url}?"):
-                raise CheckFailed("not confirmed; nothing was deleted")
+                raise Declined("not confirmed; nothing was deleted")
             result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
     if json_output:
         print_json(
