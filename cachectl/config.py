@@ -70,7 +70,7 @@ class CacheConfig:
         if not isinstance(self.namespace, str):
             raise ConfigError(f"namespace must be a string, not {type(self.namespace).__name__}")
         check_namespace(self.namespace)
-        parse_url(self.url)
+        parsed = parse_url(self.url)
         if self.compression not in ("lz4", "zlib"):
             raise ConfigError(f"compression is 'lz4' or 'zlib', not {self.compression!r}")
         for name in SECONDS:
@@ -84,8 +84,12 @@ class CacheConfig:
                 raise ConfigError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.password is not None and not (isinstance(self.password, str) and self.password):
             raise ConfigError("password must be non-empty text, or None for no password")
-        if scheme_of(self.url).endswith("+cluster"):
+        if parsed is not None and parsed.cluster:
             object.__setattr__(self, "cluster", True)
+        if self.cluster and parsed is not None and (parsed.db != 0 or not parsed.host):
+            # Also for a plain URL found to point at a cluster node (cluster=True).
+            what = "a unix socket" if not parsed.host else f"database {parsed.db}"
+            raise ConfigError(f"{self.display_url}: a Redis Cluster cannot use {what}")
 
     @property
     def is_memory(self) -> bool:
@@ -201,7 +205,7 @@ def read_cli_settings(
                 f"unknown setting(s) {', '.join(unknown)} in {where}: use {', '.join(CLI_SETTINGS)}"
             )
         settings = dict(document)
-        if isinstance(settings.get("password_file"), str):
+        if isinstance(settings.get("password_file"), str) and settings["password_file"].strip():
             # Relative to the file that names it, not to wherever the command runs.
             settings["password_file"] = str(path.parent / settings["password_file"])
         return settings, where

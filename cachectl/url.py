@@ -70,49 +70,66 @@ def scheme_of(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password (and any password query parameter) replaced by '***'."""
+    """The URL with its password (and any password query parameter) replaced by '***'.
+
+    The user info is hidden up to the last '@' (after 'user:' when there is one), and every
+    password= value: up to the next option in a valid URL, else to the end, since a raw '&',
+    '#' or '@' in it leaves no telling where it stops.
+    """
+    try:
+        parse_url(url)
+    except ConfigError:
+        return _redact(url, exact=False)
+    return _redact(url, exact=True)
+
+
+def _redact(url: str, exact: bool) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    userinfo, at, after = _split_userinfo(scheme, rest)
-    if at:
+    hidden = _merge(_secret_spans(scheme, rest, exact))
+    shown, last = [], 0
+    for begin, end in hidden:
+        shown += [rest[last:begin], REDACTED]
+        last = end
+    shown.append(rest[last:])
+    return _printable(f"{scheme}{sep}{''.join(shown)}")
+
+
+def _secret_spans(scheme: str, rest: str, exact: bool) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    at = rest.rfind("@")
+    if at >= 0 and not (scheme == "unix" and rest.startswith("/")):
+        # unix:///run/redis@main.sock is a socket path; anything else before '@' is user info.
         # 'user:password' keeps the user; a lone word is the password (redis://secret@host).
-        user, colon, _ = userinfo.partition(":")
-        userinfo = f"{user}:{REDACTED}" if colon else REDACTED
-    body, qmark, query = after.partition("?")
-    shown = f"{scheme}{sep}{userinfo}{at}{body}"
-    if qmark:
-        shown += "?" + _redact_query(query)
-    return _printable(shown)
+        colon = rest.find(":", 0, at)
+        spans.append((colon + 1 if colon >= 0 else 0, at))
+    if exact:
+        # A valid URL: the query starts at the first '?' after the user info, items at '&'.
+        query = rest.find("?", at + 1)
+        starts = (
+            [] if query < 0 else [query, *(i for i, c in enumerate(rest) if c == "&" and i > query)]
+        )
+    else:
+        starts = [i for i, c in enumerate(rest) if c in "?&"]
+    for n, i in enumerate(starts):
+        name, equals, _ = rest[i + 1 :].partition("=")
+        if not equals or "&" in name or "password" not in unquote(name).lower():
+            continue
+        begin = i + 1 + len(name) + 1
+        end = next((j for j in starts[n + 1 :] if j > begin), len(rest)) if exact else len(rest)
+        spans.append((begin, end))
+    return [(b, e) for b, e in spans if e > b]
 
 
-def _split_userinfo(scheme: str, rest: str) -> tuple[str, str, str]:
-    """(user info, '@' or '', the rest) split at the last '@', whatever the password holds."""
-    if scheme == "unix" and rest.startswith("/"):
-        return "", "", rest  # unix:///run/redis@main.sock: a socket path, no user info
-    userinfo, at, after = rest.rpartition("@")
-    return (userinfo, at, after) if at else ("", "", rest)
-
-
-def _redact_query(query: str) -> str:
-    items = query.split("&")
-    shown: list[str] = []
-    secret = False
-    for item in items:
-        name = unquote(item.partition("=")[0]).strip().lower()
-        if "password" in name or "secret" in name:
-            secret = True
-            shown.append(f"{item.partition('=')[0]}={REDACTED}")
-        elif secret and not _is_option(name):
-            continue  # a raw '&' inside a password value: what follows is still the secret
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
-            secret = False
-            shown.append(item)
-    return "&".join(shown)
-
-
-def _is_option(name: str) -> bool:
-    return name in OPTIONS or name in REFUSED
+            merged.append((begin, end))
+    return merged
 
 
 def _printable(text: str) -> str:
@@ -133,12 +150,12 @@ def parse_url(url: object) -> RedisURL | None:
     if scheme not in SCHEMES:
         shown = f"{scheme!r}" if scheme else "(none)"
         raise ConfigError(
-            f"unsupported URL scheme {shown} in {redact_url(url)}: "
+            f"unsupported URL scheme {shown} in {_redact(url, exact=False)}: "
             f"use one of {', '.join(s + '://' for s in SCHEMES)}"
         )
     if scheme == "memory":
         if url != "memory://":
-            raise ConfigError(f"memory:// takes nothing after it, not {redact_url(url)}")
+            raise ConfigError(f"memory:// takes nothing after it, not {_redact(url, exact=False)}")
         return None
     return _Checker(url, scheme).check()
 
@@ -152,7 +169,7 @@ class _Checker:
         self.base = scheme.removesuffix("+cluster")
 
     def fail(self, reason: str) -> ConfigError:
-        return ConfigError(f"invalid URL {redact_url(self.url)}: {reason}")
+        return ConfigError(f"invalid URL {_redact(self.url, exact=False)}: {reason}")
 
     def check(self) -> RedisURL:
         rest = self.url[len(self.scheme) + 3 :]
@@ -184,8 +201,6 @@ class _Checker:
                 raise self.fail("unix:// takes a socket path, not a host (unix:///run/redis.sock)")
             if not path.strip("/"):
                 raise self.fail("unix:// needs a socket path (unix:///run/redis.sock)")
-            if self.scheme != "unix":
-                raise self.fail("a cluster cannot be reached over a unix socket")
         else:
             host, port = self.host_port(hostport)
             db = self.db(path, options)
@@ -324,6 +339,13 @@ def _text(value: str) -> str:
     return value
 
 
+def _word(value: str) -> str:
+    # CLIENT SETNAME / SETINFO refuse spaces and special characters on every connection.
+    if not re.fullmatch(r"[!-~]+", value):
+        raise ValueError(value)
+    return value
+
+
 def _encoding(value: str) -> str:
     try:
         codecs.lookup(value)
@@ -380,9 +402,7 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "legacy_responses": (_flag, "true or false"),
     "username": (_text, "text"),
     "password": (_text, "text"),
-    "client_name": (_text, "text"),
-    "lib_name": (_text, "text"),
-    "lib_version": (_text, "text"),
+    "client_name": (_word, "printable ASCII without spaces"),
     "encoding": (_encoding, "a Python codec name"),
     "encoding_errors": (_errors, "a Python error handler (strict, replace, ...)"),
     "ssl_check_hostname": (_flag, "true or false"),
@@ -404,6 +424,8 @@ REFUSED = {
     "decode_responses": "cachectl stores bytes",
     "retry_on_error": "redis-py would read it as a list of letters",
     "timeout": "it is not a connection option; use socket_timeout",
+    "lib_name": "redis-py deprecates it and would warn on every connection",
+    "lib_version": "redis-py deprecates it and would warn on every connection",
     "ssl_validate_ocsp": "redis-py would read any value, even 'false', as true",
     "ssl_validate_ocsp_stapled": "redis-py would read any value, even 'false', as true",
 }

@@ -107,7 +107,9 @@ class CachectlGroup(TyperGroup):
             # a bug, not a user error: one line and a status all the same, the traceback on
             # request.
             if isinstance(exc, typer.Abort) or type(exc).__name__ == "Abort":
-                # End of input or Ctrl-C at the confirmation prompt: not answered yes.
+                # End of input or Ctrl-C at the confirmation prompt: not answered yes. The
+                # cursor is still on the question's line.
+                typer.echo("", err=True)
                 report("no answer at the prompt; nothing was deleted", "aborted")
                 raise typer.Exit(exit_status(Declined())) from None
             if isinstance(exc, typer.Exit):
