@@ -28,13 +28,14 @@ from cachectl.errors import (
 
 EXIT_STATUSES = (
     "Exit status: 0 success (also a --dry-run, or nothing to delete); 1 a check failed (a "
-    "threshold, a corrupt value, a key not found, --max-keys exceeded), the output could not "
-    "be written, or an internal error; 2 usage error (an unknown option or command, a bad "
-    "value, an empty --url/--namespace or CACHECTL_ variable, a malformed URL or settings "
-    "file, flush without --yes when stdin is not a terminal); 3 Redis unreachable, "
-    "authentication refused, or timed out (for warm: the base URL); 4 flush declined at the "
-    "confirmation prompt, nothing deleted; 130 interrupted (Ctrl-C). Errors are one line on "
-    "stderr: 'cachectl: error: ...' ('cachectl: aborted: ...' for status 4)."
+    "threshold, a corrupt value, a key not found, --max-keys exceeded, an endpoint that failed "
+    "to warm), the output could not be written, or an internal error; 2 usage error (an "
+    "unknown option or command, a bad value or endpoint file, an empty --url/--namespace or "
+    "CACHECTL_ variable, a malformed URL or settings file, flush without --yes when stdin is "
+    "not a terminal); 3 Redis unreachable, authentication refused, or timed out (for warm: the "
+    "base URL); 4 flush declined at the confirmation prompt, nothing deleted; 130 interrupted "
+    "(Ctrl-C; stats --watch stops with 0). Errors are one line on stderr: 'cachectl: error: "
+    "...' ('cachectl: aborted: ...' for status 4)."
 )
 
 #: The exit status of each kind of error; the first match wins.

@@ -66,8 +66,9 @@ def flush(
     """Delete keys in batches (SCAN + UNLINK), counting and confirming first.
 
     Prefixes are matched as literal text, whole segments only ('user' removes 'user' and
-    'user:*', not 'username'). On a terminal the count is confirmed; otherwise --yes is
-    required. On a cluster every primary is scanned and batches are grouped by hash slot.
+    'user:*', not 'username'). On a terminal the count is confirmed (declining deletes nothing,
+    status 4); otherwise --yes is required. On a cluster every primary is scanned and batches
+    are grouped by hash slot.
     """
     from cachectl.ops import selection as sel
     from cachectl.ops.flush import FlushResult
