@@ -254,12 +254,20 @@ class _Checker:
         options: dict[str, Any] = {}
         if not query:
             return options
-        for item in query.split("&"):
+        items = query.split("&")
+        # Beside a password, no other item is quoted: a raw '&' in the password would have
+        # made a piece of it look like an item of its own.
+        quiet = any("password" in unquote(item.partition("=")[0]).lower() for item in items)
+        for item in items:
             raw_name, equals, raw_value = item.partition("=")
             name = unquote(raw_name)
-            secret = "password" in name.lower()
+            secret = quiet or "password" in name.lower()
             if not equals:
-                raise self.fail(f"the query item {name!r} has no '=value'")
+                raise self.fail(
+                    "a query item without '=value'"
+                    if secret or not _NAME.fullmatch(name)
+                    else f"the query item {name!r} has no '=value'"
+                )
             if name in REFUSED:
                 raise self.fail(f"{name} cannot be set in the URL: {REFUSED[name]}")
             spec = OPTIONS.get(name)
