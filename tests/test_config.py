@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cachectl import AsyncCache, Cache, CacheConfig, ConfigError, redact_url
+from cachectl import AsyncCache, BackendUnavailable, Cache, CacheConfig, ConfigError, redact_url
 from cachectl.ops.connect import describe
 from cachectl.url import OPTIONS, parse_url
 from tests.servers import RedisServer, free_port
@@ -308,6 +308,9 @@ def test_a_password_is_never_shown(a: str, b: str) -> None:
         assert_hidden(config.display_url, password)
         assert_hidden(str(describe(OSError("refused"), config)), password)
         assert_hidden(str(describe(TimeoutError("slow"), config)), password)
+        if not config.cluster:  # a cluster client connects when made
+            with Cache(url, namespace="secret", stats=False) as cache:
+                assert_hidden(repr(cache), password)
 
 
 @pytest.mark.parametrize("middle", NASTY)
@@ -324,3 +327,6 @@ def test_a_password_is_never_in_a_cache_repr(middle: str) -> None:
         with cache:
             assert_hidden(repr(cache), password)
             assert "***" in repr(cache)
+            with pytest.raises(BackendUnavailable) as caught:
+                cache.ping()  # nothing listens on the port
+            assert_hidden(str(caught.value), password)
