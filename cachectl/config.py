@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urlsplit
 
 from cachectl.errors import ConfigError
 from cachectl.keys import check_namespace
+from cachectl.url import SCHEMES as SCHEMES
+from cachectl.url import RedisURL, parse_url, scheme_of
+from cachectl.url import redact_url as redact_url
 
 DEFAULT_NAMESPACE = "cachectl"
 MEMORY_URL = "memory://"
-SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "memory")
+
+#: Settings in seconds: a positive, finite number (an int is fine, a bool is not).
+SECONDS = (
+    "socket_timeout",
+    "connect_timeout",
+    "pool_timeout",
+    "recovery_interval",
+    "stats_interval",
+)
+#: Whole-number settings and their least value.
+COUNTS = {
+    "max_connections": 1,
+    "compress_threshold": 0,
+    "max_value_size": 1,
+    "failure_threshold": 1,
+    "fallback_max_entries": 1,
+    "fallback_max_bytes": 1,
+    "memory_max_entries": 1,
+    "memory_max_bytes": 1,
+    "pending_max": 1,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,45 +67,44 @@ class CacheConfig:
     password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.namespace, str):
+            raise ConfigError(f"namespace must be a string, not {type(self.namespace).__name__}")
         check_namespace(self.namespace)
-        scheme = urlsplit(self.url).scheme
-        if scheme not in SCHEMES:
-            raise ConfigError(
-                f"unsupported URL scheme {scheme!r} in {redact_url(self.url)}: "
-                f"use one of {', '.join(s + '://' for s in SCHEMES)}"
-            )
+        parsed = parse_url(self.url)
         if self.compression not in ("lz4", "zlib"):
             raise ConfigError(f"compression is 'lz4' or 'zlib', not {self.compression!r}")
-        for name in (
-            "socket_timeout",
-            "connect_timeout",
-            "pool_timeout",
-            "recovery_interval",
-            "stats_interval",
-        ):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive")
-        for name in (
-            "max_connections",
-            "failure_threshold",
-            "fallback_max_entries",
-            "memory_max_entries",
-            "pending_max",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        if scheme.endswith("+cluster"):
+        for name in SECONDS:
+            object.__setattr__(self, name, seconds(getattr(self, name), name))
+        if self.default_ttl is not None:
+            object.__setattr__(self, "default_ttl", seconds(self.default_ttl, "default_ttl"))
+        for name, least in COUNTS.items():
+            whole(getattr(self, name), name, least)
+        for name in ("cluster", "stats"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if self.password is not None and not (isinstance(self.password, str) and self.password):
+            raise ConfigError("password must be non-empty text, or None for no password")
+        if parsed is not None and parsed.cluster:
             object.__setattr__(self, "cluster", True)
+        if self.cluster and parsed is not None and (parsed.db != 0 or not parsed.host):
+            # Also for a plain URL found to point at a cluster node (cluster=True).
+            what = "a unix socket" if not parsed.host else f"database {parsed.db}"
+            raise ConfigError(f"{self.display_url}: a Redis Cluster cannot use {what}")
 
     @property
     def is_memory(self) -> bool:
         """Whether this is the embedded in-process store."""
-        return urlsplit(self.url).scheme == "memory"
+        return scheme_of(self.url) == "memory"
 
     @property
     def redis_url(self) -> str:
         """The URL as redis-py reads it (the '+cluster' marker removed)."""
         return self.url.replace("+cluster://", "://", 1)
+
+    @property
+    def parsed_url(self) -> RedisURL | None:
+        """Host, port, database and query options as redis-py reads them (None for memory://)."""
+        return parse_url(self.url)
 
     @property
     def display_url(self) -> str:
@@ -104,7 +126,7 @@ def build_config(url: str | None = None, **options: Any) -> CacheConfig:
     if unknown:
         raise ConfigError(f"unknown cache option(s): {', '.join(unknown)}")
     if url is None or url == "":
-        url = MEMORY_URL
+        url = MEMORY_URL  # the library's documented default, as for Cache()
     try:
         return CacheConfig(url=url, **{k: v for k, v in options.items() if v is not None})
     except TypeError as exc:
@@ -112,35 +134,38 @@ def build_config(url: str | None = None, **options: Any) -> CacheConfig:
 
 
 def env_url() -> str | None:
-    """The cache URL from the environment (CACHECTL_URL), if set."""
+    """The library's cache URL from the environment (CACHECTL_URL), if set and not empty."""
     return os.environ.get("CACHECTL_URL") or None
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password (and any password query parameter) replaced by '***'."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            user = userinfo.split(":", 1)[0]
-            userinfo = f"{user}:***"
-        elif parts.scheme not in ("unix",):
-            # redis://secret@host means the password alone
-            userinfo = "***"
-        netloc = f"{userinfo}@{host}"
-    query = (
-        "&".join(
-            ("password=***" if item.lower().startswith("password=") else item)
-            for item in parts.query.split("&")
-        )
-        if parts.query
-        else ""
-    )
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+def env_setting(env: Mapping[str, str], name: str) -> str | None:
+    """A CACHECTL_ variable's value, None when unset; set but empty is a ConfigError.
+
+    An empty value is most often an unset shell variable passed on (`CACHECTL_NAMESPACE=$NS`);
+    falling back to the default would act on the wrong thing.
+    """
+    value = env.get(name)
+    if value is not None and not value.strip():
+        raise ConfigError(f"{name} is set but empty: give it a value or unset it")
+    return value
+
+
+def seconds(value: object, name: str) -> float:
+    """value as seconds: a positive, finite number (not a bool), else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a positive, finite number of seconds, not {value!r}")
+    return float(value)
+
+
+def whole(value: object, name: str, least: int) -> int:
+    """value as a whole number of at least least (not a bool), else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, not {value!r}")
+    if value < least:
+        raise ConfigError(f"{name} must be at least {least}, not {value!r}")
+    return value
 
 
 # -- command-line settings --------------------------------------------------------------------
@@ -180,7 +205,7 @@ def read_cli_settings(
                 f"unknown setting(s) {', '.join(unknown)} in {where}: use {', '.join(CLI_SETTINGS)}"
             )
         settings = dict(document)
-        if isinstance(settings.get("password_file"), str):
+        if isinstance(settings.get("password_file"), str) and settings["password_file"].strip():
             # Relative to the file that names it, not to wherever the command runs.
             settings["password_file"] = str(path.parent / settings["password_file"])
         return settings, where
@@ -200,9 +225,22 @@ def read_password_file(path: str) -> str:
 
 
 def _setting(value: Any, name: str, kind: type, where: str) -> Any:
-    if value is None or isinstance(value, kind) or (kind is float and isinstance(value, int)):
-        return value
-    raise ConfigError(f"{name} in {where} must be a {kind.__name__}, not {value!r}")
+    if value is None:
+        return None
+    if kind is float:
+        return seconds(value, f"{name} in {where}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name} in {where} must be a {kind.__name__}, not {value!r}")
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{name} in {where} is empty: give it a value or remove it")
+    return value
+
+
+def _given(value: str | None, option: str) -> str | None:
+    """An option's value; an explicitly empty one is an error (an unset shell variable)."""
+    if value is not None and not value.strip():
+        raise ConfigError(f"{option} is empty: give it a value or leave the option out")
+    return value
 
 
 def cli_config(
@@ -218,47 +256,69 @@ def cli_config(
 
     The URL comes from CACHECTL_URL, else REDIS_URL; the namespace from CACHECTL_NAMESPACE;
     the password, when the URL has none, from a password file (CACHECTL_PASSWORD_FILE) or
-    CACHECTL_PASSWORD; the timeout from CACHECTL_TIMEOUT.
+    CACHECTL_PASSWORD; the timeout from CACHECTL_TIMEOUT. An option or a CACHECTL_ variable
+    given empty is an error, never a fall back to the default; an empty REDIS_URL (shared
+    with other tools) counts as unset.
     """
     env = os.environ if environ is None else environ
+    url = _given(url, "--url")
+    namespace = _given(namespace, "--namespace")
+    password_file = _given(password_file, "--password-file")
+    if timeout is not None:
+        timeout = seconds(timeout, "--timeout")
+    env_values = {
+        name: env_setting(env, name)
+        for name in (
+            "CACHECTL_URL",
+            "CACHECTL_NAMESPACE",
+            "CACHECTL_PASSWORD_FILE",
+            "CACHECTL_PASSWORD",
+            "CACHECTL_TIMEOUT",
+        )
+    }
     settings, where = read_cli_settings(directory)
     file_url = _setting(settings.get("url"), "url", str, where)
     file_namespace = _setting(settings.get("namespace"), "namespace", str, where)
     file_password_file = _setting(settings.get("password_file"), "password_file", str, where)
     file_timeout = _setting(settings.get("timeout"), "timeout", float, where)
 
-    url = url or env.get("CACHECTL_URL") or env.get("REDIS_URL") or file_url or CLI_DEFAULT_URL
-    if urlsplit(url).scheme == "memory":
+    url = (
+        url
+        or env_values["CACHECTL_URL"]
+        or env.get("REDIS_URL", "").strip()
+        or file_url
+        or CLI_DEFAULT_URL
+    )
+    if scheme_of(url) == "memory":
         raise ConfigError("the command-line tool needs a Redis URL, not memory://")
-    namespace = namespace or env.get("CACHECTL_NAMESPACE") or file_namespace or DEFAULT_NAMESPACE
+    namespace = namespace or env_values["CACHECTL_NAMESPACE"] or file_namespace or DEFAULT_NAMESPACE
 
     password: str | None = None
     if password_file:
         password = read_password_file(password_file)
-    elif env.get("CACHECTL_PASSWORD_FILE"):
-        password = read_password_file(env["CACHECTL_PASSWORD_FILE"])
-    elif env.get("CACHECTL_PASSWORD"):
-        password = env["CACHECTL_PASSWORD"]
+    elif env_values["CACHECTL_PASSWORD_FILE"]:
+        password = read_password_file(env_values["CACHECTL_PASSWORD_FILE"])
+    elif env_values["CACHECTL_PASSWORD"]:
+        password = env_values["CACHECTL_PASSWORD"]
     elif file_password_file:
         password = read_password_file(file_password_file)
 
     if timeout is None:
-        raw = env.get("CACHECTL_TIMEOUT")
-        if raw:
+        raw = env_values["CACHECTL_TIMEOUT"]
+        if raw is not None:
             try:
-                timeout = float(raw)
+                number = float(raw)
             except ValueError:
                 raise ConfigError(f"CACHECTL_TIMEOUT must be seconds, not {raw!r}") from None
+            timeout = seconds(number, "CACHECTL_TIMEOUT")
         else:
             timeout = file_timeout if file_timeout is not None else CLI_DEFAULT_TIMEOUT
-    if not timeout or timeout <= 0:
-        raise ConfigError(f"timeout must be positive seconds, not {timeout!r}")
     return build_config(
         url,
         namespace=namespace,
         password=password,
-        socket_timeout=float(timeout),
-        connect_timeout=float(timeout),
+        socket_timeout=timeout,
+        connect_timeout=timeout,
         max_connections=8,
         stats=False,
     )

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from cachectl.cache import Cache
 from cachectl.cli import main
-from cachectl.cli.app import app, exit_status
+from cachectl.cli.app import EXIT_STATUSES, STATUS_OF, app, exit_status
+from cachectl.cli.common import Declined
 from cachectl.errors import (
     BackendUnavailable,
     CachectlError,
@@ -20,6 +24,7 @@ from cachectl.errors import (
     DecodeError,
     SerializationError,
 )
+from tests.conftest import CliResult
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = get_command(app)
@@ -74,6 +79,7 @@ def test_global_options_are_documented() -> None:
         (BackendUnavailable("x"), 3),
         (SerializationError("x"), 1),
         (CachectlError("x"), 1),
+        (Declined("x"), 4),
     ],
 )
 def test_exit_status_of_each_error(error: CachectlError, status: int) -> None:
@@ -97,7 +103,10 @@ def test_version_through_typer(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_main_returns_usage_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "--sort", "colour"]) == 2
-    assert "Invalid value for '--sort'" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "cachectl: error: invalid value for '--sort': 'colour' is not one of 'name', 'ttl', "
+        "'size' (see 'cachectl keys --help')\n"
+    )
 
 
 def test_cli_modules_import_no_redis_rich_or_msgpack() -> None:
@@ -122,3 +131,29 @@ def test_completions_match_the_cli() -> None:
         assert actual == expected, f"completions/{name} is stale: python completions/generate.py"
         for command in COMMANDS:
             assert f"#   {command}: " in actual
+
+
+def test_the_exit_status_table_lists_every_status() -> None:
+    text = " ".join(EXIT_STATUSES.split())
+    for status in sorted({0, 1, 2, 3, 130} | {status for _, status in STATUS_OF}):
+        assert f" {status} " in text, status
+
+
+def test_declining_the_flush_is_status_4_and_deletes_nothing(
+    cli: Callable[..., CliResult],
+    cli_cache: Cache,
+    raw_redis: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli_cache.set("page:1", 1)
+    monkeypatch.setattr("cachectl.cli.common.stdin_is_terminal", lambda: True)
+    declined = cli("flush", "--prefix", "page", input="n\n")
+    assert declined.exit_code == 4
+    # (The runner does not echo the answer, so the line starts with the question.)
+    assert declined.stderr.endswith("cachectl: aborted: not confirmed; nothing was deleted\n")
+    unanswered = cli("flush", "--prefix", "page", input="")  # end of input at the prompt
+    assert unanswered.exit_code == 4
+    assert unanswered.stderr.splitlines()[-1] == (
+        "cachectl: aborted: no answer at the prompt; nothing was deleted"
+    )
+    assert raw_redis.exists(b"clitest:page:1")

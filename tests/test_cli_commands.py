@@ -375,7 +375,7 @@ def test_flush_asks_on_a_terminal(
 ) -> None:
     monkeypatch.setattr("cachectl.cli.common.stdin_is_terminal", lambda: True)
     declined = cli("flush", "--prefix", "product", input="n\n")
-    assert declined.exit_code == 1
+    assert declined.exit_code == 4
     assert "Delete 5 keys (prefix 'product' in namespace 'clitest')" in declined.stderr
     assert len(keys_in(raw_redis, "product:*")) == 5
     accepted = cli("flush", "--prefix", "product", input="y\n")

@@ -63,7 +63,7 @@ def test_unknown_setting_is_an_error(tmp_path: Path) -> None:
 
 def test_wrongly_typed_setting_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "cachectl.toml").write_text('timeout = "soon"\n')
-    with pytest.raises(ConfigError, match=r"timeout .* must be a float"):
+    with pytest.raises(ConfigError, match=r"timeout .* must be a number of seconds"):
         cli_config(environ={}, directory=tmp_path)
 
 
@@ -122,3 +122,77 @@ def test_memory_url_is_refused(tmp_path: Path) -> None:
 def test_invalid_namespace_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="invalid namespace"):
         cli_config(namespace="has space", environ={}, directory=tmp_path)
+
+
+# -- settings given empty, non-finite or of the wrong type ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("url", ""), ("namespace", ""), ("password_file", ""), ("namespace", "  ")],
+)
+def test_an_option_given_empty_is_an_error_not_the_default(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    # `--namespace "$NS"` with NS unset must not fall back to the default namespace.
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(ConfigError, match=f"{flag} is empty"):
+        cli_config(**{option: value}, environ={}, directory=tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CACHECTL_URL",
+        "CACHECTL_NAMESPACE",
+        "CACHECTL_PASSWORD",
+        "CACHECTL_PASSWORD_FILE",
+        "CACHECTL_TIMEOUT",
+    ],
+)
+def test_a_cachectl_variable_set_but_empty_is_an_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} is set but empty"):
+        cli_config(environ={name: ""}, directory=tmp_path)
+
+
+def test_an_empty_redis_url_counts_as_unset(tmp_path: Path) -> None:
+    # REDIS_URL is shared with other tools, which treat empty as unset.
+    assert cli_config(environ={"REDIS_URL": ""}, directory=tmp_path).url == CLI_DEFAULT_URL
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1.0, 0.0])
+def test_a_timeout_option_that_is_not_positive_and_finite(tmp_path: Path, value: float) -> None:
+    with pytest.raises(ConfigError, match="--timeout must be a positive, finite number"):
+        cli_config(timeout=value, environ={}, directory=tmp_path)
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "-inf", "1e999", "true"])
+def test_a_timeout_variable_that_is_not_positive_and_finite(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match="CACHECTL_TIMEOUT must be"):
+        cli_config(environ={"CACHECTL_TIMEOUT": raw}, directory=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("timeout = inf", "timeout in .* must be a positive, finite number"),
+        ("timeout = nan", "timeout in .* must be a positive, finite number"),
+        ("timeout = -2", "timeout in .* must be a positive, finite number"),
+        ("timeout = 0", "timeout in .* must be a positive, finite number"),
+        ("timeout = true", "timeout in .* must be a number of seconds"),
+        ('namespace = ""', "namespace in .* is empty"),
+        ('url = ""', "url in .* is empty"),
+        ('password_file = ""', "password_file in .* is empty"),
+        ("namespace = 5", "namespace in .* must be a str"),
+        ('url = "redis://h:99999/0"', "the port 99999 is not between 1 and 65535"),
+    ],
+)
+def test_a_bad_value_in_the_settings_file(tmp_path: Path, line: str, match: str) -> None:
+    (tmp_path / "cachectl.toml").write_text(line + "\n")
+    with pytest.raises(ConfigError, match=match):
+        cli_config(environ={}, directory=tmp_path)
+
+
+def test_a_malformed_url_is_refused_before_connecting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"invalid URL redis://:\*\*\*@h:1/0"):
+        cli_config("redis://:pa/ss@h:1/0", environ={}, directory=tmp_path)

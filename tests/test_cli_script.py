@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cachectl.cache import Cache
 from tests.conftest import CLI_NAMESPACE, CliResult
@@ -62,17 +64,42 @@ def test_help_documents_exit_statuses(run_script: Run) -> None:
     for command in ("stats", "keys", "inspect", "flush", "latency"):
         assert f"  {command} " in result.stdout
     text = " ".join(result.stdout.split())
-    assert "Exit status: 0 success; 1 a check failed" in text
-    assert "3 Redis unreachable, authentication refused, or timed out" in text
+    for entry in (
+        "Exit status: 0 success",
+        "; 1 a check failed",
+        "; 2 usage error",
+        "; 3 Redis unreachable, authentication refused, or timed out",
+        "; 4 flush declined at the confirmation prompt, nothing deleted",
+        "; 130 interrupted",
+    ):
+        assert entry in text
+
+
+def test_no_arguments_shows_the_help_with_status_2(run_script: Run) -> None:
+    result = run_script()
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr and "Usage: cachectl" in result.stderr
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["nonsense"], ["keys", "--limit", "zero"], ["stats", "--format", "xml"]]
+    ("args", "expected"),
+    [
+        (["nonsense"], "no such command 'nonsense' (see 'cachectl --help')"),
+        (["--bogus", "stats"], "no such option: --bogus (see 'cachectl --help')"),
+        (["keys", "--bogus"], "no such option: --bogus (see 'cachectl keys --help')"),
+        (["keys", "--limit", "zero"], "invalid value for '--limit'"),
+        (["stats", "--format", "xml"], "invalid value for '--format'"),
+        (["inspect"], "missing argument"),
+        (["--timeout", "soon", "stats"], "invalid value for '--timeout'"),
+        (["--namespace"], "option '--namespace' requires an argument"),
+    ],
 )
-def test_usage_errors_exit_2(run_script: Run, args: list[str]) -> None:
-    result = run_script(*args)
-    assert result.exit_code == 2
-    assert "Traceback" not in result.stderr and "Usage:" in result.stderr + result.stdout
+def test_usage_errors_are_one_line_and_exit_2(
+    run_script: Run, args: list[str], expected: str
+) -> None:
+    # The framework's errors in the tool's own style: no usage block, no 'Error:' line.
+    line = assert_one_error_line(run_script(*args), 2)
+    assert expected in line
 
 
 def test_unreachable_exits_3_with_one_line(run_script: Run) -> None:
@@ -264,3 +291,88 @@ def test_exit_handlers_of_an_application_still_run(
     assert done.returncode == 0, done.stderr
     assert (cli_isolated / "atexit.done").read_text() == "ok"
     assert (cli_isolated / "thread.done").read_text() == "ok"
+
+
+# -- settings checked when given: each bad one is a usage error, one line, status 2 ---------------
+
+BAD_SETTINGS: dict[str, tuple[list[str], dict[str, str], str]] = {
+    # id: (arguments before the command, environment, settings file)
+    "empty --namespace": (["--namespace", ""], {}, ""),
+    "empty --url": (["--url", ""], {}, ""),
+    "empty --password-file": (["--password-file", ""], {}, ""),
+    "empty CACHECTL_NAMESPACE": ([], {"CACHECTL_NAMESPACE": ""}, ""),
+    "empty CACHECTL_URL": ([], {"CACHECTL_URL": ""}, ""),
+    "port out of range": (["--url", "redis://127.0.0.1:99999/0"], {}, ""),
+    "unclosed IPv6": (["--url", "redis://[::1/0"], {}, ""),
+    "timeout in the URL": (["--url", "redis://127.0.0.1:6379/0?socket_timeout=abc"], {}, ""),
+    "unknown URL option": (["--url", "redis://127.0.0.1:6379/0?decode_responses=1"], {}, ""),
+    "URL database": (["--url", "redis://127.0.0.1:6379/zero"], {}, ""),
+    "--timeout inf": (["--timeout", "inf"], {}, ""),
+    "--timeout nan": (["--timeout", "nan"], {}, ""),
+    "--timeout -1": (["--timeout", "-1"], {}, ""),
+    "--timeout 0": (["--timeout", "0"], {}, ""),
+    "CACHECTL_TIMEOUT inf": ([], {"CACHECTL_TIMEOUT": "inf"}, ""),
+    "CACHECTL_TIMEOUT true": ([], {"CACHECTL_TIMEOUT": "true"}, ""),
+    "file timeout inf": ([], {}, "timeout = inf\n"),
+    "file timeout true": ([], {}, "timeout = true\n"),
+    "file namespace empty": ([], {}, 'namespace = ""\n'),
+    "file URL malformed": ([], {}, 'url = "redis://h:1/0?socket_timeout=-1"\n'),
+}
+
+
+@pytest.mark.parametrize(("args", "env", "file"), BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
+def test_a_bad_setting_is_a_usage_error(
+    run_script: Run, cli_isolated: Path, args: list[str], env: dict[str, str], file: str
+) -> None:
+    if file:
+        (cli_isolated / "cachectl.toml").write_text(file)
+    # --all --yes: were the setting taken for the default, this would delete.
+    result = run_script(*args, "flush", "--all", "--yes", env=env, timeout=30)
+    assert_one_error_line(result, 2)
+
+
+def test_an_empty_namespace_deletes_nothing(
+    run_script: Run, redis_url: str, raw_redis: redis.Redis
+) -> None:
+    raw_redis.set(b"cachectl:precious", b"x")  # the default namespace
+    result = run_script("--url", redis_url, "--namespace", "", "flush", "--all", "--yes")
+    line = assert_one_error_line(result, 2)
+    assert "--namespace is empty" in line
+    assert raw_redis.get(b"cachectl:precious") == b"x"
+
+
+def test_a_cluster_node_with_a_database_number_is_a_usage_error(
+    run_script: Run, cluster_url: str
+) -> None:
+    plain = cluster_url.replace("redis+cluster://", "redis://").removesuffix("/0") + "/3"
+    line = assert_one_error_line(run_script("--url", plain, "keys"), 2)
+    assert "is a Redis Cluster node: a cluster has only database 0" in line
+
+
+MARKS = ("Kx7Qm", "Jv3Wn", "Hb5Rp")
+
+
+def _check_hidden(run_script: Run, middle: str) -> None:
+    password = f"{MARKS[0]}{middle}{MARKS[1]}{middle}{MARKS[2]}"
+    port = free_port()
+    for url in (
+        f"redis://:{password}@127.0.0.1:{port}/0",
+        f"redis://alice:{password}@127.0.0.1:{port}/0?socket_timeout=abc",
+        f"rediss://:{password}@127.0.0.1:{port}/0",
+    ):
+        result = run_script("--url", url, "--timeout", "0.5", "keys", timeout=30)
+        assert result.exit_code in (2, 3), result
+        assert_one_error_line(result, result.exit_code)
+        for mark in MARKS:
+            assert mark not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("middle", ["/", "?", "#", "@", ":", "/?#@:", "99999/", "%2F", " \x1b"])
+def test_a_password_is_never_printed(run_script: Run, middle: str) -> None:
+    _check_hidden(run_script, middle)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(middle=st.text(st.characters(exclude_characters="\x00"), max_size=12))
+def test_any_password_is_never_printed(run_script: Run, middle: str) -> None:
+    _check_hidden(run_script, middle)

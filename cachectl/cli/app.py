@@ -5,12 +5,12 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from cachectl.cli.common import Settings
+from cachectl.cli.common import Declined, Settings
 from cachectl.cli.demo import demo
 from cachectl.cli.flush import flush
 from cachectl.cli.inspect import inspect
@@ -28,14 +28,20 @@ from cachectl.errors import (
 )
 
 EXIT_STATUSES = (
-    "Exit status: 0 success; 1 a check failed (a threshold, a corrupt value, a key not found, "
-    "--max-keys exceeded); 2 usage error (including flush without --yes when stdin is not a "
-    "terminal); 3 Redis unreachable, authentication refused, or timed out (for warm: the base "
-    "URL)."
+    "Exit status: 0 success (also a --dry-run, or nothing to delete); 1 a check failed (a "
+    "threshold, a corrupt value, a key not found, --max-keys exceeded, an endpoint that failed "
+    "to warm), the output could not be written, or an internal error; 2 usage error (an "
+    "unknown option or command, a bad value or endpoint file, an empty --url/--namespace or "
+    "CACHECTL_ variable, a malformed URL or settings file, flush without --yes when stdin is "
+    "not a terminal); 3 Redis unreachable, authentication refused, or timed out (for warm: the "
+    "base URL); 4 flush declined at the confirmation prompt, nothing deleted; 130 interrupted "
+    "(Ctrl-C; stats --watch stops with 0). Errors are one line on stderr: 'cachectl: error: "
+    "...' ('cachectl: aborted: ...' for status 4)."
 )
 
 #: The exit status of each kind of error; the first match wins.
 STATUS_OF: tuple[tuple[type[CachectlError], int], ...] = (
+    (Declined, 4),
     (CheckFailed, 1),
     (DecodeError, 1),
     (ConfigError, 2),
@@ -48,35 +54,81 @@ def exit_status(exc: CachectlError) -> int:
     return next((status for kind, status in STATUS_OF if isinstance(exc, kind)), 1)
 
 
+def report(message: str, label: str = "error") -> None:
+    """One line on stderr, the one style of every error: 'cachectl: error: ...'."""
+    lines = message.strip().splitlines()
+    text = " ".join(" ".join(lines).split()) if lines else "unknown error"
+    typer.echo(f"cachectl: {label}: {text}", err=True)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A framework error to report (a usage error, a bad value), as opposed to an exit."""
+    return isinstance(exc, typer.TyperException) or (
+        hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+    )
+
+
+def _usage_error(exc: Any) -> NoReturn:
+    """The framework's usage errors as one line (no usage block), with where to find help."""
+    message = str(exc.format_message())
+    message = message[:1].lower() + message[1:] if message[1:2].islower() else message
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        message = f"{message.rstrip().rstrip('.')} (see '{ctx.command_path} --help')"
+    report(message)
+    raise typer.Exit(int(exc.exit_code))
+
+
 class CachectlGroup(TyperGroup):
-    """The command group; cachectl's errors become one line on stderr and an exit status."""
+    """The command group; every error becomes one line on stderr and an exit status."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except Exception as exc:
+            # Bare `cachectl` shows the help (on stderr, status 2); other errors are one line.
+            if type(exc).__name__ == "NoArgsIsHelpError" or not _is_usage_error(exc):
+                raise
+            _usage_error(exc)
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except CachectlError as exc:
-            lines = str(exc).strip().splitlines()
-            typer.echo(f"cachectl: error: {lines[0] if lines else type(exc).__name__}", err=True)
+            report(
+                str(exc) or type(exc).__name__, "aborted" if isinstance(exc, Declined) else "error"
+            )
             raise typer.Exit(exit_status(exc)) from None
         except BrokenPipeError:
             # The reader went away (`cachectl keys | head -1`): nothing more can reach it.
             raise typer.Exit(1) from None
         except Exception as exc:
-            # Usage errors and exits (they carry an exit_code) are the framework's to report.
-            # Anything else is a bug, not a user error: one line and a status all the same,
-            # the traceback on request.
-            if isinstance(exc, typer.Exit | typer.Abort) or hasattr(exc, "exit_code"):
+            # Exits (they carry an exit_code) are the framework's to report. Anything else is
+            # a bug, not a user error: one line and a status all the same, the traceback on
+            # request.
+            if isinstance(exc, typer.Abort) or type(exc).__name__ == "Abort":
+                # End of input or Ctrl-C at the confirmation prompt: not answered yes. The
+                # cursor is still on the question's line.
+                typer.echo("", err=True)
+                report("no answer at the prompt; nothing was deleted", "aborted")
+                raise typer.Exit(exit_status(Declined())) from None
+            if isinstance(exc, typer.Exit):
+                raise
+            if _is_usage_error(exc):
+                _usage_error(exc)  # a subcommand's options, parsed here
+            if hasattr(exc, "exit_code"):
                 raise
             if os.environ.get("CACHECTL_DEBUG"):
                 raise
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                typer.echo(f"cachectl: error: cannot write the output: {exc}", err=True)
+                report(f"cannot write the output: {exc}")
                 raise typer.Exit(1) from None
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            typer.echo(
-                f"cachectl: internal error: {type(exc).__name__}: {text} "
-                "(CACHECTL_DEBUG=1 shows the traceback)",
-                err=True,
+            report(
+                f"internal error: {type(exc).__name__}: {text} "
+                "(CACHECTL_DEBUG=1 shows the traceback)"
             )
             raise typer.Exit(1) from None
 
@@ -135,9 +187,8 @@ def connection_options(
         float | None,
         typer.Option(
             metavar="SECONDS",
-            min=0.001,
-            help="Wait this long to connect and for each reply. Else $CACHECTL_TIMEOUT, the "
-            "settings file, 2.",
+            help="Wait this long to connect and for each reply (a positive, finite number). "
+            "Else $CACHECTL_TIMEOUT, the settings file, 2.",
         ),
     ] = None,
     version: Annotated[
@@ -148,7 +199,8 @@ def connection_options(
     ] = None,
 ) -> None:
     """Connection settings: options > environment > ./cachectl.toml or [tool.cachectl] of
-    ./pyproject.toml > defaults. Passwords are never printed; URLs are shown redacted."""
+    ./pyproject.toml > defaults. An option or CACHECTL_ variable given empty is an error, not
+    the default. Passwords are never printed; URLs are shown redacted."""
     ctx.obj = Settings(url, namespace, password_file, timeout)
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cachectl.errors import CachectlError
+
 if TYPE_CHECKING:
     from cachectl.config import CacheConfig
     from cachectl.ops.connect import Connection
@@ -18,6 +20,10 @@ if TYPE_CHECKING:
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else there.")
 ]
+
+
+class Declined(CachectlError):
+    """The operator did not confirm at the prompt: nothing was changed (exit status 4)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cachectl.cli import common
-from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.cli.common import Declined, JsonOption, connection, print_json
 from cachectl.errors import CheckFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -66,8 +66,9 @@ def flush(
     """Delete keys in batches (SCAN + UNLINK), counting and confirming first.
 
     Prefixes are matched as literal text, whole segments only ('user' removes 'user' and
-    'user:*', not 'username'). On a terminal the count is confirmed; otherwise --yes is
-    required. On a cluster every primary is scanned and batches are grouped by hash slot.
+    'user:*', not 'username'). On a terminal the count is confirmed (declining deletes nothing,
+    status 4); otherwise --yes is required. On a cluster every primary is scanned and batches
+    are grouped by hash slot.
     """
     from cachectl.ops import selection as sel
     from cachectl.ops.flush import FlushResult
@@ -101,7 +102,7 @@ def flush(
             result = FlushResult(0, 0.0)
         else:
             if not yes and not _confirm(f"Delete {total:,} keys ({selection.label}) on {url}?"):
-                raise CheckFailed("not confirmed; nothing was deleted")
+                raise Declined("not confirmed; nothing was deleted")
             result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
         if result.removed == 0:
             _hint(conn, everything)

@@ -148,10 +148,14 @@ def _forget_connections(client: Any) -> None:
         client.connection_pool.disconnect()
 
 
-def _cluster_enabled(backend: RedisBackend) -> bool:
+def _cluster_enabled(backend: RedisBackend, config: CacheConfig) -> bool:
     try:
         info = backend.client.info("cluster")
-    except redis.exceptions.ResponseError:
+    except redis.exceptions.ResponseError as exc:
+        if "not allowed in cluster mode" in str(exc):  # the SELECT of a database number
+            raise ConfigError(
+                f"{config.display_url} is a Redis Cluster node: a cluster has only database 0"
+            ) from None
         _forget_connections(backend.client)
         return False  # a server without INFO (an embedded one, such as fakeredis)
     return str(info.get("cluster_enabled", 0)) == "1"
@@ -166,7 +170,7 @@ def connect(config: CacheConfig) -> Connection:
     backend = RedisBackend(config)
     try:
         with translate_errors(config):
-            if config.cluster or _cluster_enabled(backend):
+            if config.cluster or _cluster_enabled(backend, config):
                 # A cluster's client connects to every node when made; the INFO above proved
                 # a single server answers.
                 if not config.cluster:
