@@ -103,6 +103,7 @@ class _CacheBase:
         self._publishing = threading.Lock()
         self._warned: set[str] = set()
         self._owed_lock = threading.Lock()
+        self._announced = 0  # the breaker's opening count when recovery was last logged
 
     def __repr__(self) -> str:
         return (
@@ -255,7 +256,12 @@ class _CacheBase:
                 return False
             self.fallback.clear()
             self.breaker.close()
-        log.warning("cachectl: %s is back; owed invalidations replayed", self.config.display_url)
+            # Said once per outage: a write refused while closed (OOM) drains without opening.
+            announce = self.breaker.opened != self._announced
+            self._announced = self.breaker.opened
+        (log.warning if announce else log.debug)(
+            "cachectl: %s is back; owed invalidations replayed", self.config.display_url
+        )
         return True
 
     def _probe_failed(self, exc: BaseException) -> None:

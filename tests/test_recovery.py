@@ -446,3 +446,21 @@ def test_pending_overflow_covers_every_key() -> None:
     pending.add([b"ns:a", b"ns:b"])
     assert pending.everything
     assert pending.owes(b"ns:z")
+
+
+def test_a_write_redis_refuses_is_replayed_without_opening(own_redis: RedisServer) -> None:
+    # A failed write owes a deletion (Redis may hold an older value), but Redis answers: the
+    # debt is replayed at once rather than after a recovery interval on the fallback.
+    options = {**QUICK, "failure_threshold": 3}
+    with Cache(own_redis.url, namespace="oom", **options) as c:
+        c.set("k", "v1")
+        c.set("other", "kept")
+        with own_redis.client() as raw:
+            raw.config_set("maxmemory-policy", "noeviction")
+            raw.config_set("maxmemory", "1")  # every write is refused with OOM from now on
+            c.set("k", "v2")
+            assert raw.get(b"oom:k") == c.codec.encode("v1")
+            assert c.get("other") == "kept"
+            assert c.breaker_state is BreakerState.CLOSED
+            assert c.get("k", MISS) is MISS  # the owed deletion reached Redis: never "v1"
+            assert raw.get(b"oom:k") is None
