@@ -1,4 +1,14 @@
-"""The circuit breaker and the invalidations owed to Redis while it was unreachable. No I/O."""
+"""The circuit breaker and the invalidations owed to Redis while it was unreachable. No I/O.
+
+closed: every call goes to Redis. open: every call is served by the in-memory fallback, and
+every write or deletion it serves is owed to Redis as a deletion. Once Redis answers a probe
+the breaker drains (reported as half-open): writes and deletions go to Redis again (a write
+overwrites what an owed deletion of its key would remove, so it owes nothing), the owed
+deletions are replayed, and a read goes to Redis only when no owed deletion could cover its
+key; the others are served by the fallback, which every write and deletion keeps up to date
+from the outage on. No new debt means the replay converges, whatever the write rate; the
+breaker closes once nothing is owed or being replayed.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +17,12 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cachectl.keys import glob_match
+
 
 class BreakerState(StrEnum):
-    """Where calls go: Redis (closed), the fallback store (open), or one probe (half-open)."""
+    """Where calls go: Redis (closed), the fallback store (open), or both while recovering
+    (half-open: a probe is running, or owed invalidations are being replayed)."""
 
     CLOSED = "closed"
     OPEN = "open"
@@ -17,12 +30,13 @@ class BreakerState(StrEnum):
 
 
 class Breaker:
-    """Counts consecutive failures; opens at the threshold; lets one probe through later."""
+    """Counts consecutive failures; opens at the threshold; probes later, then drains."""
 
     def __init__(self, threshold: int = 3, recovery_interval: float = 1.0) -> None:
         self.threshold = threshold
         self.recovery_interval = recovery_interval
         self.closed = True  # read on every call, so a plain attribute
+        self.draining = False  # Redis answered a probe; owed deletions are being replayed
         self.failures = 0
         self.opened = 0
         self._retry_at = 0.0
@@ -33,47 +47,61 @@ class Breaker:
         """The current state."""
         if self.closed:
             return BreakerState.CLOSED
-        return BreakerState.HALF_OPEN if self._probing.locked() else BreakerState.OPEN
+        if self.draining or self._probing.locked():
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
 
     def success(self) -> None:
         """A call reached Redis."""
         self.failures = 0
 
     def failure(self) -> bool:
-        """A call failed; returns True when this failure opened the breaker."""
+        """A call failed; True when it should open the breaker: the threshold of consecutive
+        failures reached while closed, or any failure while draining (Redis failing again)."""
         self.failures += 1
-        if self.closed and self.failures >= self.threshold:
-            self.trip()
-            return True
-        return False
+        return self.draining or (self.closed and self.failures >= self.threshold)
 
     def trip(self) -> None:
         """Open now, and probe again after the recovery interval."""
         self.closed = False
+        self.draining = False
         self.opened += 1
         self._retry_at = time.monotonic() + self.recovery_interval
 
+    def drain(self) -> None:
+        """Redis answers: send writes there and replay what is owed before closing."""
+        self.failures = 0
+        self.draining = True
+        self.closed = False
+
+    def close(self) -> None:
+        """Nothing is owed any more: every call goes to Redis."""
+        self.failures = 0
+        self.draining = False
+        self.closed = True
+
     def claim_probe(self) -> bool:
-        """Whether the caller should probe Redis now; at most one caller at a time does."""
-        if self.closed or time.monotonic() < self._retry_at:
+        """Whether the caller should probe Redis (open, after the recovery interval) or carry on
+        replaying (draining) now; at most one caller at a time does, until release_probe."""
+        if self.closed or (not self.draining and time.monotonic() < self._retry_at):
             return False
         return self._probing.acquire(blocking=False)
 
-    def probe_done(self, ok: bool) -> None:
-        """Report the claimed probe's outcome: close, or wait another interval."""
-        if ok:
-            self.closed = True
-            self.failures = 0
-        else:
-            self._retry_at = time.monotonic() + self.recovery_interval
+    def retry_later(self) -> None:
+        """The probe found Redis still unreachable: wait another interval."""
+        self._retry_at = time.monotonic() + self.recovery_interval
+
+    def release_probe(self) -> None:
+        """The claimed probe or replay round is over."""
         self._probing.release()
 
 
 @dataclass
 class Pending:
-    """Deletions that Redis has not seen yet. They commute, so sets are enough.
+    """Deletions that Redis has not confirmed yet. They commute, so sets are enough.
 
     Past `limit` entries it degrades to 'everything in the namespace', which is always safe.
+    A batch taken for replay stays visible (`owes`) until it is paid or restored.
     """
 
     limit: int = 10_000
@@ -81,12 +109,19 @@ class Pending:
     globs: set[bytes] = field(default_factory=set)
     tags: set[bytes] = field(default_factory=set)
     everything: bool = False
+    replaying: Pending | None = None
 
     def __bool__(self) -> bool:
+        """Whether something is owed and not taken for replay."""
         return self.everything or bool(self.keys or self.globs or self.tags)
 
     def __len__(self) -> int:
         return len(self.keys) + len(self.globs) + len(self.tags)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing owed, nothing being replayed."""
+        return not self and self.replaying is None
 
     def add(
         self,
@@ -107,13 +142,20 @@ class Pending:
             self.tags.clear()
 
     def take(self) -> Pending:
-        """Move everything into a new Pending (to replay); give it back with restore on failure."""
+        """Move everything into a new Pending to replay; then paid, or restore on failure."""
         taken = Pending(self.limit, self.keys, self.globs, self.tags, self.everything)
         self.keys, self.globs, self.tags, self.everything = set(), set(), set(), False
+        self.replaying = taken
         return taken
+
+    def paid(self, taken: Pending) -> None:
+        """Redis confirmed the replay of a taken batch."""
+        if self.replaying is taken:
+            self.replaying = None
 
     def restore(self, taken: Pending) -> None:
         """Put back deletions whose replay failed."""
+        self.paid(taken)
         if taken.everything:
             self.everything = True
             self.keys.clear()
@@ -121,3 +163,14 @@ class Pending:
             self.tags.clear()
         else:
             self.add(list(taken.keys), tuple(taken.globs), list(taken.tags))
+
+    def owes(self, key: bytes) -> bool:
+        """Whether an owed or replaying deletion may cover key, so Redis may hold a value of it
+        that is older than the last write or deletion: then reads must not go to Redis."""
+        return self._covers(key) or (self.replaying is not None and self.replaying._covers(key))
+
+    def _covers(self, key: bytes) -> bool:
+        # Which Redis keys carry a tag is known to Redis only: an owed tag covers every key.
+        if self.everything or self.tags or key in self.keys:
+            return True
+        return any(glob_match(glob, key) for glob in self.globs)

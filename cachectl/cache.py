@@ -23,7 +23,7 @@ from cachectl.breaker import Breaker, BreakerState, Pending
 from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
-from cachectl.keys import Key, KeySpace
+from cachectl.keys import Key, KeySpace, prefixed
 from cachectl.stats import CacheStats, Counters, StatsRecorder
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 log = logging.getLogger("cachectl")
 
-#: Replay-and-close attempts of one probe before it gives up until the next interval.
+#: Replay rounds one caller runs before it lets the next caller carry on.
 REPLAY_ROUNDS = 3
 
 
@@ -103,6 +103,7 @@ class _CacheBase:
         self._publishing = threading.Lock()
         self._warned: set[str] = set()
         self._owed_lock = threading.Lock()
+        self._announced = 0  # the breaker's opening count when recovery was last logged
 
     def __repr__(self) -> str:
         return (
@@ -189,7 +190,7 @@ class _CacheBase:
         return out
 
     def _failed(self, exc: BaseException, counters: Counters | None = None) -> None:
-        """Count a failed call; the breaker opens at the threshold."""
+        """Count a failed call; the breaker opens at the threshold, or at once while draining."""
         if counters is not None:
             counters.errors += 1
         if self.breaker.failure():
@@ -205,31 +206,88 @@ class _CacheBase:
     def _owe(
         self, keys: Sequence[bytes] = (), globs: Sequence[bytes] = (), tags: Sequence[bytes] = ()
     ) -> None:
-        """Remember deletions Redis has not seen; reopen the breaker if it closed meanwhile."""
+        """Remember deletions Redis has not seen (the caller then applies them to the fallback)."""
         with self._owed_lock:
             self.pending.add(list(keys), tuple(globs), list(tags))
             if self.breaker.closed:
-                self._opened()
+                # A call that found the breaker open finished after it closed, or a write failed
+                # below the threshold: replay that debt; the fallback serves the keys it covers,
+                # and holds nothing older than this moment.
+                self.fallback.clear()
+                self.breaker.drain()
+
+    def _admits(self, reads: Sequence[bytes] | None) -> bool:
+        """Whether a call goes to Redis while the breaker is not closed. Draining, writes and
+        deletions do; a read (its full keys) does when no owed deletion covers any of them."""
+        breaker = self.breaker
+        if breaker.closed:
+            return True
+        if not breaker.draining:
+            return False
+        if reads is None:
+            return True
+        with self._owed_lock:
+            owes = self.pending.owes
+            return not any(owes(full) for full in reads)
+
+    def _drain(self) -> None:
+        """The probe reached Redis: writes go there from now on, and the replay starts."""
+        with self._owed_lock:
+            self.breaker.drain()
+        log.warning("cachectl: %s answers; replaying owed invalidations", self.config.display_url)
+
+    def _take(self) -> Pending | None:
+        """The owed deletions to replay now, or None when nothing is left to replay."""
+        with self._owed_lock:
+            return self.pending.take() if self.pending and self.breaker.draining else None
+
+    def _replayed(self, taken: Pending, ok: bool) -> None:
+        """The replay of a taken batch reached Redis (ok), or not: then it is owed again."""
+        with self._owed_lock:
+            if ok:
+                self.pending.paid(taken)
+            else:
+                self.pending.restore(taken)
 
     def _close_if_settled(self) -> bool:
         """Close the breaker if nothing is owed; under the lock, so no deletion slips past."""
         with self._owed_lock:
-            if self.pending:
+            if not self.breaker.draining or not self.pending.settled:
                 return False
             self.fallback.clear()
-            self.breaker.probe_done(True)
-        log.warning("cachectl: %s is back; owed invalidations replayed", self.config.display_url)
+            self.breaker.close()
+            # Said once per outage: a write refused while closed (OOM) drains without opening.
+            announce = self.breaker.opened != self._announced
+            self._announced = self.breaker.opened
+        (log.warning if announce else log.debug)(
+            "cachectl: %s is back; owed invalidations replayed", self.config.display_url
+        )
         return True
 
-    def _opened(self, exc: BaseException | None = None) -> None:
-        # The fallback starts empty at each outage: entries from an earlier one may be stale.
-        if self.breaker.closed:
-            self.breaker.trip()
-        self.fallback.clear()
+    def _probe_failed(self, exc: BaseException) -> None:
+        """The probe or a replay failed: Redis is unreachable again."""
+        log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
+        if self.breaker.draining:
+            self._opened(exc)
+        else:
+            self.breaker.retry_later()
+
+    def _opened(self, exc: BaseException) -> None:
+        with self._owed_lock:
+            breaker = self.breaker
+            if breaker.closed:
+                # The fallback starts empty at each outage: entries from an earlier one may be
+                # stale. From draining it is kept: every write and deletion since the outage
+                # began reached it.
+                self.fallback.clear()
+            elif not breaker.draining:
+                return  # another caller opened it
+            breaker.trip()
         log.warning(
-            "cachectl: %s is failing (%s); serving from the in-memory fallback",
+            "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
             self.config.display_url,
-            f"{type(exc).__name__}: {exc}" if exc is not None else "an invalidation is owed",
+            type(exc).__name__,
+            exc,
         )
 
     def _refused(self, exc: BaseException, counters: Counters) -> None:
@@ -296,43 +354,47 @@ class Cache(_CacheBase):
 
     # -- breaker ------------------------------------------------------------------------------
 
-    def _available(self) -> bool:
-        if self.breaker.closed:
-            return True
-        if not self.breaker.claim_probe():
-            return False
-        ok = False
-        try:
-            self.backend.ping()
-            # Writers keep owing deletions while this runs: a few rounds, then try again later
-            # rather than hold the caller that probes.
-            for _ in range(REPLAY_ROUNDS):
-                if self.pending:
-                    self._replay()
-                ok = self._close_if_settled()
-                if ok:
-                    break
-        except BACKEND_ERRORS as exc:
-            log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
-        finally:
-            if not ok:
-                self.breaker.probe_done(False)
-        return ok
+    def _available(self, reads: Sequence[bytes] | None = None) -> bool:
+        """Whether a call goes to Redis while the breaker is not closed (see _admits); the one
+        caller that may probe or carry on replaying does so first."""
+        if self.breaker.claim_probe():
+            try:
+                self._recover()
+            finally:
+                self.breaker.release_probe()
+        return self._admits(reads)
 
-    def _replay(self) -> None:
-        with self._owed_lock:
-            taken = self.pending.take()
+    def _recover(self) -> None:
         try:
-            if taken.everything:
-                self.backend.delete_matching([self.keys.data_glob, self.keys.tag_glob])
-            self.backend.delete(list(taken.keys))
-            if taken.globs:
-                self.backend.delete_matching(list(taken.globs))
-            self.backend.invalidate_tags(list(taken.tags))
-        except BaseException:
-            with self._owed_lock:
-                self.pending.restore(taken)
-            raise
+            if not self.breaker.draining:
+                self.backend.probe()
+                self._drain()
+            # No new debt while draining: the rounds converge. A few per caller, so that no
+            # caller is held long; the next caller carries on.
+            for _ in range(REPLAY_ROUNDS):
+                if self._close_if_settled():
+                    return
+                taken = self._take()
+                if taken is None:
+                    return
+                ok = False
+                try:
+                    self._replay(taken)
+                    ok = True
+                finally:
+                    self._replayed(taken, ok)
+        except BACKEND_ERRORS as exc:
+            self._probe_failed(exc)
+
+    def _replay(self, taken: Pending) -> None:
+        if taken.everything:
+            # Tags first: a write whose tag entry this removes was made before the data keys'
+            # scan began, so that scan removes its key too.
+            self.backend.delete_matching([self.keys.tag_glob, self.keys.data_glob])
+        self.backend.delete(list(taken.keys))
+        if taken.globs:
+            self.backend.delete_matching(list(taken.globs))
+        self.backend.invalidate_tags(list(taken.tags))
 
     def _publish(self) -> None:
         if not self._stats_on or not self.breaker.closed:
@@ -383,7 +445,7 @@ class Cache(_CacheBase):
             counters = self.recorder.counters(_prefix(key))
         start = perf_counter_ns()
         data: bytes | None
-        if self.breaker.closed or self._available():
+        if self.breaker.closed or self._available((full,)):
             try:
                 data = self.backend.get(full)
                 if self.breaker.failures:
@@ -423,7 +485,7 @@ class Cache(_CacheBase):
         ns = self.keys.ns
         counters = self._counters(keys[0])
         start = perf_counter_ns()
-        if self.breaker.closed or self._available():
+        if self.breaker.closed or self._available(prefixed(ns, keys)):
             try:
                 values = self.backend.get_many_prefixed(ns, keys)
             except TRANSIENT_ERRORS as exc:
@@ -486,9 +548,13 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 self.backend.set_many(items, ttl_ms, tag_keys)
-                return
             except BACKEND_ERRORS as exc:
                 self._failed(exc, counters)
+            else:
+                if not self.breaker.closed:
+                    # Recovering: reads of owed keys are served by the fallback; keep it current.
+                    self.fallback.set_many(items, ttl_ms, tag_keys)
+                return
         counters.fallback += 1
         # Redis may still hold an older value, or may have taken this write: delete it there.
         self._owe([k for k, _ in items])
@@ -503,9 +569,13 @@ class Cache(_CacheBase):
             return 0
         if self.breaker.closed or self._available():
             try:
-                return self.backend.delete(fulls)
+                removed = self.backend.delete(fulls)
             except BACKEND_ERRORS as exc:
                 self._failed(exc)
+            else:
+                if not self.breaker.closed:
+                    self.fallback.delete(fulls)
+                return removed
         self._owe(fulls)
         return self.fallback.delete(fulls)
 
@@ -524,9 +594,14 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 named = self.backend.delete(keys) if keys else 0
-                return named + self.backend.delete_matching(globs)
+                removed = named + self.backend.delete_matching(globs)
             except BACKEND_ERRORS as exc:
                 self._failed(exc)
+            else:
+                if not self.breaker.closed:
+                    self.fallback.delete(keys)
+                    self.fallback.delete_matching(globs)
+                return removed
         self._owe(keys, globs)
         return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
 
@@ -535,9 +610,13 @@ class Cache(_CacheBase):
         tag_keys = self._tag_keys(tags)
         if self.breaker.closed or self._available():
             try:
-                return self.backend.invalidate_tags(tag_keys)
+                removed = self.backend.invalidate_tags(tag_keys)
             except BACKEND_ERRORS as exc:
                 self._failed(exc)
+            else:
+                if not self.breaker.closed:
+                    self.fallback.invalidate_tags(tag_keys)
+                return removed
         self._owe(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)
 
@@ -630,43 +709,41 @@ class AsyncCache(_CacheBase):
         """A cache for a redis://, rediss://, unix://, redis+cluster:// or memory:// URL."""
         return cls(url, namespace=namespace, **options)
 
-    async def _available(self) -> bool:
-        if self.breaker.closed:
-            return True
-        if not self.breaker.claim_probe():
-            return False
-        ok = False
-        try:
-            await self.backend.ping()
-            # Writers keep owing deletions while this runs: a few rounds, then try again later
-            # rather than hold the caller that probes.
-            for _ in range(REPLAY_ROUNDS):
-                if self.pending:
-                    await self._replay()
-                ok = self._close_if_settled()
-                if ok:
-                    break
-        except BACKEND_ERRORS as exc:
-            log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
-        finally:
-            if not ok:
-                self.breaker.probe_done(False)
-        return ok
+    async def _available(self, reads: Sequence[bytes] | None = None) -> bool:
+        if self.breaker.claim_probe():
+            try:
+                await self._recover()
+            finally:
+                self.breaker.release_probe()
+        return self._admits(reads)
 
-    async def _replay(self) -> None:
-        with self._owed_lock:
-            taken = self.pending.take()
+    async def _recover(self) -> None:
         try:
-            if taken.everything:
-                await self.backend.delete_matching([self.keys.data_glob, self.keys.tag_glob])
-            await self.backend.delete(list(taken.keys))
-            if taken.globs:
-                await self.backend.delete_matching(list(taken.globs))
-            await self.backend.invalidate_tags(list(taken.tags))
-        except BaseException:
-            with self._owed_lock:
-                self.pending.restore(taken)
-            raise
+            if not self.breaker.draining:
+                await self.backend.probe()
+                self._drain()
+            for _ in range(REPLAY_ROUNDS):
+                if self._close_if_settled():
+                    return
+                taken = self._take()
+                if taken is None:
+                    return
+                ok = False
+                try:
+                    await self._replay(taken)
+                    ok = True
+                finally:
+                    self._replayed(taken, ok)
+        except BACKEND_ERRORS as exc:
+            self._probe_failed(exc)
+
+    async def _replay(self, taken: Pending) -> None:
+        if taken.everything:
+            await self.backend.delete_matching([self.keys.tag_glob, self.keys.data_glob])
+        await self.backend.delete(list(taken.keys))
+        if taken.globs:
+            await self.backend.delete_matching(list(taken.globs))
+        await self.backend.invalidate_tags(list(taken.tags))
 
     async def _publish(self) -> None:
         if not self._stats_on or not self.breaker.closed:
@@ -713,7 +790,7 @@ class AsyncCache(_CacheBase):
             counters = self.recorder.counters(_prefix(key))
         start = perf_counter_ns()
         data: bytes | None
-        if self.breaker.closed or await self._available():
+        if self.breaker.closed or await self._available((full,)):
             try:
                 data = await self.backend.get(full)
                 if self.breaker.failures:
@@ -753,7 +830,7 @@ class AsyncCache(_CacheBase):
         ns = self.keys.ns
         counters = self._counters(keys[0])
         start = perf_counter_ns()
-        if self.breaker.closed or await self._available():
+        if self.breaker.closed or await self._available(prefixed(ns, keys)):
             try:
                 values = await self.backend.get_many_prefixed(ns, keys)
             except TRANSIENT_ERRORS as exc:
@@ -816,9 +893,13 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 await self.backend.set_many(items, ttl_ms, tag_keys)
-                return
             except BACKEND_ERRORS as exc:
                 self._failed(exc, counters)
+            else:
+                if not self.breaker.closed:
+                    # Recovering: reads of owed keys are served by the fallback; keep it current.
+                    self.fallback.set_many(items, ttl_ms, tag_keys)
+                return
         counters.fallback += 1
         self._owe([k for k, _ in items])
         self.fallback.set_many(items, ttl_ms, tag_keys)
@@ -830,9 +911,13 @@ class AsyncCache(_CacheBase):
             return 0
         if self.breaker.closed or await self._available():
             try:
-                return await self.backend.delete(fulls)
+                removed = await self.backend.delete(fulls)
             except BACKEND_ERRORS as exc:
                 self._failed(exc)
+            else:
+                if not self.breaker.closed:
+                    self.fallback.delete(fulls)
+                return removed
         self._owe(fulls)
         return self.fallback.delete(fulls)
 
@@ -851,9 +936,14 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 named = await self.backend.delete(keys) if keys else 0
-                return named + await self.backend.delete_matching(globs)
+                removed = named + await self.backend.delete_matching(globs)
             except BACKEND_ERRORS as exc:
                 self._failed(exc)
+            else:
+                if not self.breaker.closed:
+                    self.fallback.delete(keys)
+                    self.fallback.delete_matching(globs)
+                return removed
         self._owe(keys, globs)
         return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
 
@@ -862,9 +952,13 @@ class AsyncCache(_CacheBase):
         tag_keys = self._tag_keys(tags)
         if self.breaker.closed or await self._available():
             try:
-                return await self.backend.invalidate_tags(tag_keys)
+                removed = await self.backend.invalidate_tags(tag_keys)
             except BACKEND_ERRORS as exc:
                 self._failed(exc)
+            else:
+                if not self.breaker.closed:
+                    self.fallback.invalidate_tags(tag_keys)
+                return removed
         self._owe(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)
 

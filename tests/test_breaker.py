@@ -342,22 +342,33 @@ def test_breaker_opens_at_the_threshold_of_consecutive_failures() -> None:
     assert breaker.failure() is False
     assert breaker.failure() is False
     assert breaker.failure() is True
+    breaker.trip()
     assert breaker.state is BreakerState.OPEN
+    assert breaker.failure() is False  # already open
     assert breaker.claim_probe() is False  # not before the recovery interval
 
 
-def test_breaker_lets_one_probe_through_then_closes_or_waits() -> None:
+def test_breaker_lets_one_probe_through_then_drains_and_closes() -> None:
     breaker = Breaker(threshold=1, recovery_interval=0.01)
-    breaker.failure()
+    assert breaker.failure() is True
+    breaker.trip()
     time.sleep(0.05)
     assert breaker.claim_probe() is True
     assert breaker.state is BreakerState.HALF_OPEN
     assert breaker.claim_probe() is False  # one probe at a time
-    breaker.probe_done(False)
+    breaker.retry_later()
+    breaker.release_probe()
     assert breaker.state is BreakerState.OPEN
+    assert breaker.claim_probe() is False  # another interval first
     time.sleep(0.05)
     assert breaker.claim_probe() is True
-    breaker.probe_done(True)
+    breaker.drain()
+    breaker.release_probe()
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.claim_probe() is True  # draining: the next caller carries on at once
+    breaker.release_probe()
+    assert breaker.failure() is True  # any failure while draining reopens
+    breaker.close()
     assert breaker.state is BreakerState.CLOSED
     assert breaker.failures == 0
 

@@ -155,6 +155,9 @@ class MemoryStore:
     def ping(self) -> None:
         """Always reachable."""
 
+    def probe(self) -> None:
+        """Always reachable."""
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -218,6 +221,9 @@ class AsyncMemoryBackend:
         return self.store.read_counters(key)
 
     async def ping(self) -> None:
+        return None
+
+    async def probe(self) -> None:
         return None
 
     async def close(self) -> None:

@@ -555,6 +555,13 @@ class RedisBackend:
     def ping(self) -> None:
         self.client.ping()
 
+    def probe(self) -> None:
+        """The breaker's probe: a ping, on a fresh connection when idle ones may have died with
+        the server (the breaker kept them idle through the outage)."""
+        if self._pool is not None:
+            self._pool.disconnect(inuse_connections=False)
+        self.client.ping()
+
     def close(self) -> None:
         client, self._client = self._client, None
         self._pool = None
@@ -703,6 +710,12 @@ class AsyncRedisBackend:
         return {name: int(value) for name, value in raw.items()}
 
     async def ping(self) -> None:
+        await self.client.ping()
+
+    async def probe(self) -> None:
+        """See RedisBackend.probe."""
+        if not self.cluster:
+            await self.client.connection_pool.disconnect(inuse_connections=False)
         await self.client.ping()
 
     async def close(self) -> None:
