@@ -54,8 +54,12 @@ class CachectlGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CachectlError as exc:
-            lines = str(exc).strip().splitlines()
-            typer.echo(f"cachectl: error: {lines[0] if lines else type(exc).__name__}", err=True)
+            from cachectl.cli.render import safe
+
+            # Split on line feeds only: a CR or a control character in a key is escaped, not
+            # taken for a line break (or obeyed by the terminal).
+            lines = str(exc).strip().split("\n")
+            typer.echo(f"cachectl: error: {safe(lines[0] or type(exc).__name__)}", err=True)
             raise typer.Exit(exit_status(exc)) from None
         except BrokenPipeError:
             # The reader went away (`cachectl keys | head -1`): nothing more can reach it.
@@ -68,10 +72,12 @@ class CachectlGroup(TyperGroup):
                 raise
             if os.environ.get("CACHECTL_DEBUG"):
                 raise
+            from cachectl.cli.render import safe
+
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                typer.echo(f"cachectl: error: cannot write the output: {exc}", err=True)
+                typer.echo(f"cachectl: error: cannot write the output: {safe(str(exc))}", err=True)
                 raise typer.Exit(1) from None
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            text = safe(str(exc).strip().split("\n")[0])
             typer.echo(
                 f"cachectl: internal error: {type(exc).__name__}: {text} "
                 "(CACHECTL_DEBUG=1 shows the traceback)",
