@@ -476,20 +476,19 @@ def show_listing(listing: Listing) -> None:
     shown, matched = len(listing.rows), listing.matched
     order = {"name": "by name", "ttl": "soonest expiry first", "memory": "biggest first"}
     if listing.top is not None:
-        table.caption = f"the {count(shown, 'biggest key')} (MEMORY USAGE)"
+        note = f"the {count(shown, 'biggest key')} (MEMORY USAGE)"
     elif listing.truncated and matched is not None:
-        table.caption = (
+        note = (
             f"the first {number(shown)} of {count(matched, 'matching key')}, "
             f"{order[listing.sort]} (--limit shows more)"
         )
     else:
-        table.caption = count(shown, "key") + (
-            "" if listing.sort == "name" else f", {order[listing.sort]}"
-        )
+        note = count(shown, "key") + ("" if listing.sort == "name" else f", {order[listing.sort]}")
     if listing.top is not None and listing.truncated and matched is not None:
-        table.caption += f", of {count(matched, 'matching key')}"
-    table.caption_justify = "left"
+        note += f" of {count(matched, 'matching key')}"
+    # Below the table, not its caption: a caption wraps at the table's width.
     out().print(_unbreakable(table))
+    out().print(text(note))
 
 
 # -- inspect ----------------------------------------------------------------------------------
@@ -560,22 +559,15 @@ def show_plan(
 ) -> None:
     """A dry run: how many keys would go, some of them (application keys), and whether the
     real run would be refused by --max-keys."""
-    console = out()
-    console.print(text(f"Would delete {count(total, 'key')}: {selection.label}, on {url}."))
+    line(f"Would delete {count(total, 'key')}: {selection.label}, on {url}.")
     if sample:
         shown = "all of them" if len(sample) == total else f"{number(len(sample))} of them"
-        console.print(text(f"{shown[0].upper()}{shown[1:]}:"))
+        line(f"{shown[0].upper()}{shown[1:]}:")
         for key in sample:
-            console.print(text("  ") + key_text(key))
+            line("  " + key.decode("utf-8", "surrogateescape"))
+    line("Nothing was deleted (--dry-run).")
     if max_keys is not None and total > max_keys:
-        console.print(
-            text(
-                f"Nothing was deleted (--dry-run). Without --dry-run this flush would be "
-                f"refused: more than --max-keys {number(max_keys)}."
-            )
-        )
-    else:
-        console.print(text("Nothing was deleted (--dry-run)."))
+        line(f"Without --dry-run it would be refused: more than --max-keys {number(max_keys)}.")
 
 
 def confirm(question: str) -> bool:
@@ -608,7 +600,7 @@ def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
     if total is not None:
         columns += [BarColumn(), TaskProgressColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     else:
-        columns += [TextColumn("{task.completed:,} keys")]
+        columns += [TextColumn("{task.completed:,} so far")]
     columns += [TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("flush", total=total)

@@ -70,7 +70,8 @@ def select(
         return Selection(f"tag {tag!r} in namespace {ns!r}", tag_keys=(space.tag(tag),))
     if keys:
         full = tuple(dict.fromkeys(space.full(k) for k in keys))
-        return Selection(f"{len(full)} named key(s) in namespace {ns!r}", keys=full)
+        named = f"{len(full)} named key{'' if len(full) == 1 else 's'}"
+        return Selection(f"{named} in namespace {ns!r}", keys=full)
     if everything:
         # The published stats hash is kept: it is history, not cached data.
         return Selection(f"every key of namespace {ns!r}", globs=(space.data_glob, space.tag_glob))
