@@ -17,6 +17,7 @@ import redis
 
 from cachectl.cache import Cache
 from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.servers import RedisServer
 
 Run = Callable[..., CliResult]
 NS = CLI_NAMESPACE.encode()
@@ -277,3 +278,53 @@ def test_dry_run_over_max_keys_says_the_real_run_would_be_refused(
     within = run("flush", "--prefix", "item", "--dry-run", "--max-keys", "60")
     assert within.exit_code == 0 and "refused" not in within.stdout
     assert len(list(raw_redis.scan_iter(match=NS + b":item:*"))) == 60
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["server-steps", "scripts-refused"])
+def test_ttl_and_memory_orders_cover_the_whole_selection(
+    run_script: Run, own_redis: RedisServer, scripts: bool
+) -> None:
+    client = redis.Redis.from_url(own_redis.url)
+    rng = random.Random(3)
+    names = [f"k:{n:05d}".encode() for n in range(6000)]
+    pipe = client.pipeline(transaction=False)
+    for i, name in enumerate(rng.sample(names, len(names))):
+        # Sizes from 1 to 3,000 bytes; a TTL on two keys of three, all distinct.
+        pipe.set(
+            NS + b":" + name,
+            b"v" * (1 + (i * 7919) % 3000),
+            px=None if i % 3 == 0 else 600_000 + i * 1000,
+        )
+    pipe.execute()
+    url = own_redis.url
+    if not scripts:
+        client.acl_setuser(
+            "noscript",
+            enabled=True,
+            passwords=["+pw"],
+            keys=["~*"],
+            commands=["+@all", "-@scripting"],
+        )
+        url = url.replace("redis://", "redis://noscript:pw@")
+
+    def listing(*args: str) -> dict[str, object]:
+        result = run_script("--url", url, "--namespace", CLI_NAMESPACE, "keys", "--json", *args)
+        assert result.exit_code == 0, result.stderr
+        doc: dict[str, object] = result.json()
+        assert doc["matched"] == 6000
+        return doc
+
+    memory = {name: client.memory_usage(NS + b":" + name) for name in names}
+    ttls = {name: client.pttl(NS + b":" + name) for name in names}
+    top = listing("--top", "7")["keys"]
+    assert isinstance(top, list)
+    assert [row["memory"] for row in top] == sorted(memory.values(), reverse=True)[:7]
+    assert all(memory[row["key"].encode()] == row["memory"] for row in top)
+    soonest = listing("--sort", "ttl", "--limit", "4")["keys"]
+    assert isinstance(soonest, list)
+    expiring = sorted((t, n) for n, t in ttls.items() if t >= 0)
+    assert [row["key"].encode() for row in soonest] == [n for _t, n in expiring[:4]]
+    first = listing("--limit", "3")["keys"]
+    assert isinstance(first, list)
+    assert [row["key"] for row in first] == ["k:00000", "k:00001", "k:00002"]
+    client.close()

@@ -9,14 +9,23 @@ USAGE and the first bytes of each value shown (whose header names the codec).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+import redis
+
 from cachectl.ops.connect import Connection
 from cachectl.ops.inspect import describe_head, display_key
-from cachectl.ops.selection import SCAN_COUNT, Selection, batches
+from cachectl.ops.selection import (
+    SCAN_COUNT,
+    STEP_COUNT,
+    Selection,
+    batches,
+    existing,
+    tag_members,
+)
 
 SORTS = ("name", "ttl", "memory")
 #: Bytes read from the start of a string value: the longest cachectl header.
@@ -110,8 +119,64 @@ def describe(conn: Connection, keys: Sequence[bytes]) -> list[KeyInfo]:
     return rows
 
 
-def _ranked(conn: Connection, keys: Sequence[bytes], sort: str) -> list[tuple[Any, bytes]]:
-    """(rank, key) of keys, lowest first in the listing: name, soonest expiry, most memory."""
+#: The score of a key that never expires (ttl order) or whose memory is unknown: last.
+LAST = 1 << 62
+
+# One SCAN step on the server, scoring its keys by PTTL or MEMORY USAGE there (lower first):
+# only keys that can still be among the first n come back, those scoring below the caller's
+# bound and no worse than the step's n-th, in SCAN order, n at most. Ties go to the key seen
+# first: Lua compares strings with the server's locale, so names are never compared here.
+RANK_STEP_SCRIPT = """
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys, ttl, n, bound = reply[2], ARGV[4] == 'ttl', tonumber(ARGV[5]), tonumber(ARGV[6])
+local found, scores = {}, {}
+for _, key in ipairs(keys) do
+  local v
+  if ttl then v = redis.call('PTTL', key) else v = redis.call('MEMORY', 'USAGE', key) end
+  if v and v ~= -2 then
+    local score = -v
+    if ttl then score = (v >= 0) and v or 4611686018427387904 end
+    if score < bound then
+      found[#found + 1] = {key, v, score}
+      scores[#scores + 1] = score
+    end
+  end
+end
+local cut, ties = bound, n
+if #scores > n then
+  table.sort(scores)
+  cut = scores[n]
+  for i = n, 1, -1 do
+    if scores[i] < cut then break end
+    ties = i  -- the first place held by a score equal to cut
+  end
+  ties = n - ties + 1  -- how many keys scoring cut can be kept
+end
+local flat = {}
+for _, f in ipairs(found) do
+  if f[3] < cut or (f[3] == cut and ties > 0) then
+    if f[3] == cut then ties = ties - 1 end
+    flat[#flat + 1] = f[1]
+    flat[#flat + 1] = f[2]
+  end
+end
+return {reply[1], #keys, flat}
+"""
+
+
+def _score(sort: str, reply: Any) -> int | None:
+    """A key's score in ttl or memory order (lower first); None: the key has gone."""
+    if reply is None or reply == -2 or isinstance(reply, Exception):
+        return None
+    if not isinstance(reply, int) or isinstance(reply, bool):
+        return LAST  # no MEMORY USAGE on this server: unknown, last
+    if sort == "ttl":
+        return reply if reply >= 0 else LAST
+    return -reply
+
+
+def _scored(conn: Connection, keys: Sequence[bytes], sort: str) -> list[tuple[Any, bytes]]:
+    """(score, key) of keys, lower first: the name itself, soonest expiry, most memory."""
     if sort == "name":
         return [(key, key) for key in keys]
     pipe = conn.client.pipeline(transaction=False)
@@ -120,38 +185,81 @@ def _ranked(conn: Connection, keys: Sequence[bytes], sort: str) -> list[tuple[An
             pipe.pttl(key)
         else:
             conn.memory_usage(pipe, key)
-    ranked: list[tuple[Any, bytes]] = []
+    scored: list[tuple[Any, bytes]] = []
     for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
-        if reply is None or reply == -2 or isinstance(reply, Exception):
-            continue  # the key has gone
-        if sort == "ttl":
-            # Keys without a TTL (-1) last.
-            ranked.append(((reply < 0, max(reply, 0), key), key))
-        elif isinstance(reply, int):
-            ranked.append(((False, -reply, key), key))
-        else:
-            ranked.append(((True, 0, key), key))  # no MEMORY USAGE on this server: last
-    return ranked
+        score = _score(sort, reply)
+        if score is not None:
+            scored.append((score, key))
+    return scored
 
 
-def _first(batches: Iterable[list[tuple[Any, bytes]]], n: int) -> tuple[list[bytes], int]:
-    """The n lowest-ranked keys of all batches, and how many keys the batches held.
+class _Pool:
+    """The n first keys of everything added, by score and then by name (name order) or by
+    arrival (ttl and memory order: ties go to the key scanned first).
 
     Memory stays within about 2n keys: the pool is cut to its n best whenever it doubles, and
-    from then on only keys ranked below the n-th best are kept.
+    from then on only keys that rank before the n-th best (the bound) are kept.
     """
-    pool: dict[bytes, Any] = {}  # by key: SCAN may return a key twice
-    bound: Any = None
-    seen = 0
-    for batch in batches:
-        seen += len(batch)
-        if bound is not None:
-            batch = [item for item in batch if item[0] < bound]
-        pool.update((key, rank) for rank, key in batch)
-        if len(pool) >= 2 * n + 1024:
-            best = heapq.nsmallest(n, pool.items(), key=itemgetter(1))
-            pool, bound = dict(best), best[-1][1]
-    return [key for key, _rank in heapq.nsmallest(n, pool.items(), key=itemgetter(1))], seen
+
+    def __init__(self, n: int, by_name: bool) -> None:
+        self.n, self.by_name = n, by_name
+        self.ranks: dict[bytes, Any] = {}  # by key: SCAN may return a key twice
+        self.bound: Any = None
+        self.seen = 0
+
+    def add(self, scored: list[tuple[Any, bytes]], seen: int | None = None) -> None:
+        first = self.seen
+        self.seen += len(scored) if seen is None else seen
+        if self.by_name:
+            ranked = scored
+        else:
+            ranked = [((score, first + i), key) for i, (score, key) in enumerate(scored)]
+        if self.bound is not None:
+            ranked = [item for item in ranked if item[0] < self.bound]
+        for rank, key in ranked:
+            self.ranks.setdefault(key, rank)
+        if len(self.ranks) >= 2 * self.n + 1024:
+            best = heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1))
+            self.ranks, self.bound = dict(best), best[-1][1]
+
+    def best(self) -> list[bytes]:
+        return [key for key, _ in heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1))]
+
+
+def _rank_on_server(conn: Connection, glob: bytes, sort: str, pool: _Pool) -> bool:
+    """Rank the keys matching glob with RANK_STEP_SCRIPT; False where scripts are refused."""
+    cursor = b"0"
+    while True:
+        bound = "1e300" if pool.bound is None else str(pool.bound[0])
+        args = (cursor, glob, STEP_COUNT, sort, pool.n, bound)
+        try:
+            cursor, seen, flat = conn.client.eval(RANK_STEP_SCRIPT, 0, *args)
+        except redis.exceptions.ResponseError:
+            if cursor != b"0":
+                raise
+            return False  # before the first step: the caller ranks from here
+        pairs = zip(flat[::2], flat[1::2], strict=True)
+        pool.add([(_score(sort, int(v)), key) for key, v in pairs], int(seen))
+        if cursor == b"0":
+            return True
+
+
+def _rank(conn: Connection, selection: Selection, sort: str, n: int, scan_count: int) -> _Pool:
+    """The pool of the first n keys of the selection in sort order."""
+    pool = _Pool(n, by_name=sort == "name")
+    if sort == "name" or conn.cluster:
+        for batch in batches(conn, selection, scan_count):
+            pool.add(_scored(conn, batch, sort))
+        return pool
+    pool.add(_scored(conn, existing(conn, selection.keys), sort))
+    for glob in selection.globs:
+        if not _rank_on_server(conn, glob, sort, pool):
+            for batch in conn.backend.scan(glob, scan_count):
+                pool.add(_scored(conn, batch, sort))
+    for tag_key in selection.tag_keys:
+        for batch in tag_members(conn, tag_key, scan_count):
+            pool.add(_scored(conn, batch, sort))
+    return pool
 
 
 def _order(rows: list[KeyInfo], sort: str) -> list[KeyInfo]:
@@ -173,8 +281,8 @@ def list_keys(
     """The first limit keys of the whole selection in sort order (name, ttl or memory)."""
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
-    ranked = (_ranked(conn, batch, sort) for batch in batches(conn, selection, scan_count))
-    chosen, seen = _first(ranked, limit)
+    pool = _rank(conn, selection, sort, limit, scan_count)
+    chosen, seen = pool.best(), pool.seen
     rows = [
         row
         for i in range(0, len(chosen), scan_count)
