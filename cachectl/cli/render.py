@@ -315,6 +315,7 @@ def _figures(table: Table, *names: str) -> None:
 def _servers(report: StatsReport) -> list[Table]:
     """The servers table; split by node into tables that fit the console (a big cluster)."""
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
 
     fields: list[tuple[str, Callable[[ServerInfo], str]]] = [
@@ -333,34 +334,34 @@ def _servers(report: StatsReport) -> list[Table]:
     ]
     cells = [[safe(cell(server)) for _label, cell in fields] for server in report.servers]
     widths = [
-        max(len(safe(s.node)), *(len(c) for c in col))
-        for s, col in zip(report.servers, cells, strict=True)
+        max(cell_len(safe(server.node)), *(cell_len(c) for c in column))
+        for server, column in zip(report.servers, cells, strict=True)
     ]
-    label_width = max(len(label) for label, _cell in fields)
+    # Groups of nodes that fit next to the labels, one node at least; a column takes its
+    # width and 3 more (a space of padding each side, one between).
+    groups: list[range] = []
+    start, used = 0, max(len(label) for label, _cell in fields)
+    for end, width in enumerate(widths):
+        if end > start and used + 3 + width > out().width:
+            groups.append(range(start, end))
+            start, used = end, max(len(label) for label, _cell in fields)
+        used += 3 + width
+    groups.append(range(start, len(widths)))
     tables: list[Table] = []
-    start = 0
-    while start < len(report.servers) or not tables:
-        # As many nodes as fit next to the labels (at least one).
-        end, used = start, label_width
-        while end < len(report.servers) and (end == start or used + 2 + widths[end] <= out().width):
-            used += 2 + widths[end]
-            end += 1
+    for group in groups:
         table = Table(
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
-            title=text(f"Redis {report.url}") if not tables else None,
+            title=None if tables else text(f"Redis {report.url}"),
             title_justify="left",
         )
         table.add_column("", no_wrap=True)
-        for server in report.servers[start:end]:
-            table.add_column(text(server.node), justify="right", no_wrap=True)
-        for i, (label, _cell) in enumerate(fields):
-            table.add_row(label, *(col[i] for col in cells[start:end]))
+        for i in group:
+            table.add_column(text(report.servers[i].node), justify="right", no_wrap=True)
+        for row, (label, _cell) in enumerate(fields):
+            table.add_row(label, *(cells[i][row] for i in group))
         tables.append(_unbreakable(table))
-        start = end
-        if start >= len(report.servers):
-            break
     return tables
 
 
@@ -373,7 +374,7 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
 
     servers: list[RenderableType] = []
     for table in _servers(report):
-        servers += [table, Text("")] if servers else [table]
+        servers += [Text(""), table] if servers else [table]
     if not report.prefixes:
         empty = f"Namespace {report.namespace!r}: no keys and no published stats."
         return Group(*servers, Text(""), text(empty))
