@@ -283,8 +283,11 @@ def _unbreakable(table: Table) -> Table:
     return table
 
 
-def _fitted(build: Callable[[Callable[[str], Text]], Table], names: Iterable[str]) -> Table:
-    """The table build(name cell maker) draws, names shortened in the middle to fit the console.
+def _fitted(
+    build: Callable[[Callable[[str], Text]], Table], names: Iterable[str]
+) -> tuple[Table, bool]:
+    """The table build(name cell maker) draws, names shortened in the middle to fit the
+    console, and whether it fits.
 
     build is called once with text(); when that table is wider than the console, once more
     with names cut by the excess (to no fewer than 12 cells).
@@ -293,14 +296,18 @@ def _fitted(build: Callable[[Callable[[str], Text]], Table], names: Iterable[str
     from rich.measure import Measurement
 
     console = out()
+
+    def width(table: Table) -> int:
+        return Measurement.get(console, console.options.update_width(1 << 20), table).maximum
+
     table = _unbreakable(build(text))
-    natural = Measurement.get(console, console.options.update_width(1 << 20), table).maximum
-    excess = natural - console.width
+    excess = width(table) - console.width
     if excess <= 0:
-        return table
+        return table, True
     longest = max((cell_len(safe(name)) for name in names), default=0)
-    width = max(longest - excess, 12)
-    return _unbreakable(build(lambda name: text(middle(safe(name), width))))
+    room = max(longest - excess, 12)
+    table = _unbreakable(build(lambda name: text(middle(safe(name), room))))
+    return table, width(table) <= console.width
 
 
 def _figures(table: Table, *names: str) -> None:
@@ -379,18 +386,21 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
         empty = f"Namespace {report.namespace!r}: no keys and no published stats."
         return Group(*servers, Text(""), text(empty))
     approx = "" if report.keys_exact else "~"
-    # Below 100 columns the counters of rarer events give way to the ones read most.
-    wide = out().width >= 100
-    notes = [] if wide else ["sets, errors and fallback calls: on a terminal of 100 columns"]
-    if not report.keys_exact:
-        notes.append("~ key counts and memory extrapolated from a partial scan (see --max-scan)")
     counters = ("hits", "misses", "ratio", "sets", "errors", "fallback")
 
-    def build(name: Callable[[str], Text]) -> Table:
+    def build(name: Callable[[str], Text], wide: bool) -> Table:
+        # Where the figures do not fit, the counters of rarer events give way to the ones
+        # read most.
+        notes = [] if wide else ["sets, errors and fallback calls: with --json or more columns"]
+        if not report.keys_exact:
+            notes.append(
+                "~ key counts and memory extrapolated from a partial scan (see --max-scan)"
+            )
         prefixes = Table(
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
+            collapse_padding=True,  # two spaces between columns: 11 of them fit 100 columns
             title=text(f"Namespace {report.namespace!r}"),
             title_justify="left",
             caption="\n".join(notes) or None,
@@ -432,7 +442,11 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
             row(Text("total"), report.total, keys, memory, style="bold")
         return prefixes
 
-    return Group(*servers, Text(""), _fitted(build, (r.prefix for r in report.prefixes)))
+    names = [r.prefix for r in report.prefixes]
+    table, fits = _fitted(lambda name: build(name, wide=True), names)
+    if not fits:
+        table, _ = _fitted(lambda name: build(name, wide=False), names)
+    return Group(*servers, Text(""), table)
 
 
 def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
