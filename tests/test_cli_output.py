@@ -328,3 +328,17 @@ def test_ttl_and_memory_orders_cover_the_whole_selection(
     assert isinstance(first, list)
     assert [row["key"] for row in first] == ["k:00000", "k:00001", "k:00002"]
     client.close()
+
+
+def test_the_flush_confirmation_shows_the_selection_escaped(
+    cli: Run, hostile: dict[bytes, str], raw_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cachectl.cli.common.stdin_is_terminal", lambda: True)
+    declined = cli("flush", "--pattern", "esc\x1b*", input="n\n")
+    assert declined.exit_code != 0
+    prompt = declined.stderr.splitlines()[0]
+    assert prompt.startswith(
+        "Delete 1 key (pattern 'esc\\x1b*' in namespace 'clitest') on redis://"
+    )
+    assert raw_controls(declined.stderr) == []
+    assert raw_redis.exists(NS + b":esc\x1b[2Jclear") == 1
