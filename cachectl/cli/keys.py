@@ -59,7 +59,8 @@ def keys(
 
     Without --prefix, --pattern or --tag every cache entry of the namespace is listed. The
     whole selection is scanned and the first --limit keys in --sort order are shown, with
-    the number that matched; memory stays flat whatever the number of keys.
+    the number that matched; memory stays flat whatever the number of keys. Ties in ttl
+    and memory order go to the key scanned first.
     """
     from cachectl.ops.listing import list_keys, top_keys
     from cachectl.ops.selection import select
