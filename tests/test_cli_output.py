@@ -342,3 +342,19 @@ def test_the_flush_confirmation_shows_the_selection_escaped(
     )
     assert raw_controls(declined.stderr) == []
     assert raw_redis.exists(NS + b":esc\x1b[2Jclear") == 1
+
+
+def test_json_output_never_loads_rich(redis_url: str, hostile: dict[bytes, str]) -> None:
+    import subprocess
+
+    code = (
+        "import sys; from cachectl.cli import main; "
+        f"status = main(['--url', {redis_url!r}, '--namespace', {CLI_NAMESPACE!r}, "
+        "'keys', '--json']); "
+        "print(status, 'rich' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stderr.strip().splitlines()[-1] == "0 False"
+    assert len(json.loads(done.stdout)["keys"]) == len(hostile)
