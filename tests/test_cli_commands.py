@@ -161,7 +161,7 @@ def test_keys_lists_type_ttl_size_codec(cli: Cli, seeded: Cache, raw_redis: redi
     assert rows["session:h"]["type"] == "hash" and rows["session:h"]["codec"] == "-"
     assert 590_000 < rows["dashboard:0"]["ttl_ms"] <= 600_000
     assert rows["product:0"]["ttl_ms"] is None
-    assert all(row["size"] > 0 for row in rows.values())
+    assert all(row["memory"] > 0 for row in rows.values())
 
 
 def test_keys_selections(cli: Cli, seeded: Cache) -> None:
@@ -177,8 +177,8 @@ def test_keys_selections(cli: Cli, seeded: Cache) -> None:
 def test_keys_limit_and_sort(cli: Cli, seeded: Cache) -> None:
     doc = cli("keys", "--json", "--limit", "3").json()
     assert doc["count"] == 3 and doc["truncated"] is True
-    by_size = cli("keys", "--json", "--prefix", "dashboard", "--sort", "size").json()["keys"]
-    sizes = [row["size"] for row in by_size]
+    by_size = cli("keys", "--json", "--prefix", "dashboard", "--sort", "memory").json()["keys"]
+    sizes = [row["memory"] for row in by_size]
     assert sizes == sorted(sizes, reverse=True)
     by_ttl = cli("keys", "--json", "--sort", "ttl", "--limit", "100").json()["keys"]
     assert by_ttl[-1]["ttl_ms"] is None and by_ttl[0]["ttl_ms"] is not None
@@ -189,8 +189,8 @@ def test_keys_limit_and_sort(cli: Cli, seeded: Cache) -> None:
 def test_keys_top(cli: Cli, seeded: Cache) -> None:
     doc = cli("keys", "--json", "--top", "3").json()
     everything = cli("keys", "--json", "--limit", "1000").json()["keys"]
-    biggest = sorted((row["size"] for row in everything), reverse=True)[:3]
-    assert [row["size"] for row in doc["keys"]] == biggest
+    biggest = sorted((row["memory"] for row in everything), reverse=True)[:3]
+    assert [row["memory"] for row in doc["keys"]] == biggest
     assert all(row["key"].startswith("dashboard:1") for row in doc["keys"])
     assert doc["count"] == 3 and doc["top"] == 3
     table = cli("keys", "--top", "2").stdout

@@ -56,9 +56,13 @@ def exit_status(exc: CachectlError) -> int:
 
 def report(message: str, label: str = "error") -> None:
     """One line on stderr, the one style of every error: 'cachectl: error: ...'."""
-    lines = message.strip().splitlines()
-    text = " ".join(" ".join(lines).split()) if lines else "unknown error"
-    typer.echo(f"cachectl: {label}: {text}", err=True)
+    from cachectl.cli.render import safe
+
+    # Split on line feeds only: a CR or another control character in a key is escaped, not
+    # taken for a line break (or obeyed by the terminal).
+    parts = [part.strip() for part in message.strip().split("\n")]
+    text = " ".join(part for part in parts if part) or "unknown error"
+    typer.echo(f"cachectl: {label}: {safe(text)}", err=True)
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -122,10 +126,11 @@ class CachectlGroup(TyperGroup):
                 raise
             if os.environ.get("CACHECTL_DEBUG"):
                 raise
+
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 report(f"cannot write the output: {exc}")
                 raise typer.Exit(1) from None
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            text = str(exc).strip().split("\n")[0]
             report(
                 f"internal error: {type(exc).__name__}: {text} "
                 "(CACHECTL_DEBUG=1 shows the traceback)"

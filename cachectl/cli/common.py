@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +43,9 @@ class Settings:
 
 def print_json(document: Any) -> None:
     """One JSON document on stdout and nothing else (no Rich: --json stays fast and exact)."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    from cachectl.cli.render import json_text  # escapes what a terminal would act on
+
+    sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
 
 

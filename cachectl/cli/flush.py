@@ -53,7 +53,11 @@ def flush(
     ] = False,
     max_keys: Annotated[
         int | None,
-        typer.Option(metavar="N", min=0, help="Refuse (status 1) when more than N keys match."),
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Refuse (status 1) when more than N keys match; with --dry-run, say so.",
+        ),
     ] = None,
     rate: Annotated[
         float | None,
@@ -87,21 +91,24 @@ def flush(
         url = conn.config.display_url
         # Counting costs a scan: done when a decision or the progress bar's total needs it.
         total = sel.count(conn, selection) if dry_run or max_keys is not None or not yes else None
+        refused = max_keys is not None and total is not None and total > max_keys
         if dry_run:
             sample = [conn.keys.app(k) for k in sel.sample(conn, selection)]
-            _show_plan(selection, url, total or 0, sample, json_output)
+            _show_plan(selection, url, total or 0, sample, max_keys, json_output)
             if not total:
                 _hint(conn, everything)
-            return
-        if max_keys is not None and total is not None and total > max_keys:
+        if refused:
+            # A dry run says so too, with the same status: it is how a script tests the limit.
             raise CheckFailed(
-                f"{total:,} keys match ({selection.label}), more than --max-keys {max_keys:,}; "
+                f"{_keys(total)} match ({selection.label}), more than --max-keys {max_keys:,}; "
                 "nothing was deleted"
             )
+        if dry_run:
+            return
         if total == 0:
             result = FlushResult(0, 0.0)
         else:
-            if not yes and not _confirm(f"Delete {total:,} keys ({selection.label}) on {url}?"):
+            if not yes and not _confirm(f"Delete {_keys(total)} ({selection.label}) on {url}?"):
                 raise Declined("not confirmed; nothing was deleted")
             result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
         if result.removed == 0:
@@ -122,12 +129,17 @@ def flush(
 
 
 def _show_plan(
-    selection: Selection, url: str, total: int, sample: list[bytes], json_output: bool
+    selection: Selection,
+    url: str,
+    total: int,
+    sample: list[bytes],
+    max_keys: int | None,
+    json_output: bool,
 ) -> None:
     if not json_output:
         from cachectl.cli import render
 
-        render.show_plan(selection, url, total, sample)
+        render.show_plan(selection, url, total, sample, max_keys)
         return
     print_json(
         {
@@ -135,6 +147,9 @@ def _show_plan(
             "selection": selection.label,
             "url": url,
             "count": total,
+            "max_keys": max_keys,
+            "refused": max_keys is not None and total > max_keys,
+            # Display text: bytes that are not UTF-8 appear as \\xNN (keys --json has key_hex).
             "sample": [k.decode("utf-8", "backslashreplace") for k in sample],
         }
     )
@@ -144,6 +159,12 @@ def _hint(conn: Connection, everything: bool) -> None:
     from cachectl.cli.namespaces import hint_if_empty
 
     hint_if_empty(conn, known_empty=everything)
+
+
+def _keys(n: int | None) -> str:
+    from cachectl.cli.render import count
+
+    return count(n or 0, "key")
 
 
 def _confirm(question: str) -> bool:

@@ -1,4 +1,4 @@
-"""`cachectl keys`: list keys with SCAN (never KEYS), with type, TTL, size and codec."""
+"""`cachectl keys`: list keys with SCAN (never KEYS), with type, TTL, memory and codec."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.errors import ConfigError
+
+#: Keys shown when neither --limit nor --top is given.
+DEFAULT_LIMIT = 100
 
 
 class SortOrder(StrEnum):
@@ -15,7 +19,7 @@ class SortOrder(StrEnum):
 
     name = "name"
     ttl = "ttl"
-    size = "size"
+    memory = "memory"
 
 
 def keys(
@@ -34,12 +38,20 @@ def keys(
         str | None, typer.Option(metavar="TAG", help="Keys written with this tag.")
     ] = None,
     limit: Annotated[
-        int, typer.Option(metavar="N", min=1, help="Show at most N keys (the first found).")
-    ] = 100,
-    sort: Annotated[SortOrder, typer.Option(help="Order by name, ttl or size.")] = SortOrder.name,
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help=f"Show the first N keys in --sort order (default {DEFAULT_LIMIT}).",
+        ),
+    ] = None,
+    sort: Annotated[
+        SortOrder | None,
+        typer.Option(help="name; ttl: soonest expiry first; memory: biggest first. Default name."),
+    ] = None,
     top: Annotated[
         int | None,
-        typer.Option(metavar="N", min=1, help="The N biggest keys of the whole selection."),
+        typer.Option(metavar="N", min=1, help="The N biggest keys: --sort memory --limit N."),
     ] = None,
     no_namespace: Annotated[
         bool,
@@ -51,16 +63,20 @@ def keys(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """List keys of the namespace with type, TTL, stored size and codec.
+    """List keys of the namespace with type, TTL, memory (MEMORY USAGE) and codec.
 
     Without --prefix, --pattern or --tag every cache entry of the namespace is listed. The
-    scan stops after --limit keys; --top scans the whole selection and keeps the biggest.
-    With --no-namespace the whole database is listed, names in full.
+    whole selection is scanned and the first --limit keys in --sort order are shown, with
+    the number that matched; memory stays flat whatever the number of keys. Ties in ttl
+    and memory order go to the key scanned first. With --no-namespace the whole database is
+    listed, names in full.
     """
     from cachectl.keys import RawKeySpace
     from cachectl.ops.listing import list_keys, top_keys
     from cachectl.ops.selection import select
 
+    if top is not None and (limit is not None or sort not in (None, SortOrder.memory)):
+        raise ConfigError("--top N is --sort memory --limit N: give --top alone")
     with connection(ctx) as conn:
         if no_namespace:
             conn.keys = RawKeySpace()
@@ -68,7 +84,8 @@ def keys(
         if top is not None:
             listing = top_keys(conn, selection, top)
         else:
-            listing = list_keys(conn, selection, limit, sort.value)
+            order = (sort or SortOrder.name).value
+            listing = list_keys(conn, selection, limit or DEFAULT_LIMIT, order)
         if not listing.rows:
             from cachectl.cli.namespaces import hint_if_empty
 

@@ -1,18 +1,27 @@
 """Everything the tool prints. The only module that imports Rich, and only in the functions that
-draw with it: a plain line to a pipe (a cron job's flush report) needs none of it."""
+draw with it: a plain line to a pipe (a cron job's flush report) needs none of it.
+
+Every name and value from Redis, a settings file or the command line is hostile until shown
+through safe(): control characters, bidi overrides and bytes that are not UTF-8 appear as
+visible escapes. Rich is told to interpret no markup and no emoji codes, so '[bold]' in a key
+is text; and a render hook escapes whatever reaches a console unescaped all the same.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import Console, OverflowMethod, RenderableType
+    from rich.table import Table
     from rich.text import Text
 
     from cachectl.demo.environment import DemoEnvironment
@@ -28,12 +37,111 @@ if TYPE_CHECKING:
     from cachectl.warm import WarmReport
 
 
+# -- escaping ---------------------------------------------------------------------------------
+
+#: Characters a terminal acts on or that reorder or hide text: the Unicode categories Cc
+#: (C0 and C1 controls, ESC, CR, backspace), Cf (bidi overrides and isolates, zero-width
+#: characters, soft hyphen), Cs (lone surrogates: bytes that were not UTF-8), Zl and Zp.
+HIDDEN = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+    r"\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
+    r"\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    r"\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # a byte that was not UTF-8 (surrogateescape)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def safe(text: str | bytes, newlines: bool = False) -> str:
+    """text fit for a terminal: controls, bidi and format characters and bytes that are not
+    UTF-8 shown as escapes (\\x1b, \\u202e, \\xff); line breaks kept only with newlines."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    if text.isprintable():  # the common case, in C: nothing HIDDEN can be in it
+        return text
+    if newlines:
+        return "\n".join(HIDDEN.sub(_visible, part) for part in text.split("\n"))
+    return HIDDEN.sub(_visible, text)
+
+
+def text(value: str | bytes, style: str = "", overflow: OverflowMethod | None = None) -> Text:
+    """A Rich Text of value made safe (never parsed for markup)."""
+    from rich.text import Text
+
+    return Text(safe(value), style=style, overflow=overflow)
+
+
+def markup(value: str | bytes) -> str:
+    """value made safe and escaped for Rich markup, for the rare string that is parsed."""
+    from rich.markup import escape
+
+    return escape(safe(value))
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x0A:
+        return "\n"  # json.dumps escapes those inside strings: this one is indentation
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_text(document: Any) -> str:
+    """document as JSON: exact (parsed back it is the same), with every HIDDEN character written
+    as a \\u escape, so that a terminal showing it is never driven by a value."""
+    return HIDDEN.sub(_json_escape, json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _console(stderr: bool) -> Console:
+    """A console that parses no markup or emoji codes and escapes what was not made safe."""
+    from rich.console import Console, ConsoleOptions, RenderHook, RenderResult
+    from rich.measure import Measurement
+    from rich.segment import Segment
+
+    class Escaped:
+        """A renderable's segments with HIDDEN characters (line breaks aside) escaped."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+            for segment in console.render(self.inner, options):
+                body = segment.text
+                if segment.control is None and body and not body.isprintable():
+                    body = "\n".join(HIDDEN.sub(_visible, part) for part in body.split("\n"))
+                    yield Segment(body, segment.style)
+                else:
+                    yield segment
+
+        def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+            return Measurement.get(console, options, self.inner)
+
+    class Escaping(RenderHook):
+        def process_renderables(self, renderables: list[Any]) -> list[Any]:
+            return [Escaped(r) for r in renderables]
+
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
+    console.push_render_hook(Escaping())
+    return console
+
+
 @cache
 def out() -> Console:
     """The console on standard output (wide when it is a file or a pipe: logs read better)."""
-    from rich.console import Console
-
-    console = Console(highlight=False)
+    console = _console(stderr=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = max(console.width, 120)
     return console
@@ -42,9 +150,7 @@ def out() -> Console:
 @cache
 def err() -> Console:
     """The console on standard error (progress, prompts, notes)."""
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
+    return _console(stderr=True)
 
 
 def _plain(stream: TextIO | None) -> bool:
@@ -57,31 +163,29 @@ def _plain(stream: TextIO | None) -> bool:
         return True
 
 
-def line(text: str) -> None:
-    """One line of plain text on stdout (printed as is to a pipe, without loading Rich)."""
+def line(message: str) -> None:
+    """One line of text on stdout, made safe (printed as is to a pipe, without loading Rich)."""
     if _plain(sys.stdout):
-        print(text, flush=True)
+        print(safe(message), flush=True)
     else:
-        from rich.text import Text
-
-        out().print(Text(text))
+        out().print(text(message))
 
 
 def note(message: str) -> None:
-    """A line for the person at the terminal, on stderr."""
-    err().print(message, markup=False)
+    """A line for the person at the terminal, on stderr, made safe."""
+    err().print(text(message))
 
 
 # -- units ------------------------------------------------------------------------------------
 
 
 def size(n: int | None) -> str:
-    """Bytes in a human unit."""
+    """Bytes in a human unit: 88 B, 1.1 KiB, 769.9 KiB (every table uses this one)."""
     if n is None:
         return "-"
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
+        if round(abs(value), 1) < 1024 or unit == "TiB":
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
@@ -127,33 +231,101 @@ def number(value: int) -> str:
     return f"{value:,}"
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 key', '1,200 keys'."""
+    return f"{number(n)} {noun if n == 1 else plural or noun + 's'}"
+
+
 def key_text(key: bytes) -> Text:
-    """A key, bytes that are not UTF-8 shown escaped."""
+    """A key made safe: controls escaped, bytes that are not UTF-8 shown as \\xNN."""
+    return text(key, overflow="fold")
+
+
+def middle(value: str, width: int) -> str:
+    """value shortened in the middle to width cells ('very-lo…prefix') when it is wider."""
+    from rich.cells import cell_len, get_character_cell_size
+
+    if cell_len(value) <= width:
+        return value
+    room = max(width - 1, 2)
+    head_room, tail_room = (room + 1) // 2, room // 2
+    head: list[str] = []
+    for char in value:
+        head_room -= get_character_cell_size(char)
+        if head_room < 0:
+            break
+        head.append(char)
+    tail: list[str] = []
+    for char in reversed(value):
+        tail_room -= get_character_cell_size(char)
+        if tail_room < 0:
+            break
+        tail.append(char)
+    return "".join(head) + "…" + "".join(reversed(tail))
+
+
+# -- tables -----------------------------------------------------------------------------------
+#
+# Columns of figures are no_wrap with their widest cell as minimum width: Rich then shrinks
+# only the columns of names, which wrap (keys, endpoints) or are shortened in the middle
+# (prefixes), and a figure is never cut to 'hi…' or '63.…'.
+
+
+def _unbreakable(table: Table) -> Table:
+    """table with every no_wrap column at least as wide as its widest cell."""
+    from rich.cells import cell_len
     from rich.text import Text
 
-    return Text(key.decode("utf-8", "backslashreplace"))
+    for column in table.columns:
+        if column.no_wrap:
+            cells = [column.header, *column.cells]
+            widths = (c.cell_len if isinstance(c, Text) else cell_len(str(c)) for c in cells)
+            column.min_width = max(widths)
+    return table
+
+
+def _fitted(
+    build: Callable[[Callable[[str], Text]], Table], names: Iterable[str]
+) -> tuple[Table, bool]:
+    """The table build(name cell maker) draws, names shortened in the middle to fit the
+    console, and whether it fits.
+
+    build is called once with text(); when that table is wider than the console, once more
+    with names cut by the excess (to no fewer than 12 cells).
+    """
+    from rich.cells import cell_len
+    from rich.measure import Measurement
+
+    console = out()
+
+    def width(table: Table) -> int:
+        return Measurement.get(console, console.options.update_width(1 << 20), table).maximum
+
+    table = _unbreakable(build(text))
+    excess = width(table) - console.width
+    if excess <= 0:
+        return table, True
+    longest = max((cell_len(safe(name)) for name in names), default=0)
+    room = max(longest - excess, 12)
+    table = _unbreakable(build(lambda name: text(middle(safe(name), room))))
+    return table, width(table) <= console.width
+
+
+def _figures(table: Table, *names: str) -> None:
+    """Right-aligned, never-wrapped columns of figures."""
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
 
 
 # -- stats ------------------------------------------------------------------------------------
 
 
-def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> RenderableType:
-    """The servers table and the prefixes table."""
+def _servers(report: StatsReport) -> list[Table]:
+    """The servers table; split by node into tables that fit the console (a big cluster)."""
     from rich import box
-    from rich.console import Group
+    from rich.cells import cell_len
     from rich.table import Table
-    from rich.text import Text
 
-    servers = Table(
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        title=f"Redis {report.url}",
-        title_justify="left",
-    )
-    servers.add_column("")
-    for server in report.servers:
-        servers.add_column(server.node, justify="right")
     fields: list[tuple[str, Callable[[ServerInfo], str]]] = [
         ("version", lambda s: f"{s.version} {s.mode}"),
         ("uptime", lambda s: duration(s.uptime_seconds)),
@@ -168,60 +340,114 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
         ("clients", lambda s: number(s.connected_clients)),
         ("keys in database", lambda s: number(s.keys)),
     ]
-    for label, cell in fields:
-        servers.add_row(label, *(cell(server) for server in report.servers))
-    approx = "" if report.keys_exact else "~"
-    # Below 100 columns the counters of rarer events give way to the ones read most.
-    wide = out().width >= 100
-    notes = [] if wide else ["sets, errors and fallback calls: on a terminal of 100 columns"]
-    if not report.keys_exact:
-        notes.append("~ key counts and memory extrapolated from a partial scan (see --max-scan)")
-    prefixes = Table(
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        title=f"Namespace {report.namespace!r}",
-        title_justify="left",
-        caption="\n".join(notes) or None,
-        caption_justify="left",
-    )
-    prefixes.add_column("prefix", no_wrap=True)
-    counters = ("hits", "misses", "ratio", "sets", "errors", "fallback")
-    for name in (*(counters if wide else counters[:3]), "p50 ms", "p99 ms", "keys", "memory"):
-        prefixes.add_column(name, justify="right", no_wrap=True)
-
-    def row(label: str, stats: Any, keys: int, memory: int | None, style: str = "") -> None:
-        low = (
-            min_hit_ratio is not None
-            and stats.hit_ratio is not None
-            and stats.hit_ratio < min_hit_ratio
+    cells = [[safe(cell(server)) for _label, cell in fields] for server in report.servers]
+    widths = [
+        max(cell_len(safe(server.node)), *(cell_len(c) for c in column))
+        for server, column in zip(report.servers, cells, strict=True)
+    ]
+    # Groups of nodes that fit next to the labels, one node at least; a column takes its
+    # width and 3 more (a space of padding each side, one between).
+    groups: list[range] = []
+    start, used = 0, max(len(label) for label, _cell in fields)
+    for end, width in enumerate(widths):
+        if end > start and used + 3 + width > out().width:
+            groups.append(range(start, end))
+            start, used = end, max(len(label) for label, _cell in fields)
+        used += 3 + width
+    groups.append(range(start, len(widths)))
+    tables: list[Table] = []
+    for group in groups:
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            title=None if tables else text(f"Redis {report.url}"),
+            title_justify="left",
         )
-        cells: list[Text | str] = [
-            Text(label),
-            number(stats.hits),
-            number(stats.misses),
-            Text(ratio(stats.hit_ratio), style="bold red" if low else ""),
-        ]
-        if wide:
-            cells += [number(stats.sets), number(stats.errors), number(stats.fallback)]
-        cells += [
-            millis(stats.percentile_ms(50)),
-            millis(stats.percentile_ms(99)),
-            approx + number(keys),
-            (approx + size(memory)) if memory is not None else "-",
-        ]
-        prefixes.add_row(*cells, style=style)
+        table.add_column("", no_wrap=True)
+        for i in group:
+            table.add_column(text(report.servers[i].node), justify="right", no_wrap=True)
+        for row, (label, _cell) in enumerate(fields):
+            table.add_row(label, *(cells[i][row] for i in group))
+        tables.append(_unbreakable(table))
+    return tables
 
-    for r in report.prefixes:
-        row(r.prefix, r.stats, r.keys, r.memory)
-    if len(report.prefixes) > 1:
-        prefixes.add_section()
-        memory = sum(r.memory or 0 for r in report.prefixes)
-        row("total", report.total, sum(r.keys for r in report.prefixes), memory, style="bold")
+
+def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> RenderableType:
+    """The servers table and the prefixes table."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    servers: list[RenderableType] = []
+    for table in _servers(report):
+        servers += [Text(""), table] if servers else [table]
     if not report.prefixes:
         empty = f"Namespace {report.namespace!r}: no keys and no published stats."
-        return Group(servers, Text(""), Text(empty))
-    return Group(servers, Text(""), prefixes)
+        return Group(*servers, Text(""), text(empty))
+    approx = "" if report.keys_exact else "~"
+    counters = ("hits", "misses", "ratio", "sets", "errors", "fallback")
+
+    def build(name: Callable[[str], Text], wide: bool) -> Table:
+        # Where the figures do not fit, the counters of rarer events give way to the ones
+        # read most.
+        notes = [] if wide else ["sets, errors and fallback calls: with --json or more columns"]
+        if not report.keys_exact:
+            notes.append(
+                "~ key counts and memory extrapolated from a partial scan (see --max-scan)"
+            )
+        prefixes = Table(
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,  # two spaces between columns: 11 of them fit 100 columns
+            title=text(f"Namespace {report.namespace!r}"),
+            title_justify="left",
+            caption="\n".join(notes) or None,
+            caption_justify="left",
+        )
+        prefixes.add_column("prefix", no_wrap=True)
+        _figures(
+            prefixes, *(counters if wide else counters[:3]), "p50 ms", "p99 ms", "keys", "memory"
+        )
+
+        def row(label: Text, stats: Any, keys: int, memory: int | None, style: str = "") -> None:
+            low = (
+                min_hit_ratio is not None
+                and stats.hit_ratio is not None
+                and stats.hit_ratio < min_hit_ratio
+            )
+            cells: list[Text | str] = [
+                label,
+                number(stats.hits),
+                number(stats.misses),
+                Text(ratio(stats.hit_ratio), style="bold red" if low else ""),
+            ]
+            if wide:
+                cells += [number(stats.sets), number(stats.errors), number(stats.fallback)]
+            cells += [
+                millis(stats.percentile_ms(50)),
+                millis(stats.percentile_ms(99)),
+                approx + number(keys),
+                (approx + size(memory)) if memory is not None else "-",
+            ]
+            prefixes.add_row(*cells, style=style)
+
+        for r in report.prefixes:
+            row(name(r.prefix), r.stats, r.keys, r.memory)
+        if len(report.prefixes) > 1:
+            prefixes.add_section()
+            memory = sum(r.memory or 0 for r in report.prefixes)
+            keys = sum(r.keys for r in report.prefixes)
+            row(Text("total"), report.total, keys, memory, style="bold")
+        return prefixes
+
+    names = [r.prefix for r in report.prefixes]
+    table, fits = _fitted(lambda name: build(name, wide=True), names)
+    if not fits:
+        table, _ = _fitted(lambda name: build(name, wide=False), names)
+    return Group(*servers, Text(""), table)
 
 
 def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
@@ -251,25 +477,34 @@ def watch_stats(
 
 
 def show_listing(listing: Listing) -> None:
-    """Print a key listing."""
+    """Print a key listing, saying which keys of how many are shown."""
     from rich.table import Table
 
-    table = Table(title=listing.selection, title_justify="left")
+    table = Table(title=text(listing.selection), title_justify="left")
     table.add_column("key", overflow="fold")
-    table.add_column("type")
-    table.add_column("ttl", justify="right")
-    table.add_column("size", justify="right")
-    table.add_column("codec")
+    table.add_column("type", no_wrap=True)
+    _figures(table, "ttl", "memory")
+    table.add_column("codec", no_wrap=True)
     for row in listing.rows:
-        table.add_row(key_text(row.key), row.type, ttl(row.ttl_ms), size(row.size), row.codec)
+        table.add_row(
+            key_text(row.key), row.type, ttl(row.ttl_ms), size(row.memory), text(row.codec)
+        )
+    shown, matched = len(listing.rows), listing.matched
+    order = {"name": "by name", "ttl": "soonest expiry first", "memory": "biggest first"}
     if listing.top is not None:
-        table.caption = f"the {len(listing.rows)} biggest keys (MEMORY USAGE)"
-    elif listing.truncated:
-        table.caption = f"first {len(listing.rows)} keys; more match (--limit shows more)"
+        note = f"the {count(shown, 'biggest key')} (MEMORY USAGE)"
+    elif listing.truncated and matched is not None:
+        note = (
+            f"the first {number(shown)} of {count(matched, 'matching key')}, "
+            f"{order[listing.sort]} (--limit shows more)"
+        )
     else:
-        table.caption = f"{len(listing.rows)} keys"
-    table.caption_justify = "left"
-    out().print(table)
+        note = count(shown, "key") + ("" if listing.sort == "name" else f", {order[listing.sort]}")
+    if listing.top is not None and listing.truncated and matched is not None:
+        note += f" of {count(matched, 'matching key')}"
+    # Below the table, not its caption: a caption wraps at the table's width.
+    out().print(_unbreakable(table))
+    out().print(text(note))
 
 
 # -- inspect ----------------------------------------------------------------------------------
@@ -288,10 +523,10 @@ def show_inspection(found: Inspection) -> None:
     grid.add_column()
     grid.add_row("key", key_text(found.key))
     grid.add_row("redis key", key_text(found.full_key))
-    grid.add_row("type", found.type)
+    grid.add_row("type", text(found.type))
     grid.add_row("ttl", ttl(found.ttl_ms) if found.ttl_ms is not None else "no expiry")
     grid.add_row("memory", size(found.memory))
-    grid.add_row("tags", Text(", ".join(found.tags)) if found.tags else "-")
+    grid.add_row("tags", text(", ".join(found.tags)) if found.tags else "-")
     if found.length is not None:
         grid.add_row("items", f"{number(found.length)} (first {_shown(found.value)} shown)")
     encoding = found.encoding
@@ -314,10 +549,10 @@ def show_inspection(found: Inspection) -> None:
     if found.raw is not None:
         console.print(Text(hexdump(found.raw, len(found.raw))))
     elif found.error is not None:
-        console.print(Text(f"corrupt value: {found.error}", style="bold red"))
+        console.print(text(f"corrupt value: {found.error}", style="bold red"))
         console.print(Text(hexdump(found.head)))
     elif encoding is not None and encoding.serializer == "text":
-        console.print(Text(str(found.value)))
+        console.print(Text(safe(str(found.value), newlines=True)))
     elif encoding is not None and encoding.serializer == "binary":
         console.print(Text(hexdump(found.value if isinstance(found.value, bytes) else b"")))
     else:
@@ -331,26 +566,31 @@ def _shown(value: Any) -> int:
 # -- flush ------------------------------------------------------------------------------------
 
 
-def show_plan(selection: Selection, url: str, count: int, sample: Sequence[bytes]) -> None:
-    """A dry run: how many keys would go, and some of them (application keys)."""
-    from rich.text import Text
-
-    console = out()
-    console.print(
-        Text(f"Would delete {number(count)} keys: {selection.label}, on {url}."), markup=False
-    )
+def show_plan(
+    selection: Selection,
+    url: str,
+    total: int,
+    sample: Sequence[bytes],
+    max_keys: int | None = None,
+) -> None:
+    """A dry run: how many keys would go, some of them (application keys), and whether the
+    real run would be refused by --max-keys."""
+    line(f"Would delete {count(total, 'key')}: {selection.label}, on {url}.")
     if sample:
-        console.print(f"First {len(sample)}:")
+        shown = "all of them" if len(sample) == total else f"{number(len(sample))} of them"
+        line(f"{shown[0].upper()}{shown[1:]}:")
         for key in sample:
-            console.print(Text("  ") + key_text(key))
-    console.print("Nothing was deleted (--dry-run).")
+            line("  " + key.decode("utf-8", "surrogateescape"))
+    line("Nothing was deleted (--dry-run).")
+    if max_keys is not None and total > max_keys:
+        line(f"Without --dry-run it would be refused: more than --max-keys {number(max_keys)}.")
 
 
 def confirm(question: str) -> bool:
-    """Ask on the terminal; the answer defaults to no."""
+    """Ask on the terminal, question made safe; the answer defaults to no."""
     import typer
 
-    return bool(typer.confirm(question, default=False, err=True))
+    return bool(typer.confirm(safe(question), default=False, err=True))
 
 
 @contextlib.contextmanager
@@ -376,7 +616,7 @@ def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
     if total is not None:
         columns += [BarColumn(), TaskProgressColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     else:
-        columns += [TextColumn("{task.completed:,} keys")]
+        columns += [TextColumn("{task.completed:,} so far")]
     columns += [TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("flush", total=total)
@@ -389,7 +629,7 @@ def show_flushed(result: FlushResult, selection: Selection) -> None:
         line(f"Nothing to delete: no keys match ({selection.label}).")
         return
     line(
-        f"Deleted {number(result.removed)} keys ({selection.label}) in "
+        f"Deleted {count(result.removed, 'key')} ({selection.label}) in "
         f"{elapsed(result.seconds)}, {number(int(result.rate))} keys/s."
     )
 
@@ -401,23 +641,24 @@ def show_latency(report: LatencyReport, over: Sequence[str]) -> None:
     """The probes' percentiles in milliseconds."""
     from rich.table import Table
 
-    table = Table(title=f"Round trips to {report.url} (ms)", title_justify="left")
+    table = Table(title=text(f"Round trips to {report.url} (ms)"), title_justify="left")
     if report.cluster:
-        table.add_column("node")
-    table.add_column("probe")
-    for name in ("samples", "min", "p50", "p90", "p99", "max"):
-        table.add_column(name, justify="right")
+        table.add_column("node", overflow="fold")
+    table.add_column("probe", overflow="fold")
+    _figures(table, "samples", "min", "p50", "p90", "p99", "max")
     for probe in report.probes:
         q = probe.quantiles()
         failed = any(line.startswith(probe.name + " ") and probe.node in line for line in over)
-        cells = [probe.name, str(len(probe.samples_us))]
+        cells: list[Text | str] = [text(probe.name), number(len(probe.samples_us))]
         cells += [millis(q[name] / 1000) for name in ("min", "p50", "p90", "p99", "max")]
         table.add_row(
-            *([probe.node] if report.cluster else []), *cells, style="bold red" if failed else ""
+            *([text(probe.node)] if report.cluster else []),
+            *cells,
+            style="bold red" if failed else "",
         )
     table.caption = "PING, GET: own raw connection; set+get: through cachectl.Cache"
     table.caption_justify = "left"
-    out().print(table)
+    out().print(_unbreakable(table))
 
 
 # -- warm -------------------------------------------------------------------------------------
@@ -458,7 +699,7 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         else "latency one request at a time"
     )
     title = f"Warmed {report.base_url or ''}".rstrip() + f": {load}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=text(title), title_justify="left")
     for name, justify in (
         ("endpoint", "left"),
         ("status", "right"),
@@ -467,27 +708,28 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         ("speedup", "right"),
         ("cache", "left"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        wraps = name in ("endpoint", "status")  # names and error messages; figures never
+        table.add_column(name, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
     base = (report.base_url or "").rstrip("/")
     shown = report.endpoints if limit is None else report.endpoints[:limit]
     for row in shown:
         label = row.label
         if base and label.startswith(f"{row.method} {base}/"):
             label = f"{row.method} {label[len(row.method) + 1 + len(base) :]}"
-        verdict = Text(row.cache, style="green" if row.cache == "HIT" else "yellow")
+        verdict = text(row.cache, style="green" if row.cache == "HIT" else "yellow")
         status = Text(str(row.status) if row.status is not None else "-")
         if row.failed:
-            status = Text(row.error or str(row.status), style="red")
+            status = text(row.error or str(row.status), style="red", overflow="fold")
         cold = millis(row.cold_ms) + ("*" if row.cold_cache == "HIT" else "")
         table.add_row(
-            Text(label, overflow="fold"),
+            text(label, overflow="fold"),
             status,
             cold,
             millis(row.warm_ms),
             f"{row.speedup:.1f}x" if row.speedup is not None else "-",
             verdict,
         )
-    out().print(table)
+    out().print(_unbreakable(table))
     if len(shown) < len(report.endpoints):
         out().print(Text(f"... and {len(report.endpoints) - len(shown)} more endpoints"))
     counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items()))
@@ -530,7 +772,7 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
             "cover those"
         )
     for line in lines:
-        out().print(Text(line))
+        out().print(text(line))
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -538,11 +780,10 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
 
 def show_demo_environment(env: DemoEnvironment) -> None:
     """Where the demo's parts run."""
-    from rich.text import Text
 
     out().rule("cachectl demo")
     out().print(
-        Text(
+        text(
             f"Redis ({env.redis_kind}) at {env.redis_url}, the reference shop at {env.app_url}, "
             f"namespace {env.namespace!r}, database {env.db_path}"
         )
@@ -551,14 +792,13 @@ def show_demo_environment(env: DemoEnvironment) -> None:
 
 def show_demo_step(step: Step) -> None:
     """One step of the tour, rendered like the command it stands for."""
-    from rich.text import Text
 
     if step.kind == "summary":
         show_demo_summary(step.result)
         return
     out().print()
-    out().rule(f"$ {step.title}", align="left")
-    out().print(Text(step.explanation, style="italic"))
+    out().rule(text(f"$ {step.title}"), align="left")
+    out().print(text(step.explanation, style="italic"))
     if step.kind == "warm":
         show_warm(step.result, limit=8)
     elif step.kind == "stats":
@@ -570,29 +810,27 @@ def show_demo_step(step: Step) -> None:
     elif step.kind == "invalidation":
         change = step.result
         out().print(
-            Text(
+            text(
                 f"{change.request} removed {len(change.removed)} of "
                 f"{len(change.removed) + change.kept} entries "
                 f"(X-Cache-Invalidated: {change.header}), all tagged with it:"
             )
         )
         for key in change.removed:
-            out().print(Text(f"  - {key}"))
+            out().print(text(f"  - {key}"))
 
 
 def show_demo_summary(summary: DemoSummary) -> None:
     """The demo's closing summary, the speedup of the cached dashboard endpoints first."""
-    from rich.text import Text
-
     out().print()
     out().rule("Summary", align="left")
     for row in summary.dashboard:
         if row.speedup is None:
             why = "no cold figure: its first request was already a cache hit"
-            out().print(Text(f"{row.path}: {why}; cached p50 {millis(row.warm_p50_ms)} ms"))
+            out().print(text(f"{row.path}: {why}; cached p50 {millis(row.warm_p50_ms)} ms"))
             continue
         out().print(
-            Text(
+            text(
                 f"{row.path}: {row.speedup:,.0f}x faster cached: cold {millis(row.cold_ms)} ms "
                 f"-> cached p50 {millis(row.warm_p50_ms)} ms, p95 {millis(row.warm_p95_ms)} ms "
                 f"({row.speedup_p95:,.0f}x at p95; {row.hits}/{row.samples} X-Cache: HIT)",
@@ -609,4 +847,4 @@ def show_demo_summary(summary: DemoSummary) -> None:
         "hits from each response's X-Cache header, not from published stats.",
     ]
     for line in lines:
-        out().print(Text(line))
+        out().print(text(line))

@@ -1,21 +1,33 @@
-"""SCAN-based key listing (never KEYS): type, TTL, stored size and codec of every key.
+"""SCAN-based key listing (never KEYS): type, TTL, memory and codec of the keys shown.
 
-Each SCAN batch costs one more pipelined round trip for TYPE, PTTL, MEMORY USAGE and the
-first bytes of the value (whose header names the codec).
+A listing is the first N keys of the whole selection in its order (by name: no command per
+key; by TTL or memory: one pipelined PTTL or MEMORY USAGE round trip per SCAN batch), kept
+in a bounded pool while the scan runs; then one pipelined round trip for TYPE, PTTL, MEMORY
+USAGE and the first bytes of each value shown (whose header names the codec).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
+
+import redis
 
 from cachectl.ops.connect import Connection
 from cachectl.ops.inspect import describe_head, display_key
-from cachectl.ops.selection import SCAN_COUNT, Selection, batches
+from cachectl.ops.selection import (
+    SCAN_COUNT,
+    STEP_COUNT,
+    Selection,
+    batches,
+    existing,
+    tag_members,
+)
 
-SORTS = ("name", "ttl", "size")
+SORTS = ("name", "ttl", "memory")
 #: Bytes read from the start of a string value: the longest cachectl header.
 HEADER_BYTES = 11
 
@@ -27,29 +39,38 @@ class KeyInfo:
     key: bytes  # as the application names it
     type: str
     ttl_ms: int | None  # None: no expiry
-    size: int | None  # MEMORY USAGE, bytes
+    memory: int | None  # MEMORY USAGE, bytes
     codec: str  # strings: from the header or magic bytes; collections: "-"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description."""
-        return {
-            "key": display_key(self.key),
+        """JSON-ready description; key_hex holds the exact bytes of a key that is not UTF-8."""
+        return {"key": display_key(self.key), **key_bytes(self.key)} | {
             "type": self.type,
             "ttl_ms": self.ttl_ms,
-            "size": self.size,
+            "memory": self.memory,
             "codec": self.codec,
         }
 
 
+def key_bytes(key: bytes) -> dict[str, str]:
+    """{"key_hex": ...} for a key that is not UTF-8 (its display form is lossy), else {}."""
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"key_hex": key.hex()}
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """Keys of a selection, sorted, and whether more were left out."""
+    """The first keys of a selection in an order, and how many the scan found in all."""
 
     selection: str
     rows: list[KeyInfo]
-    truncated: bool
+    truncated: bool  # more keys matched than are shown
     sort: str
     top: int | None = None
+    matched: int | None = None  # keys the scan returned (a key may be counted twice by SCAN)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready listing."""
@@ -58,6 +79,7 @@ class Listing:
             "sort": self.sort,
             "top": self.top,
             "truncated": self.truncated,
+            "matched": self.matched,
             "count": len(self.rows),
             "keys": [row.to_dict() for row in self.rows],
         }
@@ -68,7 +90,7 @@ def _text(value: Any) -> str:
 
 
 def describe(conn: Connection, keys: Sequence[bytes]) -> list[KeyInfo]:
-    """Type, TTL, size and codec of keys in one pipelined round trip (vanished keys dropped)."""
+    """Type, TTL, memory and codec of keys in one pipelined round trip (vanished keys dropped)."""
     if not keys:
         return []
     pipe = conn.client.pipeline(transaction=False)
@@ -97,21 +119,155 @@ def describe(conn: Connection, keys: Sequence[bytes]) -> list[KeyInfo]:
     return rows
 
 
-def _sizes(conn: Connection, keys: Sequence[bytes]) -> Iterator[tuple[int, bytes]]:
+#: The score of a key that never expires (ttl order) or whose memory is unknown: last.
+LAST = 1 << 62
+
+# One SCAN step on the server, scoring its keys by PTTL or MEMORY USAGE there (lower first):
+# only keys that can still be among the first n come back, those scoring below the caller's
+# bound and no worse than the step's n-th, in SCAN order, n at most. Ties go to the key seen
+# first: Lua compares strings with the server's locale, so names are never compared here.
+RANK_STEP_SCRIPT = """
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys, ttl, n, bound = reply[2], ARGV[4] == 'ttl', tonumber(ARGV[5]), tonumber(ARGV[6])
+local found, scores = {}, {}
+for _, key in ipairs(keys) do
+  local v
+  if ttl then v = redis.call('PTTL', key) else v = redis.call('MEMORY', 'USAGE', key) end
+  if v and v ~= -2 then
+    local score = -v
+    if ttl then score = (v >= 0) and v or 4611686018427387904 end
+    if score < bound then
+      found[#found + 1] = {key, v, score}
+      scores[#scores + 1] = score
+    end
+  end
+end
+local cut, ties = bound, n
+if #scores > n then
+  table.sort(scores)
+  cut = scores[n]
+  for i = n, 1, -1 do
+    if scores[i] < cut then break end
+    ties = i  -- the first place held by a score equal to cut
+  end
+  ties = n - ties + 1  -- how many keys scoring cut can be kept
+end
+local flat = {}
+for _, f in ipairs(found) do
+  if f[3] < cut or (f[3] == cut and ties > 0) then
+    if f[3] == cut then ties = ties - 1 end
+    flat[#flat + 1] = f[1]
+    flat[#flat + 1] = f[2]
+  end
+end
+return {reply[1], #keys, flat}
+"""
+
+
+def _score(sort: str, reply: Any) -> int | None:
+    """A key's score in ttl or memory order (lower first); None: the key has gone."""
+    if reply is None or reply == -2 or isinstance(reply, Exception):
+        return None
+    if not isinstance(reply, int) or isinstance(reply, bool):
+        return LAST  # no MEMORY USAGE on this server: unknown, last
+    if sort == "ttl":
+        return reply if reply >= 0 else LAST
+    return -reply
+
+
+def _scored(conn: Connection, keys: Sequence[bytes], sort: str) -> list[tuple[Any, bytes]]:
+    """(score, key) of keys, lower first: the name itself, soonest expiry, most memory."""
+    if sort == "name":
+        return [(key, key) for key in keys]
     pipe = conn.client.pipeline(transaction=False)
     for key in keys:
-        conn.memory_usage(pipe, key)
-    for key, size in zip(keys, pipe.execute(raise_on_error=False), strict=True):
-        if isinstance(size, int):
-            yield size, key
+        if sort == "ttl":
+            pipe.pttl(key)
+        else:
+            conn.memory_usage(pipe, key)
+    scored: list[tuple[Any, bytes]] = []
+    for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
+        score = _score(sort, reply)
+        if score is not None:
+            scored.append((score, key))
+    return scored
+
+
+class _Pool:
+    """The n first keys of everything added, by score and then by name (name order) or by
+    arrival (ttl and memory order: ties go to the key scanned first).
+
+    Memory stays within about 2n keys: the pool is cut to its n best whenever it doubles, and
+    from then on only keys that rank before the n-th best (the bound) are kept.
+    """
+
+    def __init__(self, n: int, by_name: bool) -> None:
+        self.n, self.by_name = n, by_name
+        self.ranks: dict[bytes, Any] = {}  # by key: SCAN may return a key twice
+        self.bound: Any = None
+        self.seen = 0
+
+    def add(self, scored: list[tuple[Any, bytes]], seen: int | None = None) -> None:
+        first = self.seen
+        self.seen += len(scored) if seen is None else seen
+        if self.by_name:
+            ranked = scored
+        else:
+            ranked = [((score, first + i), key) for i, (score, key) in enumerate(scored)]
+        if self.bound is not None:
+            ranked = [item for item in ranked if item[0] < self.bound]
+        for rank, key in ranked:
+            self.ranks.setdefault(key, rank)
+        if len(self.ranks) >= 2 * self.n + 1024:
+            best = heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1))
+            self.ranks, self.bound = dict(best), best[-1][1]
+
+    def best(self) -> list[bytes]:
+        return [key for key, _ in heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1))]
+
+
+def _rank_on_server(conn: Connection, glob: bytes, sort: str, pool: _Pool) -> bool:
+    """Rank the keys matching glob with RANK_STEP_SCRIPT; False where scripts are refused."""
+    cursor = b"0"
+    while True:
+        bound = "1e300" if pool.bound is None else str(pool.bound[0])
+        args = (cursor, glob, STEP_COUNT, sort, pool.n, bound)
+        try:
+            cursor, seen, flat = conn.client.eval(RANK_STEP_SCRIPT, 0, *args)
+        except redis.exceptions.ResponseError:
+            if cursor != b"0":
+                raise
+            return False  # before the first step: the caller ranks from here
+        pairs = zip(flat[::2], flat[1::2], strict=True)
+        pool.add([(_score(sort, int(v)), key) for key, v in pairs], int(seen))
+        if cursor == b"0":
+            return True
+
+
+def _rank(conn: Connection, selection: Selection, sort: str, n: int, scan_count: int) -> _Pool:
+    """The pool of the first n keys of the selection in sort order."""
+    pool = _Pool(n, by_name=sort == "name")
+    if sort == "name" or conn.cluster:
+        for batch in batches(conn, selection, scan_count):
+            pool.add(_scored(conn, batch, sort))
+        return pool
+    pool.add(_scored(conn, existing(conn, selection.keys), sort))
+    for glob in selection.globs:
+        if not _rank_on_server(conn, glob, sort, pool):
+            for batch in conn.backend.scan(glob, scan_count):
+                pool.add(_scored(conn, batch, sort))
+    for tag_key in selection.tag_keys:
+        for batch in tag_members(conn, tag_key, scan_count):
+            pool.add(_scored(conn, batch, sort))
+    return pool
 
 
 def _order(rows: list[KeyInfo], sort: str) -> list[KeyInfo]:
     if sort == "ttl":
         # Soonest expiry first; keys without a TTL last.
         return sorted(rows, key=lambda r: (r.ttl_ms is None, r.ttl_ms or 0, r.key))
-    if sort == "size":
-        return sorted(rows, key=lambda r: (-(r.size or 0), r.key))
+    if sort == "memory":
+        return sorted(rows, key=lambda r: (-(r.memory or 0), r.key))
     return sorted(rows, key=lambda r: r.key)
 
 
@@ -122,28 +278,24 @@ def list_keys(
     sort: str = "name",
     scan_count: int = SCAN_COUNT,
 ) -> Listing:
-    """The first limit keys of the selection, sorted; the scan stops once it has them."""
-    rows: list[KeyInfo] = []
-    truncated = False
-    for batch in batches(conn, selection, scan_count):
-        room = limit - len(rows)
-        truncated = len(batch) > room
-        rows.extend(describe(conn, batch[: max(room, 0)]))
-        if truncated:
-            break
-    return Listing(selection.label, _order(rows[:limit], sort), truncated, sort)
+    """The first limit keys of the whole selection in sort order (name, ttl or memory)."""
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+    pool = _rank(conn, selection, sort, limit, scan_count)
+    chosen, seen = pool.best(), pool.seen
+    rows = [
+        row
+        for i in range(0, len(chosen), scan_count)
+        for row in describe(conn, chosen[i : i + scan_count])
+    ]
+    return Listing(selection.label, _order(rows, sort), seen > limit, sort, matched=seen)
 
 
 def top_keys(
     conn: Connection, selection: Selection, top: int, scan_count: int = SCAN_COUNT
 ) -> Listing:
-    """The top biggest keys of the whole selection (memory stays flat: a heap of top entries)."""
-    heap: list[tuple[int, bytes]] = []
-    for batch in batches(conn, selection, scan_count):
-        for item in _sizes(conn, batch):
-            if len(heap) < top:
-                heapq.heappush(heap, item)
-            elif item > heap[0]:
-                heapq.heapreplace(heap, item)
-    biggest = [key for _size, key in sorted(heap, reverse=True)]
-    return Listing(selection.label, _order(describe(conn, biggest), "size"), False, "size", top)
+    """The top biggest keys of the whole selection (MEMORY USAGE; memory stays flat)."""
+    listing = list_keys(conn, selection, top, "memory", scan_count)
+    return Listing(
+        listing.selection, listing.rows, listing.truncated, "memory", top, listing.matched
+    )

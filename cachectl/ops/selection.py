@@ -78,7 +78,8 @@ def select(
         return Selection(f"tag {tag!r} in {where}", tag_keys=(space.tag(tag),), raw=raw_keys)
     if keys:
         full = tuple(dict.fromkeys(space.full(k) for k in keys))
-        return Selection(f"{len(full)} named key(s) in {where}", keys=full, raw=raw_keys)
+        named = f"{len(full)} named key{'' if len(full) == 1 else 's'}"
+        return Selection(f"{named} in {where}", keys=full, raw=raw_keys)
     if everything:
         if raw_keys:
             raise ConfigError("--all needs a namespace")
