@@ -105,7 +105,7 @@ def test_main_returns_usage_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "--sort", "colour"]) == 2
     assert capsys.readouterr().err == (
         "cachectl: error: invalid value for '--sort': 'colour' is not one of 'name', 'ttl', "
-        "'size' (see 'cachectl keys --help')\n"
+        "'memory' (see 'cachectl keys --help')\n"
     )
 
 
