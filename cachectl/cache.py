@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import threading
 import time
@@ -84,6 +85,25 @@ def _shared_prefix(keys: list[Key]) -> str | None:
     if low.startswith(head) and high.startswith(head):  # type: ignore[arg-type]
         return head[:-1]
     return None
+
+
+def _seconds(ttl_ms: int | None) -> float | _Missing | None:
+    """A backend's remaining life in ms as ttl() answers it."""
+    if ttl_ms is None:
+        return None
+    return MISS if ttl_ms < 0 else ttl_ms / 1000
+
+
+def _delta(delta: int) -> int:
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        raise TypeError(f"incr and decr add an int, not {type(delta).__name__}")
+    return int(delta)
+
+
+def _key_list(keys: Iterable[Key]) -> list[Key]:
+    if isinstance(keys, (str, bytes)):
+        raise TypeError("delete_many takes a collection of keys; use delete for one key")
+    return list(keys)
 
 
 class _CacheBase:
@@ -202,6 +222,71 @@ class _CacheBase:
             for key in mapping:
                 self._counters(key).sets += 1
         return 0
+
+    # The decisions of add/incr/touch/ttl, shared by both faces: each face asks the backend,
+    # then hands the answer (or the failure) to one of these.
+
+    def _added(
+        self,
+        full: bytes,
+        data: bytes,
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        counters: Counters,
+        added: bool,
+    ) -> bool:
+        """Redis answered an add: count it; while recovering, keep the fallback current."""
+        if added:
+            counters.sets += 1
+            if not self.breaker.closed:
+                self.fallback.set_many([(full, data)], ttl_ms, tag_keys)
+        return added
+
+    def _add_fallback(
+        self,
+        full: bytes,
+        data: bytes,
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        counters: Counters,
+    ) -> bool:
+        """An add while Redis is out: decided by the fallback; Redis's copy is owed a delete."""
+        counters.fallback += 1
+        self._owe([full])
+        added = self.fallback.add(full, data, ttl_ms, tag_keys)
+        counters.sets += added
+        return added
+
+    def _incremented(
+        self, key: Key, full: bytes, value: int | None, counters: Counters, mirror: bool
+    ) -> int:
+        """The counter's new value; a missing key is a ValueError (as Django's incr has it)."""
+        if value is None:
+            raise ValueError(f"cannot increment {key!r}: it is not in the cache")
+        counters.sets += 1
+        if mirror and not self.breaker.closed:
+            # Recovering: the fallback's copy (if any) is now older than Redis's.
+            self.fallback.delete([full])
+        return value
+
+    def _incr_fallback(self, key: Key, full: bytes, delta: int, counters: Counters) -> int:
+        counters.fallback += 1
+        self._owe([full])
+        return self._incremented(key, full, self.fallback.incr(full, delta), counters, False)
+
+    def _touched(self, full: bytes, ttl_ms: int | None, touched: bool) -> bool:
+        if not self.breaker.closed:
+            self.fallback.touch(full, ttl_ms)
+        return touched
+
+    def _touch_fallback(self, full: bytes, ttl_ms: int | None, counters: Counters) -> bool:
+        counters.fallback += 1
+        self._owe([full])
+        return self.fallback.touch(full, ttl_ms)
+
+    def _ttl_fallback(self, full: bytes, counters: Counters) -> float | _Missing | None:
+        counters.fallback += 1
+        return _seconds(self.fallback.ttl_ms(full))
 
     def _owe(
         self, keys: Sequence[bytes] = (), globs: Sequence[bytes] = (), tags: Sequence[bytes] = ()
@@ -620,6 +705,97 @@ class Cache(_CacheBase):
         self._owe(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)
 
+    # -- the rest of the cache API ------------------------------------------------------------
+
+    def add(self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()) -> bool:
+        """Store value under key only if key is absent, atomically; whether it did."""
+        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
+        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
+        if self.breaker.closed or self._available((full,)):
+            try:
+                added = self.backend.add(full, data, ttl_ms, tag_keys)
+            except BACKEND_ERRORS as exc:
+                self._failed(exc, counters)
+            else:
+                return self._added(full, data, ttl_ms, tag_keys, counters, added)
+        return self._add_fallback(full, data, ttl_ms, tag_keys, counters)
+
+    def incr(self, key: Key, delta: int = 1) -> int:
+        """Add delta to the integer under key, atomically, keeping its TTL; the new value.
+
+        ValueError when key is absent, TypeError when its value is not an int.
+        """
+        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
+        if self.breaker.closed or self._available((full,)):
+            try:
+                value = self.backend.incr(full, delta)
+            except BACKEND_ERRORS as exc:
+                self._failed(exc, counters)
+            else:
+                return self._incremented(key, full, value, counters, True)
+        return self._incr_fallback(key, full, delta, counters)
+
+    def decr(self, key: Key, delta: int = 1) -> int:
+        """Subtract delta from the integer under key (see incr)."""
+        return self.incr(key, -_delta(delta))
+
+    def touch(self, key: Key, ttl: float | None = None) -> bool:
+        """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
+        full, ttl_ms, counters = self.keys.full(key), self._ttl_ms(ttl), self._counters(key)
+        if self.breaker.closed or self._available((full,)):
+            try:
+                touched = self.backend.touch(full, ttl_ms)
+            except BACKEND_ERRORS as exc:
+                self._failed(exc, counters)
+            else:
+                return self._touched(full, ttl_ms, touched)
+        return self._touch_fallback(full, ttl_ms, counters)
+
+    def ttl(self, key: Key) -> float | _Missing | None:
+        """Seconds key has left; None when it never expires; MISS when it is absent."""
+        full, counters = self.keys.full(key), self._counters(key)
+        if self.breaker.closed or self._available((full,)):
+            try:
+                return _seconds(self.backend.ttl_ms(full))
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters)
+            except BACKEND_ERRORS as exc:
+                self._refused(exc, counters)
+                return MISS
+        return self._ttl_fallback(full, counters)
+
+    def has(self, key: Key) -> bool:
+        """Whether get(key) would find a value."""
+        return not isinstance(self._lookup(key), _Missing)
+
+    def __contains__(self, key: Key) -> bool:
+        return self.has(key)
+
+    def delete_many(self, keys: Iterable[Key]) -> int:
+        """Remove keys; returns how many existed."""
+        return self.delete(*_key_list(keys))
+
+    def clear(self) -> None:
+        """Remove every entry of this namespace and its tag bookkeeping (never FLUSHDB)."""
+        # Tags first, as in the replay of an owed clear.
+        self._delete_matching((self.keys.tag_glob, self.keys.data_glob))
+
+    def get_or_set(
+        self, key: Key, default: Any, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> Any:
+        """The cached value of key; on a miss, default (called if callable) is added and returned.
+
+        When another caller adds first, its value is returned, as Django's get_or_set does.
+        """
+        found = self._lookup(key)
+        if not isinstance(found, _Missing):
+            return found[0]
+        value = default() if callable(default) else default
+        if self.add(key, value, ttl, tags):
+            return value
+        found = self._lookup(key)
+        return value if isinstance(found, _Missing) else found[0]
+
     # -- operations ---------------------------------------------------------------------------
 
     def ping(self) -> float:
@@ -961,6 +1137,98 @@ class AsyncCache(_CacheBase):
                 return removed
         self._owe(tags=tag_keys)
         return self.fallback.invalidate_tags(tag_keys)
+
+    # -- the rest of the cache API ------------------------------------------------------------
+
+    async def add(
+        self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> bool:
+        """Store value under key only if key is absent, atomically; whether it did."""
+        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
+        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
+        if self.breaker.closed or await self._available((full,)):
+            try:
+                added = await self.backend.add(full, data, ttl_ms, tag_keys)
+            except BACKEND_ERRORS as exc:
+                self._failed(exc, counters)
+            else:
+                return self._added(full, data, ttl_ms, tag_keys, counters, added)
+        return self._add_fallback(full, data, ttl_ms, tag_keys, counters)
+
+    async def incr(self, key: Key, delta: int = 1) -> int:
+        """Add delta to the integer under key, atomically, keeping its TTL; the new value.
+
+        ValueError when key is absent, TypeError when its value is not an int.
+        """
+        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
+        if self.breaker.closed or await self._available((full,)):
+            try:
+                value = await self.backend.incr(full, delta)
+            except BACKEND_ERRORS as exc:
+                self._failed(exc, counters)
+            else:
+                return self._incremented(key, full, value, counters, True)
+        return self._incr_fallback(key, full, delta, counters)
+
+    async def decr(self, key: Key, delta: int = 1) -> int:
+        """Subtract delta from the integer under key (see incr)."""
+        return await self.incr(key, -_delta(delta))
+
+    async def touch(self, key: Key, ttl: float | None = None) -> bool:
+        """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
+        full, ttl_ms, counters = self.keys.full(key), self._ttl_ms(ttl), self._counters(key)
+        if self.breaker.closed or await self._available((full,)):
+            try:
+                touched = await self.backend.touch(full, ttl_ms)
+            except BACKEND_ERRORS as exc:
+                self._failed(exc, counters)
+            else:
+                return self._touched(full, ttl_ms, touched)
+        return self._touch_fallback(full, ttl_ms, counters)
+
+    async def ttl(self, key: Key) -> float | _Missing | None:
+        """Seconds key has left; None when it never expires; MISS when it is absent."""
+        full, counters = self.keys.full(key), self._counters(key)
+        if self.breaker.closed or await self._available((full,)):
+            try:
+                return _seconds(await self.backend.ttl_ms(full))
+            except TRANSIENT_ERRORS as exc:
+                self._failed(exc, counters)
+            except BACKEND_ERRORS as exc:
+                self._refused(exc, counters)
+                return MISS
+        return self._ttl_fallback(full, counters)
+
+    async def has(self, key: Key) -> bool:
+        """Whether get(key) would find a value."""
+        return not isinstance(await self._lookup(key), _Missing)
+
+    async def delete_many(self, keys: Iterable[Key]) -> int:
+        """Remove keys; returns how many existed."""
+        return await self.delete(*_key_list(keys))
+
+    async def clear(self) -> None:
+        """Remove every entry of this namespace and its tag bookkeeping (never FLUSHDB)."""
+        # Tags first, as in the replay of an owed clear.
+        await self._delete_matching((self.keys.tag_glob, self.keys.data_glob))
+
+    async def get_or_set(
+        self, key: Key, default: Any, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> Any:
+        """The cached value of key; on a miss, default (called if callable) is added and returned.
+
+        When another caller adds first, its value is returned, as Django's get_or_set does.
+        """
+        found = await self._lookup(key)
+        if not isinstance(found, _Missing):
+            return found[0]
+        value = default() if callable(default) else default
+        if inspect.isawaitable(value):
+            value = await value
+        if await self.add(key, value, ttl, tags):
+            return value
+        found = await self._lookup(key)
+        return value if isinstance(found, _Missing) else found[0]
 
     async def ping(self) -> float:
         """Round-trip time to the backend in seconds; raises BackendUnavailable."""

@@ -9,6 +9,12 @@
 
 msgpack extension types: 1 datetime, 2 date, 3 UUID, 4 Decimal, 5 set, 6 tuple, 7 frozenset,
 8 time, 9 timedelta; each holds UTF-8 text or nested msgpack. Pure, no I/O.
+
+Counters (incr/decr) work on an integer stored plainly: flags 0 (no compression, no stamp),
+then one msgpack integer and nothing after it, between -(2**53 - 1) and 2**53 - 1 (Redis's Lua
+counts in doubles). Every int the library writes with set is stored so. An increment keeps
+that form and the key's TTL; Redis does it in one Lua script (one key, so one cluster slot),
+the embedded store with add_to_integer below.
 """
 
 from __future__ import annotations
@@ -290,3 +296,26 @@ def fresh_until(data: bytes) -> int | None:
     if len(data) >= 11 and data[0] == MAGIC and data[2] & HAS_STAMP:
         return int(_STAMP.unpack_from(data, 3)[0])
     return None
+
+
+#: Counters stay within what a double holds exactly (Redis's Lua numbers), on every backend.
+MAX_COUNTER: Final = 2**53 - 1
+#: msgpack integer type bytes -> the encoded length (type byte included); fixints are 1.
+_INT_SIZES: Final = {0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9, 0xD0: 2, 0xD1: 3, 0xD2: 5, 0xD3: 9}
+
+
+def add_to_integer(data: bytes, delta: int) -> tuple[bytes, int]:
+    """A stored integer plus delta, re-encoded, and the new value (see the module docstring).
+
+    Raises TypeError when data is not a plainly stored integer, OverflowError past MAX_COUNTER.
+    """
+    if len(data) < 4 or data[:3] != PLAIN_HEADER:
+        raise TypeError("the stored value is not an integer the library wrote")
+    first = data[3]
+    size = 1 if first <= 0x7F or first >= 0xE0 else _INT_SIZES.get(first)
+    if size is None or len(data) != 3 + size:
+        raise TypeError("the stored value is not an integer")
+    value = int(msgpack.unpackb(data[3:])) + delta
+    if abs(value) > MAX_COUNTER:
+        raise OverflowError(f"a counter stays within +/-{MAX_COUNTER}")
+    return PLAIN_HEADER + msgpack.packb(value), value

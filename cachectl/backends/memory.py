@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from cachectl.backends.base import BatchCallback
+from cachectl.codec import add_to_integer
 from cachectl.keys import compile_glob, prefixed
 
 _NEVER = float("inf")
@@ -62,7 +63,7 @@ class MemoryStore:
         """Remaining life of key in ms; None without a TTL; -2 when absent."""
         with self._lock:
             item = self._data.get(key)
-            if item is None:
+            if item is None or item[1] <= time.monotonic():
                 return -2
             return None if item[1] == _NEVER else max(0, int((item[1] - time.monotonic()) * 1000))
 
@@ -77,18 +78,30 @@ class MemoryStore:
         tags = tuple(tag_keys)
         with self._lock:
             for key, value in items:
-                size = len(key) + len(value)
-                if size > self.max_bytes:
-                    self._remove(key)
-                    continue
-                self._remove(key)
-                self._data[key] = (value, deadline)
-                self._bytes += size
-                if tags:
-                    self._key_tags[key] = tags
-                    for tag in tags:
-                        self._tags.setdefault(tag, set()).add(key)
+                self._put(key, value, ttl_ms, tags, deadline)
             self._evict()
+
+    def _put(
+        self,
+        key: bytes,
+        value: bytes,
+        ttl_ms: int | None,
+        tags: tuple[bytes, ...],
+        deadline: float | None = None,
+    ) -> None:
+        # Called with the lock held.
+        if deadline is None:
+            deadline = _NEVER if ttl_ms is None else time.monotonic() + ttl_ms / 1000
+        self._remove(key)
+        size = len(key) + len(value)
+        if size > self.max_bytes:
+            return
+        self._data[key] = (value, deadline)
+        self._bytes += size
+        if tags:
+            self._key_tags[key] = tags
+            for tag in tags:
+                self._tags.setdefault(tag, set()).add(key)
 
     def delete(self, keys: Sequence[bytes]) -> int:
         """Remove keys; returns how many existed."""
@@ -101,6 +114,40 @@ class MemoryStore:
                     removed += item[1] > now
                     self._remove(key)
         return removed
+
+    def add(
+        self, key: bytes, value: bytes, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()
+    ) -> bool:
+        """Store value only if key is absent (or expired); whether it did."""
+        with self._lock:
+            item = self._data.get(key)
+            if item is not None and item[1] > time.monotonic():
+                return False
+            self._put(key, value, ttl_ms, tuple(tag_keys))
+            self._evict()
+            return True
+
+    def incr(self, key: bytes, delta: int) -> int | None:
+        """Add delta to a stored integer, keeping its TTL; None when key is absent."""
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or item[1] <= time.monotonic():
+                return None
+            data, value = add_to_integer(item[0], delta)
+            self._bytes += len(data) - len(item[0])
+            self._data[key] = (data, item[1])
+            self._data.move_to_end(key)
+            return value
+
+    def touch(self, key: bytes, ttl_ms: int | None) -> bool:
+        """Give key a new TTL (None: no expiry); whether it exists."""
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or item[1] <= time.monotonic():
+                return False
+            deadline = _NEVER if ttl_ms is None else time.monotonic() + ttl_ms / 1000
+            self._data[key] = (item[0], deadline)
+            return True
 
     def delete_matching(self, globs: Sequence[bytes], on_batch: BatchCallback | None = None) -> int:
         """Remove every key matching any of the Redis globs."""
@@ -205,6 +252,20 @@ class AsyncMemoryBackend:
 
     async def delete(self, keys: Sequence[bytes]) -> int:
         return self.store.delete(keys)
+
+    async def add(
+        self, key: bytes, value: bytes, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()
+    ) -> bool:
+        return self.store.add(key, value, ttl_ms, tag_keys)
+
+    async def incr(self, key: bytes, delta: int) -> int | None:
+        return self.store.incr(key, delta)
+
+    async def touch(self, key: bytes, ttl_ms: int | None) -> bool:
+        return self.store.touch(key, ttl_ms)
+
+    async def ttl_ms(self, key: bytes) -> int | None:
+        return self.store.ttl_ms(key)
 
     async def delete_matching(
         self, globs: Sequence[bytes], on_batch: BatchCallback | None = None

@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cachectl.backends.base import BATCH, BatchCallback
+from cachectl.codec import MAX_COUNTER
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
 
@@ -50,6 +51,10 @@ if last >= {NO_TTL_BASE} then redis.call('PERSIST', KEYS[1])
 else redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.floor(last))) end
 return 1
 """
+
+
+NOT_INTEGER = "CACHECTL_NOT_INTEGER"
+OUT_OF_RANGE = "CACHECTL_OUT_OF_RANGE"
 
 
 # Removes tag members whose score is still the one read before their keys were unlinked, so an
@@ -85,6 +90,37 @@ SCAN_COUNT_SCRIPT = """
 local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 return {reply[1], #reply[2]}
 """
+
+
+# Adds ARGV[1] to an integer stored plainly (see cachectl.codec: header C1 01 00, then one
+# msgpack integer), keeping the key's TTL: the read and the write are one step on the server, so
+# increments from many processes never lose one another. A missing key answers nil.
+INCR_SCRIPT = f"""
+local data = redis.call('GET', KEYS[1])
+if not data then return false end
+local first = string.byte(data, 4)
+if #data < 4 or string.sub(data, 1, 3) ~= '\\193\\1\\0' then
+  return redis.error_reply('{NOT_INTEGER}')
+end
+local sizes = {{[0xcc]=2, [0xcd]=3, [0xce]=5, [0xcf]=9, [0xd0]=2, [0xd1]=3, [0xd2]=5, [0xd3]=9}}
+local size = sizes[first]
+if first <= 0x7f or first >= 0xe0 then size = 1 end
+if size == nil or #data ~= 3 + size then return redis.error_reply('{NOT_INTEGER}') end
+local value = cmsgpack.unpack(string.sub(data, 4)) + tonumber(ARGV[1])
+if math.abs(value) > {MAX_COUNTER} then return redis.error_reply('{OUT_OF_RANGE}') end
+redis.call('SET', KEYS[1], '\\193\\1\\0' .. cmsgpack.pack(value), 'KEEPTTL')
+return value
+"""
+
+
+def _counter_error(exc: redis.exceptions.ResponseError) -> Exception:
+    """The Python error for an INCR_SCRIPT refusal; other replies stay what they are."""
+    text = str(exc)
+    if NOT_INTEGER in text:
+        return TypeError("the stored value is not an integer the library wrote")
+    if OUT_OF_RANGE in text:
+        return OverflowError(f"a counter stays within +/-{MAX_COUNTER}")
+    return exc
 
 
 def _step_args(script: str, cursor: bytes, glob: bytes, count: int) -> list[Any]:
@@ -342,6 +378,12 @@ def _tag_args(tag_key: bytes, ttl_ms: int | None, members: Sequence[bytes]) -> l
     return ["EVAL", TAG_SCRIPT, 1, tag_key, -1 if ttl_ms is None else ttl_ms, *members]
 
 
+def _ttl_reply(pttl: int) -> int | None:
+    """PTTL's answer in the contract's terms: None without expiry, -2 when absent."""
+    pttl = int(pttl)
+    return None if pttl == -1 else pttl
+
+
 def _members(pairs: list[Any]) -> list[bytes]:
     return [member for member, _score in pairs]
 
@@ -435,6 +477,38 @@ class RedisBackend:
         if not keys:
             return 0
         return int(self.client.unlink(*keys))
+
+    def add(
+        self, key: bytes, value: bytes, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()
+    ) -> bool:
+        # The tags are recorded after the write succeeds, as set_many records them after SET.
+        if not self.client.set(key, value, px=ttl_ms, nx=True):
+            return False
+        if tag_keys:
+            pipe = self.client.pipeline(transaction=False)
+            for tag_key in tag_keys:
+                pipe.execute_command(*_tag_args(tag_key, ttl_ms, [key]))
+            pipe.execute()
+        return True
+
+    def incr(self, key: bytes, delta: int) -> int | None:
+        try:
+            reply = self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+        except redis.exceptions.ResponseError as exc:
+            raise _counter_error(exc) from None
+        return None if reply is None else int(reply)
+
+    def touch(self, key: bytes, ttl_ms: int | None) -> bool:
+        if ttl_ms is not None:
+            return bool(self.client.pexpire(key, ttl_ms))
+        # PERSIST answers 0 for a key without a TTL too: whether it exists is asked beside it.
+        pipe = self.client.pipeline(transaction=False)
+        pipe.persist(key)
+        pipe.exists(key)
+        return bool(pipe.execute()[1])
+
+    def ttl_ms(self, key: bytes) -> int | None:
+        return _ttl_reply(self.client.pttl(key))
 
     def scan(self, glob: bytes, count: int = BATCH) -> Iterator[list[bytes]]:
         """Batches of keys matching glob, from every primary."""
@@ -629,6 +703,36 @@ class AsyncRedisBackend:
         if not keys:
             return 0
         return int(await self.client.unlink(*keys))
+
+    async def add(
+        self, key: bytes, value: bytes, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()
+    ) -> bool:
+        if not await self.client.set(key, value, px=ttl_ms, nx=True):
+            return False
+        if tag_keys:
+            pipe = self.client.pipeline(transaction=False)
+            for tag_key in tag_keys:
+                pipe.execute_command(*_tag_args(tag_key, ttl_ms, [key]))
+            await pipe.execute()
+        return True
+
+    async def incr(self, key: bytes, delta: int) -> int | None:
+        try:
+            reply = await self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+        except redis.exceptions.ResponseError as exc:
+            raise _counter_error(exc) from None
+        return None if reply is None else int(reply)
+
+    async def touch(self, key: bytes, ttl_ms: int | None) -> bool:
+        if ttl_ms is not None:
+            return bool(await self.client.pexpire(key, ttl_ms))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.persist(key)
+        pipe.exists(key)
+        return bool((await pipe.execute())[1])
+
+    async def ttl_ms(self, key: bytes) -> int | None:
+        return _ttl_reply(await self.client.pttl(key))
 
     async def scan(self, glob: bytes, count: int = BATCH) -> AsyncIterator[list[bytes]]:
         """Batches of keys matching glob, from every primary."""

@@ -1,0 +1,359 @@
+"""The conformance suite every cachectl backend passes, shipped for third-party backends.
+
+In the spirit of dogpile.cache's `_GenericBackendTestSuite`: subclass `CacheConformance` in a
+pytest module and give it the URL of your backend (its scheme registered with
+`cachectl.backends.registry.register_backend`)::
+
+    import pytest
+    from cachectl.testing import CacheConformance
+
+    class TestMyBackend(CacheConformance):
+        @pytest.fixture
+        def cache_url(self) -> str:
+            return "mine://localhost"
+
+Every test runs on both faces, `Cache` and `AsyncCache`, through one adapter that awaits where
+the async face needs it (so the two can never be tested differently), and once more on each
+face with the breaker held open, where the in-memory fallback answers. pytest is needed only by
+this module, never by the library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cachectl.cache import MISS, AsyncCache, Cache
+from cachectl.codec import MAX_COUNTER
+
+#: Generous timeouts: a slow reply on a busy machine must not send a test to the fallback.
+PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
+
+#: The faces each test runs on: sync or async, with the breaker closed or held open.
+FACES = ("sync", "async", "sync-open", "async-open")
+
+
+class Face:
+    """A Cache or an AsyncCache called the same way: coroutines are run to completion."""
+
+    def __init__(self, cache: Cache | AsyncCache, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.cache = cache
+        self.loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.cache, name)
+        if self.loop is None or not callable(attr):
+            return attr
+        loop = self.loop
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            return loop.run_until_complete(result) if inspect.isawaitable(result) else result
+
+        return call
+
+    def __contains__(self, key: str) -> bool:
+        return bool(self.has(key))
+
+    def close(self) -> None:
+        """Close the cache (and the event loop of the async face)."""
+        if self.loop is None:
+            assert isinstance(self.cache, Cache)
+            self.cache.close()
+            return
+        assert isinstance(self.cache, AsyncCache)
+        self.loop.run_until_complete(self.cache.close())
+        self.loop.close()
+
+
+class CacheConformance:
+    """Tests of the whole cache API; subclass it and override the `cache_url` fixture."""
+
+    @pytest.fixture
+    def cache_url(self) -> str:
+        """The URL of the backend under test (override this)."""
+        raise NotImplementedError("override the cache_url fixture with your backend's URL")
+
+    @pytest.fixture
+    def cache_options(self) -> dict[str, Any]:
+        """Options given to every cache the suite makes."""
+        return dict(PATIENT)
+
+    @pytest.fixture
+    def cache_namespace(self, request: pytest.FixtureRequest) -> str:
+        """A namespace of this test's own, so that no two tests share keys."""
+        digest = hashlib.blake2b(request.node.nodeid.encode(), digest_size=6).hexdigest()
+        return f"conf-{digest}"
+
+    @pytest.fixture(params=FACES)
+    def make_face(
+        self,
+        request: pytest.FixtureRequest,
+        cache_url: str,
+        cache_options: dict[str, Any],
+    ) -> Iterator[Callable[[str], Face]]:
+        """Makes caches of this test's face, closing them after the test."""
+        kind: str = request.param
+        made: list[Face] = []
+        shared: dict[str, Any] = {}
+
+        def make(namespace: str) -> Face:
+            options = dict(cache_options)
+            if kind.endswith("-open"):
+                options["recovery_interval"] = 3600.0  # no probe during the test
+            face: Face
+            if kind.startswith("async"):
+                loop = asyncio.new_event_loop()
+                face = Face(AsyncCache(cache_url, namespace=namespace, **options), loop)
+            else:
+                face = Face(Cache(cache_url, namespace=namespace, **options), None)
+            store = shared.setdefault("store", face.cache.backend)
+            if cache_url == "memory://":
+                # Two namespaces in one embedded store, as two on one Redis share a server.
+                face.cache.backend = store
+            if kind.endswith("-open"):
+                face.cache.breaker.trip()
+            made.append(face)
+            return face
+
+        yield make
+        for face in made:
+            face.close()
+
+    @pytest.fixture
+    def c(self, make_face: Callable[[str], Face], cache_namespace: str) -> Face:
+        """The cache under test, on one face."""
+        return make_face(cache_namespace)
+
+    # -- get / set ----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        "value",
+        [None, 0, -1, 2**40, 1.5, "", "text", b"\x00bytes", [1, "a"], {"a": {"b": [None]}}, True],
+        ids=repr,
+    )
+    def test_set_then_get_returns_the_value(self, c: Face, value: Any) -> None:
+        c.set("item:1", value)
+        assert c.get("item:1", "absent") == value
+        assert type(c.get("item:1", "absent")) is type(value)
+
+    def test_get_of_a_missing_key_is_the_default(self, c: Face) -> None:
+        assert c.get("nothing:here") is None
+        assert c.get("nothing:here", "d") == "d"
+
+    def test_set_replaces(self, c: Face) -> None:
+        c.set("item:1", "old")
+        c.set("item:1", "new")
+        assert c.get("item:1") == "new"
+
+    def test_get_many_returns_only_present_keys(self, c: Face) -> None:
+        c.set_many({"u:1": 1, "u:2": None, "u:3": "three"})
+        assert c.get_many(["u:1", "u:2", "u:3", "u:4"]) == {"u:1": 1, "u:2": None, "u:3": "three"}
+        assert c.get_many([]) == {}
+
+    # -- delete -------------------------------------------------------------------------------
+
+    def test_delete_counts_the_keys_that_existed(self, c: Face) -> None:
+        c.set_many({"d:1": 1, "d:2": 2})
+        assert c.delete("d:1", "d:2", "d:3") == 2
+        assert c.get_many(["d:1", "d:2"]) == {}
+        assert c.delete() == 0
+
+    def test_delete_many(self, c: Face) -> None:
+        c.set_many({"d:1": 1, "d:2": 2, "d:3": 3})
+        assert c.delete_many(["d:1", "d:2", "d:9"]) == 2
+        assert c.delete_many(iter(["d:3"])) == 1
+        assert c.delete_many([]) == 0
+        assert c.get_many(["d:1", "d:2", "d:3"]) == {}
+
+    def test_delete_many_refuses_one_string(self, c: Face) -> None:
+        with pytest.raises(TypeError):
+            c.delete_many("d:1")
+
+    # -- add ----------------------------------------------------------------------------------
+
+    def test_add_sets_only_when_absent(self, c: Face) -> None:
+        assert c.add("a:1", "first") is True
+        assert c.add("a:1", "second") is False
+        assert c.get("a:1") == "first"
+        c.delete("a:1")
+        assert c.add("a:1", "third") is True
+        assert c.get("a:1") == "third"
+
+    def test_add_of_none_counts_as_present(self, c: Face) -> None:
+        assert c.add("a:none", None) is True
+        assert c.add("a:none", 1) is False
+        assert c.has("a:none")
+        assert c.get("a:none", "d") is None
+
+    def test_add_records_its_tags(self, c: Face) -> None:
+        assert c.add("a:1", 1, tags=("t",))
+        assert c.add("a:2", 2, tags=("t",))
+        c.set("a:3", 3)
+        c.invalidate_tag("t")
+        assert c.get_many(["a:1", "a:2", "a:3"]) == {"a:3": 3}
+
+    def test_add_with_a_ttl(self, c: Face) -> None:
+        assert c.add("a:1", 1, ttl=100)
+        left = c.ttl("a:1")
+        assert isinstance(left, float) and 0 < left <= 100
+
+    # -- incr / decr --------------------------------------------------------------------------
+
+    def test_incr_and_decr(self, c: Face) -> None:
+        c.set("n", 10)
+        assert c.incr("n") == 11
+        assert c.incr("n", 5) == 16
+        assert c.decr("n") == 15
+        assert c.decr("n", 20) == -5
+        assert c.incr("n", -1) == -6
+        assert c.get("n") == -6
+
+    @pytest.mark.parametrize("start", [0, 127, 128, 255, 65_535, 2**32, -32, -33, -(2**40)])
+    def test_incr_across_integer_encodings(self, c: Face, start: int) -> None:
+        c.set("n", start)
+        assert c.incr("n", 1) == start + 1
+        assert c.decr("n", 2) == start - 1
+        assert c.get("n") == start - 1
+
+    def test_incr_of_a_missing_key_is_a_value_error(self, c: Face) -> None:
+        with pytest.raises(ValueError):
+            c.incr("missing")
+        with pytest.raises(ValueError):
+            c.decr("missing")
+        assert not c.has("missing")
+
+    @pytest.mark.parametrize("value", ["10", 1.0, True, None, [1], 2**60], ids=repr)
+    def test_incr_of_a_value_that_is_no_counter_is_a_type_error(self, c: Face, value: Any) -> None:
+        c.set("n", value)
+        with pytest.raises((TypeError, OverflowError)):
+            c.incr("n")
+        assert c.get("n") == value
+
+    def test_incr_past_the_counter_range_is_an_overflow_error(self, c: Face) -> None:
+        c.set("n", MAX_COUNTER)
+        with pytest.raises(OverflowError):
+            c.incr("n")
+        assert c.get("n") == MAX_COUNTER
+        assert c.decr("n") == MAX_COUNTER - 1
+
+    @pytest.mark.parametrize("delta", [1.5, "1", True, None], ids=repr)
+    def test_incr_takes_an_int(self, c: Face, delta: Any) -> None:
+        c.set("n", 1)
+        with pytest.raises(TypeError):
+            c.incr("n", delta)
+        assert c.get("n") == 1
+
+    def test_incr_keeps_the_ttl(self, c: Face) -> None:
+        c.set("n", 1, ttl=100)
+        c.incr("n")
+        left = c.ttl("n")
+        assert isinstance(left, float) and 0 < left <= 100
+        c.set("forever", 1)
+        c.incr("forever")
+        assert c.ttl("forever") is None
+
+    # -- touch / ttl / has --------------------------------------------------------------------
+
+    def test_ttl(self, c: Face) -> None:
+        assert c.ttl("absent") is MISS
+        c.set("forever", 1)
+        assert c.ttl("forever") is None
+        c.set("brief", 1, ttl=50)
+        left = c.ttl("brief")
+        assert isinstance(left, float) and 0 < left <= 50
+
+    def test_touch(self, c: Face) -> None:
+        c.set("k", 1, ttl=10)
+        assert c.touch("k", 1000) is True
+        left = c.ttl("k")
+        assert isinstance(left, float) and 10 < left <= 1000
+        assert c.touch("k", None) is True  # no default_ttl: no expiry
+        assert c.ttl("k") is None
+        assert c.touch("absent", 10) is False
+        assert c.ttl("absent") is MISS
+        assert c.get("k") == 1
+
+    def test_has_and_in(self, c: Face) -> None:
+        assert not c.has("k")
+        assert "k" not in c
+        c.set("k", None)
+        assert c.has("k")
+        assert "k" in c
+
+    # -- clear --------------------------------------------------------------------------------
+
+    def test_clear_removes_this_namespace_only(
+        self, c: Face, make_face: Callable[[str], Face], cache_namespace: str
+    ) -> None:
+        other = make_face(cache_namespace + "-other")
+        other.set("kept", 1, tags=("t",))
+        c.set_many({"a:1": 1, "b:2": 2}, tags=("t",))
+        c.set("c", 3)
+        assert c.clear() is None
+        assert c.get_many(["a:1", "b:2", "c"]) == {}
+        assert c.invalidate_tag("t") == 0  # the tag bookkeeping went too
+        c.set("after", 1)
+        assert c.get("after") == 1
+        assert other.get("kept") == 1
+
+    # -- get_or_set ---------------------------------------------------------------------------
+
+    def test_get_or_set_stores_the_default_on_a_miss(self, c: Face) -> None:
+        assert c.get_or_set("g", "value") == "value"
+        assert c.get("g") == "value"
+        assert c.get_or_set("g", "other") == "value"
+
+    def test_get_or_set_calls_a_callable_only_on_a_miss(self, c: Face) -> None:
+        calls: list[int] = []
+
+        def compute() -> dict[str, int]:
+            calls.append(1)
+            return {"n": len(calls)}
+
+        assert c.get_or_set("g", compute, ttl=60, tags=("t",)) == {"n": 1}
+        assert c.get_or_set("g", compute) == {"n": 1}
+        assert calls == [1]
+        left = c.ttl("g")
+        assert isinstance(left, float) and 0 < left <= 60
+        c.invalidate_tag("t")
+        assert not c.has("g")
+
+    def test_get_or_set_of_a_cached_none(self, c: Face) -> None:
+        c.set("g", None)
+        assert c.get_or_set("g", "default") is None
+
+    # -- invalidation -------------------------------------------------------------------------
+
+    def test_invalidate_tag(self, c: Face) -> None:
+        c.set("p:1", 1, tags=("red",))
+        c.set_many({"p:2": 2, "p:3": 3}, tags=("red", "blue"))
+        c.set("p:4", 4, tags=("blue",))
+        c.invalidate_tag("red")
+        assert c.get_many(["p:1", "p:2", "p:3", "p:4"]) == {"p:4": 4}
+        c.invalidate_tag("blue", "green")
+        assert c.get_many(["p:4"]) == {}
+
+    def test_invalidate_prefix_takes_whole_segments(self, c: Face) -> None:
+        c.set_many({"user": 0, "user:1": 1, "user:1:posts": 2, "users:1": 3})
+        c.invalidate_prefix("user")
+        assert c.get_many(["user", "user:1", "user:1:posts", "users:1"]) == {"users:1": 3}
+
+    def test_invalidate_pattern(self, c: Face) -> None:
+        c.set_many({"a:1": 1, "a:2": 2, "b:1": 3})
+        c.invalidate_pattern("a:*")
+        assert c.get_many(["a:1", "a:2", "b:1"]) == {"b:1": 3}
+
+    # -- stats --------------------------------------------------------------------------------
+
+    def test_reads_are_counted_per_prefix(self, c: Face) -> None:
+        c.set("s:1", 1)
+        c.get("s:1")
+        c.get("s:2")
+        figures = c.stats()["s"]
+        assert (figures.hits, figures.misses) == (1, 1)
