@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
 
 from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
+from cachectl.backends.registry import make_async_backend, make_backend
 from cachectl.breaker import Breaker, BreakerState, Pending
 from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
@@ -124,6 +125,12 @@ class _CacheBase:
         self._warned: set[str] = set()
         self._owed_lock = threading.Lock()
         self._announced = 0  # the breaker's opening count when recovery was last logged
+
+    def _classify(self, backend: Backend | AsyncBackend) -> None:
+        # Each backend says which of its errors mean an outage (the breaker counts them) and
+        # which a refused command; read only when something was raised, so the hot path is free.
+        self._transient = backend.transient_errors
+        self._errors = backend.errors
 
     def __repr__(self) -> str:
         return (
@@ -420,13 +427,10 @@ class Cache(_CacheBase):
     ) -> None:
         config = build_config(url, namespace=namespace, **options)
         super().__init__(config)
-        self.backend: Backend
-        if config.is_memory:
-            self.backend = store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
-        else:
-            from cachectl.backends.redis import RedisBackend
-
-            self.backend = RedisBackend(config)
+        self.backend: Backend = (
+            store if store is not None and config.is_memory else make_backend(config)
+        )
+        self._classify(self.backend)
         self._stop = threading.Event()
         self._publisher: threading.Thread | None = None
 
@@ -468,7 +472,7 @@ class Cache(_CacheBase):
                     ok = True
                 finally:
                     self._replayed(taken, ok)
-        except BACKEND_ERRORS as exc:
+        except self._errors as exc:
             self._probe_failed(exc)
 
     def _replay(self, taken: Pending) -> None:
@@ -535,11 +539,11 @@ class Cache(_CacheBase):
                 data = self.backend.get(full)
                 if self.breaker.failures:
                     self.breaker.success()
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 data = self.fallback.get(full)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 data = None
                 self._refused(exc, counters)
         else:
@@ -573,11 +577,11 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available(prefixed(ns, keys)):
             try:
                 values = self.backend.get_many_prefixed(ns, keys)
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 values = self.fallback.get_many_prefixed(ns, keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 values = [None] * len(keys)
                 self._refused(exc, counters)
         else:
@@ -633,7 +637,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 self.backend.set_many(items, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 if not self.breaker.closed:
@@ -655,7 +659,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 removed = self.backend.delete(fulls)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc)
             else:
                 if not self.breaker.closed:
@@ -680,7 +684,7 @@ class Cache(_CacheBase):
             try:
                 named = self.backend.delete(keys) if keys else 0
                 removed = named + self.backend.delete_matching(globs)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc)
             else:
                 if not self.breaker.closed:
@@ -696,7 +700,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 removed = self.backend.invalidate_tags(tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc)
             else:
                 if not self.breaker.closed:
@@ -714,7 +718,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available((full,)):
             try:
                 added = self.backend.add(full, data, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 return self._added(full, data, ttl_ms, tag_keys, counters, added)
@@ -729,7 +733,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available((full,)):
             try:
                 value = self.backend.incr(full, delta)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 return self._incremented(key, full, value, counters, True)
@@ -745,7 +749,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available((full,)):
             try:
                 touched = self.backend.touch(full, ttl_ms)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 return self._touched(full, ttl_ms, touched)
@@ -757,9 +761,9 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available((full,)):
             try:
                 return _seconds(self.backend.ttl_ms(full))
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._refused(exc, counters)
                 return MISS
         return self._ttl_fallback(full, counters)
@@ -803,7 +807,7 @@ class Cache(_CacheBase):
         start = time.perf_counter()
         try:
             self.backend.ping()
-        except TRANSIENT_ERRORS as exc:
+        except self._transient as exc:
             raise self._unavailable(exc) from None
         return time.perf_counter() - start
 
@@ -866,15 +870,12 @@ class AsyncCache(_CacheBase):
     ) -> None:
         config = build_config(url, namespace=namespace, **options)
         super().__init__(config)
-        self.backend: AsyncBackend
-        if config.is_memory:
-            self.backend = AsyncMemoryBackend(
-                store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
-            )
-        else:
-            from cachectl.backends.redis import AsyncRedisBackend
-
-            self.backend = AsyncRedisBackend(config)
+        self.backend: AsyncBackend = (
+            AsyncMemoryBackend(store)
+            if store is not None and config.is_memory
+            else make_async_backend(config)
+        )
+        self._classify(self.backend)
         self._closed = False
         self._publisher: asyncio.Task[None] | None = None
 
@@ -910,7 +911,7 @@ class AsyncCache(_CacheBase):
                     ok = True
                 finally:
                     self._replayed(taken, ok)
-        except BACKEND_ERRORS as exc:
+        except self._errors as exc:
             self._probe_failed(exc)
 
     async def _replay(self, taken: Pending) -> None:
@@ -971,11 +972,11 @@ class AsyncCache(_CacheBase):
                 data = await self.backend.get(full)
                 if self.breaker.failures:
                     self.breaker.success()
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 data = self.fallback.get(full)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 data = None
                 self._refused(exc, counters)
         else:
@@ -1009,11 +1010,11 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available(prefixed(ns, keys)):
             try:
                 values = await self.backend.get_many_prefixed(ns, keys)
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 values = self.fallback.get_many_prefixed(ns, keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 values = [None] * len(keys)
                 self._refused(exc, counters)
         else:
@@ -1069,7 +1070,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 await self.backend.set_many(items, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 if not self.breaker.closed:
@@ -1088,7 +1089,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 removed = await self.backend.delete(fulls)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc)
             else:
                 if not self.breaker.closed:
@@ -1113,7 +1114,7 @@ class AsyncCache(_CacheBase):
             try:
                 named = await self.backend.delete(keys) if keys else 0
                 removed = named + await self.backend.delete_matching(globs)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc)
             else:
                 if not self.breaker.closed:
@@ -1129,7 +1130,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 removed = await self.backend.invalidate_tags(tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc)
             else:
                 if not self.breaker.closed:
@@ -1149,7 +1150,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available((full,)):
             try:
                 added = await self.backend.add(full, data, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 return self._added(full, data, ttl_ms, tag_keys, counters, added)
@@ -1164,7 +1165,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available((full,)):
             try:
                 value = await self.backend.incr(full, delta)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 return self._incremented(key, full, value, counters, True)
@@ -1180,7 +1181,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available((full,)):
             try:
                 touched = await self.backend.touch(full, ttl_ms)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 return self._touched(full, ttl_ms, touched)
@@ -1192,9 +1193,9 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available((full,)):
             try:
                 return _seconds(await self.backend.ttl_ms(full))
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._refused(exc, counters)
                 return MISS
         return self._ttl_fallback(full, counters)
@@ -1235,7 +1236,7 @@ class AsyncCache(_CacheBase):
         start = time.perf_counter()
         try:
             await self.backend.ping()
-        except TRANSIENT_ERRORS as exc:
+        except self._transient as exc:
             raise self._unavailable(exc) from None
         return time.perf_counter() - start
 

@@ -15,7 +15,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from itertools import groupby
-from typing import Any, cast
+from typing import Any, ClassVar, Self, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -23,7 +23,7 @@ import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cachectl.backends.base import BATCH, BatchCallback
+from cachectl.backends.base import BACKEND_ERRORS, BATCH, TRANSIENT_ERRORS, BatchCallback
 from cachectl.codec import MAX_COUNTER
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
@@ -391,6 +391,14 @@ def _members(pairs: list[Any]) -> list[bytes]:
 class RedisBackend:
     """The synchronous Redis backend; the client is made on first use."""
 
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = TRANSIENT_ERRORS
+    errors: ClassVar[tuple[type[BaseException], ...]] = BACKEND_ERRORS
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self:
+        """A backend for config's redis://, rediss://, unix:// or redis+cluster:// URL."""
+        return cls(config)
+
     def __init__(self, config: CacheConfig) -> None:
         self.config = config
         self.cluster = config.cluster
@@ -651,6 +659,14 @@ class RedisBackend:
 
 class AsyncRedisBackend:
     """The asyncio Redis backend."""
+
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = TRANSIENT_ERRORS
+    errors: ClassVar[tuple[type[BaseException], ...]] = BACKEND_ERRORS
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self:
+        """A backend for config's redis://, rediss://, unix:// or redis+cluster:// URL."""
+        return cls(config)
 
     def __init__(self, config: CacheConfig) -> None:
         self.config = config
