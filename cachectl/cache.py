@@ -16,14 +16,18 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from time import perf_counter_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
+from cachectl.api import MISS as MISS
+from cachectl.api import Entry
+from cachectl.api import Missing as _Missing
 from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.backends.registry import make_async_backend, make_backend
 from cachectl.breaker import Breaker, BreakerState, Pending
 from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
+from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom, cached
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace, prefixed
 from cachectl.stats import CacheStats, Counters, StatsRecorder
@@ -31,37 +35,12 @@ from cachectl.stats import CacheStats, Counters, StatsRecorder
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom
-
 P = ParamSpec("P")
 R = TypeVar("R")
 log = logging.getLogger("cachectl")
 
 #: Replay rounds one caller runs before it lets the next caller carry on.
 REPLAY_ROUNDS = 3
-
-
-class _Missing:
-    """The miss sentinel, so that None can be cached."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISS"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISS: Final = _Missing()
-
-#: What _lookup returns on a hit: the value and its fresh-until stamp (unix ms) if any.
-Entry = tuple[Any, int | None]
 
 
 def _prefix(key: Key) -> str:
@@ -565,6 +544,9 @@ class Cache(_CacheBase):
         found = self._lookup(key)
         return default if isinstance(found, _Missing) else found[0]
 
+    #: The entry of key for a decorator: (value, fresh-until unix ms or None), or MISS.
+    lookup = _lookup
+
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """The cached values of those keys that are present, in one round trip."""
         # Duplicates are harmless: MGET answers each, and the dict keeps one.
@@ -605,9 +587,10 @@ class Cache(_CacheBase):
             self._counters(key),
         )
 
-    def _store(
+    def store_entry(
         self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
     ) -> None:
+        """Store a decorated call's value; with stale, Redis keeps it stale seconds past ttl."""
         items, ttl_ms = self._entry(key, value, ttl, stale)
         self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
 
@@ -852,8 +835,6 @@ class Cache(_CacheBase):
         stale: float | None = None,
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
         """Decorate a function so its results are cached here (see cachectl.cached)."""
-        from cachectl.decorator import cached
-
         return cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale, cache=self)
 
 
@@ -998,6 +979,9 @@ class AsyncCache(_CacheBase):
         found = await self._lookup(key)
         return default if isinstance(found, _Missing) else found[0]
 
+    #: See Cache.lookup.
+    lookup = _lookup
+
     async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """The cached values of those keys that are present, in one round trip."""
         # Duplicates are harmless: MGET answers each, and the dict keeps one.
@@ -1038,9 +1022,10 @@ class AsyncCache(_CacheBase):
             self._counters(key),
         )
 
-    async def _store(
+    async def store_entry(
         self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
     ) -> None:
+        """See Cache.store_entry."""
         items, ttl_ms = self._entry(key, value, ttl, stale)
         await self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
 
@@ -1286,6 +1271,4 @@ class AsyncCache(_CacheBase):
         stale: float | None = None,
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
         """Decorate a coroutine function so its results are cached here."""
-        from cachectl.decorator import cached
-
         return cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale, cache=self)
