@@ -13,10 +13,11 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from time import perf_counter_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from cachectl.api import MISS as MISS
 from cachectl.api import Entry
@@ -31,9 +32,6 @@ from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom, cached
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace, prefixed
 from cachectl.stats import CacheStats, Counters, StatsRecorder
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,6 +82,28 @@ def _key_list(keys: Iterable[Key]) -> list[Key]:
     if isinstance(keys, (str, bytes)):
         raise TypeError("delete_many takes a collection of keys; use delete for one key")
     return list(keys)
+
+
+@dataclass(slots=True)
+class _Change:
+    """A change to the cache: how to send it to a backend, and how to make it in the fallback.
+
+    remote(backend) answers on the sync face and returns an awaitable on the async one, so one
+    description serves both; keys, globs and tags are what Redis is owed when it missed it.
+    """
+
+    remote: Callable[[Any], Any]
+    local: Callable[[MemoryStore], Any]
+    keys: Sequence[bytes] = ()
+    globs: Sequence[bytes] = ()
+    tags: Sequence[bytes] = ()
+    #: Full keys whose owed deletions keep the change off Redis while recovering (None: none).
+    reads: Sequence[bytes] | None = None
+    counters: Counters | None = None
+    #: What the fallback does with Redis's answer while recovering (None: local again).
+    mirror: Callable[[MemoryStore, Any], object] | None = None
+    #: Applied to the answer from Redis (the fallback's local counts for itself).
+    done: Callable[[Any], Any] | None = None
 
 
 class _CacheBase:
@@ -209,66 +229,82 @@ class _CacheBase:
                 self._counters(key).sets += 1
         return 0
 
-    # The decisions of add/incr/touch/ttl, shared by both faces: each face asks the backend,
-    # then hands the answer (or the failure) to one of these.
+    # Changes (writes but set's, deletions, invalidations) are decided here for both faces: a
+    # face only sends change.remote to its backend, awaiting it or not (see _change).
 
-    def _added(
-        self,
-        full: bytes,
-        data: bytes,
-        ttl_ms: int | None,
-        tag_keys: Sequence[bytes],
-        counters: Counters,
-        added: bool,
-    ) -> bool:
-        """Redis answered an add: count it; while recovering, keep the fallback current."""
-        if added:
-            counters.sets += 1
-            if not self.breaker.closed:
-                self.fallback.set_many([(full, data)], ttl_ms, tag_keys)
-        return added
+    def _sent(self, change: _Change, result: Any) -> Any:
+        """Redis took the change; while recovering, the fallback gets it too (reads of owed
+        keys are served there, and it must hold nothing older than Redis if Redis fails again)."""
+        if not self.breaker.closed:
+            if change.mirror is None:
+                change.local(self.fallback)
+            else:
+                change.mirror(self.fallback, result)
+        return result if change.done is None else change.done(result)
 
-    def _add_fallback(
-        self,
-        full: bytes,
-        data: bytes,
-        ttl_ms: int | None,
-        tag_keys: Sequence[bytes],
-        counters: Counters,
-    ) -> bool:
-        """An add while Redis is out: decided by the fallback; Redis's copy is owed a delete."""
-        counters.fallback += 1
-        self._owe([full])
-        added = self.fallback.add(full, data, ttl_ms, tag_keys)
-        counters.sets += added
-        return added
+    def _kept(self, change: _Change) -> Any:
+        """Redis is out (or failed the change): the fallback takes it, and Redis owes it."""
+        if change.counters is not None:
+            change.counters.fallback += 1
+        self._owe(change.keys, change.globs, change.tags)
+        return change.local(self.fallback)
 
-    def _incremented(
-        self, key: Key, full: bytes, value: int | None, counters: Counters, mirror: bool
-    ) -> int:
+    def _add_change(self, key: Key, value: Any, ttl: float | None, tags: Iterable[str]) -> _Change:
+        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
+        ttl_ms, tag_keys, item = self._ttl_ms(ttl), self._tag_keys(tags), [(full, data)]
+
+        def local(store: MemoryStore) -> bool:
+            added = store.add(full, data, ttl_ms, tag_keys)
+            counters.sets += added
+            return added
+
+        def mirror(store: MemoryStore, added: bool) -> None:
+            if added:
+                store.set_many(item, ttl_ms, tag_keys)
+
+        def counted(added: bool) -> bool:
+            counters.sets += added
+            return added
+
+        return _Change(
+            lambda b: b.add(full, data, ttl_ms, tag_keys),
+            local,
+            keys=(full,),
+            reads=(full,),
+            counters=counters,
+            mirror=mirror,
+            done=counted,
+        )
+
+    def _incr_change(self, key: Key, delta: int) -> _Change:
+        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
+        return _Change(
+            lambda b: b.incr(full, delta),
+            lambda s: s.incr(full, delta),
+            keys=(full,),
+            reads=(full,),
+            counters=counters,
+            # Recovering: the fallback's copy (if any) is now older than Redis's.
+            mirror=lambda s, _: s.delete([full]),
+        )
+
+    def _incremented(self, key: Key, value: int | None, change: _Change) -> int:
         """The counter's new value; a missing key is a ValueError (as Django's incr has it)."""
         if value is None:
             raise ValueError(f"cannot increment {key!r}: it is not in the cache")
-        counters.sets += 1
-        if mirror and not self.breaker.closed:
-            # Recovering: the fallback's copy (if any) is now older than Redis's.
-            self.fallback.delete([full])
+        if change.counters is not None:
+            change.counters.sets += 1
         return value
 
-    def _incr_fallback(self, key: Key, full: bytes, delta: int, counters: Counters) -> int:
-        counters.fallback += 1
-        self._owe([full])
-        return self._incremented(key, full, self.fallback.incr(full, delta), counters, False)
-
-    def _touched(self, full: bytes, ttl_ms: int | None, touched: bool) -> bool:
-        if not self.breaker.closed:
-            self.fallback.touch(full, ttl_ms)
-        return touched
-
-    def _touch_fallback(self, full: bytes, ttl_ms: int | None, counters: Counters) -> bool:
-        counters.fallback += 1
-        self._owe([full])
-        return self.fallback.touch(full, ttl_ms)
+    def _touch_change(self, key: Key, ttl: float | None) -> _Change:
+        full, ttl_ms = self.keys.full(key), self._ttl_ms(ttl)
+        return _Change(
+            lambda b: b.touch(full, ttl_ms),
+            lambda s: s.touch(full, ttl_ms),
+            keys=(full,),
+            reads=(full,),
+            counters=self._counters(key),
+        )
 
     def _ttl_fallback(self, full: bytes, counters: Counters) -> float | _Missing | None:
         counters.fallback += 1
@@ -634,93 +670,78 @@ class Cache(_CacheBase):
 
     # -- invalidation -------------------------------------------------------------------------
 
+    def _change(self, change: _Change) -> Any:
+        """Send a change to Redis; while Redis is out, make it in the fallback and owe it."""
+        if self.breaker.closed or self._available(change.reads):
+            try:
+                result = change.remote(self.backend)
+            except self._errors as exc:
+                self._failed(exc, change.counters)
+            else:
+                return self._sent(change, result)
+        return self._kept(change)
+
     def delete(self, *keys: Key) -> int:
         """Remove keys; returns how many existed."""
         fulls = [self.keys.full(k) for k in keys]
         if not fulls:
             return 0
-        if self.breaker.closed or self._available():
-            try:
-                removed = self.backend.delete(fulls)
-            except self._errors as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(fulls)
-                return removed
-        self._owe(fulls)
-        return self.fallback.delete(fulls)
+        return int(
+            self._change(_Change(lambda b: b.delete(fulls), lambda s: s.delete(fulls), keys=fulls))
+        )
 
     def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
         exact, below = self.keys.prefix_selection(prefix)
         # The key equal to the prefix is unlinked by name: a glob without wildcards would
         # still cost a SCAN of the whole keyspace.
-        return self._delete_matching((below,), (exact,))
+        named: int = self._change(
+            _Change(lambda b: b.delete([exact]), lambda s: s.delete([exact]), keys=[exact])
+        )
+        return named + self._delete_matching((below,))
 
     def invalidate_pattern(self, glob: Key) -> int:
         """Remove every key matching a Redis glob (matched inside the namespace)."""
         return self._delete_matching((self.keys.glob(glob),))
 
-    def _delete_matching(self, globs: tuple[bytes, ...], keys: tuple[bytes, ...] = ()) -> int:
-        if self.breaker.closed or self._available():
-            try:
-                named = self.backend.delete(keys) if keys else 0
-                removed = named + self.backend.delete_matching(globs)
-            except self._errors as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(keys)
-                    self.fallback.delete_matching(globs)
-                return removed
-        self._owe(keys, globs)
-        return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
+    def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+        return int(
+            self._change(
+                _Change(
+                    lambda b: b.delete_matching(globs),
+                    lambda s: s.delete_matching(globs),
+                    globs=globs,
+                )
+            )
+        )
 
     def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
         tag_keys = self._tag_keys(tags)
-        if self.breaker.closed or self._available():
-            try:
-                removed = self.backend.invalidate_tags(tag_keys)
-            except self._errors as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.invalidate_tags(tag_keys)
-                return removed
-        self._owe(tags=tag_keys)
-        return self.fallback.invalidate_tags(tag_keys)
+        return int(
+            self._change(
+                _Change(
+                    lambda b: b.invalidate_tags(tag_keys),
+                    lambda s: s.invalidate_tags(tag_keys),
+                    tags=tag_keys,
+                )
+            )
+        )
 
     # -- the rest of the cache API ------------------------------------------------------------
 
     def add(self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()) -> bool:
         """Store value under key only if key is absent, atomically; whether it did."""
-        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
-        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
-        if self.breaker.closed or self._available((full,)):
-            try:
-                added = self.backend.add(full, data, ttl_ms, tag_keys)
-            except self._errors as exc:
-                self._failed(exc, counters)
-            else:
-                return self._added(full, data, ttl_ms, tag_keys, counters, added)
-        return self._add_fallback(full, data, ttl_ms, tag_keys, counters)
+        added: bool = self._change(self._add_change(key, value, ttl, tags))
+        return added
 
     def incr(self, key: Key, delta: int = 1) -> int:
         """Add delta to the integer under key, atomically, keeping its TTL; the new value.
 
         ValueError when key is absent, TypeError when its value is not an int.
         """
-        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
-        if self.breaker.closed or self._available((full,)):
-            try:
-                value = self.backend.incr(full, delta)
-            except self._errors as exc:
-                self._failed(exc, counters)
-            else:
-                return self._incremented(key, full, value, counters, True)
-        return self._incr_fallback(key, full, delta, counters)
+        change = self._incr_change(key, delta)
+        return self._incremented(key, self._change(change), change)
 
     def decr(self, key: Key, delta: int = 1) -> int:
         """Subtract delta from the integer under key (see incr)."""
@@ -728,15 +749,8 @@ class Cache(_CacheBase):
 
     def touch(self, key: Key, ttl: float | None = None) -> bool:
         """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
-        full, ttl_ms, counters = self.keys.full(key), self._ttl_ms(ttl), self._counters(key)
-        if self.breaker.closed or self._available((full,)):
-            try:
-                touched = self.backend.touch(full, ttl_ms)
-            except self._errors as exc:
-                self._failed(exc, counters)
-            else:
-                return self._touched(full, ttl_ms, touched)
-        return self._touch_fallback(full, ttl_ms, counters)
+        touched: bool = self._change(self._touch_change(key, ttl))
+        return touched
 
     def ttl(self, key: Key) -> float | _Missing | None:
         """Seconds key has left; None when it never expires; MISS when it is absent."""
@@ -1066,63 +1080,65 @@ class AsyncCache(_CacheBase):
         self._owe([k for k, _ in items])
         self.fallback.set_many(items, ttl_ms, tag_keys)
 
+    async def _change(self, change: _Change) -> Any:
+        """Send a change to Redis; while Redis is out, make it in the fallback and owe it."""
+        if self.breaker.closed or await self._available(change.reads):
+            try:
+                result = await change.remote(self.backend)
+            except self._errors as exc:
+                self._failed(exc, change.counters)
+            else:
+                return self._sent(change, result)
+        return self._kept(change)
+
     async def delete(self, *keys: Key) -> int:
         """Remove keys; returns how many existed."""
         fulls = [self.keys.full(k) for k in keys]
         if not fulls:
             return 0
-        if self.breaker.closed or await self._available():
-            try:
-                removed = await self.backend.delete(fulls)
-            except self._errors as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(fulls)
-                return removed
-        self._owe(fulls)
-        return self.fallback.delete(fulls)
+        return int(
+            await self._change(
+                _Change(lambda b: b.delete(fulls), lambda s: s.delete(fulls), keys=fulls)
+            )
+        )
 
     async def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
         exact, below = self.keys.prefix_selection(prefix)
         # The key equal to the prefix is unlinked by name: a glob without wildcards would
         # still cost a SCAN of the whole keyspace.
-        return await self._delete_matching((below,), (exact,))
+        named: int = await self._change(
+            _Change(lambda b: b.delete([exact]), lambda s: s.delete([exact]), keys=[exact])
+        )
+        return named + await self._delete_matching((below,))
 
     async def invalidate_pattern(self, glob: Key) -> int:
         """Remove every key matching a Redis glob (matched inside the namespace)."""
         return await self._delete_matching((self.keys.glob(glob),))
 
-    async def _delete_matching(self, globs: tuple[bytes, ...], keys: tuple[bytes, ...] = ()) -> int:
-        if self.breaker.closed or await self._available():
-            try:
-                named = await self.backend.delete(keys) if keys else 0
-                removed = named + await self.backend.delete_matching(globs)
-            except self._errors as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(keys)
-                    self.fallback.delete_matching(globs)
-                return removed
-        self._owe(keys, globs)
-        return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
+    async def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+        return int(
+            await self._change(
+                _Change(
+                    lambda b: b.delete_matching(globs),
+                    lambda s: s.delete_matching(globs),
+                    globs=globs,
+                )
+            )
+        )
 
     async def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
         tag_keys = self._tag_keys(tags)
-        if self.breaker.closed or await self._available():
-            try:
-                removed = await self.backend.invalidate_tags(tag_keys)
-            except self._errors as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.invalidate_tags(tag_keys)
-                return removed
-        self._owe(tags=tag_keys)
-        return self.fallback.invalidate_tags(tag_keys)
+        return int(
+            await self._change(
+                _Change(
+                    lambda b: b.invalidate_tags(tag_keys),
+                    lambda s: s.invalidate_tags(tag_keys),
+                    tags=tag_keys,
+                )
+            )
+        )
 
     # -- the rest of the cache API ------------------------------------------------------------
 
@@ -1130,31 +1146,16 @@ class AsyncCache(_CacheBase):
         self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
     ) -> bool:
         """Store value under key only if key is absent, atomically; whether it did."""
-        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
-        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
-        if self.breaker.closed or await self._available((full,)):
-            try:
-                added = await self.backend.add(full, data, ttl_ms, tag_keys)
-            except self._errors as exc:
-                self._failed(exc, counters)
-            else:
-                return self._added(full, data, ttl_ms, tag_keys, counters, added)
-        return self._add_fallback(full, data, ttl_ms, tag_keys, counters)
+        added: bool = await self._change(self._add_change(key, value, ttl, tags))
+        return added
 
     async def incr(self, key: Key, delta: int = 1) -> int:
         """Add delta to the integer under key, atomically, keeping its TTL; the new value.
 
         ValueError when key is absent, TypeError when its value is not an int.
         """
-        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
-        if self.breaker.closed or await self._available((full,)):
-            try:
-                value = await self.backend.incr(full, delta)
-            except self._errors as exc:
-                self._failed(exc, counters)
-            else:
-                return self._incremented(key, full, value, counters, True)
-        return self._incr_fallback(key, full, delta, counters)
+        change = self._incr_change(key, delta)
+        return self._incremented(key, await self._change(change), change)
 
     async def decr(self, key: Key, delta: int = 1) -> int:
         """Subtract delta from the integer under key (see incr)."""
@@ -1162,15 +1163,8 @@ class AsyncCache(_CacheBase):
 
     async def touch(self, key: Key, ttl: float | None = None) -> bool:
         """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
-        full, ttl_ms, counters = self.keys.full(key), self._ttl_ms(ttl), self._counters(key)
-        if self.breaker.closed or await self._available((full,)):
-            try:
-                touched = await self.backend.touch(full, ttl_ms)
-            except self._errors as exc:
-                self._failed(exc, counters)
-            else:
-                return self._touched(full, ttl_ms, touched)
-        return self._touch_fallback(full, ttl_ms, counters)
+        touched: bool = await self._change(self._touch_change(key, ttl))
+        return touched
 
     async def ttl(self, key: Key) -> float | _Missing | None:
         """Seconds key has left; None when it never expires; MISS when it is absent."""
