@@ -86,23 +86,22 @@ def _key_list(keys: Iterable[Key]) -> list[Key]:
 
 @dataclass(slots=True)
 class _Change:
-    """A change to the cache: how to send it to a backend, and how to make it in the fallback.
-
-    remote(backend) answers on the sync face and returns an awaitable on the async one, so one
-    description serves both; keys, globs and tags are what Redis is owed when it missed it.
+    """A change to the cache, described once for both faces: the backend method to call and its
+    arguments. The fallback (a MemoryStore) has the same methods, so while Redis is out it makes
+    the same call there, and Redis is owed keys, globs and tags.
     """
 
-    remote: Callable[[Any], Any]
-    local: Callable[[MemoryStore], Any]
+    method: str
+    args: tuple[Any, ...]
     keys: Sequence[bytes] = ()
     globs: Sequence[bytes] = ()
     tags: Sequence[bytes] = ()
     #: Full keys whose owed deletions keep the change off Redis while recovering (None: none).
     reads: Sequence[bytes] | None = None
     counters: Counters | None = None
-    #: What the fallback does with Redis's answer while recovering (None: local again).
+    #: What the fallback does with Redis's answer while recovering (None: the same call).
     mirror: Callable[[MemoryStore, Any], object] | None = None
-    #: Applied to the answer from Redis (the fallback's local counts for itself).
+    #: Applied to the answer from Redis or the fallback.
     done: Callable[[Any], Any] | None = None
 
 
@@ -237,7 +236,7 @@ class _CacheBase:
         keys are served there, and it must hold nothing older than Redis if Redis fails again)."""
         if not self.breaker.closed:
             if change.mirror is None:
-                change.local(self.fallback)
+                getattr(self.fallback, change.method)(*change.args)
             else:
                 change.mirror(self.fallback, result)
         return result if change.done is None else change.done(result)
@@ -247,28 +246,24 @@ class _CacheBase:
         if change.counters is not None:
             change.counters.fallback += 1
         self._owe(change.keys, change.globs, change.tags)
-        return change.local(self.fallback)
+        result = getattr(self.fallback, change.method)(*change.args)
+        return result if change.done is None else change.done(result)
 
     def _add_change(self, key: Key, value: Any, ttl: float | None, tags: Iterable[str]) -> _Change:
         full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
-        ttl_ms, tag_keys, item = self._ttl_ms(ttl), self._tag_keys(tags), [(full, data)]
-
-        def local(store: MemoryStore) -> bool:
-            added = store.add(full, data, ttl_ms, tag_keys)
-            counters.sets += added
-            return added
+        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
 
         def mirror(store: MemoryStore, added: bool) -> None:
             if added:
-                store.set_many(item, ttl_ms, tag_keys)
+                store.set_many([(full, data)], ttl_ms, tag_keys)
 
         def counted(added: bool) -> bool:
             counters.sets += added
             return added
 
         return _Change(
-            lambda b: b.add(full, data, ttl_ms, tag_keys),
-            local,
+            "add",
+            (full, data, ttl_ms, tag_keys),
             keys=(full,),
             reads=(full,),
             counters=counters,
@@ -279,8 +274,8 @@ class _CacheBase:
     def _incr_change(self, key: Key, delta: int) -> _Change:
         full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
         return _Change(
-            lambda b: b.incr(full, delta),
-            lambda s: s.incr(full, delta),
+            "incr",
+            (full, delta),
             keys=(full,),
             reads=(full,),
             counters=counters,
@@ -299,8 +294,8 @@ class _CacheBase:
     def _touch_change(self, key: Key, ttl: float | None) -> _Change:
         full, ttl_ms = self.keys.full(key), self._ttl_ms(ttl)
         return _Change(
-            lambda b: b.touch(full, ttl_ms),
-            lambda s: s.touch(full, ttl_ms),
+            "touch",
+            (full, ttl_ms),
             keys=(full,),
             reads=(full,),
             counters=self._counters(key),
@@ -674,10 +669,12 @@ class Cache(_CacheBase):
         """Send a change to Redis; while Redis is out, make it in the fallback and owe it."""
         if self.breaker.closed or self._available(change.reads):
             try:
-                result = change.remote(self.backend)
+                result = getattr(self.backend, change.method)(*change.args)
             except self._errors as exc:
                 self._failed(exc, change.counters)
             else:
+                if self.breaker.closed and change.done is None:
+                    return result
                 return self._sent(change, result)
         return self._kept(change)
 
@@ -686,18 +683,14 @@ class Cache(_CacheBase):
         fulls = [self.keys.full(k) for k in keys]
         if not fulls:
             return 0
-        return int(
-            self._change(_Change(lambda b: b.delete(fulls), lambda s: s.delete(fulls), keys=fulls))
-        )
+        return int(self._change(_Change("delete", (fulls,), keys=fulls)))
 
     def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
         exact, below = self.keys.prefix_selection(prefix)
         # The key equal to the prefix is unlinked by name: a glob without wildcards would
         # still cost a SCAN of the whole keyspace.
-        named: int = self._change(
-            _Change(lambda b: b.delete([exact]), lambda s: s.delete([exact]), keys=[exact])
-        )
+        named: int = self._change(_Change("delete", ([exact],), keys=[exact]))
         return named + self._delete_matching((below,))
 
     def invalidate_pattern(self, glob: Key) -> int:
@@ -705,28 +698,12 @@ class Cache(_CacheBase):
         return self._delete_matching((self.keys.glob(glob),))
 
     def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
-        return int(
-            self._change(
-                _Change(
-                    lambda b: b.delete_matching(globs),
-                    lambda s: s.delete_matching(globs),
-                    globs=globs,
-                )
-            )
-        )
+        return int(self._change(_Change("delete_matching", (globs,), globs=globs)))
 
     def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
         tag_keys = self._tag_keys(tags)
-        return int(
-            self._change(
-                _Change(
-                    lambda b: b.invalidate_tags(tag_keys),
-                    lambda s: s.invalidate_tags(tag_keys),
-                    tags=tag_keys,
-                )
-            )
-        )
+        return int(self._change(_Change("invalidate_tags", (tag_keys,), tags=tag_keys)))
 
     # -- the rest of the cache API ------------------------------------------------------------
 
@@ -1084,10 +1061,12 @@ class AsyncCache(_CacheBase):
         """Send a change to Redis; while Redis is out, make it in the fallback and owe it."""
         if self.breaker.closed or await self._available(change.reads):
             try:
-                result = await change.remote(self.backend)
+                result = await getattr(self.backend, change.method)(*change.args)
             except self._errors as exc:
                 self._failed(exc, change.counters)
             else:
+                if self.breaker.closed and change.done is None:
+                    return result
                 return self._sent(change, result)
         return self._kept(change)
 
@@ -1096,20 +1075,14 @@ class AsyncCache(_CacheBase):
         fulls = [self.keys.full(k) for k in keys]
         if not fulls:
             return 0
-        return int(
-            await self._change(
-                _Change(lambda b: b.delete(fulls), lambda s: s.delete(fulls), keys=fulls)
-            )
-        )
+        return int(await self._change(_Change("delete", (fulls,), keys=fulls)))
 
     async def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
         exact, below = self.keys.prefix_selection(prefix)
         # The key equal to the prefix is unlinked by name: a glob without wildcards would
         # still cost a SCAN of the whole keyspace.
-        named: int = await self._change(
-            _Change(lambda b: b.delete([exact]), lambda s: s.delete([exact]), keys=[exact])
-        )
+        named: int = await self._change(_Change("delete", ([exact],), keys=[exact]))
         return named + await self._delete_matching((below,))
 
     async def invalidate_pattern(self, glob: Key) -> int:
@@ -1117,28 +1090,12 @@ class AsyncCache(_CacheBase):
         return await self._delete_matching((self.keys.glob(glob),))
 
     async def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
-        return int(
-            await self._change(
-                _Change(
-                    lambda b: b.delete_matching(globs),
-                    lambda s: s.delete_matching(globs),
-                    globs=globs,
-                )
-            )
-        )
+        return int(await self._change(_Change("delete_matching", (globs,), globs=globs)))
 
     async def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
         tag_keys = self._tag_keys(tags)
-        return int(
-            await self._change(
-                _Change(
-                    lambda b: b.invalidate_tags(tag_keys),
-                    lambda s: s.invalidate_tags(tag_keys),
-                    tags=tag_keys,
-                )
-            )
-        )
+        return int(await self._change(_Change("invalidate_tags", (tag_keys,), tags=tag_keys)))
 
     # -- the rest of the cache API ------------------------------------------------------------
 
