@@ -351,6 +351,19 @@ class _CacheBase:
             else:
                 self.pending.restore(taken)
 
+    def _replay_calls(self, taken: Pending) -> list[tuple[str, tuple[Any, ...]]]:
+        """The backend calls that pay a taken batch of owed deletions, in order."""
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        if taken.everything:
+            # Tags first: a write whose tag entry this removes was made before the data keys'
+            # scan began, so that scan removes its key too.
+            calls.append(("delete_matching", ([self.keys.tag_glob, self.keys.data_glob],)))
+        calls.append(("delete", (list(taken.keys),)))
+        if taken.globs:
+            calls.append(("delete_matching", (list(taken.globs),)))
+        calls.append(("invalidate_tags", (list(taken.tags),)))
+        return calls
+
     def _close_if_settled(self) -> bool:
         """Close the breaker if nothing is owed; under the lock, so no deletion slips past."""
         with self._owed_lock:
@@ -486,14 +499,8 @@ class Cache(_CacheBase):
             self._probe_failed(exc)
 
     def _replay(self, taken: Pending) -> None:
-        if taken.everything:
-            # Tags first: a write whose tag entry this removes was made before the data keys'
-            # scan began, so that scan removes its key too.
-            self.backend.delete_matching([self.keys.tag_glob, self.keys.data_glob])
-        self.backend.delete(list(taken.keys))
-        if taken.globs:
-            self.backend.delete_matching(list(taken.globs))
-        self.backend.invalidate_tags(list(taken.tags))
+        for method, args in self._replay_calls(taken):
+            getattr(self.backend, method)(*args)
 
     def _publish(self) -> None:
         if not self._stats_on or not self.breaker.closed:
@@ -887,12 +894,8 @@ class AsyncCache(_CacheBase):
             self._probe_failed(exc)
 
     async def _replay(self, taken: Pending) -> None:
-        if taken.everything:
-            await self.backend.delete_matching([self.keys.tag_glob, self.keys.data_glob])
-        await self.backend.delete(list(taken.keys))
-        if taken.globs:
-            await self.backend.delete_matching(list(taken.globs))
-        await self.backend.invalidate_tags(list(taken.tags))
+        for method, args in self._replay_calls(taken):
+            await getattr(self.backend, method)(*args)
 
     async def _publish(self) -> None:
         if not self._stats_on or not self.breaker.closed:
