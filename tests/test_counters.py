@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 
 import pytest
 import redis
 
 from cachectl import AsyncCache, Cache
 from cachectl.codec import PLAIN_HEADER, Codec
+from tests.servers import RedisServer
 
 PATIENT = {"socket_timeout": 5.0, "connect_timeout": 5.0, "pool_timeout": 5.0}
 
@@ -67,3 +69,55 @@ def test_a_value_written_by_someone_else_is_no_counter(
             c.incr("n")
         assert raw_redis.get(b"foreign:n") == foreign
         assert c.breaker_state.value == "closed"
+
+
+@pytest.fixture
+def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
+    """A URL of a user that may not run scripts (as on some managed services)."""
+    with redis_server.client() as admin:
+        admin.execute_command(
+            "ACL", "SETUSER", "noscript-count", "on", ">pw", "~*", "+@all", "-@scripting"
+        )
+    try:
+        yield redis_url.replace("redis://", "redis://noscript-count:pw@")
+    finally:
+        with redis_server.client() as admin:
+            admin.execute_command("ACL", "DELUSER", "noscript-count")
+
+
+def test_where_scripts_are_refused_increments_are_still_atomic(no_script_url: str) -> None:
+    caches = [Cache(no_script_url, namespace="noscript", **PATIENT) for _ in range(4)]
+    caches[0].set("hits", 0, ttl=600)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        caches[0].backend.client.eval("return 1", 0)  # type: ignore[attr-defined]
+
+    def work(cache: Cache) -> None:
+        for _ in range(50):
+            cache.incr("hits")
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in caches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    c = caches[0]
+    assert c.get("hits") == 200
+    left = c.ttl("hits")
+    assert isinstance(left, float) and 0 < left <= 600
+    with pytest.raises(ValueError):
+        c.incr("missing")
+    c.set("text", "ten")
+    with pytest.raises(TypeError):
+        c.incr("text")
+    assert c.breaker_state.value == "closed"
+    for cache in caches:
+        cache.close()
+
+
+async def test_async_where_scripts_are_refused(no_script_url: str) -> None:
+    async with AsyncCache(no_script_url, namespace="anoscript", **PATIENT) as a:
+        await a.set("hits", 1)
+        await asyncio.gather(*(a.incr("hits") for _ in range(10)))
+        assert await a.decr("hits", 3) == 8
+        with pytest.raises(ValueError):
+            await a.incr("missing")

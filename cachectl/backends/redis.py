@@ -24,7 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cachectl.backends.base import BACKEND_ERRORS, BATCH, TRANSIENT_ERRORS, BatchCallback
-from cachectl.codec import MAX_COUNTER
+from cachectl.codec import MAX_COUNTER, add_to_integer
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
 
@@ -111,6 +111,18 @@ if math.abs(value) > {MAX_COUNTER} then return redis.error_reply('{OUT_OF_RANGE}
 redis.call('SET', KEYS[1], '\\193\\1\\0' .. cmsgpack.pack(value), 'KEEPTTL')
 return value
 """
+
+
+def _watched_incr(data: bytes | None, pipe: Any, key: bytes, delta: int) -> int | None:
+    """An increment where scripts are refused (an ACL, a managed service): with key WATCHed and
+    read, queue the new value in MULTI; redis-py runs this again if another client wrote key
+    before EXEC, so no increment is lost. Both faces' transactions call it."""
+    if data is None:
+        return None
+    stored, value = add_to_integer(data, delta)
+    pipe.multi()
+    pipe.set(key, stored, keepttl=True)
+    return value
 
 
 def _counter_error(exc: redis.exceptions.ResponseError) -> Exception:
@@ -531,6 +543,15 @@ class RedisBackend:
     def incr(self, key: bytes, delta: int) -> int | None:
         try:
             reply = self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+        except redis.exceptions.NoPermissionError:
+            if self.cluster:
+                raise
+            value: int | None = self.client.transaction(
+                lambda pipe: _watched_incr(pipe.get(key), pipe, key, delta),
+                key,
+                value_from_callable=True,
+            )
+            return value
         except redis.exceptions.ResponseError as exc:
             raise _counter_error(exc) from None
         return None if reply is None else int(reply)
@@ -753,6 +774,15 @@ class AsyncRedisBackend:
     async def incr(self, key: bytes, delta: int) -> int | None:
         try:
             reply = await self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+        except redis.exceptions.NoPermissionError:
+            if self.cluster:
+                raise
+
+            async def step(pipe: Any) -> int | None:
+                return _watched_incr(await pipe.get(key), pipe, key, delta)
+
+            value: int | None = await self.client.transaction(step, key, value_from_callable=True)
+            return value
         except redis.exceptions.ResponseError as exc:
             raise _counter_error(exc) from None
         return None if reply is None else int(reply)
