@@ -217,3 +217,21 @@ def test_a_loop_closed_without_shutdown_leaves_nothing_in_the_way(redis_url: str
     assert asyncio.run(cache.get("k")) == "second"
     asyncio.run(cache.close())
     assert cache.stats().total.errors == 0
+
+
+@pytest.mark.cluster
+def test_a_burst_of_first_calls_on_each_new_loop_reaches_the_cluster(
+    cluster_url: str, namespace: str, unraisable: list[str]
+) -> None:
+    # Every loop starts with a new cluster client: its first calls arrive all at once.
+    cache = AsyncCache(cluster_url, namespace=namespace, **PATIENT)
+    asyncio.run(cache.set_many({f"k:{i}": i for i in range(10)}))
+
+    async def burst() -> list[Any]:
+        return list(await asyncio.gather(*(cache.get(f"k:{i}") for i in range(10))))
+
+    for _ in range(20):
+        assert asyncio.run(burst()) == list(range(10))
+    asyncio.run(cache.close())
+    assert cache.stats().total.errors == 0
+    assert cache.breaker.opened == 0

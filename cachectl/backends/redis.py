@@ -309,11 +309,26 @@ def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
     return redis.Redis.from_pool(pool)
 
 
+class _AsyncCluster(aioredis.RedisCluster):
+    """redis.asyncio's cluster client, initialized before any command's own work.
+
+    A command resolves its routing (which may ask the startup node) before it initializes the
+    client; on a new client several tasks at once then use startup-node connections that the
+    first initialization closes, and one reads 'Connection lost'. Each event loop has a new
+    client, so that first burst is common; initializing first (once: initialize() returns at
+    once when done) avoids it.
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
 def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
     """The asyncio counterpart of sync_client."""
     options = client_options(config)
     if config.cluster:
-        return aioredis.RedisCluster.from_url(
+        return _AsyncCluster.from_url(
             config.redis_url, max_connections=config.max_connections, **options
         )
     pool = BoundedAsyncPool.from_url(
