@@ -158,6 +158,7 @@ class PerLoop(Generic[T]):
                 entry.abandon()
             elif entry.settle():
                 if loop is running:
+                    entry.abandon()  # settled: its closer has nothing left to do
                     await self._close(entry.client)
                 else:
                     _close_on(loop, self._close(entry.client))

@@ -593,7 +593,7 @@ class AsyncRedisBackend:
         return self._clients.get()
 
     async def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = await self.client.get(key)
+        value: bytes | None = await self._clients.get().get(key)  # the hot path: no property
         return value
 
     async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
