@@ -235,3 +235,22 @@ def test_a_burst_of_first_calls_on_each_new_loop_reaches_the_cluster(
     asyncio.run(cache.close())
     assert cache.stats().total.errors == 0
     assert cache.breaker.opened == 0
+
+
+@pytest.mark.usefixtures("default_reset")
+def test_the_bare_decorator_across_asyncio_runs(
+    backend_url: str, namespace: str, unraisable: list[str]
+) -> None:
+    import cachectl
+
+    cachectl.configure(backend_url, namespace=namespace, **PATIENT)
+    calls: list[int] = []
+
+    @cachectl.cached(ttl=60, prefix="bare")
+    async def double(x: int) -> int:
+        calls.append(x)
+        return 2 * x
+
+    assert [asyncio.run(double(21)) for _ in range(3)] == [42, 42, 42]
+    assert calls == [21]
+    asyncio.run(cachectl.default.default_async_cache().close())
