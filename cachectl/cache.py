@@ -17,6 +17,7 @@ from time import perf_counter_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
 
+from cachectl import forksafe
 from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.breaker import Breaker, BreakerState, Pending
@@ -104,6 +105,14 @@ class _CacheBase:
         self._warned: set[str] = set()
         self._owed_lock = threading.Lock()
         self._announced = 0  # the breaker's opening count when recovery was last logged
+        forksafe.register(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks, since a thread of the parent may have held one."""
+        self._owed_lock = threading.Lock()
+        self._publishing = threading.Lock()
+        self.breaker.after_fork()
+        self.fallback.after_fork()
 
     def __repr__(self) -> str:
         return (
@@ -344,6 +353,16 @@ class Cache(_CacheBase):
             self.backend = RedisBackend(config)
         self._stop = threading.Event()
         self._publisher: threading.Thread | None = None
+
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks; the publisher restarts when next due."""
+        super().after_fork()
+        if isinstance(self.backend, MemoryStore):
+            self.backend.after_fork()
+        stop, self._stop = self._stop, threading.Event()
+        if stop.is_set():
+            self._stop.set()
+        self._publisher = None
 
     @classmethod
     def from_url(
@@ -702,6 +721,15 @@ class AsyncCache(_CacheBase):
         self._closed = False
         self._publisher: asyncio.Task[None] | None = None
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks; the parent's publisher task is kept, never run."""
+        super().after_fork()
+        if isinstance(self.backend, AsyncMemoryBackend):
+            self.backend.store.after_fork()
+        if self._publisher is not None:
+            forksafe.keep(self._publisher)
+            self._publisher = None
+
     @classmethod
     def from_url(
         cls, url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, **options: Any
@@ -766,7 +794,7 @@ class AsyncCache(_CacheBase):
         if not self._stats_on or self.config.is_memory or self._closed:
             return
         task = self._publisher
-        if task is not None and not task.done():
+        if task is not None and not task.done() and not task.get_loop().is_closed():
             return
         self._publisher = asyncio.get_running_loop().create_task(
             self._publish_loop(), name="cachectl-stats"
@@ -987,9 +1015,14 @@ class AsyncCache(_CacheBase):
         self._closed = True
         task, self._publisher = self._publisher, None
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
+            loop = task.get_loop()
+            if loop is asyncio.get_running_loop():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            elif not loop.is_closed():  # started on another thread's loop: cancelled there
+                with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
+                    loop.call_soon_threadsafe(task.cancel)
         await self._publish()
         await self.backend.close()
 

@@ -30,6 +30,15 @@ class MemoryStore:
         self._counters: dict[bytes, dict[bytes, int]] = {}
         self._lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock; if a thread of the parent held the old one, it may
+        have been halfway through a change, so the entries are dropped too."""
+        held = self._lock.locked()
+        self._lock = threading.Lock()
+        if held:
+            self.clear()
+            self._counters = {}
+
     def __len__(self) -> int:
         return len(self._data)
 

@@ -7,11 +7,8 @@ round trip per server, and on a cluster commands are grouped by hash slot, never
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from itertools import groupby
@@ -23,7 +20,9 @@ import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cachectl import forksafe
 from cachectl.backends.base import BATCH, BatchCallback
+from cachectl.backends.loops import PerLoop
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
 
@@ -112,7 +111,7 @@ class BoundedPool(redis.ConnectionPool):
         super().__init__(*args, **kwargs)
         self._wait_timeout = wait_timeout
         self._fresh_locks()
-        _POOLS.add(self)
+        forksafe.register(self)
 
     def _fresh_locks(self) -> None:
         self._lock = threading.RLock()
@@ -177,18 +176,6 @@ class BoundedPool(redis.ConnectionPool):
             if connection.should_reconnect():
                 connection.disconnect()
             self._available_connections.append(connection)
-
-
-_POOLS: weakref.WeakSet[BoundedPool] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for pool in list(_POOLS):
-        with contextlib.suppress(Exception):  # one pool must not keep the others from a reset
-            pool.after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _get_command(key: bytes) -> bytes:
@@ -322,11 +309,26 @@ def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
     return redis.Redis.from_pool(pool)
 
 
+class _AsyncCluster(aioredis.RedisCluster):
+    """redis.asyncio's cluster client, initialized before any command's own work.
+
+    A command resolves its routing (which may ask the startup node) before it initializes the
+    client; on a new client several tasks at once then use startup-node connections that the
+    first initialization closes, and one reads 'Connection lost'. Each event loop has a new
+    client, so that first burst is common; initializing first (once: initialize() returns at
+    once when done) avoids it.
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
 def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
     """The asyncio counterpart of sync_client."""
     options = client_options(config)
     if config.cluster:
-        return aioredis.RedisCluster.from_url(
+        return _AsyncCluster.from_url(
             config.redis_url, max_connections=config.max_connections, **options
         )
     pool = BoundedAsyncPool.from_url(
@@ -354,6 +356,11 @@ class RedisBackend:
         self.cluster = config.cluster
         self._client: Any = None
         self._pool: BoundedPool | None = None
+        self._making = threading.Lock()
+        forksafe.register(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: a lock no thread of the parent can hold (the pool renews itself)."""
         self._making = threading.Lock()
 
     @property
@@ -575,23 +582,25 @@ class RedisBackend:
                     node.redis_connection.connection_pool.disconnect()
 
 
+async def _aclose(client: Any) -> None:
+    await client.aclose()
+
+
 class AsyncRedisBackend:
-    """The asyncio Redis backend."""
+    """The asyncio Redis backend: a client (and its pool) per running event loop."""
 
     def __init__(self, config: CacheConfig) -> None:
         self.config = config
         self.cluster = config.cluster
-        self._client: Any = None
+        self._clients: PerLoop[Any] = PerLoop(lambda: async_client(config), _aclose)
 
     @property
     def client(self) -> Any:
-        """The redis.asyncio client, made on first use."""
-        if self._client is None:
-            self._client = async_client(self.config)
-        return self._client
+        """The running loop's redis.asyncio client, made on first use there."""
+        return self._clients.get()
 
     async def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = await self.client.get(key)
+        value: bytes | None = await self._clients.get().get(key)  # the hot path: no property
         return value
 
     async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
@@ -719,6 +728,4 @@ class AsyncRedisBackend:
         await self.client.ping()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._clients.close()
