@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import pickle
 import sys
 import zlib
 from decimal import Decimal
@@ -114,7 +115,41 @@ def test_describe_head() -> None:
     assert describe_head(Codec(threshold=1).encode("a" * 100)[:11]) == "msgpack+lz4"
     assert describe_head(b"\xc1\x09\x00") == "cachectl (bad header)"
     assert describe_head(gzip.compress(b"a")[:11]) == "gzip"
-    assert describe_head(b"hello") == "foreign"
+    assert describe_head(b"hello") == "text"
+
+
+@pytest.mark.parametrize(
+    ("stored", "serializer"),
+    [
+        (b'{"a": [1, 2]}', "json"),
+        (b"  [1]", "json"),
+        (b"-12.5e3", "json"),
+        (b"12 apples", "text"),
+        ("héllo wörld".encode(), "text"),
+        (msgpack.packb({"a": 1}), "msgpack"),
+        (msgpack.packb([1, 2, 3]), "msgpack"),
+        (pickle.dumps({"a": 1}, protocol=2), "pickle"),
+        (pickle.dumps({"a": 1}, protocol=5), "pickle"),
+        (b"\x00\x01\xfe\xff binary", "binary"),
+    ],
+)
+def test_keys_and_inspect_name_a_foreign_value_alike(stored: bytes, serializer: str) -> None:
+    # keys reads a sample of a value's first bytes; inspect the whole value.
+    encoding, _ = decode(stored, LIMIT)
+    assert encoding.serializer == serializer
+    assert describe_head(stored[:11]) == serializer
+    assert describe_head(stored) == serializer
+
+
+def test_pickle_is_shown_never_loaded() -> None:
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("unpickled!",))
+
+    stored = pickle.dumps(Boom(), protocol=4)
+    encoding, value = decode(stored, LIMIT)
+    assert encoding.serializer == "pickle"
+    assert value == stored
 
 
 def test_jsonable() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -122,7 +123,12 @@ def layer_of(data: bytes) -> str | None:
 
 
 def describe_head(head: bytes) -> str:
-    """A short codec description from a value's first bytes (cachectl's header, or magic)."""
+    """A short codec description from a value's first bytes: cachectl's header, a compression
+    layer's magic, else the serializer those bytes show (json, msgpack, pickle, text, binary).
+
+    The one classification shared by `keys` and `inspect`: for a foreign value without a
+    compression layer it names what read_payload would decode it as.
+    """
     from cachectl.codec import read_header
 
     if head[:1] == b"\xc1":
@@ -133,7 +139,15 @@ def describe_head(head: bytes) -> str:
         name = header.serializer.name.lower()
         compression = header.compression.name.lower()
         return name if compression == "none" else f"{name}+{compression}"
-    return layer_of(head) or "foreign"
+    return layer_of(head) or sniff(head)
+
+
+def is_pickle(data: bytes) -> bool:
+    """Whether data starts like a pickle (protocol 2 or later: PROTO opcode, then a version).
+
+    Detected by its opcodes only; a pickle is never loaded (loading one runs code).
+    """
+    return len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
@@ -201,34 +215,89 @@ def peel(data: bytes, limit: int) -> tuple[list[str], bytes, bool]:
     return layers, data, True
 
 
-def read_payload(data: bytes) -> tuple[str, Any]:
-    """The serializer and value of foreign bytes: JSON, msgpack, UTF-8 text, else binary."""
-    import msgpack
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
+
+def _utf8(data: bytes) -> str | None:
+    """data as UTF-8, a multi-byte character cut at the very end forgiven (a sample's end)."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+            return data[: exc.start].decode("utf-8")
+        return None
+
+
+def sniff(data: bytes) -> str:
+    """The serializer a foreign value's bytes show: pickle, json, msgpack, text or binary.
+
+    Works on a value's first bytes as well as on all of them, so that `keys` (which reads a
+    sample) and `inspect` (which reads the value) name a value alike. Nothing is decoded.
+    """
+    if is_pickle(data):
+        return "pickle"
+    text = _utf8(data)
     if text is not None:
         stripped = text.strip()
         if stripped[:1] in ("{", "[", '"') or stripped in ("true", "false", "null"):
-            try:
-                return "json", json.loads(stripped)
-            except ValueError:
-                pass
-    # ASCII bytes are also msgpack integers: only a non-ASCII first byte says msgpack.
-    if data and data[0] >= 0x80:
+            return "json"
+        if _JSON_NUMBER.fullmatch(stripped):
+            return "json"
+        if not data or data[0] < 0x80:
+            return "text"  # ASCII bytes are also msgpack integers: only text here
+    if data and data[0] >= 0x80 and text is None:
+        return "msgpack"
+    return "text" if text is not None else "binary"
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than limit levels (no recursion)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def read_payload(data: bytes) -> tuple[str, Any]:
+    """The serializer and value of foreign bytes, as sniff names them.
+
+    A pickle is reported with its bytes as the value: it is never unpickled (that runs code).
+    JSON or msgpack nested past the codec's MAX_DEPTH raises DecodeError; bytes that are not
+    what they looked like are read as text, else binary.
+    """
+    from cachectl.codec import MAX_DEPTH, unpack_foreign
+
+    kind = sniff(data)
+    if kind == "pickle":
+        return "pickle", data
+    if kind == "json":
+        text = data.decode("utf-8", "replace")
+        if json_too_deep(text, MAX_DEPTH):
+            raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
         try:
-            return "msgpack", msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception:
-            pass
-    if text is not None:
-        try:
-            number = json.loads(text)
+            return "json", json.loads(text)
         except ValueError:
-            return "text", text
-        return ("json", number) if isinstance(number, int | float) else ("text", text)
-    return "binary", data
+            kind = "text"
+    if kind == "msgpack":
+        try:
+            return "msgpack", unpack_foreign(data)
+        except DecodeError as exc:
+            if "nested deeper" in str(exc):
+                raise
+            kind = "binary"
+    try:
+        return "text", data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary", data
 
 
 def decode(data: bytes, max_size: int) -> tuple[Encoding, Any]:
