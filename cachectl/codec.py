@@ -421,8 +421,11 @@ class Codec:
                     out[key] = unpackb(data[3:], ext_hook=hook, strict_map_key=False)
                 else:
                     out[key] = decode(data)
-            except Exception as exc:
+            except DecodeError as exc:
                 failed.append((key, exc))
+            except Exception as exc:
+                error = DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})")
+                failed.append((key, error))
         return out, failed
 
     def decode_full(self, data: bytes) -> Decoded:
