@@ -17,7 +17,7 @@ import pytest
 
 from cachectl.codec import Codec
 from cachectl.errors import DecodeError
-from cachectl.ops.inspect import decode, describe_head, hexdump, jsonable, layer_of, peel
+from cachectl.ops.inspect import clip, decode, describe_head, hexdump, jsonable, layer_of, peel
 
 LIMIT = 1 << 20
 
@@ -180,3 +180,42 @@ def test_hexdump() -> None:
     assert first.startswith("00000000  c1 01 00 61 62 63")
     assert first.endswith("|...abc..........|")
     assert second == "... 10 more bytes"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b"[" * 5000 + b"]" * 5000,
+        b'{"a":' * 101 + b"1" + b"}" * 101,
+        gzip.compress(b"[" * 101 + b"]" * 101),
+        b"\x91" * 101 + b"\x01",
+        b"\x81\x01" * 3000 + b"\x01",
+    ],
+    ids=["json-array", "json-object", "gzip-json", "msgpack-array", "msgpack-map"],
+)
+def test_foreign_value_nested_past_the_limit_is_a_decode_error(stored: bytes) -> None:
+    with pytest.raises(DecodeError, match="nested deeper"):
+        decode(stored, LIMIT)
+
+
+def test_foreign_value_at_the_limit_decodes() -> None:
+    _, value = decode(b"[" * 100 + b"]" * 100, LIMIT)
+    assert isinstance(value, list)
+    _, text = decode(b'"[[[[" ' + b"[" * 3 + b"]" * 3, LIMIT)  # brackets inside a string
+    assert text is not None
+
+
+def test_clip_bounds_strings_and_collections() -> None:
+    value = {"s": "x" * 10_000, "rows": list(range(1000)), "b": b"\x00" * 50}
+    shown, left_out = clip(value, 100)
+    assert shown["s"] == "x" * 100 + "... 9900 more characters"
+    assert shown["rows"][:3] == [0, 1, 2] and shown["rows"][-1] == "... 800 more items"
+    assert shown["b"].startswith(b"... 50 more bytes")  # the budget is spent
+    assert left_out == 9900 + 800 + 50
+    assert clip(value, 0) == (value, 0)
+
+
+def test_hexdump_of_a_prefix_names_the_rest() -> None:
+    dump = hexdump(b"\x00" * 32, 32, total=1_000_000)
+    assert dump.splitlines()[-1] == "... 999968 more bytes"
+    assert len(dump.splitlines()) == 3

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cachectl.cli.common import JsonOption, connection, print_json
-from cachectl.errors import DecodeError
+from cachectl.errors import CheckFailed, DecodeError
 
 
 def inspect(
@@ -20,18 +20,33 @@ def inspect(
         int,
         typer.Option(metavar="N", min=1, help="Items shown of a hash, list, set, zset or stream."),
     ] = 20,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-bytes",
+            metavar="N",
+            min=0,
+            help="Bytes of the value shown (raw bytes, text, strings together); 0: all.",
+        ),
+    ] = 4096,
     json_output: JsonOption = False,
 ) -> None:
     """Show a key's decoded value with its serializer, compression, TTL and tags.
 
     cachectl's own values are decoded from their header; other values as far as they go
     (gzip, zlib, zstd and LZ4 frames, then msgpack, JSON or text). A corrupt value is shown as
-    a hex dump of its start and the exit status is 1.
+    a hex dump of its start and the exit status is 1. Values are shown up to --max-bytes
+    ("... N more bytes"); a missing key is exit status 1, with --json an {"error": ...} document.
     """
     from cachectl.ops.inspect import inspect_key
 
     with connection(ctx) as conn:
-        found = inspect_key(conn, key, raw=raw, items=items)
+        try:
+            found = inspect_key(conn, key, raw=raw, items=items, max_bytes=max_bytes)
+        except CheckFailed as exc:
+            if json_output:  # --json always prints a document, an error one included
+                print_json({"key": key, "error": str(exc)})
+            raise
     if json_output:
         print_json(found.to_dict())
     else:

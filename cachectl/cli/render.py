@@ -274,23 +274,41 @@ def show_listing(listing: Listing) -> None:
 # -- inspect ----------------------------------------------------------------------------------
 
 
+def _inspected(text: str, keep_lines: bool = False) -> str:
+    """Text of a key or value made safe for a terminal: control characters (C0, DEL, C1) as
+    escapes, newlines and tabs kept in a value. Rich markup is not parsed: Text is plain."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if (code < 0x20 or 0x7F <= code < 0xA0) and not (keep_lines and char in "\n\t"):
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def show_inspection(found: Inspection) -> None:
-    """Print what is known of a key, then its value."""
+    """Print what is known of a key, then its value (bounded: see inspect --max-bytes)."""
+    import json
+
     from rich.pretty import Pretty
     from rich.table import Table
     from rich.text import Text
 
-    from cachectl.ops.inspect import hexdump
+    from cachectl.ops.inspect import display_key, hexdump, jsonable
+
+    def safe(text: str) -> Text:
+        return Text(_inspected(text))
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("key", key_text(found.key))
-    grid.add_row("redis key", key_text(found.full_key))
+    grid.add_row("key", safe(display_key(found.key)))
+    grid.add_row("redis key", safe(display_key(found.full_key)))
     grid.add_row("type", found.type)
     grid.add_row("ttl", ttl(found.ttl_ms) if found.ttl_ms is not None else "no expiry")
     grid.add_row("memory", size(found.memory))
-    grid.add_row("tags", Text(", ".join(found.tags)) if found.tags else "-")
+    grid.add_row("tags", safe(", ".join(found.tags)) if found.tags else "-")
     if found.length is not None:
         grid.add_row("items", f"{number(found.length)} (first {_shown(found.value)} shown)")
     encoding = found.encoding
@@ -310,17 +328,26 @@ def show_inspection(found: Inspection) -> None:
     console = out()
     console.print(grid)
     console.print()
+    serializer = encoding.serializer if encoding is not None else None
     if found.raw is not None:
-        console.print(Text(hexdump(found.raw, len(found.raw))))
+        console.print(Text(hexdump(found.raw, len(found.raw), total=found.size)))
     elif found.error is not None:
-        console.print(Text(f"corrupt value: {found.error}", style="bold red"))
-        console.print(Text(hexdump(found.head)))
-    elif encoding is not None and encoding.serializer == "text":
-        console.print(Text(str(found.value)))
-    elif encoding is not None and encoding.serializer == "binary":
-        console.print(Text(hexdump(found.value if isinstance(found.value, bytes) else b"")))
+        console.print(Text(f"corrupt value: {_inspected(found.error)}", style="bold red"))
+        console.print(Text(hexdump(found.head, total=found.size)))
+    elif serializer in ("binary", "pickle") and isinstance(found.value, bytes):
+        if serializer == "pickle":
+            console.print(Text("a pickle: shown, never unpickled (that would run its code)"))
+        total = len(found.value) + found.clipped
+        console.print(Text(hexdump(found.value, len(found.value), total=total)))
+    elif serializer == "text":
+        console.print(Text(_inspected(str(found.value), keep_lines=True)))
+    elif serializer == "json":
+        document = json.dumps(jsonable(found.value), indent=2, ensure_ascii=False)
+        console.print(Text(_inspected(document, keep_lines=True)))
     else:
         console.print(Pretty(found.value, max_length=200, max_string=4000, indent_guides=True))
+    if found.clipped and found.raw is None and serializer not in ("binary", "pickle"):
+        console.print(Text(f"(value shortened: {number(found.clipped)} more left out)"))
 
 
 def _shown(value: Any) -> int:

@@ -27,6 +27,9 @@ GZIP, ZSTD, LZ4_FRAME = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"
 HEAD = 64
 #: Items of a hash, list, set, sorted set or stream shown by default.
 ITEMS = 20
+#: Bytes of a value shown by default: raw bytes, text, and the strings of a decoded value
+#: together (0: no limit).
+MAX_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,9 @@ class Inspection:
     encoding: Encoding | None = None
     error: str | None = None  # why a string could not be decoded
     head: bytes = b""  # the start of a string's stored bytes
-    raw: bytes | None = field(default=None, repr=False)  # all stored bytes, when asked
+    raw: bytes | None = field(default=None, repr=False)  # stored bytes shown, when asked
+    size: int | None = None  # a string's stored bytes, all of them
+    clipped: int = 0  # bytes or items of the value left out by max_bytes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the value made JSON-compatible, see jsonable)."""
@@ -94,10 +99,14 @@ class Inspection:
         if self.error is not None:
             out["error"] = self.error
             out["head_hex"] = self.head.hex()
+        if self.size is not None:
+            out["size"] = self.size
         if self.raw is not None:
             out["raw_hex"] = self.raw.hex()
+            out["raw_more_bytes"] = (self.size or 0) - len(self.raw)
         else:
             out["value"] = jsonable(self.value)
+            out["clipped"] = self.clipped
         return out
 
 
@@ -357,17 +366,67 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def hexdump(data: bytes, limit: int = HEAD) -> str:
-    """Offset, hex and ASCII columns of the first limit bytes, 16 a line."""
+_PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
+
+
+def hexdump(data: bytes, limit: int = HEAD, total: int | None = None) -> str:
+    """Offset, hex and ASCII columns of the first limit bytes, 16 a line (time linear in what
+    it shows); total is the whole value's size when data is only its start."""
+    shown = memoryview(data)[:limit]
     lines = []
-    for offset in range(0, min(len(data), limit), 16):
-        chunk = data[offset : min(offset + 16, limit)]
-        hexes = " ".join(f"{b:02x}" for b in chunk)
-        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
-        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
-    if len(data) > limit:
-        lines.append(f"... {len(data) - limit} more bytes")
+    for offset in range(0, len(shown), 16):
+        chunk = bytes(shown[offset : offset + 16])
+        text = chunk.translate(_PRINTABLE).decode("ascii")
+        lines.append(f"{offset:08x}  {chunk.hex(' '):<47}  |{text}|")
+    more = (len(data) if total is None else total) - len(shown)
+    if more > 0:
+        lines.append(f"... {more} more bytes")
     return "\n".join(lines)
+
+
+def clip(value: Any, max_bytes: int, items: int = 200) -> tuple[Any, int]:
+    """A copy of a decoded value small enough to show, and how much was left out.
+
+    Strings and bytes share a budget of max_bytes; a collection shows at most items entries
+    (max_bytes 0: the value as it is). What is cut is replaced by a "... N more ..." marker.
+    """
+    if max_bytes <= 0:
+        return value, 0
+    budget = [max_bytes]
+    left_out = [0]
+
+    def cut(obj: Any) -> Any:
+        if isinstance(obj, str | bytes | bytearray):
+            room = budget[0]
+            if len(obj) <= room:
+                budget[0] -= len(obj)
+                return obj
+            budget[0] = 0
+            left_out[0] += len(obj) - room
+            if isinstance(obj, str):
+                return obj[:room] + f"... {len(obj) - room} more characters"
+            return bytes(obj[:room]) + f"... {len(obj) - room} more bytes".encode()
+        if isinstance(obj, Mapping):
+            pairs = list(obj.items())
+            # Keys are not charged to the budget (a shown value keeps its names); a long one is cut.
+            out = {
+                (k[:max_bytes] + "...") if isinstance(k, str) and len(k) > max_bytes else k: cut(v)
+                for k, v in pairs[:items]
+            }
+            if len(pairs) > items:
+                left_out[0] += len(pairs) - items
+                out[f"... {len(pairs) - items} more items"] = "..."
+            return out
+        if isinstance(obj, list | tuple | set | frozenset):
+            seq = list(obj) if isinstance(obj, list | tuple) else sorted(obj, key=repr)
+            shown = [cut(v) for v in seq[:items]]
+            if len(seq) > items:
+                left_out[0] += len(seq) - items
+                shown.append(f"... {len(seq) - items} more items")
+            return tuple(shown) if isinstance(obj, tuple) else shown
+        return obj
+
+    return cut(value), left_out[0]
 
 
 # -- reading a key ----------------------------------------------------------------------------
@@ -426,8 +485,11 @@ def tags_of(conn: Connection, full: bytes) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def inspect_key(conn: Connection, key: str, raw: bool = False, items: int = ITEMS) -> Inspection:
-    """Everything about one application key; raises CheckFailed when it does not exist."""
+def inspect_key(
+    conn: Connection, key: str, raw: bool = False, items: int = ITEMS, max_bytes: int = MAX_BYTES
+) -> Inspection:
+    """Everything about one application key, its value shown up to max_bytes (0: all);
+    raises CheckFailed when it does not exist."""
     from cachectl.keys import to_bytes
 
     app = to_bytes(key)
@@ -452,16 +514,23 @@ def inspect_key(conn: Connection, key: str, raw: bool = False, items: int = ITEM
     )
     if kind != "string":
         length, value = _collection(conn, full, kind, items)
-        return replace(base, value=value, length=length)
+        shown, clipped = clip(value, max_bytes)
+        return replace(base, value=shown, length=length, clipped=clipped)
     data: bytes | None = client.get(full)
     if data is None:
         raise CheckFailed(f"key {display_key(app)!r} expired while it was read")
+    base = replace(base, size=len(data), head=data[:HEAD])
     if raw:
-        return replace(base, head=data[:HEAD], raw=data)
+        return replace(base, raw=data[:max_bytes] if max_bytes > 0 else data)
     try:
         encoding, value = decode(data, conn.config.max_value_size)
     except DecodeError as exc:
         form = "cachectl" if data[:1] == b"\xc1" else "foreign"
         encoding = Encoding(form, "?", "?", len(data))
-        return replace(base, encoding=encoding, error=str(exc), head=data[:HEAD])
-    return replace(base, value=value, encoding=encoding, head=data[:HEAD])
+        return replace(base, encoding=encoding, error=str(exc))
+    if isinstance(value, bytes) and encoding.serializer in ("binary", "pickle"):
+        shown_bytes = value[:max_bytes] if max_bytes > 0 else value
+        clipped_bytes = len(value) - len(shown_bytes)
+        return replace(base, value=shown_bytes, encoding=encoding, clipped=clipped_bytes)
+    shown, clipped = clip(value, max_bytes)
+    return replace(base, value=shown, encoding=encoding, clipped=clipped)
