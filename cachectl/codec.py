@@ -198,6 +198,7 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 # heap, so MAX_DEPTH levels fit a small thread stack.
 _ON_STACK = 2
 _NESTED_MAX_LEN = 1 << 20  # items of a list or map inside deep extension types (preallocated)
+_KEEP_BUFFER = 1 << 16
 
 
 class _Unpackers(threading.local):
@@ -235,6 +236,8 @@ def _nested(depth: int, data: bytes) -> Any:
     if unpacker.tell() - start != len(data):
         slots[depth] = None
         raise DecodeError("extension payload has extra bytes")
+    if len(data) > _KEEP_BUFFER:
+        slots[depth] = None  # a thread keeps no large buffer for its next, small, values
     return value
 
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cachectl import Compression, DecodeError, SerializationError
-from cachectl.codec import MAGIC, VERSION, Codec, fresh_until, read_header
+from cachectl.codec import MAGIC, MAX_DEPTH, VERSION, Codec, fresh_until, read_header
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
@@ -272,3 +272,88 @@ def test_truncated_value_is_never_misread(value: str, cut: int) -> None:
         data = Codec(10, compression).encode(value)
         with pytest.raises(DecodeError):
             Codec().decode(data[:-cut])
+
+
+# -- nesting and allocation limits ---------------------------------------------------------------
+
+
+def _nested(kind: str, depth: int) -> Any:
+    value: Any = 1
+    for level in range(depth):
+        this = ["list", "tuple", "dict"][level % 3] if kind == "mixed" else kind
+        if this == "list":
+            value = [value]
+        elif this == "tuple":
+            value = (value,)
+        elif this == "dict":
+            value = {"k": value}
+        else:
+            value = frozenset([value])
+    return value
+
+
+KINDS = ["list", "tuple", "dict", "frozenset", "mixed"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("compression", ["lz4", "zlib"])
+def test_nesting_up_to_the_limit_round_trips(kind: str, compression: str) -> None:
+    value = _nested(kind, MAX_DEPTH)
+    for threshold in (0, 10**9):
+        codec = Codec(threshold, compression)
+        assert codec.decode(codec.encode(value)) == value
+        assert codec.decode_many(["k"], [codec.encode(value)]) == ({"k": value}, [])
+        assert codec.decode_full(codec.encode(value)).value == value
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 600, 100_000])
+def test_nesting_past_the_limit_is_refused_on_write(kind: str, depth: int) -> None:
+    with pytest.raises(SerializationError):
+        Codec().encode(_nested(kind, depth))
+
+
+def test_nesting_in_a_dict_subclass_is_counted() -> None:
+    from collections import OrderedDict
+
+    value: Any = 1
+    for _ in range(MAX_DEPTH + 1):
+        value = OrderedDict(k=value)
+    with pytest.raises(SerializationError):
+        Codec().encode(value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_nesting_past_the_limit_is_a_decode_error_on_read(kind: str) -> None:
+    # Written as another writer without the limit would: the same format, one level more.
+    inner = Codec(10**9).encode(_nested(kind, MAX_DEPTH))[3:]
+    data = bytes((MAGIC, VERSION, 0)) + b"\x91" + inner
+    with pytest.raises(DecodeError, match="nested deeper"):
+        Codec().decode(data)
+    with pytest.raises(DecodeError, match="nested deeper"):
+        Codec().decode_full(data)
+    found, failed = Codec().decode_many(["k"], [data])
+    assert found == {}
+    assert [(key, type(exc)) for key, exc in failed] == [("k", DecodeError)]
+
+
+def test_lz4_size_claim_past_what_lz4_can_expand_is_refused() -> None:
+    claim = 200 * 1024  # within max_size, but not from 100 bytes
+    data = bytes((MAGIC, VERSION, Compression.LZ4)) + struct.pack("<I", claim) + bytes(100)
+    with pytest.raises(DecodeError, match="claims"):
+        Codec(max_size=1 << 20).decode(data)
+    with pytest.raises(DecodeError, match="claims"):
+        Codec(max_size=1 << 20).decode_full(data)
+
+
+def test_plain_value_over_max_size_is_a_decode_error() -> None:
+    data = Codec(10**9).encode("x" * 2000)
+    with pytest.raises(DecodeError):
+        Codec(max_size=1000).decode(data)
+    assert Codec(max_size=1000).decode_many(["k"], [data])[0] == {}
+
+
+def test_default_max_value_size_is_16_mib() -> None:
+    from cachectl.config import CacheConfig
+
+    assert Codec().max_size == CacheConfig().max_value_size == 16 * 1024 * 1024
