@@ -18,6 +18,7 @@ Limits, the same on write (SerializationError) and read (DecodeError, so a miss)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import operator
 import struct
@@ -131,7 +132,11 @@ _NOT_EXT: Final = bytes(b for b in range(256) if b not in _EXT_HEADS)
 # msgpack's unpacker has a fixed stack of 1024 containers: wrapped in 1024 - MAX_DEPTH
 # one-item arrays, a payload nesting deeper than MAX_DEPTH overflows it, checked at C speed.
 _STACK = 1024
-_WRAP: Final = b"\x91" * (_STACK - MAX_DEPTH)
+# Values with extension types get a cheaper bound than a walk when they are shallow: lists and
+# maps outside any extension type at most _OUTER levels, each top extension type's payload at
+# most _INNER header bytes; _OUTER + 1 + _INNER <= MAX_DEPTH.
+_OUTER = MAX_DEPTH // 2
+_INNER = MAX_DEPTH - _OUTER - 1
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _LEAVES = frozenset(
     {str, int, float, bool, bytes, type(None), dt.datetime, dt.date, dt.time, dt.timedelta}
@@ -147,10 +152,21 @@ def may_nest_deeper(payload: bytes, limit: int = MAX_DEPTH) -> bool:
     return len(payload) > limit and len(payload.translate(None, _NOT_NESTING)) > limit
 
 
-def plain_nesting_ok(payload: bytes) -> bool:
-    """Whether msgpack's lists and maps in payload nest at most MAX_DEPTH levels (ext opaque)."""
-    unpacker = msgpack.Unpacker(max_buffer_size=len(payload) + len(_WRAP) + 1)
-    unpacker.feed(_WRAP + payload)
+def _heads(payload: bytes) -> bytes:
+    """The bytes of payload that could start a level of nesting (few, in most values)."""
+    return payload.translate(None, _NOT_NESTING)
+
+
+def _has_ext(heads: bytes) -> bool:
+    """Whether a payload whose _heads these are may hold extension types."""
+    return bool(heads.translate(None, _NOT_EXT))
+
+
+def plain_nesting_ok(payload: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether msgpack's lists and maps in payload nest at most limit levels (ext opaque)."""
+    wrap = b"\x91" * (_STACK - limit)
+    unpacker = msgpack.Unpacker(max_buffer_size=len(payload) + len(wrap) + 1)
+    unpacker.feed(wrap + payload)
     try:
         unpacker.skip()
     except msgpack.StackError:
@@ -241,10 +257,22 @@ def _nested(depth: int, data: bytes) -> Any:
     return value
 
 
-def _decoder(depth: int) -> Any:
-    """The msgpack ext_hook for extension types found depth levels down."""
+class _Unbounded(Exception):
+    """An extension type's payload too big for the cheap bound: walk the value instead."""
+
+
+def _decoder(depth: int, inner: int | None = None) -> Any:
+    """The msgpack ext_hook for extension types found depth levels down; with inner, the
+    containers among them may hold at most inner nesting header bytes (else _Unbounded)."""
 
     def ext_hook(code: int, data: bytes) -> Any:
+        if (
+            inner is not None
+            and code in (_EXT_TUPLE, _EXT_SET, _EXT_FROZENSET)
+            and len(data) > inner
+            and len(data.translate(None, _NOT_NESTING)) > inner
+        ):
+            raise _Unbounded
         if code == _EXT_TUPLE:
             return tuple(_nested(depth + 1, data))
         if code == _EXT_DATETIME:
@@ -277,24 +305,46 @@ def _decoder(depth: int) -> Any:
 
 _HOOKS = [_decoder(depth) for depth in range(MAX_DEPTH + 1)]
 _ext_hook = _HOOKS[0]
+_BOUNDED_HOOK = _decoder(0, _INNER)
 
 
 def _unpack(payload: bytes) -> Any:
     """Unpack a cachectl payload, refusing nesting past MAX_DEPTH; raises DecodeError."""
-    deep = may_nest_deeper(payload)
-    if deep and not payload.translate(None, _NOT_EXT):
-        # No extension types: lists and maps alone, checked exactly at C speed.
-        if not plain_nesting_ok(payload):
-            raise DecodeError(f"value nested deeper than {MAX_DEPTH} levels")
-        deep = False
+    if len(payload) > MAX_DEPTH and len(heads := _heads(payload)) > MAX_DEPTH:
+        return _unpack_checked_or_corrupt(payload, heads)
     try:
-        value = msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
+        return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
     except DecodeError:
         raise
     except Exception as exc:
         raise DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})") from None
-    if deep and too_deep(value):  # the hooks bound extension types alone; this, everything
-        raise DecodeError(f"value nested deeper than {MAX_DEPTH} levels")
+
+
+def _unpack_checked_or_corrupt(payload: bytes, heads: bytes) -> Any:
+    try:
+        return _unpack_checked(payload, heads)
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})") from None
+
+
+def _unpack_checked(payload: bytes, heads: bytes) -> Any:
+    """_unpack for a payload with many nesting header bytes: the depth is checked exactly."""
+    too_deep_error = DecodeError(f"value nested deeper than {MAX_DEPTH} levels")
+    if not _has_ext(heads):
+        # No extension types: lists and maps alone, checked exactly at C speed.
+        if not plain_nesting_ok(payload):
+            raise too_deep_error
+        return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
+    if plain_nesting_ok(payload, _OUTER):
+        # Shallow outside, small extension types (a list of row tuples): bounded without a walk.
+        with contextlib.suppress(_Unbounded):
+            return msgpack.unpackb(payload, ext_hook=_BOUNDED_HOOK, strict_map_key=False)
+    # The hooks bound extension types alone; the walk, everything.
+    value = msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
+    if too_deep(value):
+        raise too_deep_error
     return value
 
 
@@ -355,8 +405,10 @@ class Codec:
         Raises SerializationError for a type msgpack cannot store or nesting past MAX_DEPTH.
         """
         payload = _pack(value)
-        if may_nest_deeper(payload) and (
-            too_deep(value) if payload.translate(None, _NOT_EXT) else not plain_nesting_ok(payload)
+        if (
+            len(payload) > MAX_DEPTH
+            and len(heads := _heads(payload)) > MAX_DEPTH
+            and (too_deep(value) if _has_ext(heads) else not plain_nesting_ok(payload))
         ):
             raise SerializationError(f"cannot cache a value nested deeper than {MAX_DEPTH} levels")
         flags = 0
@@ -392,14 +444,26 @@ class Codec:
                 raise DecodeError("truncated header")
             if flags & 0x03 == 1 and len(data) >= start + 4:
                 # lz4, the common compressed case, inlined: size check, then no copy of the body
-                self._check_lz4(_LZ4_SIZE.unpack_from(data, start)[0], len(data) - start - 4)
+                size = _LZ4_SIZE.unpack_from(data, start)[0]
+                if size > self.max_size or size > LZ4_MAX_RATIO * (len(data) - start - 4) + 64:
+                    self._check_lz4(size, len(data) - start - 4)  # raises the precise error
                 try:
                     payload = lz4.block.decompress(memoryview(data)[start:])
                 except Exception as exc:
                     raise DecodeError(f"corrupt lz4 payload: {exc}") from None
             else:
                 payload = self._decompress(Compression(flags & 0x03), data[start:])
-        return _unpack(payload)
+        if (
+            len(payload) > MAX_DEPTH
+            and len(heads := payload.translate(None, _NOT_NESTING)) > MAX_DEPTH
+        ):
+            return _unpack_checked_or_corrupt(payload, heads)
+        try:  # inlined _unpack: this is the hot path of Cache.get
+            return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
+        except DecodeError:
+            raise
+        except Exception as exc:
+            raise DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})") from None
 
     def decode_many(
         self, keys: Sequence[K], values: Sequence[bytes | None]
