@@ -357,3 +357,67 @@ def test_default_max_value_size_is_16_mib() -> None:
     from cachectl.config import CacheConfig
 
     assert Codec().max_size == CacheConfig().max_value_size == 16 * 1024 * 1024
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((max(_depth(k), _depth(v)) for k, v in value.items()), default=0)
+    if isinstance(value, list | tuple | frozenset):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _pack_unbounded(value: Any) -> bytes:
+    """msgpack as a writer without cachectl's limit would produce it."""
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, tuple):
+            return msgpack.ExtType(6, _pack_unbounded(list(obj)))
+        if isinstance(obj, frozenset):
+            return msgpack.ExtType(7, _pack_unbounded(list(obj)))
+        raise TypeError(obj)
+
+    return msgpack.packb(value, default=default, strict_types=True)  # type: ignore[no-any-return]
+
+
+@st.composite
+def nested_values(draw: st.DrawFn) -> Any:
+    """A chain of random containers, 90 to 110 deep, with random siblings along the way."""
+    value: Any = draw(st.integers(0, 9))
+    for _ in range(draw(st.integers(90, 110))):
+        kind = draw(st.sampled_from(["list", "tuple", "dict", "frozenset"]))
+        siblings = draw(st.lists(st.integers(0, 9) | st.just((1, 2)), max_size=3))
+        if kind == "list":
+            value = [*siblings, value]
+        elif kind == "dict":
+            value = {str(i): s for i, s in enumerate(siblings)} | {"v": value}
+        elif kind == "tuple":
+            value = (*siblings, value)
+        else:
+            try:
+                value = frozenset([*siblings, value])
+            except TypeError:  # a dict inside: not hashable
+                value = (value,)
+    return value
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=nested_values(), compressed=st.booleans())
+def test_the_limit_is_exact_on_write_and_read(value: Any, compressed: bool) -> None:
+    fits = _depth(value) <= MAX_DEPTH
+    codec = Codec(0 if compressed else 10**9)
+    try:
+        stored = codec.encode(value)
+        assert fits
+    except SerializationError:
+        assert not fits
+    data = bytes((MAGIC, VERSION, 0)) + _pack_unbounded(value)
+    try:
+        assert codec.decode(data) == value
+        assert codec.decode_full(data).value == value
+        assert fits
+    except DecodeError:
+        assert not fits
+    assert ("k" in codec.decode_many(["k"], [data])[0]) == fits
+    if fits:
+        assert codec.decode(stored) == value
