@@ -72,6 +72,9 @@ _EXT_DATETIME, _EXT_DATE, _EXT_UUID, _EXT_DECIMAL = 1, 2, 3, 4
 _EXT_SET, _EXT_TUPLE, _EXT_FROZENSET, _EXT_TIME, _EXT_TIMEDELTA = 5, 6, 7, 8, 9
 
 
+_TOO_DEEP_TO_CACHE: Final = f"cannot cache a value nested deeper than {MAX_DEPTH} levels"
+
+
 def _encoder(depth: int) -> Any:
     """The msgpack default hook for extension types nested depth levels down."""
 
@@ -109,13 +112,18 @@ def _encoder(depth: int) -> Any:
 def _pack(value: Any, depth: int = 0) -> bytes:
     if depth > MAX_DEPTH:
         # Bounded here, not by RecursionError: each level also holds a C frame of msgpack's.
-        raise SerializationError(f"cannot cache a value nested deeper than {MAX_DEPTH} levels")
+        raise SerializationError(_TOO_DEEP_TO_CACHE)
     try:
         return msgpack.packb(value, default=_DEFAULTS[depth], use_bin_type=True, strict_types=True)  # type: ignore[no-any-return]
     except SerializationError:
         raise
-    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
-        # msgpack's own nesting limit (511 lists or dicts) is a ValueError too.
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, RecursionError) or "recursion limit" in str(exc):
+            # msgpack's own nesting limit (511 lists or dicts), or the caller's stack, ran out
+            # before this module's check, which runs once the value is packed.
+            raise SerializationError(_TOO_DEEP_TO_CACHE) from None
+        raise SerializationError(f"cannot cache this value: {exc}") from None
+    except (TypeError, OverflowError) as exc:
         raise SerializationError(f"cannot cache this value: {exc}") from None
 
 
@@ -410,7 +418,7 @@ class Codec:
             and len(heads := _heads(payload)) > MAX_DEPTH
             and (too_deep(value) if _has_ext(heads) else not plain_nesting_ok(payload))
         ):
-            raise SerializationError(f"cannot cache a value nested deeper than {MAX_DEPTH} levels")
+            raise SerializationError(_TOO_DEEP_TO_CACHE)
         flags = 0
         if len(payload) > self.threshold:
             if self.compression is Compression.LZ4:

@@ -14,7 +14,7 @@ import msgpack
 import pytest
 import redis
 
-from cachectl import MISS, Cache
+from cachectl import MISS, Cache, SerializationError
 from cachectl.codec import MAX_DEPTH, PLAIN_HEADER, Codec
 from tests.conftest import CLI_NAMESPACE, CliResult
 
@@ -61,7 +61,7 @@ HOSTILE["lz4-claims-256MiB"] = (
 
 _READER = """
 import sys
-from cachectl import MISS, Cache
+from cachectl import MISS, Cache, SerializationError
 url, ns, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
 with Cache(url, namespace=ns, socket_timeout=5.0, connect_timeout=5.0) as cache:
     assert all(cache.get(k, MISS) is MISS for k in keys)
@@ -116,3 +116,56 @@ def test_inspect_of_a_hostile_value_exits_1_without_a_traceback(
 
 def test_codec_default_limit_is_sane() -> None:
     assert Codec().max_size == 16 * 1024 * 1024
+
+
+_SMALL_STACK = """
+import threading
+from cachectl.codec import MAX_DEPTH, Codec
+from cachectl.errors import DecodeError, SerializationError
+
+def nested(kind, depth):
+    value = 1
+    for _ in range(depth):
+        value = (value,) if kind == "tuple" else frozenset([value]) if kind == "fs" else [value]
+    return value
+
+def run():
+    # zlib: lz4's block compressor alone needs more than 256 KiB of stack, whatever the value.
+    codec = Codec(0, "zlib")
+    for kind in ("tuple", "fs", "list"):
+        value = nested(kind, MAX_DEPTH)
+        assert codec.decode(codec.encode(value)) == value
+        assert Codec(10**9).decode(Codec(10**9).encode(value)) == value
+        try:
+            codec.encode(nested(kind, 10_000))
+            raise AssertionError("encoded")
+        except SerializationError:
+            pass
+    print("ok")
+
+threading.stack_size(512 * 1024)
+worker = threading.Thread(target=run)
+worker.start()
+worker.join()
+"""
+
+
+def test_values_at_the_limit_fit_a_512_kib_thread_stack() -> None:
+    # Before, each level of extension type held msgpack's ~40 KiB unpacker on the C stack
+    # (12 levels filled this stack). msgpack's packer alone needs ~300 KiB to refuse a
+    # 10,000-deep list.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SMALL_STACK], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-3000:]
+
+
+def test_cache_set_of_a_value_past_the_limit_raises_serialization_error(redis_url: str) -> None:
+    value: object = 1
+    for _ in range(MAX_DEPTH + 1):
+        value = (value,)
+    with Cache(redis_url, namespace="fzw", **PATIENT) as cache:
+        with pytest.raises(SerializationError, match="nested deeper"):
+            cache.set("deep", value)
+        assert cache.get("deep", MISS) is MISS
