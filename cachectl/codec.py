@@ -51,7 +51,9 @@ MAX_DEPTH: Final = 100
 #: An lz4 block never expands more than this (one byte of a match length adds 255 bytes).
 LZ4_MAX_RATIO: Final = 255
 #: Largest payload, decompressed, a Codec reads back by default (CacheConfig.max_value_size).
-DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
+#: Far above what a cache should hold (memcached stops at 1 MiB), and it bounds a hostile value:
+#: msgpack can spend ~75 bytes of Python objects per payload byte (a list of empty lists).
+DEFAULT_MAX_SIZE: Final = 8 * 1024 * 1024
 
 
 class Compression(IntEnum):

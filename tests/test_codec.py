@@ -353,10 +353,10 @@ def test_plain_value_over_max_size_is_a_decode_error() -> None:
     assert Codec(max_size=1000).decode_many(["k"], [data])[0] == {}
 
 
-def test_default_max_value_size_is_16_mib() -> None:
+def test_default_max_value_size_is_8_mib() -> None:
     from cachectl.config import CacheConfig
 
-    assert Codec().max_size == CacheConfig().max_value_size == 16 * 1024 * 1024
+    assert Codec().max_size == CacheConfig().max_value_size == 8 * 1024 * 1024
 
 
 def _depth(value: Any) -> int:

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from cachectl import MISS, Cache, SerializationError
-from cachectl.codec import MAX_DEPTH, PLAIN_HEADER, Codec
+from cachectl.codec import MAX_DEPTH, PLAIN_HEADER
 from tests.conftest import CLI_NAMESPACE, CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -112,10 +112,6 @@ def test_inspect_of_a_hostile_value_exits_1_without_a_traceback(
             assert "nested deeper" in json.loads(result.stdout)["error"] or "lz4" in result.stdout
         else:
             assert "corrupt value" in result.stdout
-
-
-def test_codec_default_limit_is_sane() -> None:
-    assert Codec().max_size == 16 * 1024 * 1024
 
 
 _SMALL_STACK = """
