@@ -4,7 +4,7 @@
 #   cachectl: --install-completion --namespace --password-file --show-completion --timeout --url --version
 #   demo: --no-redis-server
 #   flush: --all --dry-run --json --key --max-keys --pattern --prefix --rate --tag --yes -y
-#   inspect: --items --json --raw
+#   inspect: --items --json --max-bytes --raw
 #   keys: --json --limit --pattern --prefix --sort --tag --top
 #   latency: --interval --json --max-p50 --max-p99 --samples
 #   stats: --format --json --max-scan --min-hit-ratio --output --prefix --watch
