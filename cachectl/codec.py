@@ -22,12 +22,14 @@ import contextlib
 import datetime as dt
 import operator
 import struct
+import sys
 import threading
 import zlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
+from functools import partial
 from itertools import chain, compress
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -77,13 +79,24 @@ _EXT_SET, _EXT_TUPLE, _EXT_FROZENSET, _EXT_TIME, _EXT_TIMEDELTA = 5, 6, 7, 8, 9
 _TOO_DEEP_TO_CACHE: Final = f"cannot cache a value nested deeper than {MAX_DEPTH} levels"
 
 
-def _encoder(depth: int) -> Any:
-    """The msgpack default hook for extension types nested depth levels down."""
+class _Unbounded(Exception):
+    """An extension type's payload too big for the cheap bound: walk the value instead."""
+
+
+def _encoder(depth: int, inner: int = sys.maxsize) -> Any:
+    """The msgpack default hook for extension types nested depth levels down; a container's
+    payload may hold at most inner nesting header bytes (else _Unbounded)."""
+
+    def nested(code: int, items: list[Any]) -> msgpack.ExtType:
+        packed = _pack(items, depth + 1)
+        if len(packed) > inner and len(packed.translate(None, _NOT_NESTING)) > inner:
+            raise _Unbounded
+        return msgpack.ExtType(code, packed)
 
     def default(obj: Any) -> Any:
         # strict_types sends tuples and subclasses here; plain containers go back as themselves.
         if isinstance(obj, tuple):
-            return msgpack.ExtType(_EXT_TUPLE, _pack(list(obj), depth + 1))
+            return nested(_EXT_TUPLE, list(obj))
         if isinstance(obj, dt.datetime):
             return msgpack.ExtType(_EXT_DATETIME, obj.isoformat().encode())
         if isinstance(obj, dt.date):
@@ -98,9 +111,9 @@ def _encoder(depth: int) -> Any:
         if isinstance(obj, Decimal):
             return msgpack.ExtType(_EXT_DECIMAL, str(obj).encode())
         if isinstance(obj, frozenset):
-            return msgpack.ExtType(_EXT_FROZENSET, _pack(list(obj), depth + 1))
+            return nested(_EXT_FROZENSET, list(obj))
         if isinstance(obj, set):
-            return msgpack.ExtType(_EXT_SET, _pack(list(obj), depth + 1))
+            return nested(_EXT_SET, list(obj))
         if isinstance(obj, bool):
             return bool(obj)
         for base in (int, float, str, bytes, dict, list):
@@ -111,12 +124,14 @@ def _encoder(depth: int) -> Any:
     return default
 
 
-def _pack(value: Any, depth: int = 0) -> bytes:
+def _pack(value: Any, depth: int = 0, default: Any = None) -> bytes:
     if depth > MAX_DEPTH:
         # Bounded here, not by RecursionError: each level also holds a C frame of msgpack's.
         raise SerializationError(_TOO_DEEP_TO_CACHE)
     try:
-        return msgpack.packb(value, default=_DEFAULTS[depth], use_bin_type=True, strict_types=True)  # type: ignore[no-any-return]
+        return msgpack.packb(  # type: ignore[no-any-return]
+            value, default=default or _DEFAULTS[depth], use_bin_type=True, strict_types=True
+        )
     except SerializationError:
         raise
     except (ValueError, RecursionError) as exc:
@@ -147,6 +162,7 @@ _STACK = 1024
 # most _INNER header bytes; _OUTER + 1 + _INNER <= MAX_DEPTH.
 _OUTER = MAX_DEPTH // 2
 _INNER = MAX_DEPTH - _OUTER - 1
+_BOUNDED_DEFAULT = _encoder(0, _INNER)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _LEAVES = frozenset(
     {str, int, float, bool, bytes, type(None), dt.datetime, dt.date, dt.time, dt.timedelta}
@@ -235,17 +251,13 @@ class _Unpackers(threading.local):
 _unpackers = _Unpackers()
 
 
-def _nested(depth: int, data: bytes) -> Any:
-    """Unpack an extension type's msgpack, nested depth levels down."""
-    if depth > MAX_DEPTH:
-        raise DecodeError(f"value nested deeper than {MAX_DEPTH} levels")
-    if depth < _ON_STACK:
-        return msgpack.unpackb(data, ext_hook=_HOOKS[depth], raw=False, strict_map_key=False)
+def _pooled(depth: int, hook: Any, data: bytes) -> Any:
+    """Unpack an extension type's msgpack depth levels down, with this thread's Unpacker."""
     slots = _unpackers.at
     unpacker = slots[depth]
     if unpacker is None:
         unpacker = slots[depth] = msgpack.Unpacker(
-            ext_hook=_HOOKS[depth],
+            ext_hook=hook,
             raw=False,
             strict_map_key=False,
             max_buffer_size=2**31 - 1,
@@ -267,24 +279,25 @@ def _nested(depth: int, data: bytes) -> Any:
     return value
 
 
-class _Unbounded(Exception):
-    """An extension type's payload too big for the cheap bound: walk the value instead."""
+def _too_deep_to_read(data: bytes) -> Any:
+    raise DecodeError(f"value nested deeper than {MAX_DEPTH} levels")
 
 
-def _decoder(depth: int, inner: int | None = None) -> Any:
-    """The msgpack ext_hook for extension types found depth levels down; with inner, the
-    containers among them may hold at most inner nesting header bytes (else _Unbounded)."""
+def _decoder(depth: int, inner_hook: Any, inner: int = sys.maxsize) -> Any:
+    """The msgpack ext_hook for extension types found depth levels down, inner_hook the one
+    for those inside them; a container's payload may hold at most inner nesting header bytes
+    (else _Unbounded)."""
+    # A direct call where it can be (a partial with keywords costs as much as the unpacking).
+    unpackb, on_stack = msgpack.unpackb, depth + 1 < _ON_STACK
+    deep: Any = _too_deep_to_read if depth >= MAX_DEPTH else partial(_pooled, depth + 1, inner_hook)
 
     def ext_hook(code: int, data: bytes) -> Any:
-        if (
-            inner is not None
-            and code in (_EXT_TUPLE, _EXT_SET, _EXT_FROZENSET)
-            and len(data) > inner
-            and len(data.translate(None, _NOT_NESTING)) > inner
-        ):
-            raise _Unbounded
         if code == _EXT_TUPLE:
-            return tuple(_nested(depth + 1, data))
+            if len(data) > inner and len(data.translate(None, _NOT_NESTING)) > inner:
+                raise _Unbounded
+            if on_stack:
+                return tuple(unpackb(data, ext_hook=inner_hook, strict_map_key=False))
+            return tuple(deep(data))
         if code == _EXT_DATETIME:
             return dt.datetime.fromisoformat(data.decode())
         if code == _EXT_DATE:
@@ -304,18 +317,30 @@ def _decoder(depth: int, inner: int | None = None) -> Any:
             return UUID(bytes=data)
         if code == _EXT_DECIMAL:
             return Decimal(data.decode())
-        if code == _EXT_SET:
-            return set(_nested(depth + 1, data))
-        if code == _EXT_FROZENSET:
-            return frozenset(_nested(depth + 1, data))
+        if code in (_EXT_SET, _EXT_FROZENSET):
+            if len(data) > inner and len(data.translate(None, _NOT_NESTING)) > inner:
+                raise _Unbounded
+            if on_stack:
+                items = unpackb(data, ext_hook=inner_hook, strict_map_key=False)
+            else:
+                items = deep(data)
+            return set(items) if code == _EXT_SET else frozenset(items)
         raise DecodeError(f"unknown msgpack extension type {code}")
 
     return ext_hook
 
 
-_HOOKS = [_decoder(depth) for depth in range(MAX_DEPTH + 1)]
+def _hooks() -> list[Any]:
+    """The ext_hook of each depth, the deepest first built: each holds the next."""
+    hooks: list[Any] = [None] * (MAX_DEPTH + 1)
+    for depth in range(MAX_DEPTH, -1, -1):
+        hooks[depth] = _decoder(depth, hooks[depth + 1] if depth < MAX_DEPTH else None)
+    return hooks
+
+
+_HOOKS = _hooks()
 _ext_hook = _HOOKS[0]
-_BOUNDED_HOOK = _decoder(0, _INNER)
+_BOUNDED_HOOK = _decoder(0, _HOOKS[1], _INNER)
 
 
 def _unpack(payload: bytes) -> Any:
@@ -414,13 +439,20 @@ class Codec:
 
         Raises SerializationError for a type msgpack cannot store or nesting past MAX_DEPTH.
         """
-        payload = _pack(value)
-        if (
-            len(payload) > MAX_DEPTH
-            and len(heads := _heads(payload)) > MAX_DEPTH
-            and (too_deep(value) if _has_ext(heads) else not plain_nesting_ok(payload))
-        ):
-            raise SerializationError(_TOO_DEEP_TO_CACHE)
+        try:
+            payload, bounded = _pack(value, 0, _BOUNDED_DEFAULT), True
+        except _Unbounded:
+            payload, bounded = _pack(value), False
+        if len(payload) > MAX_DEPTH and len(heads := _heads(payload)) > MAX_DEPTH:
+            # The same checks as on read (see _unpack_checked), the walk of the value last.
+            if not _has_ext(heads):
+                deep = not plain_nesting_ok(payload)
+            elif bounded and plain_nesting_ok(payload, _OUTER):
+                deep = False
+            else:
+                deep = too_deep(value)
+            if deep:
+                raise SerializationError(_TOO_DEEP_TO_CACHE)
         flags = 0
         if len(payload) > self.threshold:
             if self.compression is Compression.LZ4:
