@@ -4,7 +4,7 @@
 #   cachectl: --install-completion --namespace --password-file --show-completion --timeout --url --version
 #   demo: --json --no-redis-server
 #   flush: --all --dry-run --json --key --max-keys --pattern --prefix --rate --tag --yes -y
-#   inspect: --items --json --no-namespace --raw
+#   inspect: --items --json --max-bytes --no-namespace --raw
 #   keys: --json --limit --no-namespace --pattern --prefix --sort --tag --top
 #   latency: --interval --json --max-p50 --max-p99 --samples
 #   namespaces: --json --sample

@@ -225,7 +225,7 @@ def test_inspect_cachectl_value(cli: Cli, seeded: Cache) -> None:
 
 def test_inspect_compressed_value_shows_ratio(cli: Cli, cli_cache: Cache) -> None:
     cli_cache.set("report", {"rows": ["same text"] * 1000})
-    doc = cli("inspect", "report", "--json").json()
+    doc = cli("inspect", "report", "--json", "--max-bytes", "0").json()
     assert doc["encoding"]["compression"] == "lz4"
     assert doc["encoding"]["ratio"] > 10
     assert doc["value"]["rows"][999] == "same text"

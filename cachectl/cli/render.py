@@ -511,12 +511,14 @@ def show_listing(listing: Listing) -> None:
 
 
 def show_inspection(found: Inspection) -> None:
-    """Print what is known of a key, then its value."""
+    """Print what is known of a key, then its value (bounded: see inspect --max-bytes)."""
+    import json
+
     from rich.pretty import Pretty
     from rich.table import Table
     from rich.text import Text
 
-    from cachectl.ops.inspect import hexdump
+    from cachectl.ops.inspect import hexdump, jsonable
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -546,17 +548,26 @@ def show_inspection(found: Inspection) -> None:
     console = out()
     console.print(grid)
     console.print()
+    serializer = encoding.serializer if encoding is not None else None
     if found.raw is not None:
-        console.print(Text(hexdump(found.raw, len(found.raw))))
+        console.print(Text(hexdump(found.raw, len(found.raw), total=found.size)))
     elif found.error is not None:
         console.print(text(f"corrupt value: {found.error}", style="bold red"))
-        console.print(Text(hexdump(found.head)))
-    elif encoding is not None and encoding.serializer == "text":
+        console.print(Text(hexdump(found.head, total=found.size)))
+    elif serializer in ("binary", "pickle") and isinstance(found.value, bytes):
+        if serializer == "pickle":
+            console.print(Text("a pickle: shown, never unpickled (that would run its code)"))
+        total = len(found.value) + found.clipped
+        console.print(Text(hexdump(found.value, len(found.value), total=total)))
+    elif serializer == "text":
         console.print(Text(safe(str(found.value), newlines=True)))
-    elif encoding is not None and encoding.serializer == "binary":
-        console.print(Text(hexdump(found.value if isinstance(found.value, bytes) else b"")))
+    elif serializer == "json":
+        document = json.dumps(jsonable(found.value), indent=2, ensure_ascii=False)
+        console.print(Text(safe(document, newlines=True)))
     else:
         console.print(Pretty(found.value, max_length=200, max_string=4000, indent_guides=True))
+    if found.clipped and found.raw is None and serializer not in ("binary", "pickle"):
+        console.print(Text(f"(value shortened: {number(found.clipped)} more left out)"))
 
 
 def _shown(value: Any) -> int:
