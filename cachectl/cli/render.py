@@ -751,7 +751,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         else "one request at a time"
     )
     lines = [
-        f"{s.targets} endpoints x {s.passes} passes = {s.requests} requests in "
+        f"{count(s.targets, 'endpoint')} x {count(s.passes, 'pass', 'passes')} = "
+        f"{count(s.requests, 'request')} in "
         f"{elapsed(s.duration_s)}; statuses {counts}",
         f"measured {in_flight}",
         f"measured: p50 {millis(s.p50_ms)} ms, p95 {millis(s.p95_ms)} ms, p99 "
@@ -766,10 +767,10 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
             f"{'figure is a warm one' if one else 'figures are warm ones'}, so no speedup is "
             "shown (flush the cache first for a cold run)"
         )
-    for origin, count in sorted(report.headers_withheld.items()):
-        noun = "endpoint" if count == 1 else "endpoints"
+    for origin, withheld in sorted(report.headers_withheld.items()):
         lines.append(
-            f"--header values not sent to {origin} ({count} {noun}): not the --base-url "
+            f"--header values not sent to {origin} ({count(withheld, 'endpoint')}): not the "
+            "--base-url "
             "origin; allow it with --header-origin"
         )
     if s.stats_delta:
