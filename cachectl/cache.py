@@ -334,10 +334,13 @@ class Cache(_CacheBase):
                 self.pending.restore(taken)
             raise
 
-    def _publish(self) -> None:
+    def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
             return
-        if not self._publishing.acquire(blocking=False):
+        # The background publisher skips a turn while another publish runs; publish_stats and
+        # close wait for it (its reply is bounded by socket_timeout), so that everything
+        # recorded before they were called is on the server when they return.
+        if not self._publishing.acquire(blocking=wait):
             return
         try:
             delta = self.recorder.take_delta()
@@ -560,15 +563,15 @@ class Cache(_CacheBase):
             raise self._unavailable(exc) from None
 
     def publish_stats(self) -> None:
-        """Publish pending figures now (close does this too)."""
-        self._publish()
+        """Publish pending figures now (close does this too); they are on the server on return."""
+        self._publish(wait=True)
 
     def close(self) -> None:
         """Publish pending stats and release connections."""
         self._stop.set()
         if self._publisher is not None:
             self._publisher.join(self.config.socket_timeout * 4 + 0.1)
-        self._publish()
+        self._publish(wait=True)
         self.backend.close()
 
     def __enter__(self) -> Self:
@@ -668,11 +671,16 @@ class AsyncCache(_CacheBase):
                 self.pending.restore(taken)
             raise
 
-    async def _publish(self) -> None:
+    async def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
             return
-        if not self._publishing.acquire(blocking=False):
-            return
+        while not self._publishing.acquire(blocking=False):
+            if not wait:
+                return  # the background publisher skips a turn (see Cache._publish)
+            # The holder may be a task of this very loop awaiting its reply, which blocking
+            # would never let finish; the lock is a thread lock, polled, because tasks of
+            # several loops and threads may share this cache.
+            await asyncio.sleep(0.001)
         try:
             delta = self.recorder.take_delta()
             if delta:
@@ -885,8 +893,8 @@ class AsyncCache(_CacheBase):
             raise self._unavailable(exc) from None
 
     async def publish_stats(self) -> None:
-        """Publish pending figures now (close does this too)."""
-        await self._publish()
+        """Publish pending figures now (close does this too); they are on the server on return."""
+        await self._publish(wait=True)
 
     async def close(self) -> None:
         """Publish pending stats and release connections."""
@@ -896,7 +904,7 @@ class AsyncCache(_CacheBase):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await task
-        await self._publish()
+        await self._publish(wait=True)
         await self.backend.close()
 
     aclose = close

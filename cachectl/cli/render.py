@@ -175,6 +175,9 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
     notes = [] if wide else ["sets, errors and fallback calls: on a terminal of 100 columns"]
     if not report.keys_exact:
         notes.append("~ key counts and memory extrapolated from a partial scan (see --max-scan)")
+    skipped = f"{report.skipped_fields} unusable field(s) of the stats hash skipped"
+    if report.skipped_fields:
+        notes.append(skipped)
     prefixes = Table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -219,6 +222,8 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
         row("total", report.total, sum(r.keys for r in report.prefixes), memory, style="bold")
     if not report.prefixes:
         empty = f"Namespace {report.namespace!r}: no keys and no published stats."
+        if report.skipped_fields:
+            empty += "\n" + skipped
         return Group(servers, Text(""), Text(empty))
     return Group(servers, Text(""), prefixes)
 

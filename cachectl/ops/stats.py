@@ -16,7 +16,7 @@ from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
 from cachectl.ops.server import ServerInfo, server_info
-from cachectl.stats import CacheStats, PrefixStats
+from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
 
 #: Keys examined per primary before counts are extrapolated.
 MAX_SCAN = 1_000_000
@@ -50,6 +50,7 @@ class StatsReport:
     prefixes: list[PrefixRow]
     total: PrefixStats
     keys_exact: bool
+    skipped_fields: int = 0  # fields of the published hash that were not usable
 
     def below(self, ratio: float) -> list[PrefixRow]:
         """Prefixes that have been read and whose hit ratio is under ratio."""
@@ -73,32 +74,77 @@ class StatsReport:
                 "memory": sum(row.memory or 0 for row in self.prefixes),
             },
             "keys_exact": self.keys_exact,
+            "skipped_fields": self.skipped_fields,
         }
 
 
 @dataclass
 class _Tally:
-    """Keys per prefix, and the first keys of each prefix, for memory sampling."""
+    """Keys per prefix, and the first keys of each prefix, for memory sampling.
+
+    Besides the published prefixes (known), at most MAX_PREFIXES are told apart (a keyspace
+    where every key is its own first segment would otherwise make a row, and a sample, per
+    key); the others count as OTHER.
+    """
+
+    known: frozenset[str] = frozenset()
 
     counts: Counter[str] = field(default_factory=Counter)
     samples: dict[str, list[bytes]] = field(default_factory=dict)
     exact: bool = True
+    labels: dict[bytes, str] = field(default_factory=dict)
+
+    def label(self, head: bytes) -> str:
+        found = self.labels.get(head)
+        if found is None:
+            found = prefix_of(head)
+            if found not in self.known and (
+                len(head) > MAX_PREFIX_BYTES
+                or (found not in self.samples and len(self.samples) >= MAX_PREFIXES)
+            ):
+                found = OTHER
+            self.samples.setdefault(found, [])
+            if len(self.labels) < 4 * MAX_PREFIXES:
+                self.labels[head] = found
+        return found
 
     def add(self, conn: Connection, keys: list[bytes]) -> Counter[str]:
+        # One pass in C over the batch's first segments; Python work per distinct segment only,
+        # so that a million keys cost about what their SCAN does.
+        ns = conn.keys.ns
+        skip = len(ns)
+        heads = Counter(
+            [(key[skip:] if key.startswith(ns) else key).partition(b":")[0] for key in keys]
+        )
         seen: Counter[str] = Counter()
-        for key in keys:
-            prefix = prefix_of(conn.keys.app(key))
-            seen[prefix] += 1
-            picked = self.samples.setdefault(prefix, [])
+        needy: dict[bytes, list[bytes]] = {}
+        for head, n in heads.items():
+            label = self.label(head)
+            seen[label] += n
+            picked = self.samples[label]
             if len(picked) < SAMPLE:
-                picked.append(key)
+                needy[head] = picked
+        for key in keys if needy else ():
+            head = (key[skip:] if key.startswith(ns) else key).partition(b":")[0]
+            wanting = needy.get(head)
+            if wanting is not None:
+                wanting.append(key)
+                if len(wanting) >= SAMPLE:
+                    del needy[head]
+                    if not needy:
+                        break
         return seen
 
 
 def _count(
-    conn: Connection, globs: list[bytes], named: list[bytes], sizes: dict[str, int], max_scan: int
+    conn: Connection,
+    globs: list[bytes],
+    named: list[bytes],
+    sizes: dict[str, int],
+    max_scan: int,
+    known: frozenset[str],
 ) -> _Tally:
-    tally = _Tally()
+    tally = _Tally(known)
     tally.counts.update(tally.add(conn, existing(conn, named)))
     for glob in globs:
         for node in conn.primaries():
@@ -140,7 +186,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         raw = to_bytes(prefix).rstrip(b":")
         globs, named = [space.prefix_globs(raw)[1]], [space.full(raw)]
     sizes = {server.node: server.keys for server in servers}
-    tally = _count(conn, globs, named, sizes, max_scan)
+    tally = _count(conn, globs, named, sizes, max_scan, frozenset(published.prefixes))
     memory = _memory(conn, tally.samples)
 
     names = set(tally.counts)
@@ -164,4 +210,5 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         rows,
         total,
         tally.exact,
+        published.skipped,
     )
