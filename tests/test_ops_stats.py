@@ -106,3 +106,22 @@ def test_prometheus_output_parses_with_a_histogram_and_bounded_labels(
     assert {s.labels["prefix"]: s.value for s in hits.samples}["users"] == 40
     skipped = families["cachectl_stats_skipped_fields"].samples[0]
     assert skipped.value == 0
+
+
+def test_key_counts_stay_exact_and_rows_bounded_with_hostile_names(
+    redis_url: str, raw_redis: redis.Redis
+) -> None:
+    from cachectl.stats import MAX_PREFIXES, OTHER
+
+    names = [b"x%d" % i for i in range(MAX_PREFIXES + 300)]  # each key its own first segment
+    names += [b"nl\n" + NS + b"fake:1", b"nl:2\n", b"users:1", b"users:2", b"y" * 5000]
+    raw_redis.mset({NS + name: b"v" for name in names})
+    config = cli_config(redis_url, CLI_NAMESPACE, environ={})
+    with connection(config) as conn:
+        report = collect(conn)
+    counts = {row.prefix: row.keys for row in report.prefixes}
+    assert sum(counts.values()) == len(names)
+    assert len(counts) <= MAX_PREFIXES + 1
+    assert counts[OTHER] >= 300
+    assert "fake" not in counts
+    assert sum(len(row.prefix.encode()) > 200 for row in report.prefixes) == 0

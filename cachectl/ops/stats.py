@@ -8,9 +8,13 @@ and the report says so. Memory is MEMORY USAGE of a sample of keys per prefix ti
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import re
 from collections import Counter
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
@@ -109,13 +113,18 @@ class _Tally:
         return found
 
     def add(self, conn: Connection, keys: list[bytes]) -> Counter[str]:
-        # One pass in C over the batch's first segments; Python work per distinct segment only,
-        # so that a million keys cost about what their SCAN does.
+        # First segments found by one regex over the joined batch, in C; Python work per
+        # distinct segment only, so that a million keys cost about what their SCAN does.
         ns = conn.keys.ns
         skip = len(ns)
-        heads = Counter(
-            [(key[skip:] if key.startswith(ns) else key).partition(b":")[0] for key in keys]
-        )
+        joined = b"\n".join(keys)
+        heads: Counter[bytes] = Counter()
+        if joined.count(b"\n") == len(keys) - 1:  # no key holds a newline
+            heads.update(_heads(ns).findall(joined))
+        if heads.total() != len(keys):  # a newline in a key, or a key outside the namespace
+            heads = Counter(
+                [(key[skip:] if key.startswith(ns) else key).partition(b":")[0] for key in keys]
+            )
         seen: Counter[str] = Counter()
         needy: dict[bytes, list[bytes]] = {}
         for head, n in heads.items():
@@ -136,6 +145,38 @@ class _Tally:
         return seen
 
 
+_Steps = Generator[tuple[bool, list[bytes]], None, None]
+
+
+@functools.lru_cache(maxsize=16)
+def _heads(ns: bytes) -> re.Pattern[bytes]:
+    """Matches the first segment of every line that is a key of the namespace."""
+    return re.compile(rb"^" + re.escape(ns) + rb"([^:\n]*)", re.MULTILINE)
+
+
+def _scan_ahead(conn: Connection, glob: bytes, count: int = SCAN_COUNT) -> _Steps:
+    """scan_node on a single server, each SCAN sent before the previous batch is handed over,
+    so that the server walks its keyspace while this process tallies the last batch."""
+    pool = conn.client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_command("SCAN", 0, "MATCH", glob, "COUNT", count)
+        while True:
+            cursor, keys = connection.read_response()
+            done = int(cursor) == 0
+            if not done:
+                connection.send_command("SCAN", cursor, "MATCH", glob, "COUNT", count)
+            yield done, keys
+            if done:
+                return
+    except BaseException:
+        # Stopped early (past max_scan) or failed: a reply may still be on its way.
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+
+
 def _count(
     conn: Connection,
     globs: list[bytes],
@@ -149,14 +190,20 @@ def _count(
     for glob in globs:
         for node in conn.primaries():
             seen: Counter[str] = Counter()
-            for calls, (done, keys) in enumerate(scan_node(conn, node.name, glob), 1):
-                seen.update(tally.add(conn, keys))
-                examined = calls * SCAN_COUNT
-                if not done and examined >= max_scan:
-                    covered = min(1.0, examined / max(sizes.get(node.name, examined), 1))
-                    seen = Counter({p: round(n / covered) for p, n in seen.items()})
-                    tally.exact = False
-                    break
+            steps = (
+                cast(_Steps, scan_node(conn, node.name, glob))  # a generator too
+                if conn.cluster
+                else _scan_ahead(conn, glob)
+            )
+            with contextlib.closing(steps):  # a scan stopped early gives its connection back
+                for calls, (done, keys) in enumerate(steps, 1):
+                    seen.update(tally.add(conn, keys))
+                    examined = calls * SCAN_COUNT
+                    if not done and examined >= max_scan:
+                        covered = min(1.0, examined / max(sizes.get(node.name, examined), 1))
+                        seen = Counter({p: round(n / covered) for p, n in seen.items()})
+                        tally.exact = False
+                        break
             tally.counts.update(seen)
     return tally
 
