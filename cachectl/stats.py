@@ -43,6 +43,8 @@ MAX_BUCKET = 959
 #: Bookkeeping fields of the published hash.
 PLACES_FIELD = b"#prefixes"
 PLACE_KIND = b"prefix"
+#: What a backend reads when the stats key is not a hash: a field no reader can use.
+NOT_A_HASH = b"#not-a-hash"
 
 _COUNTER_KINDS = frozenset(name.encode() for name in COUNTERS)
 _INTEGER = re.compile(rb"0|[1-9][0-9]{0,18}")

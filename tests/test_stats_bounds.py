@@ -187,3 +187,16 @@ async def test_async_publishes_into_the_bounded_hash(redis_url: str) -> None:
         published = await cache.published_stats()
     assert len(published.prefixes) == MAX_PREFIXES + 1
     assert published.total.misses == MAX_PREFIXES + 10
+
+
+def test_a_stats_key_of_another_type_is_one_skipped_field(
+    raw_redis: redis.Redis, redis_url: str, run_script: Callable[..., CliResult]
+) -> None:
+    raw_redis.set(CLI_NAMESPACE.encode() + b"#stats", b"not a hash")
+    with Cache(redis_url, namespace=CLI_NAMESPACE, **PATIENT) as cache:
+        cache.get("w:1")
+        cache.publish_stats()  # refused by the server: kept for later, never raised
+        assert cache.published_stats().skipped == 1
+    done = run_script("--url", redis_url, "--namespace", CLI_NAMESPACE, "stats", "--json")
+    assert done.exit_code == 0, done.stderr
+    assert done.json()["skipped_fields"] == 1

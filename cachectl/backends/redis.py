@@ -26,7 +26,7 @@ from redis.retry import Retry
 from cachectl.backends.base import BATCH, BatchCallback
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
-from cachectl.stats import MAX_PREFIXES, OTHER, STATS_TTL, split_field
+from cachectl.stats import MAX_PREFIXES, NOT_A_HASH, OTHER, STATS_TTL, split_field
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
 # entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
@@ -148,6 +148,13 @@ def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     for member, score in pairs:
         args += [member, repr(score)]
     return args
+
+
+def _not_a_hash(exc: redis.exceptions.ResponseError) -> dict[bytes, bytes]:
+    """The stats key holds something else: one unusable field, which readers count."""
+    if not str(exc).startswith("WRONGTYPE"):
+        raise exc
+    return {NOT_A_HASH: b""}
 
 
 class BoundedPool(redis.ConnectionPool):
@@ -603,7 +610,10 @@ class RedisBackend:
         self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
 
     def read_counters(self, key: bytes) -> dict[bytes, bytes]:
-        raw: dict[bytes, bytes] = self.client.hgetall(key)
+        try:
+            raw: dict[bytes, bytes] = self.client.hgetall(key)
+        except redis.exceptions.ResponseError as exc:
+            return _not_a_hash(exc)
         return raw
 
     def ping(self) -> None:
@@ -756,7 +766,10 @@ class AsyncRedisBackend:
         await self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
 
     async def read_counters(self, key: bytes) -> dict[bytes, bytes]:
-        raw: dict[bytes, bytes] = await self.client.hgetall(key)
+        try:
+            raw: dict[bytes, bytes] = await self.client.hgetall(key)
+        except redis.exceptions.ResponseError as exc:
+            return _not_a_hash(exc)
         return raw
 
     async def ping(self) -> None:

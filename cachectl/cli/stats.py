@@ -55,7 +55,8 @@ def stats(
         typer.Option(
             "--format",
             help="table, json, or prometheus (the text format of node-exporter's "
-            "textfile collector).",
+            "textfile collector: prefixes the application published, the 100 busiest as "
+            "labels, the rest as '(other)'; latency as a histogram).",
         ),
     ] = StatsFormat.table,
     min_hit_ratio: Annotated[
@@ -87,8 +88,10 @@ def stats(
     """Hit ratio, latency, keys and memory per prefix, and the Redis server's figures.
 
     Prefix figures (hits, misses, sets, errors, fallback calls, p50/p99 latency) are those
-    every process using the cache publishes to the namespace's stats hash; key counts come
-    from a SCAN of every primary and memory from MEMORY USAGE of a sample of keys.
+    every process using the cache publishes to the namespace's stats hash (at most 1,000
+    prefixes, the rest as '(other)'; it expires a day after the last publish; fields that are
+    not usable are skipped and counted); key counts come from a SCAN of every primary and
+    memory from MEMORY USAGE of a sample of keys.
     """
     from cachectl.ops.stats import collect
 
