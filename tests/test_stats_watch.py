@@ -100,7 +100,7 @@ def test_tables_appended_to_a_file_until_sigterm(
     assert len(snapshots) >= 2
     for snapshot in snapshots:
         assert snapshot[:4].isdigit()  # the timestamp
-        assert "users" in snapshot and "Namespace 'clitest'" in snapshot
+        assert "users" in snapshot and "clitest" in snapshot
     assert "\x1b" not in text
 
 
