@@ -338,9 +338,15 @@ class Cache(_CacheBase):
         if not self._stats_on or not self.breaker.closed:
             return
         # The background publisher skips a turn while another publish runs; publish_stats and
-        # close wait for it (its reply is bounded by socket_timeout), so that everything
-        # recorded before they were called is on the server when they return.
-        if not self._publishing.acquire(blocking=wait):
+        # close wait for it (one round trip, bounded by socket_timeout), so that everything
+        # recorded before they were called is on the server when they return. Bounded all the
+        # same: a lock held across a fork is never released in the child.
+        if wait:
+            config = self.config  # longer than any one publish: a connection, one round trip
+            patience = config.pool_timeout + config.connect_timeout + config.socket_timeout + 1
+            if not self._publishing.acquire(timeout=patience):
+                return
+        elif not self._publishing.acquire(blocking=False):
             return
         try:
             delta = self.recorder.take_delta()
@@ -674,8 +680,11 @@ class AsyncCache(_CacheBase):
     async def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
             return
+        config = self.config  # see Cache._publish
+        deadline = time.monotonic() + config.pool_timeout + config.connect_timeout
+        deadline += config.socket_timeout + 1
         while not self._publishing.acquire(blocking=False):
-            if not wait:
+            if not wait or time.monotonic() > deadline:
                 return  # the background publisher skips a turn (see Cache._publish)
             # The holder may be a task of this very loop awaiting its reply, which blocking
             # would never let finish; the lock is a thread lock, polled, because tasks of
