@@ -125,3 +125,18 @@ def test_key_counts_stay_exact_and_rows_bounded_with_hostile_names(
     assert counts[OTHER] >= 300
     assert "fake" not in counts
     assert sum(len(row.prefix.encode()) > 200 for row in report.prefixes) == 0
+
+
+def test_memory_is_sampled_from_a_bounded_number_of_keys(
+    redis_url: str, raw_redis: redis.Redis
+) -> None:
+    from cachectl.ops.stats import SAMPLE
+    from cachectl.stats import MAX_PREFIXES, OTHER
+
+    raw_redis.mset({NS + b"k%d" % i: b"v" for i in range(MAX_PREFIXES + 2_000)})
+    config = cli_config(redis_url, CLI_NAMESPACE, environ={})
+    with connection(config) as conn:
+        report = collect(conn)
+    rows = {row.prefix: row for row in report.prefixes}
+    assert rows[OTHER].keys >= 2_000
+    assert all(row.sampled <= SAMPLE for row in report.prefixes)

@@ -137,7 +137,8 @@ class _Tally:
             head = (key[skip:] if key.startswith(ns) else key).partition(b":")[0]
             wanting = needy.get(head)
             if wanting is not None:
-                wanting.append(key)
+                if len(wanting) < SAMPLE:  # several segments may share a label (OTHER)
+                    wanting.append(key)
                 if len(wanting) >= SAMPLE:
                     del needy[head]
                     if not needy:
