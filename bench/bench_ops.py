@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,14 +50,23 @@ def populate(client: redis.Redis, url: str, keys: int) -> None:
 
 def run(args: list[str]) -> tuple[float, bytes]:
     """Wall seconds of a process, start to exit, and its stdout (stderr to a file)."""
-    with tempfile.TemporaryFile() as errors:
+    wall, out, _ = run_rss(args)
+    return wall, out
+
+
+def run_rss(args: list[str]) -> tuple[float, bytes, int]:
+    """run(), plus the process's peak RSS in KiB (from wait4: that process and nothing else)."""
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
         start = time.perf_counter()
-        done = subprocess.run(args, stdout=subprocess.PIPE, stderr=errors, check=False)
+        child = subprocess.Popen(args, stdout=output, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
-        if done.returncode != 0:
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
             errors.seek(0)
             raise RuntimeError(f"{args[0]} failed: {errors.read().decode()}")
-    return wall, done.stdout
+        output.seek(0)
+        return wall, output.read(), usage.ru_maxrss
 
 
 def scan_redis_cli(port: int, keys: int) -> float:
@@ -120,6 +130,10 @@ def main() -> None:
             for _ in range(options.rounds):
                 for name, contender in contenders.items():
                     best[name] = min(best[name], contender())
+            rss = run_rss(
+                [str(SCRIPT), "--url", server.url, "--namespace", NAMESPACE, "stats", "--json"]
+            )[2]
+            distinct = hostile_keyspace(client, server.url, keys, options.rounds)
     names = list(contenders)
     floor = best["redis-py SCAN loop, COUNT 1000"]
     print(f"\n{keys:,} keys under {len(PREFIXES)} prefixes; best of {options.rounds} rounds")
@@ -127,6 +141,31 @@ def main() -> None:
         ratio = best[name] / floor
         note = "  (target <= 2x)" if name.startswith("cachectl") else ""
         print(f"  {name:<42} {best[name]:7.3f} s  {ratio:5.2f}x the SCAN loop{note}")
+    wall, peak, rows = distinct
+    print(f"\n{keys:,} keys, each its own first segment (best of {options.rounds})")
+    print(
+        f"  {'cachectl stats --json':<42} {wall:7.3f} s  {wall / floor:5.2f}x the SCAN loop above"
+    )
+    print(f"  rows: {rows:,} (at most 1,000 prefixes and '(other)')")
+    print(
+        f"  peak RSS of the stats process: {peak / 1024:.1f} MiB (4 prefixes: {rss / 1024:.1f} MiB)"
+    )
+
+
+def hostile_keyspace(
+    client: redis.Redis, url: str, keys: int, rounds: int
+) -> tuple[float, int, int]:
+    """stats on keys that are each their own first segment: best wall, peak RSS KiB, rows."""
+    client.flushall()
+    client.execute_command("DEBUG", "POPULATE", keys, NAMESPACE, 16)  # bench:0, bench:1...
+    best, peak, rows = float("inf"), 0, 0
+    for _ in range(rounds):
+        args = [str(SCRIPT), "--url", url, "--namespace", NAMESPACE, "stats", "--json"]
+        wall, out, rss = run_rss(args)
+        report = json.loads(out)
+        assert sum(row["keys"] for row in report["prefixes"]) == keys
+        best, peak, rows = min(best, wall), max(peak, rss), len(report["prefixes"])
+    return best, peak, rows
 
 
 if __name__ == "__main__":
