@@ -9,13 +9,14 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cachectl import Cache
 from tests.conftest import CLI_ENV_VARS, CLI_NAMESPACE
+from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
@@ -104,15 +105,16 @@ def test_tables_appended_to_a_file_until_sigterm(
     assert "\x1b" not in text
 
 
-def test_the_terminal_gets_its_cursor_back_on_sigterm(
-    published: str, cachectl_script: str, cli_isolated: Path
-) -> None:
+def watch_on_a_terminal(
+    script: str, url: str, stop: Callable[[subprocess.Popen[bytes]], None]
+) -> tuple[int, bytes, bytes]:
+    """Run the watch on a pseudo-terminal until stop(child) ends it: status, output, stderr."""
     controller, terminal = pty.openpty()
     try:
         env = {k: v for k, v in os.environ.items() if k not in CLI_ENV_VARS}
         env.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
         env.pop("NO_COLOR", None)
-        base = [cachectl_script, "--url", published, "--namespace", CLI_NAMESPACE]
+        base = [script, "--url", url, "--namespace", CLI_NAMESPACE, "--timeout", "0.5"]
         child = subprocess.Popen(
             [*base, "stats", "--watch", "0.2"],
             stdin=subprocess.DEVNULL,
@@ -122,23 +124,45 @@ def test_the_terminal_gets_its_cursor_back_on_sigterm(
         )
         os.close(terminal)
         buffer = bytearray()
-        hide, show = b"\x1b[?25l", b"\x1b[?25h"
         read_until(controller, lambda b: b.count(b"users") >= 2, buffer)
-        assert hide in buffer and show not in buffer
-        child.send_signal(signal.SIGTERM)
+        assert HIDE in buffer and SHOW not in buffer
+        stop(child)
         _, err = child.communicate(timeout=HANG_GUARD)
-        while True:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if not ready:
-                break
+        while select.select([controller], [], [], 0.5)[0]:
             try:
                 chunk = os.read(controller, 65536)
-            except OSError:
+            except OSError:  # the child is gone and its side closed
                 break
             if not chunk:
                 break
             buffer += chunk
     finally:
         os.close(controller)
-    assert child.returncode == 0, err
-    assert buffer.rfind(show) > buffer.rfind(hide)
+    return child.returncode, bytes(buffer), err
+
+
+HIDE, SHOW = b"\x1b[?25l", b"\x1b[?25h"
+
+
+def test_the_terminal_gets_its_cursor_back_on_sigterm(
+    published: str, cachectl_script: str, cli_isolated: Path
+) -> None:
+    status, output, err = watch_on_a_terminal(
+        cachectl_script, published, lambda child: child.send_signal(signal.SIGTERM)
+    )
+    assert status == 0, err
+    assert output.rfind(SHOW) > output.rfind(HIDE)
+
+
+def test_the_terminal_gets_its_cursor_back_when_redis_goes_away(
+    own_redis: RedisServer, cachectl_script: str, cli_isolated: Path
+) -> None:
+    with Cache(own_redis.url, namespace=CLI_NAMESPACE, socket_timeout=2.0) as cache:
+        cache.get("users:1")
+        cache.publish_stats()
+    status, output, err = watch_on_a_terminal(
+        cachectl_script, own_redis.url, lambda child: own_redis.stop()
+    )
+    assert status == 3, err
+    assert b"cachectl: error:" in err
+    assert output.rfind(SHOW) > output.rfind(HIDE)
