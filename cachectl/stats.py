@@ -308,7 +308,9 @@ def add_fields(
     other = OTHER.encode()
     for name, value in delta.items():
         kind, prefix, rest = split_field(name)
-        if prefix != other and PLACE_KIND + b":" + prefix not in stored:
+        if len(prefix) > MAX_PREFIX_BYTES:
+            prefix = other
+        elif prefix != other and PLACE_KIND + b":" + prefix not in stored:
             if places < max_prefixes:
                 stored[PLACE_KIND + b":" + prefix] = 1
                 places += 1

@@ -200,3 +200,17 @@ def test_a_stats_key_of_another_type_is_one_skipped_field(
     done = run_script("--url", redis_url, "--namespace", CLI_NAMESPACE, "stats", "--json")
     assert done.exit_code == 0, done.stderr
     assert done.json()["skipped_fields"] == 1
+
+
+@pytest.mark.parametrize("backend_url", ["redis", "memory"], indirect=True)
+def test_a_long_prefix_from_another_writer_is_published_as_other(
+    backend_url: str, namespace: str
+) -> None:
+    long = b"z" * (MAX_PREFIX_BYTES + 1)
+    with Cache(backend_url, namespace=namespace, **PATIENT) as cache:
+        # What a writer without the length bound would send.
+        cache.backend.incr_counters(cache.keys.stats_key, {b"hits:" + long: 4, b"hits:ok": 1})
+        published = cache.published_stats()
+    assert published[OTHER].hits == 4
+    assert published["ok"].hits == 1
+    assert published.skipped == 0

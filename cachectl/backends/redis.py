@@ -26,7 +26,14 @@ from redis.retry import Retry
 from cachectl.backends.base import BATCH, BatchCallback
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
-from cachectl.stats import MAX_PREFIXES, NOT_A_HASH, OTHER, STATS_TTL, split_field
+from cachectl.stats import (
+    MAX_PREFIX_BYTES,
+    MAX_PREFIXES,
+    NOT_A_HASH,
+    OTHER,
+    STATS_TTL,
+    split_field,
+)
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
 # entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
@@ -85,8 +92,9 @@ return {reply[1], removed}
 # one of ARGV[2] places on first publish, and past them its figures go to ARGV[3], so the hash
 # stays bounded whatever the number of processes; a field that is not an integer (written by
 # someone else) is replaced rather than failing the whole publish; the hash then lives ARGV[1]
-# seconds more. ARGV from 4 on: kind, prefix, rest, delta for each field.
-PUBLISH_SCRIPT = """
+# seconds more. A prefix longer than MAX_PREFIX_BYTES (an older writer) goes to ARGV[3] too.
+# ARGV from 4 on: kind, prefix, rest, delta for each field.
+PUBLISH_SCRIPT = f"""
 local key, cap, other = KEYS[1], tonumber(ARGV[2]), ARGV[3]
 local raw = redis.call('HGET', key, '#prefixes')
 local places = 0
@@ -95,13 +103,15 @@ if raw then
   if places == nil or places < 0 or places ~= math.floor(places) then places = cap end
 end
 local taken = places
-local seen = {}
+local seen = {{}}
 for i = 4, #ARGV, 4 do
   local prefix = ARGV[i + 1]
   local label = seen[prefix]
   if label == nil then
     label = prefix
-    if prefix ~= other and redis.call('HEXISTS', key, 'prefix:' .. prefix) == 0 then
+    if #prefix > {MAX_PREFIX_BYTES} then
+      label = other
+    elseif prefix ~= other and redis.call('HEXISTS', key, 'prefix:' .. prefix) == 0 then
       if places < cap then
         redis.call('HSET', key, 'prefix:' .. prefix, 1)
         places = places + 1
