@@ -346,7 +346,12 @@ class Cache(_CacheBase):
         super().__init__(config)
         self.backend: Backend
         if config.is_memory:
-            self.backend = store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
+            # 'is None', not 'or': an empty shared store is falsy (it has a length).
+            self.backend = (
+                store
+                if store is not None
+                else MemoryStore(config.memory_max_entries, config.memory_max_bytes)
+            )
         else:
             from cachectl.backends.redis import RedisBackend
 
@@ -415,10 +420,19 @@ class Cache(_CacheBase):
             self.backend.delete_matching(list(taken.globs))
         self.backend.invalidate_tags(list(taken.tags))
 
-    def _publish(self) -> None:
+    def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
             return
-        if not self._publishing.acquire(blocking=False):
+        # The background publisher skips a turn while another publish runs; publish_stats and
+        # close wait for it (one round trip, bounded by socket_timeout), so that everything
+        # recorded before they were called is on the server when they return. Bounded all the
+        # same: a lock held across a fork is never released in the child.
+        if wait:
+            config = self.config  # longer than any one publish: a connection, one round trip
+            patience = config.pool_timeout + config.connect_timeout + config.socket_timeout + 1
+            if not self._publishing.acquire(timeout=patience):
+                return
+        elif not self._publishing.acquire(blocking=False):
             return
         try:
             delta = self.recorder.take_delta()
@@ -658,15 +672,15 @@ class Cache(_CacheBase):
             raise self._unavailable(exc) from None
 
     def publish_stats(self) -> None:
-        """Publish pending figures now (close does this too)."""
-        self._publish()
+        """Publish pending figures now (close does this too); they are on the server on return."""
+        self._publish(wait=True)
 
     def close(self) -> None:
         """Publish pending stats and release connections."""
         self._stop.set()
         if self._publisher is not None:
             self._publisher.join(self.config.socket_timeout * 4 + 0.1)
-        self._publish()
+        self._publish(wait=True)
         self.backend.close()
 
     def __enter__(self) -> Self:
@@ -712,7 +726,9 @@ class AsyncCache(_CacheBase):
         self.backend: AsyncBackend
         if config.is_memory:
             self.backend = AsyncMemoryBackend(
-                store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
+                store
+                if store is not None
+                else MemoryStore(config.memory_max_entries, config.memory_max_bytes)
             )
         else:
             from cachectl.backends.redis import AsyncRedisBackend
@@ -773,11 +789,19 @@ class AsyncCache(_CacheBase):
             await self.backend.delete_matching(list(taken.globs))
         await self.backend.invalidate_tags(list(taken.tags))
 
-    async def _publish(self) -> None:
+    async def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
             return
-        if not self._publishing.acquire(blocking=False):
-            return
+        config = self.config  # see Cache._publish
+        deadline = time.monotonic() + config.pool_timeout + config.connect_timeout
+        deadline += config.socket_timeout + 1
+        while not self._publishing.acquire(blocking=False):
+            if not wait or time.monotonic() > deadline:
+                return  # the background publisher skips a turn (see Cache._publish)
+            # The holder may be a task of this very loop awaiting its reply, which blocking
+            # would never let finish; the lock is a thread lock, polled, because tasks of
+            # several loops and threads may share this cache.
+            await asyncio.sleep(0.001)
         try:
             delta = self.recorder.take_delta()
             if delta:
@@ -1007,8 +1031,8 @@ class AsyncCache(_CacheBase):
             raise self._unavailable(exc) from None
 
     async def publish_stats(self) -> None:
-        """Publish pending figures now (close does this too)."""
-        await self._publish()
+        """Publish pending figures now (close does this too); they are on the server on return."""
+        await self._publish(wait=True)
 
     async def close(self) -> None:
         """Publish pending stats and release connections."""
@@ -1023,7 +1047,7 @@ class AsyncCache(_CacheBase):
             elif not loop.is_closed():  # started on another thread's loop: cancelled there
                 with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
                     loop.call_soon_threadsafe(task.cancel)
-        await self._publish()
+        await self._publish(wait=True)
         await self.backend.close()
 
     aclose = close

@@ -134,7 +134,7 @@ def test_stats_watch_refreshes_until_interrupted(
 
 def test_stats_usage_errors(cli: Cli) -> None:
     assert cli("stats", "--json", "--format", "prometheus").exit_code == 2
-    assert cli("stats", "--watch", "1", "--json").exit_code == 2
+    assert cli("stats", "--watch", "1", "--format", "prometheus").exit_code == 2
     assert cli("stats", "--output", "x").exit_code == 2
     assert cli("stats", "--min-hit-ratio", "2").exit_code == 2
 

@@ -10,7 +10,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Any, cast
 
@@ -25,6 +25,14 @@ from cachectl.backends.base import BATCH, BatchCallback
 from cachectl.backends.loops import PerLoop
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
+from cachectl.stats import (
+    MAX_PREFIX_BYTES,
+    MAX_PREFIXES,
+    NOT_A_HASH,
+    OTHER,
+    STATS_TTL,
+    split_field,
+)
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
 # entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
@@ -79,6 +87,59 @@ return {reply[1], removed}
 """
 
 
+# Adds one process's stats delta to the namespace's hash (see cachectl.stats): a prefix takes
+# one of ARGV[2] places on first publish, and past them its figures go to ARGV[3], so the hash
+# stays bounded whatever the number of processes; a field that is not an integer (written by
+# someone else) is replaced rather than failing the whole publish; the hash then lives ARGV[1]
+# seconds more. A prefix longer than MAX_PREFIX_BYTES (an older writer) goes to ARGV[3] too.
+# ARGV from 4 on: kind, prefix, rest, delta for each field.
+PUBLISH_SCRIPT = f"""
+local key, cap, other = KEYS[1], tonumber(ARGV[2]), ARGV[3]
+local raw = redis.call('HGET', key, '#prefixes')
+local places = 0
+if raw then
+  places = tonumber(raw)
+  if places == nil or places < 0 or places ~= math.floor(places) then places = cap end
+end
+local taken = places
+local seen = {{}}
+for i = 4, #ARGV, 4 do
+  local prefix = ARGV[i + 1]
+  local label = seen[prefix]
+  if label == nil then
+    label = prefix
+    if #prefix > {MAX_PREFIX_BYTES} then
+      label = other
+    elseif prefix ~= other and redis.call('HEXISTS', key, 'prefix:' .. prefix) == 0 then
+      if places < cap then
+        redis.call('HSET', key, 'prefix:' .. prefix, 1)
+        places = places + 1
+      else
+        label = other
+      end
+    end
+    seen[prefix] = label
+  end
+  local field = ARGV[i] .. ':' .. label .. ARGV[i + 2]
+  if type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
+    redis.call('HSET', key, field, ARGV[i + 3])
+  end
+end
+if places ~= taken or not raw then redis.call('HSET', key, '#prefixes', places) end
+redis.call('EXPIRE', key, ARGV[1])
+return places
+"""
+
+
+def _publish_args(
+    key: bytes, counters: Mapping[bytes, int], ttl: int, max_prefixes: int
+) -> list[Any]:
+    args: list[Any] = ["EVAL", PUBLISH_SCRIPT, 1, key, ttl, max_prefixes, OTHER]
+    for name, delta in counters.items():
+        args += [*split_field(name), delta]
+    return args
+
+
 # Counts, on the server, the keys one SCAN step finds (for a count before a flush).
 SCAN_COUNT_SCRIPT = """
 local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
@@ -96,6 +157,13 @@ def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     for member, score in pairs:
         args += [member, repr(score)]
     return args
+
+
+def _not_a_hash(exc: redis.exceptions.ResponseError) -> dict[bytes, bytes]:
+    """The stats key holds something else: one unusable field, which readers count."""
+    if not str(exc).startswith("WRONGTYPE"):
+        raise exc
+    return {NOT_A_HASH: b""}
 
 
 class BoundedPool(redis.ConnectionPool):
@@ -549,15 +617,21 @@ class RedisBackend:
                     on_batch(n)
         return removed
 
-    def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for name, delta in counters.items():
-            pipe.hincrby(key, name, delta)
-        pipe.execute()
+    def incr_counters(
+        self,
+        key: bytes,
+        counters: Mapping[bytes, int],
+        ttl: int = STATS_TTL,
+        max_prefixes: int = MAX_PREFIXES,
+    ) -> None:
+        self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
 
-    def read_counters(self, key: bytes) -> dict[bytes, int]:
-        raw: dict[bytes, bytes] = self.client.hgetall(key)
-        return {name: int(value) for name, value in raw.items()}
+    def read_counters(self, key: bytes) -> dict[bytes, bytes]:
+        try:
+            raw: dict[bytes, bytes] = self.client.hgetall(key)
+        except redis.exceptions.ResponseError as exc:
+            return _not_a_hash(exc)
+        return raw
 
     def ping(self) -> None:
         self.client.ping()
@@ -708,15 +782,21 @@ class AsyncRedisBackend:
                     on_batch(n)
         return removed
 
-    async def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for name, delta in counters.items():
-            pipe.hincrby(key, name, delta)
-        await pipe.execute()
+    async def incr_counters(
+        self,
+        key: bytes,
+        counters: Mapping[bytes, int],
+        ttl: int = STATS_TTL,
+        max_prefixes: int = MAX_PREFIXES,
+    ) -> None:
+        await self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
 
-    async def read_counters(self, key: bytes) -> dict[bytes, int]:
-        raw: dict[bytes, bytes] = await self.client.hgetall(key)
-        return {name: int(value) for name, value in raw.items()}
+    async def read_counters(self, key: bytes) -> dict[bytes, bytes]:
+        try:
+            raw: dict[bytes, bytes] = await self.client.hgetall(key)
+        except redis.exceptions.ResponseError as exc:
+            return _not_a_hash(exc)
+        return raw
 
     async def ping(self) -> None:
         await self.client.ping()

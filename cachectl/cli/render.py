@@ -383,8 +383,11 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
     servers: list[RenderableType] = []
     for table in _servers(report):
         servers += [Text(""), table] if servers else [table]
+    skipped = f"{count(report.skipped_fields, 'unusable field')} of the stats hash skipped"
     if not report.prefixes:
         empty = f"Namespace {report.namespace!r}: no keys and no published stats."
+        if report.skipped_fields:
+            empty += f" {skipped}."
         return Group(*servers, Text(""), text(empty))
     approx = "" if report.keys_exact else "~"
     counters = ("hits", "misses", "ratio", "sets", "errors", "fallback")
@@ -397,6 +400,8 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
             notes.append(
                 "~ key counts and memory extrapolated from a partial scan (see --max-scan)"
             )
+        if report.skipped_fields:
+            notes.append(skipped)
         prefixes = Table(
             box=box.SIMPLE_HEAD,
             show_edge=False,
@@ -455,22 +460,31 @@ def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
     out().print(stats_view(report, min_hit_ratio))
 
 
-def watch_stats(
-    collect: Callable[[], StatsReport], interval: float, min_hit_ratio: float | None
-) -> StatsReport:
-    """Refresh the stats tables in place every interval seconds until Ctrl-C; the last report."""
+@contextlib.contextmanager
+def live_stats(min_hit_ratio: float | None) -> Iterator[Callable[[StatsReport], None]]:
+    """On a terminal: a view of the stats tables redrawn in place by each call of the function
+    it yields; the cursor is shown again however the block ends."""
     from rich.live import Live
 
-    report = collect()
-    with Live(stats_view(report, min_hit_ratio), console=out(), auto_refresh=False) as live:
-        try:
-            while True:
-                time.sleep(interval)
-                report = collect()
-                live.update(stats_view(report, min_hit_ratio), refresh=True)
-        except KeyboardInterrupt:
-            pass
-    return report
+    with Live(console=out(), auto_refresh=False) as live:
+        yield lambda report: live.update(stats_view(report, min_hit_ratio), refresh=True)
+
+
+def append_stats(report: StatsReport, as_json: bool, min_hit_ratio: float | None) -> None:
+    """One timestamped snapshot appended to stdout, flushed: a JSON document on one line, or a
+    '# <time>' line and the tables (for a pipe or a file, where nothing is redrawn)."""
+    import datetime
+    import json
+
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    if as_json:
+        sys.stdout.write(json.dumps({"time": stamp, **report.to_dict()}) + "\n")
+    else:
+        sys.stdout.write(f"# {stamp}\n")
+        sys.stdout.flush()
+        show_stats(report, min_hit_ratio)
+        sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 # -- keys -------------------------------------------------------------------------------------
