@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
@@ -39,8 +43,41 @@ def demo(
             f"cachectl demo needs the fastapi extra ({exc.name} is missing): "
             "pip install 'cachectl[fastapi]'"
         ) from None
+    try:
+        with _interrupts() as interrupted:
+            _run(no_redis_server, json_output, interrupted)
+    except KeyboardInterrupt:
+        typer.echo("cachectl: interrupted; stopped everything the demo started", err=True)
+        raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[threading.Event]:
+    """SIGINT also sets an event: a KeyboardInterrupt that lands in a finalizer (an event
+    loop's __del__, say) is ignored by Python, and the demo would go on to the end."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(no_redis_server: bool, json_output: bool, interrupted: threading.Event) -> None:
     from cachectl.demo.environment import demo_environment
     from cachectl.demo.tour import tour
+
+    def check() -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
 
     if json_output:
         # No Rich with --json: the notes go to stderr as plain lines, the document to stdout.
@@ -52,7 +89,10 @@ def demo(
                 "app_url": env.app_url,
                 "namespace": env.namespace,
             }
-            steps = [step.to_dict() for step in tour(env)]
+            steps = []
+            for step in tour(env):
+                check()
+                steps.append(step.to_dict())
         summary = next(step["result"] for step in steps if step["kind"] == "summary")
         print_json({"environment": environment, "summary": summary, "steps": steps})
         typer.echo("Stopped everything the demo started.", err=True)
@@ -63,5 +103,7 @@ def demo(
     with demo_environment(use_redis_server=not no_redis_server) as env:
         render.show_demo_environment(env)
         for step in tour(env):
+            check()
             render.show_demo_step(step)
+    check()
     render.note("Stopped everything the demo started.")
