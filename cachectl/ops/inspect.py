@@ -357,7 +357,9 @@ def tags_of(conn: Connection, full: bytes) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def inspect_key(conn: Connection, key: str, raw: bool = False, items: int = ITEMS) -> Inspection:
+def inspect_key(
+    conn: Connection, key: str | bytes, raw: bool = False, items: int = ITEMS
+) -> Inspection:
     """Everything about one application key; raises CheckFailed when it does not exist."""
     from cachectl.keys import to_bytes
 

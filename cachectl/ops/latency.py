@@ -8,7 +8,6 @@ cachectl.Cache, to show what the application pays.
 from __future__ import annotations
 
 import gc
-import math
 import os
 import socket
 import ssl
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachectl.errors import BackendUnavailable, CheckFailed
 from cachectl.ops.connect import AUTH_HINT, Connection, Node
+from cachectl.stats import percentile
 
 if TYPE_CHECKING:
     from cachectl.cache import Cache
@@ -28,12 +28,6 @@ PING = b"*1\r\n$4\r\nPING\r\n"
 CANARY = "cachectl-latency"
 VALUE_SIZE = 1024
 NETWORK_PROBES = ("PING", "GET")
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """The nearest-rank q-th percentile (0-100) of sorted values."""
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass(frozen=True, slots=True)
