@@ -131,6 +131,7 @@ class FlushRequest(Selector):
     """A flush: the selection, the typed confirmation, and an optional limit."""
 
     confirm: str = Field(max_length=MAX_KEY)
+    rate: float | None = Field(None, ge=1.0)  # keys a second at most, as `cachectl flush --rate`
 
 
 class TtlRequest(BaseModel):
@@ -594,7 +595,8 @@ def _flush(
     if not progress.start(selection.label, total):
         raise HTTPException(status.HTTP_409_CONFLICT, "a flush is already running")
     try:
-        result = delete(conn, selection, on_batch=progress.tick)
+        rate = body.rate if isinstance(body, FlushRequest) else None
+        result = delete(conn, selection, on_batch=progress.tick, rate=rate)
     except BaseException as exc:
         progress.finish(str(exc) or type(exc).__name__)
         raise
