@@ -386,3 +386,29 @@ async def test_an_outage_is_a_503_everywhere_as_the_command_line_exits_3(
                 assert response.headers["content-type"] == "application/json"
                 detail = response.json()["detail"]
                 assert f"cannot reach {url}" in detail and "cannot reach" in cli.stderr
+
+
+@pytest.mark.parametrize("backend_url", ["cluster"], indirect=True)
+async def test_on_a_cluster_pages_and_plans_cover_every_primary(api: Api) -> None:
+    seen: set[bytes] = set()
+    cursor: str | None = None
+    for _ in range(100):
+        params: dict[str, Any] = {"pattern": "*", "count": 4}
+        if cursor:
+            params["cursor"] = cursor
+        body = (await api.client.get("/_cache/api/keys", params=params, headers=AS_READER)).json()
+        seen |= {bytes.fromhex(row["key_hex"]) for row in body["keys"]}
+        cursor = body["cursor"]
+        if cursor is None:
+            break
+    assert seen == {k.encode() for k in SEED} | {BINARY}
+    who = (await api.client.get("/_cache/api/whoami", headers=AS_READER)).json()
+    assert who["backend"] == "cluster"
+    selector = {"prefix": "user"}
+    plan = (await api.client.post("/_cache/api/flush/plan", json=selector, headers=AS_ADMIN)).json()
+    assert plan["count"] == len(expected(selector))
+    done = await api.client.post(
+        "/_cache/api/flush", json={**selector, "confirm": "user"}, headers=AS_ADMIN
+    )
+    assert done.json()["removed"] == len(expected(selector))
+    assert api.stored() == {k.encode() for k in SEED} - expected(selector) | {BINARY}
