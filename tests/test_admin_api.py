@@ -412,3 +412,31 @@ async def test_on_a_cluster_pages_and_plans_cover_every_primary(api: Api) -> Non
     )
     assert done.json()["removed"] == len(expected(selector))
     assert api.stored() == {k.encode() for k in SEED} - expected(selector) | {BINARY}
+
+
+async def test_a_hostile_audit_log_is_read_bounded(
+    redis_url: str, namespace: str, raw_redis: Any
+) -> None:
+    raw_redis.lpush(
+        f"{namespace}#audit",
+        b"\xff not json",
+        b'{"time": "now", "count": 1}',
+        b"[1, 2]",
+        b'{"time": 1, "count": 2, "action": "' + b"x" * 5000 + b'"}',
+        b'{"time": 1.5, "count": 3, "action": "flush", "selection": "<b>x</b>"}',
+    )
+    with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+        transport = httpx.ASGITransport(app=_app(cache))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            body = (await client.get("/_cache/api/audit", headers=AS_READER)).json()
+    assert body["entries"] == [
+        {
+            "time": 1.5,
+            "action": "flush",
+            "selection": "<b>x</b>",
+            "count": 3,
+            "address": None,
+            "role": None,
+            "source": "?",
+        }
+    ]
