@@ -440,3 +440,24 @@ async def test_a_hostile_audit_log_is_read_bounded(
             "source": "?",
         }
     ]
+
+
+async def test_an_async_cache_on_memory_is_operated_in_its_own_store() -> None:
+    from cachectl import AsyncCache
+
+    cache = AsyncCache("memory://", namespace="shop")
+    for i in range(5):
+        await cache.set(f"cart:{i}", i)
+    await cache.set("menu", "x")
+    app = FastAPI()
+    app.include_router(admin_router(cache, token=ADMIN), prefix="/_cache")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        page = await client.get("/_cache/api/keys", params={"prefix": "cart"}, headers=AS_ADMIN)
+        done = await client.post(
+            "/_cache/api/flush", json={"prefix": "cart", "confirm": "cart"}, headers=AS_ADMIN
+        )
+    assert sorted(row["key"] for row in page.json()["keys"]) == [f"cart:{i}" for i in range(5)]
+    assert done.json()["removed"] == 5
+    assert await cache.get("cart:1") is None and await cache.get("menu") == "x"
+    await cache.aclose()
