@@ -24,8 +24,9 @@ Bounds, so that neither a process nor the hash grows with the keys an applicatio
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,19 +69,41 @@ def bucket_bounds(index: int) -> tuple[int, int]:
     return mantissa << (bits - 5), ((mantissa + 1) << (bits - 5)) - 1
 
 
+# -- the package's one percentile: nearest rank, over samples or over a histogram -------------
+
+
+def rank(total: int, q: float) -> int:
+    """The nearest rank (1..total) of the q-th percentile (0-100) among total values."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be between 0 and 100, not {q}")
+    return min(total, max(1, math.ceil(q / 100 * total)))
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank q-th percentile (0-100) of sorted values (not empty)."""
+    if not ordered:
+        raise ValueError("no values")
+    return ordered[rank(len(ordered), q) - 1]
+
+
+def bucket_at(counts: Iterable[tuple[int, int]], total: int, q: float) -> int:
+    """The bucket holding the nearest-rank q-th percentile of a histogram, given as
+    (bucket, count) pairs in bucket order that add up to total (not zero)."""
+    wanted, seen = rank(total, q), 0
+    for index, count in counts:
+        seen += count
+        if seen >= wanted:
+            return index
+    raise ValueError("bucket counts add up to less than the total")
+
+
 def percentile_ms(buckets: Mapping[int, int], q: float) -> float | None:
     """The q-th percentile (0-100) of a latency histogram, in milliseconds."""
     total = sum(buckets.values())
     if total == 0:
         return None
-    rank = max(1, round(total * q / 100))
-    seen = 0
-    for index in sorted(buckets):
-        seen += buckets[index]
-        if seen >= rank:
-            low, high = bucket_bounds(index)
-            return (low + high) / 2 / 1000
-    raise AssertionError("unreachable")
+    low, high = bucket_bounds(bucket_at(sorted(buckets.items()), total, q))
+    return (low + high) / 2 / 1000
 
 
 class Counters:

@@ -486,7 +486,11 @@ def tags_of(conn: Connection, full: bytes) -> tuple[str, ...]:
 
 
 def inspect_key(
-    conn: Connection, key: str, raw: bool = False, items: int = ITEMS, max_bytes: int = MAX_BYTES
+    conn: Connection,
+    key: str | bytes,
+    raw: bool = False,
+    items: int = ITEMS,
+    max_bytes: int = MAX_BYTES,
 ) -> Inspection:
     """Everything about one application key, its value shown up to max_bytes (0: all);
     raises CheckFailed when it does not exist."""
