@@ -193,7 +193,7 @@ def _count(
             seen: Counter[str] = Counter()
             steps = (
                 cast(_Steps, scan_node(conn, node.name, glob))  # a generator too
-                if conn.cluster
+                if conn.cluster or conn.memory
                 else _scan_ahead(conn, glob)
             )
             with contextlib.closing(steps):  # a scan stopped early gives its connection back
