@@ -9,6 +9,7 @@
 #   latency: --interval --json --max-p50 --max-p99 --samples
 #   namespaces: --json --sample
 #   stats: --format --json --max-scan --min-hit-ratio --output --prefix --watch
+#   ui: --json --port --read-only
 #   warm: --app --base-url --concurrency --factory --header --header-origin --json --junit --max-p95 --min-hit-ratio --passes --rate --retries --timeout --variant
 _cachectl_completion() {
     local IFS=$'
