@@ -2,7 +2,7 @@
 # Install: source it from ~/.bashrc, or copy it to /etc/bash_completion.d/cachectl.
 # Generated for:
 #   cachectl: --install-completion --namespace --password-file --show-completion --timeout --url --version
-#   demo: --json --no-redis-server
+#   demo: --json --keep-running --no-redis-server
 #   flush: --all --dry-run --json --key --max-keys --pattern --prefix --rate --tag --yes -y
 #   inspect: --items --json --no-namespace --raw
 #   keys: --json --limit --no-namespace --pattern --prefix --sort --tag --top

@@ -18,6 +18,14 @@ def demo(
             "is installed.",
         ),
     ] = False,
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            "--keep-running",
+            help="After the tour, keep Redis, the shop and its Cache Management page running "
+            "until Ctrl-C.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Start Redis and the reference shop, warm it, show stats, inspect, invalidate, flush.
@@ -26,7 +34,9 @@ def demo(
     in-process server; the application runs under uvicorn on a free port. Everything it
     started is stopped at the end, also on Ctrl-C. Needs the fastapi extra:
     pip install 'cachectl[fastapi]'. With --json, one JSON document: the environment, every
-    step's result and the summary (the speedup of the cached dashboard endpoints).
+    step's result and the summary (the speedup of the cached dashboard endpoints). The shop
+    mounts the Cache Management page at /_cache/; its address and admin token are printed,
+    and --keep-running leaves it up after the tour until Ctrl-C.
     """
     try:
         import fakeredis  # noqa: F401
@@ -39,7 +49,7 @@ def demo(
             f"cachectl demo needs the fastapi extra ({exc.name} is missing): "
             "pip install 'cachectl[fastapi]'"
         ) from None
-    from cachectl.demo.environment import demo_environment
+    from cachectl.demo.environment import demo_environment, wait_until_stopped
     from cachectl.demo.tour import tour
 
     if json_output:
@@ -50,11 +60,15 @@ def demo(
                 "redis_url": env.redis_url,
                 "redis_kind": env.redis_kind,
                 "app_url": env.app_url,
+                "page_url": env.page_url,
                 "namespace": env.namespace,
             }
             steps = [step.to_dict() for step in tour(env)]
-        summary = next(step["result"] for step in steps if step["kind"] == "summary")
-        print_json({"environment": environment, "summary": summary, "steps": steps})
+            summary = next(step["result"] for step in steps if step["kind"] == "summary")
+            print_json({"environment": environment, "summary": summary, "steps": steps})
+            if keep_running:
+                typer.echo(f"Running until Ctrl-C; admin token {env.admin_token}", err=True)
+                wait_until_stopped()
         typer.echo("Stopped everything the demo started.", err=True)
         return
     from cachectl.cli import render
@@ -64,4 +78,10 @@ def demo(
         render.show_demo_environment(env)
         for step in tour(env):
             render.show_demo_step(step)
+        if keep_running:
+            typer.echo(
+                f"\nThe shop and its Cache Management page ({env.page_url}) keep running; "
+                "Ctrl-C stops everything."
+            )
+            wait_until_stopped()
     render.note("Stopped everything the demo started.")
