@@ -1,8 +1,8 @@
 """The Cache Management page, driven in headless Chromium against the real admin router and a
 real redis-server seeded here.
 
-Playwright's Python API drives Debian's /usr/bin/chromium (Playwright's own browser download is
-not used). Without them these tests skip, except in CI (CI=true), where they fail. Screenshots
+Playwright's Python API drives Debian's /usr/bin/chromium, or $CACHECTL_CHROMIUM (Playwright's
+own browser download is not used). Without them these tests skip, except in CI (CI=true), where they fail. Screenshots
 of each view go to docs/screenshots/ with CACHECTL_SCREENSHOTS=1, else to the test's tmp_path.
 """
 
@@ -26,7 +26,8 @@ from cachectl.contrib.fastapi import admin_router
 from cachectl.contrib.page import CSP
 from tests.conftest import serve_asgi
 
-CHROMIUM = "/usr/bin/chromium"
+#: Debian's chromium; CACHECTL_CHROMIUM names another build (e.g. /usr/bin/chromium-browser).
+CHROMIUM = os.environ.get("CACHECTL_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",

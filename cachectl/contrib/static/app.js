@@ -315,7 +315,8 @@ async function refreshOverview() {
     ],
     { format: (v) => `${v.toFixed(2)} ms` },
   );
-  say(`Updated ${new Date().toLocaleTimeString()}`);
+  // Outside the status live region: a screen reader would announce it every five seconds.
+  $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
 }
 
 function renderServer(data) {
