@@ -33,7 +33,7 @@ from cachectl.decorator import track_cache_status
 from cachectl.errors import BackendUnavailable, CachectlError, CheckFailed, ConfigError
 from cachectl.ops import aio, audit
 from cachectl.ops import selection as sel
-from cachectl.ops.connect import Connection, for_cache
+from cachectl.ops.connect import Connection, for_cache, translate_errors
 from cachectl.ops.inspect import display_key, hexdump
 from cachectl.stats import percentile
 
@@ -132,6 +132,7 @@ class FlushRequest(Selector):
     """A flush: the selection, the typed confirmation, and an optional limit."""
 
     confirm: str = Field(max_length=MAX_KEY)
+    rate: float | None = Field(None, ge=1.0)  # keys a second at most, as `cachectl flush --rate`
 
 
 class TtlRequest(BaseModel):
@@ -196,25 +197,27 @@ def _server_summary(servers: list[Any]) -> dict[str, Any] | None:
 
 
 class _Ops:
-    """The router's connection to what the cache uses, made on first use, and a runner for
-    operations in a worker thread with library errors as HTTP errors."""
+    """Runs operations on what the cache uses, in a worker thread, on a connection made for
+    the request and closed after it (no pool outlives a request; a restarted server is met
+    afresh), with library errors as HTTP errors."""
 
     def __init__(self, cache: Cache | AsyncCache) -> None:
         self.cache = cache
-        self._conn: Connection | None = None
-        self._lock = threading.Lock()
+        self.kind: str | None = None  # 'redis', 'cluster' or 'memory', once connected
 
-    def _connect(self) -> Connection:
-        with self._lock:
-            if self._conn is None:
-                self._conn = for_cache(self.cache)
-            return self._conn
+    def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        conn = for_cache(self.cache)
+        self.kind = conn.kind
+        try:
+            with translate_errors(conn.config):
+                return fn(conn, *args, **kwargs)
+        finally:
+            conn.close()
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """fn(conn, *args, **kwargs) off the event loop; HTTPException for a library error."""
         try:
-            conn = await aio.run(self._connect)
-            return await aio.run(fn, conn, *args, **kwargs)
+            return await aio.run(self._run, fn, *args, **kwargs)
         except (CachectlError, ValueError) as exc:
             raise _http_error(exc) from None
 
@@ -385,8 +388,8 @@ def admin_router(
     async def whoami(request: Request) -> dict[str, Any]:
         config = cache.config
         kind = "memory" if config.is_memory else "cluster" if config.cluster else "redis"
-        if ops._conn is not None:
-            kind = ops._conn.kind  # a plain URL may have turned out to be a cluster
+        if ops.kind is not None:
+            kind = ops.kind  # a plain URL may have turned out to be a cluster
         return {
             "role": role(request),
             "namespace": cache.namespace,
@@ -595,7 +598,8 @@ def _flush(
     if not progress.start(selection.label, total):
         raise HTTPException(status.HTTP_409_CONFLICT, "a flush is already running")
     try:
-        result = delete(conn, selection, on_batch=progress.tick)
+        rate = body.rate if isinstance(body, FlushRequest) else None
+        result = delete(conn, selection, on_batch=progress.tick, rate=rate)
     except BaseException as exc:
         progress.finish(str(exc) or type(exc).__name__)
         raise

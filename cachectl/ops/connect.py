@@ -228,13 +228,22 @@ def connect(config: CacheConfig, store: MemoryStore | None = None) -> Connection
 def for_cache(cache: Cache | AsyncCache) -> Connection:
     """A connection to what an application's cache uses: its server, or its own memory store.
 
-    The operations never go through the cache's breaker: an outage is an error here.
+    The operations never go through the cache's breaker: an outage is an error here. The
+    timeouts are at least the command line's (a cache's are short, for the request path).
     """
     from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
+    from cachectl.config import CLI_DEFAULT_TIMEOUT
 
     backend: Any = cache.backend
     store = backend.store if isinstance(backend, AsyncMemoryBackend) else backend
-    return connect(cache.config, store if isinstance(store, MemoryStore) else None)
+    config = cache.config
+    # A cache's timeout is tuned for the request path (tens of ms); an operation's SCAN step
+    # may take longer, and waits as the command line does.
+    config = config.replace(
+        socket_timeout=max(config.socket_timeout, CLI_DEFAULT_TIMEOUT),
+        connect_timeout=max(config.connect_timeout, CLI_DEFAULT_TIMEOUT),
+    )
+    return connect(config, store if isinstance(store, MemoryStore) else None)
 
 
 @contextlib.contextmanager
