@@ -2,8 +2,9 @@
 real redis-server seeded here.
 
 Playwright's Python API drives Debian's /usr/bin/chromium, or $CACHECTL_CHROMIUM (Playwright's
-own browser download is not used). Without them these tests skip, except in CI (CI=true), where they fail. Screenshots
-of each view go to docs/screenshots/ with CACHECTL_SCREENSHOTS=1, else to the test's tmp_path.
+own browser download is not used). Without them these tests skip, except in CI (CI=true), where
+they fail. Screenshots of each view go to docs/screenshots/ with CACHECTL_SCREENSHOTS=1, else to
+the test's tmp_path.
 """
 
 from __future__ import annotations
