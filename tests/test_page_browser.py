@@ -226,6 +226,12 @@ def test_browse_past_the_first_page_of_keys(page: Any, site: Site, shots: Path) 
     assert pages >= 2
     assert sorted(seen) == sorted(f"user:{i}" for i in range(USERS))
 
+    # The biggest keys of the whole namespace: the compressed product comes first.
+    page.fill("#keys-value", "")
+    page.click("#keys-top")
+    page.wait_for_selector("#keys-label:text('Biggest keys')")
+    assert page.locator("#keys-table .key-link").first.inner_text() == "blob:big"
+
 
 def test_compressed_and_foreign_values_are_decoded(page: Any, site: Site, shots: Path) -> None:
     sign_in(page, site, ADMIN)
@@ -257,6 +263,30 @@ def test_change_a_ttl(page: Any, site: Site) -> None:
     page.click("#ttl-persist")
     page.wait_for_selector("#key-facts:has-text('no expiry')")
     assert site.redis.ttl(f"{NS}:user:7") == -1
+
+    # Deleting asks once more, in the page (no browser dialog).
+    page.click("#key-delete")
+    assert site.redis.exists(f"{NS}:user:7") == 1
+    page.click("#key-delete-yes")
+    page.wait_for_selector("#status:text('Deleted user:7')")
+    assert site.redis.exists(f"{NS}:user:7") == 0
+    assert site.redis.exists(f"{NS}:user:8") == 1
+
+
+def test_flush_a_list_of_keys(page: Any, site: Site) -> None:
+    before = site.keys()
+    sign_in(page, site, ADMIN)
+    page.click("#tab-flush")
+    page.select_option("#flush-kind", "keys")
+    page.fill("#flush-keys", "user:1\nuser:2\nuser:no-such-key\n")
+    page.click("#flush-form button[type=submit]")
+    page.wait_for_selector("#flush-plan:not([hidden])")
+    assert "2 keys would be deleted" in page.locator("#plan-summary").inner_text()
+    # The text to type is what the page asks for (ops' confirm text for a key list).
+    page.fill("#flush-confirm", page.locator("#flush-confirm-label code").inner_text())
+    page.click("#flush-go")
+    page.wait_for_selector("#flush-result:text('Removed 2 keys')")
+    assert site.keys() == before - {f"{NS}:user:1", f"{NS}:user:2"}
 
 
 def test_flush_a_prefix_through_preview_and_typed_confirmation(
