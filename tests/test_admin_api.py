@@ -412,3 +412,52 @@ async def test_on_a_cluster_pages_and_plans_cover_every_primary(api: Api) -> Non
     )
     assert done.json()["removed"] == len(expected(selector))
     assert api.stored() == {k.encode() for k in SEED} - expected(selector) | {BINARY}
+
+
+async def test_a_hostile_audit_log_is_read_bounded(
+    redis_url: str, namespace: str, raw_redis: Any
+) -> None:
+    raw_redis.lpush(
+        f"{namespace}#audit",
+        b"\xff not json",
+        b'{"time": "now", "count": 1}',
+        b"[1, 2]",
+        b'{"time": 1, "count": 2, "action": "' + b"x" * 5000 + b'"}',
+        b'{"time": 1.5, "count": 3, "action": "flush", "selection": "<b>x</b>"}',
+    )
+    with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+        transport = httpx.ASGITransport(app=_app(cache))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            body = (await client.get("/_cache/api/audit", headers=AS_READER)).json()
+    assert body["entries"] == [
+        {
+            "time": 1.5,
+            "action": "flush",
+            "selection": "<b>x</b>",
+            "count": 3,
+            "address": None,
+            "role": None,
+            "source": "?",
+        }
+    ]
+
+
+async def test_an_async_cache_on_memory_is_operated_in_its_own_store() -> None:
+    from cachectl import AsyncCache
+
+    cache = AsyncCache("memory://", namespace="shop")
+    for i in range(5):
+        await cache.set(f"cart:{i}", i)
+    await cache.set("menu", "x")
+    app = FastAPI()
+    app.include_router(admin_router(cache, token=ADMIN), prefix="/_cache")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        page = await client.get("/_cache/api/keys", params={"prefix": "cart"}, headers=AS_ADMIN)
+        done = await client.post(
+            "/_cache/api/flush", json={"prefix": "cart", "confirm": "cart"}, headers=AS_ADMIN
+        )
+    assert sorted(row["key"] for row in page.json()["keys"]) == [f"cart:{i}" for i in range(5)]
+    assert done.json()["removed"] == 5
+    assert await cache.get("cart:1") is None and await cache.get("menu") == "x"
+    await cache.aclose()
