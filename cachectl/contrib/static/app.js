@@ -713,7 +713,9 @@ async function previewFlush() {
   state.plan = { selector, ...plan };
   $("plan-summary").textContent = plan.refused
     ? `${plan.label}: ${num(plan.count)} keys match, more than the limit of ${num(plan.max_keys)}; a flush would be refused.`
-    : `${plan.label}: ${num(plan.count)} ${plan.count === 1 ? "key" : "keys"} would be deleted.`;
+    : state.role === "admin"
+      ? `${plan.label}: ${num(plan.count)} ${plan.count === 1 ? "key" : "keys"} would be deleted.`
+      : `${plan.label}: ${num(plan.count)} ${plan.count === 1 ? "key matches" : "keys match"} (only an admin token can delete them).`;
   const sample = $("plan-sample");
   sample.replaceChildren(...(plan.sample || []).map((k) => el("li", { class: "keycell", text: typeof k === "string" ? k : k.key })));
   sample.hidden = plan.count === 0;
