@@ -226,6 +226,13 @@ def test_browse_past_the_first_page_of_keys(page: Any, site: Site, shots: Path) 
     assert pages >= 2
     assert sorted(seen) == sorted(f"user:{i}" for i in range(USERS))
 
+    # Sorting by a column header: memory, biggest first, within the page.
+    page.click("#keys-first")
+    page.wait_for_selector("#keys-label:text('page 1')")
+    page.get_by_role("button", name="Memory", exact=True).click()
+    page.wait_for_selector("#keys-table th[aria-sort=descending]")
+    assert page.locator("#keys-sort").input_value() == "memory"
+
     # The biggest keys of the whole namespace: the compressed product comes first.
     page.fill("#keys-value", "")
     page.click("#keys-top")

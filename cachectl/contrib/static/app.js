@@ -140,7 +140,15 @@ function table(node, columns, rows, empty = "Nothing to show.") {
   node.replaceChildren();
   const head = el("tr");
   for (const column of columns) {
-    head.append(el("th", { scope: "col", class: column.num ? "num" : null, text: column.title }));
+    const th = el("th", { scope: "col", class: column.num ? "num" : null });
+    if (column.sort) {
+      // A header that sorts is a button; aria-sort tells which one is in use.
+      th.setAttribute("aria-sort", column.sorted ? column.direction || "ascending" : "none");
+      th.append(el("button", { type: "button", class: "sort", text: column.title, onclick: column.sort }));
+    } else {
+      th.textContent = column.title;
+    }
+    head.append(th);
   }
   node.append(el("thead", {}, head));
   const body = el("tbody");
@@ -281,16 +289,20 @@ function totals(prefixes) {
 }
 
 async function refreshOverview() {
+  if (state.loading) return; // a slow overview (a large keyspace) is not asked twice at once
+  state.loading = true;
   let data;
   try {
     data = await api("GET", "overview");
   } catch (error) {
     failed(error);
     return;
+  } finally {
+    state.loading = false;
   }
   if (state.role === null) return; // signed out while waiting
   renderServer(data);
-  renderPrefixes(data.prefixes || []);
+  renderPrefixes(data.prefixes || [], data.estimated || []);
   const now = totals(data.prefixes || []);
   // The ratio of the reads since the previous refresh; the lifetime ratio for the first point.
   let ratio = null;
@@ -333,13 +345,17 @@ function renderServer(data) {
     ["Memory used", bytes(server.memory_used)],
     ["Memory peak", bytes(server.memory_peak)],
     ["Memory max", server.memory_max ? bytes(server.memory_max) : "no limit"],
+    ...(server.maxmemory_policy ? [["Eviction policy", server.maxmemory_policy]] : []),
+    ...(server.nodes > 1 ? [["Primaries", num(server.nodes)]] : []),
     ["Evictions", num(server.evictions)],
     ["Clients", num(server.clients)],
     ["Ops/s", num(server.ops_per_s)],
   ]);
 }
 
-function renderPrefixes(prefixes) {
+function renderPrefixes(prefixes, estimated) {
+  // Past the scan limit key counts are extrapolated; memory is always sampled.
+  const about = (name, text) => (estimated.includes(name) && text !== "–" ? `≈ ${text}` : text);
   const browse = (row) =>
     el("button", {
       type: "button",
@@ -360,8 +376,8 @@ function renderPrefixes(prefixes) {
       { title: "Fallback", num: true, cell: (r) => num(r.fallback) },
       { title: "p50", num: true, cell: (r) => ms(r.p50_ms) },
       { title: "p99", num: true, cell: (r) => ms(r.p99_ms) },
-      { title: "Keys", num: true, cell: (r) => num(r.keys) },
-      { title: "Memory", num: true, cell: (r) => bytes(r.memory) },
+      { title: "Keys", num: true, cell: (r) => about("keys", num(r.keys)) },
+      { title: "Memory", num: true, cell: (r) => about("memory", bytes(r.memory)) },
     ],
     prefixes,
     "No prefix has figures yet.",
@@ -521,7 +537,7 @@ async function topKeys() {
     failed(error);
     return;
   }
-  renderKeys(data.keys || []);
+  renderKeys(data.keys || [], false);
   $("keys-label").textContent = `Biggest keys of ${data.label || "the selection"}`;
   $("keys-next").hidden = true;
   $("keys-first").hidden = true;
@@ -529,19 +545,30 @@ async function topKeys() {
   say("");
 }
 
-function renderKeys(rows) {
+function sortBy(name) {
+  return () => {
+    $("keys-sort").value = name;
+    if (state.keys.query) searchKeys();
+  };
+}
+
+function renderKeys(rows, sortable = true) {
+  const current = $("keys-sort").value;
+  const sort = (name) => (sortable ? sortBy(name) : undefined);
   table(
     $("keys-table"),
     [
       {
         title: "Key",
         cls: "keycell",
+        sort: sort("name"),
+        sorted: sortable && current === "name",
         cell: (r) =>
           el("button", { type: "button", class: "link key-link", text: r.key, onclick: () => openKey(keyRef(r), r.key) }),
       },
       { title: "Type", cell: (r) => r.type ?? "–" },
-      { title: "TTL", num: true, cell: (r) => duration(ttlMs(r)) },
-      { title: "Memory", num: true, cell: (r) => bytes(r.memory) },
+      { title: "TTL", num: true, cell: (r) => duration(ttlMs(r)), sort: sort("ttl"), sorted: sortable && current === "ttl" },
+      { title: "Memory", num: true, cell: (r) => bytes(r.memory), sort: sort("memory"), sorted: sortable && current === "memory", direction: "descending" },
       { title: "Codec", cell: (r) => r.codec ?? "–" },
     ],
     rows,
