@@ -354,7 +354,7 @@ function renderServer(data) {
 }
 
 function renderPrefixes(prefixes, estimated) {
-  // Past the scan limit key counts are extrapolated; memory is always sampled.
+  // Past the scan limit key counts are extrapolated (memory is always sampled: its title says).
   const about = (name, text) => (estimated.includes(name) && text !== "–" ? `≈ ${text}` : text);
   const browse = (row) =>
     el("button", {
@@ -377,7 +377,7 @@ function renderPrefixes(prefixes, estimated) {
       { title: "p50", num: true, cell: (r) => ms(r.p50_ms) },
       { title: "p99", num: true, cell: (r) => ms(r.p99_ms) },
       { title: "Keys", num: true, cell: (r) => about("keys", num(r.keys)) },
-      { title: "Memory", num: true, cell: (r) => about("memory", bytes(r.memory)) },
+      { title: "Memory (est.)", num: true, cell: (r) => bytes(r.memory) },
     ],
     prefixes,
     "No prefix has figures yet.",
