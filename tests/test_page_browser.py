@@ -427,3 +427,16 @@ def test_the_page_is_served_without_a_token_under_a_strict_policy(site: Site) ->
     # The data is not: the API wants a token.
     assert httpx.get(f"{site.page_url}api/overview").status_code == 401
     assert httpx.get(f"{site.page_url}api/overview", params={"token": ADMIN}).status_code == 401
+
+
+def test_the_token_stays_in_the_tab_never_in_a_cookie_or_url(page: Any, site: Site) -> None:
+    sign_in(page, site, ADMIN)
+    assert ADMIN not in page.url
+    assert page.context.cookies() == []
+    page.reload()  # the same tab keeps its session
+    page.wait_for_selector("#app:not([hidden])")
+    page.click("#signout")
+    assert page.evaluate("sessionStorage.length") == 0
+    page.reload()
+    page.wait_for_selector("#login:not([hidden])")
+    assert page.locator("#app").is_hidden()
