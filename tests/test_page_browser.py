@@ -411,6 +411,11 @@ def test_keyboard_moves_between_tabs(page: Any, site: Site) -> None:
     assert page.locator("#view-keys").is_visible()
     page.keyboard.press("End")
     assert page.locator("#tab-audit").get_attribute("aria-selected") == "true"
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input, select, textarea')]"
+        ".filter(e => e.labels.length === 0).map(e => e.id)"
+    )
+    assert unlabelled == []
 
 
 def test_the_page_is_served_without_a_token_under_a_strict_policy(site: Site) -> None:
