@@ -168,8 +168,8 @@ function table(node, columns, rows, empty = "Nothing to show.") {
 
 function facts(node, pairs) {
   node.replaceChildren();
-  for (const [name, value] of pairs) {
-    node.append(el("div", {}, el("dt", { text: name }), el("dd", {}, value)));
+  for (const [name, value, wide] of pairs) {
+    node.append(el("div", { class: wide ? "wide" : null }, el("dt", { text: name }), el("dd", {}, value)));
   }
 }
 
@@ -611,7 +611,6 @@ async function loadKey() {
   const pairs = [
     ["Type", doc.type ?? "–"],
     ["TTL", duration(doc.ttl_ms !== undefined ? doc.ttl_ms : ttlMs(doc))],
-    ["Tags", tags],
     ["Codec", codec],
     ["Stored size", enc.stored_size !== undefined ? bytes(enc.stored_size) : "–"],
     ["Decoded size", enc.payload_size !== undefined && enc.payload_size !== null ? bytes(enc.payload_size) : "–"],
@@ -619,6 +618,8 @@ async function loadKey() {
   ];
   if (doc.full_key && doc.full_key !== doc.key) pairs.push(["Redis key", doc.full_key]);
   if (doc.length !== undefined) pairs.push(["Items", num(doc.length)]);
+  // Last and full width: a value may carry many tags.
+  pairs.push(["Tags", tags, Boolean(doc.tags && doc.tags.length > 3)]);
   facts($("key-facts"), pairs);
   const value = $("key-value");
   if (doc.error || doc.hexdump !== undefined || doc.head_hex !== undefined) {
@@ -658,19 +659,25 @@ function tree(value, depth) {
   return el("div", { class: "tree" }, branch(value, depth));
 }
 
-function branch(value, depth) {
+// An object or array as a foldable list; name (the key in its parent) is shown in the summary,
+// so that "products: [ 12 items ]" reads on one line with the items below.
+function branch(value, depth, name = null) {
   const isArray = Array.isArray(value);
   const entries = isArray ? value.map((v, i) => [i, v]) : Object.entries(value);
   const label = isArray ? `[ ${entries.length} items ]` : `{ ${entries.length} keys }`;
-  if (depth >= TREE_DEPTH) return el("span", { class: "muted", text: `${label} (too deep to show)` });
+  const head = name === null ? [] : [name, ": "];
+  if (depth >= TREE_DEPTH) return el("span", {}, ...head, el("span", { class: "muted", text: `${label} (too deep to show)` }));
   // Open near the root, and small branches a little deeper; long arrays start folded.
   const details = el("details", { open: depth < 1 || (depth < 4 && entries.length <= 12) });
-  details.append(el("summary", { text: label }));
+  details.append(el("summary", {}, ...head, el("span", { class: "muted", text: label })));
   const list = el("ul");
-  for (const [name, child] of entries.slice(0, TREE_ITEMS)) {
-    const item = el("li", {}, el("span", { class: "j-key", text: isArray ? `${name}` : JSON.stringify(name) }), ": ");
-    item.append(child !== null && typeof child === "object" ? branch(child, depth + 1) : leaf(child));
-    list.append(item);
+  for (const [key, child] of entries.slice(0, TREE_ITEMS)) {
+    const keyNode = el("span", { class: "j-key", text: isArray ? `${key}` : JSON.stringify(key) });
+    list.append(
+      child !== null && typeof child === "object"
+        ? el("li", {}, branch(child, depth + 1, keyNode))
+        : el("li", {}, keyNode, ": ", leaf(child)),
+    );
   }
   if (entries.length > TREE_ITEMS) list.append(el("li", { class: "muted", text: `… ${entries.length - TREE_ITEMS} more` }));
   details.append(list);
