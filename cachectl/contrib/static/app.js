@@ -878,6 +878,13 @@ function start() {
   });
   on("key-delete-yes", "click", () => deleteKey());
   on("flush-kind", "change", flushKind);
+  // A preview stands for the selection it was made for: editing the selection withdraws it.
+  for (const id of ["flush-value", "flush-keys", "flush-max"]) {
+    on(id, "input", () => {
+      $("flush-plan").hidden = true;
+      state.plan = null;
+    });
+  }
   on("flush-form", "submit", () => previewFlush());
   on("flush-confirm", "input", () => {
     $("flush-go").disabled = !state.plan || state.plan.count === 0 || $("flush-confirm").value !== state.plan.confirm;
