@@ -22,6 +22,14 @@ def demo(
             "is installed.",
         ),
     ] = False,
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            "--keep-running",
+            help="After the tour, keep Redis, the shop and its Cache Management page running "
+            "until Ctrl-C.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Start Redis and the reference shop, warm it, show stats, inspect, invalidate, flush.
@@ -30,7 +38,9 @@ def demo(
     in-process server; the application runs under uvicorn on a free port. Everything it
     started is stopped at the end, also on Ctrl-C. Needs the fastapi extra:
     pip install 'cachectl[fastapi]'. With --json, one JSON document: the environment, every
-    step's result and the summary (the speedup of the cached dashboard endpoints).
+    step's result and the summary (the speedup of the cached dashboard endpoints). The shop
+    mounts the Cache Management page at /_cache/; its address and admin token are printed,
+    and --keep-running leaves it up after the tour until Ctrl-C.
     """
     try:
         import fakeredis  # noqa: F401
@@ -45,7 +55,7 @@ def demo(
         ) from None
     try:
         with _interrupts() as interrupted:
-            _run(no_redis_server, json_output, interrupted)
+            _run(no_redis_server, keep_running, json_output, interrupted)
     except KeyboardInterrupt:
         typer.echo("cachectl: interrupted; stopped everything the demo started", err=True)
         raise typer.Exit(130) from None
@@ -71,8 +81,10 @@ def _interrupts() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run(no_redis_server: bool, json_output: bool, interrupted: threading.Event) -> None:
-    from cachectl.demo.environment import demo_environment
+def _run(
+    no_redis_server: bool, keep_running: bool, json_output: bool, interrupted: threading.Event
+) -> None:
+    from cachectl.demo.environment import demo_environment, wait_until_stopped
     from cachectl.demo.tour import tour
 
     def check() -> None:
@@ -87,14 +99,18 @@ def _run(no_redis_server: bool, json_output: bool, interrupted: threading.Event)
                 "redis_url": env.redis_url,
                 "redis_kind": env.redis_kind,
                 "app_url": env.app_url,
+                "page_url": env.page_url,
                 "namespace": env.namespace,
             }
             steps = []
             for step in tour(env):
                 check()
                 steps.append(step.to_dict())
-        summary = next(step["result"] for step in steps if step["kind"] == "summary")
-        print_json({"environment": environment, "summary": summary, "steps": steps})
+            summary = next(step["result"] for step in steps if step["kind"] == "summary")
+            print_json({"environment": environment, "summary": summary, "steps": steps})
+            if keep_running:
+                typer.echo(f"Running until Ctrl-C; admin token {env.admin_token}", err=True)
+                wait_until_stopped()
         typer.echo("Stopped everything the demo started.", err=True)
         return
     from cachectl.cli import render
@@ -105,5 +121,11 @@ def _run(no_redis_server: bool, json_output: bool, interrupted: threading.Event)
         for step in tour(env):
             check()
             render.show_demo_step(step)
-    check()
+        check()
+        if keep_running:
+            typer.echo(
+                f"\nThe shop and its Cache Management page ({env.page_url}) keep running; "
+                "Ctrl-C stops everything."
+            )
+            wait_until_stopped()
     render.note("Stopped everything the demo started.")

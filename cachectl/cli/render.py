@@ -814,6 +814,7 @@ def show_demo_environment(env: DemoEnvironment) -> None:
             f"namespace {env.namespace!r}, database {env.db_path}"
         )
     )
+    out().print(text(f"Cache Management page at {env.page_url}, admin token {env.admin_token}"))
 
 
 def show_demo_step(step: Step) -> None:

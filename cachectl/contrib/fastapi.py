@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cachectl.cache import AsyncCache, Cache
+from cachectl.contrib.page import with_page
 from cachectl.decorator import track_cache_status
 from cachectl.errors import BackendUnavailable, CachectlError, CheckFailed, ConfigError
 from cachectl.ops import aio, audit
@@ -539,7 +540,7 @@ def admin_router(
         entries = await ops.run(audit.read, limit)
         return {"entries": [entry.to_dict() for entry in entries]}
 
-    return router
+    return with_page(router)
 
 
 def _browse(
