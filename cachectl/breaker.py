@@ -42,6 +42,10 @@ class Breaker:
         self._retry_at = 0.0
         self._probing = threading.Lock()
 
+    def after_fork(self) -> None:
+        """In a forked child: a probe lock no thread of the parent holds."""
+        self._probing = threading.Lock()
+
     @property
     def state(self) -> BreakerState:
         """The current state."""

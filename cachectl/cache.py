@@ -19,6 +19,7 @@ from time import perf_counter_ns
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
+from cachectl import forksafe
 from cachectl.api import MISS as MISS
 from cachectl.api import Entry
 from cachectl.api import Missing as _Missing
@@ -133,6 +134,14 @@ class _CacheBase:
         self._warned: set[str] = set()
         self._owed_lock = threading.Lock()
         self._announced = 0  # the breaker's opening count when recovery was last logged
+        forksafe.register(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks, since a thread of the parent may have held one."""
+        self._owed_lock = threading.Lock()
+        self._publishing = threading.Lock()
+        self.breaker.after_fork()
+        self.fallback.after_fork()
 
     def _classify(self, backend: Backend | AsyncBackend) -> None:
         # Each backend says which of its errors mean an outage (the breaker counts them) and
@@ -491,6 +500,16 @@ class Cache(_CacheBase):
         self._stop = threading.Event()
         self._publisher: threading.Thread | None = None
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks; the publisher restarts when next due."""
+        super().after_fork()
+        if isinstance(self.backend, MemoryStore):
+            self.backend.after_fork()
+        stop, self._stop = self._stop, threading.Event()
+        if stop.is_set():
+            self._stop.set()
+        self._publisher = None
+
     @classmethod
     def from_url(
         cls, url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, **options: Any
@@ -529,10 +548,19 @@ class Cache(_CacheBase):
         for method, args in self._replay_calls(taken):
             getattr(self.backend, method)(*args)
 
-    def _publish(self) -> None:
+    def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
             return
-        if not self._publishing.acquire(blocking=False):
+        # The background publisher skips a turn while another publish runs; publish_stats and
+        # close wait for it (one round trip, bounded by socket_timeout), so that everything
+        # recorded before they were called is on the server when they return. Bounded all the
+        # same: a lock held across a fork is never released in the child.
+        if wait:
+            config = self.config  # longer than any one publish: a connection, one round trip
+            patience = config.pool_timeout + config.connect_timeout + config.socket_timeout + 1
+            if not self._publishing.acquire(timeout=patience):
+                return
+        elif not self._publishing.acquire(blocking=False):
             return
         try:
             delta = self.recorder.take_delta()
@@ -827,15 +855,15 @@ class Cache(_CacheBase):
             raise self._unavailable(exc) from None
 
     def publish_stats(self) -> None:
-        """Publish pending figures now (close does this too)."""
-        self._publish()
+        """Publish pending figures now (close does this too); they are on the server on return."""
+        self._publish(wait=True)
 
     def close(self) -> None:
         """Publish pending stats and release connections."""
         self._stop.set()
         if self._publisher is not None:
             self._publisher.join(self.config.socket_timeout * 4 + 0.1)
-        self._publish()
+        self._publish(wait=True)
         self.backend.close()
 
     def __enter__(self) -> Self:
@@ -885,6 +913,15 @@ class AsyncCache(_CacheBase):
         self._closed = False
         self._publisher: asyncio.Task[None] | None = None
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks; the parent's publisher task is kept, never run."""
+        super().after_fork()
+        if isinstance(self.backend, AsyncMemoryBackend):
+            self.backend.store.after_fork()
+        if self._publisher is not None:
+            forksafe.keep(self._publisher)
+            self._publisher = None
+
     @classmethod
     def from_url(
         cls, url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, **options: Any
@@ -919,11 +956,19 @@ class AsyncCache(_CacheBase):
         for method, args in self._replay_calls(taken):
             await getattr(self.backend, method)(*args)
 
-    async def _publish(self) -> None:
+    async def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
             return
-        if not self._publishing.acquire(blocking=False):
-            return
+        config = self.config  # see Cache._publish
+        deadline = time.monotonic() + config.pool_timeout + config.connect_timeout
+        deadline += config.socket_timeout + 1
+        while not self._publishing.acquire(blocking=False):
+            if not wait or time.monotonic() > deadline:
+                return  # the background publisher skips a turn (see Cache._publish)
+            # The holder may be a task of this very loop awaiting its reply, which blocking
+            # would never let finish; the lock is a thread lock, polled, because tasks of
+            # several loops and threads may share this cache.
+            await asyncio.sleep(0.001)
         try:
             delta = self.recorder.take_delta()
             if delta:
@@ -940,7 +985,7 @@ class AsyncCache(_CacheBase):
         if not self._stats_on or self.config.is_memory or self._closed:
             return
         task = self._publisher
-        if task is not None and not task.done():
+        if task is not None and not task.done() and not task.get_loop().is_closed():
             return
         self._publisher = asyncio.get_running_loop().create_task(
             self._publish_loop(), name="cachectl-stats"
@@ -1209,18 +1254,23 @@ class AsyncCache(_CacheBase):
             raise self._unavailable(exc) from None
 
     async def publish_stats(self) -> None:
-        """Publish pending figures now (close does this too)."""
-        await self._publish()
+        """Publish pending figures now (close does this too); they are on the server on return."""
+        await self._publish(wait=True)
 
     async def close(self) -> None:
         """Publish pending stats and release connections."""
         self._closed = True
         task, self._publisher = self._publisher, None
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
-        await self._publish()
+            loop = task.get_loop()
+            if loop is asyncio.get_running_loop():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            elif not loop.is_closed():  # started on another thread's loop: cancelled there
+                with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
+                    loop.call_soon_threadsafe(task.cancel)
+        await self._publish(wait=True)
         await self.backend.close()
 
     aclose = close

@@ -54,7 +54,7 @@ class CacheConfig:
     pool_timeout: float = 0.1
     compress_threshold: int = 1024
     compression: str = "lz4"
-    max_value_size: int = 64 * 1024 * 1024
+    max_value_size: int = 8 * 1024 * 1024  # decompressed; why 8 MiB: codec.DEFAULT_MAX_SIZE
     default_ttl: float | None = None
     failure_threshold: int = 3
     recovery_interval: float = 1.0

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -17,6 +18,7 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from typing import Any, ParamSpec, Protocol, TypeVar
 
+from cachectl import forksafe
 from cachectl.api import AsyncEntryStore, Entry, EntryStore, Missing
 from cachectl.errors import ConfigError
 from cachectl.keys import bind_arguments, function_key
@@ -24,6 +26,7 @@ from cachectl.keys import bind_arguments, function_key
 P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+log = logging.getLogger("cachectl")
 KeyTemplate = str | Callable[..., str] | None
 TagsFrom = Callable[[Any], Iterable[str]] | None
 
@@ -86,12 +89,36 @@ class _KeyMaker:
         return tags
 
 
-class _Flights:
-    """Calls in progress by key, so concurrent misses in a thread pool compute once."""
+#: A caller waits this long at least for another caller computing the same call, then computes
+#: it itself: no caller waits forever on a computation that is not running (see _Flights).
+FLIGHT_WAIT = 10.0
+
+
+class _WaitBound:
+    """How long a waiter waits for the leader: FLIGHT_WAIT, or twice the time recent
+    computations took if that is longer; then it computes itself."""
+
+    expected = 0.0  # seconds a computation takes, recent ones weighing most
+
+    def took(self, seconds: float) -> None:
+        """Note how long a computation took (an old slow one fades: 20 % a computation)."""
+        self.expected = max(seconds, self.expected * 0.8)
+
+    def wait_bound(self) -> float:
+        """Seconds a waiter waits for the leader before computing itself."""
+        return max(FLIGHT_WAIT, 2 * self.expected)
+
+
+class _Flights(_WaitBound):
+    """Calls in progress by key, so concurrent misses in a thread pool compute once.
+
+    A forked child starts with no flights (its leaders would be threads of the parent).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: dict[str, Future[Any]] = {}
+        forksafe.register(self)
 
     def lead(self, key: str) -> tuple[Future[Any], bool]:
         with self._lock:
@@ -104,29 +131,49 @@ class _Flights:
     def busy(self, key: str) -> bool:
         return key in self._calls
 
-    def done(self, key: str) -> None:
+    def done(self, key: str, future: Future[Any]) -> None:
         with self._lock:
-            self._calls.pop(key, None)
+            if self._calls.get(key) is future:
+                del self._calls[key]
+
+    def after_fork(self) -> None:
+        """In a forked child: the leaders are threads of the parent, which never finish here."""
+        self._lock = threading.Lock()
+        self._calls = {}
 
 
-class _AsyncFlights:
-    """The asyncio counterpart of _Flights (one event loop)."""
+class _AsyncFlights(_WaitBound):
+    """The asyncio counterpart of _Flights: calls in progress by event loop and key.
+
+    A future belongs to one loop, so single flight holds among the tasks of one loop; calls on
+    other loops (threads, or asyncio.run after asyncio.run) have flights of their own.
+    """
 
     def __init__(self) -> None:
-        self._calls: dict[str, asyncio.Future[Any]] = {}
+        self._calls: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[Any]] = {}
+        forksafe.register(self)
 
     def lead(self, key: str) -> tuple[asyncio.Future[Any], bool]:
-        future = self._calls.get(key)
+        loop = asyncio.get_running_loop()
+        future = self._calls.get((loop, key))
         if future is not None:
             return future, False
-        future = self._calls[key] = asyncio.get_running_loop().create_future()
+        future = self._calls[loop, key] = loop.create_future()
         return future, True
 
     def busy(self, key: str) -> bool:
-        return key in self._calls
+        return (asyncio.get_running_loop(), key) in self._calls
 
-    def done(self, key: str) -> None:
-        self._calls.pop(key, None)
+    def done(self, key: str, future: asyncio.Future[Any]) -> None:
+        flight = (future.get_loop(), key)
+        if self._calls.get(flight) is future:
+            del self._calls[flight]
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's futures are kept unused (their loops are the
+        parent's), and the child starts with no flights."""
+        forksafe.keep(self._calls)
+        self._calls = {}
 
 
 class CachedFunction(Protocol[P, R_co]):
@@ -227,6 +274,14 @@ def _is_async(cache: EntryStore | AsyncEntryStore) -> bool:
     return inspect.iscoroutinefunction(cache.lookup)
 
 
+def _waited_too_long(qualname: str, seconds: float) -> None:
+    log.warning(
+        "cachectl: %s: no result from the caller computing it after %.1f s; computing it here",
+        qualname,
+        seconds,
+    )
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -302,17 +357,35 @@ def _sync_wrapper(
     ) -> Any:
         future, leader = flights.lead(key)
         if not leader:
-            return future.result()
+            try:
+                return future.result(timeout=flights.wait_bound())
+            except TimeoutError:
+                if future.done():
+                    raise  # the leader's own TimeoutError, shared
+                _waited_too_long(maker.qualname, flights.wait_bound())
+            return run(cache, key, arguments, args, kwargs)
         try:
-            value = func(*args, **kwargs)
-            cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+            value = run(cache, key, arguments, args, kwargs)
             future.set_result(value)
             return value
         except BaseException as exc:
             future.set_exception(exc)
             raise
         finally:
-            flights.done(key)
+            flights.done(key, future)
+
+    def run(
+        cache: EntryStore,
+        key: str,
+        arguments: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        start = time.monotonic()
+        value = func(*args, **kwargs)
+        flights.took(time.monotonic() - start)
+        cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+        return value
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -368,7 +441,12 @@ def _async_wrapper(
             if leader:
                 break
             try:
-                return await asyncio.shield(future)
+                return await asyncio.wait_for(asyncio.shield(future), flights.wait_bound())
+            except TimeoutError:
+                if future.done():
+                    raise  # the leader's own TimeoutError, shared
+                _waited_too_long(maker.qualname, flights.wait_bound())
+                return await run(cache, key, arguments, args, kwargs)
             except asyncio.CancelledError:
                 # The leader was cancelled (its client went away, say), not this caller: one of
                 # the callers still waiting takes over the computation.
@@ -377,8 +455,7 @@ def _async_wrapper(
                     continue
                 raise
         try:
-            value = await func(*args, **kwargs)
-            await cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+            value = await run(cache, key, arguments, args, kwargs)
             future.set_result(value)
             return value
         except asyncio.CancelledError:
@@ -389,7 +466,20 @@ def _async_wrapper(
             future.exception()  # retrieved here, so a flight nobody joined logs nothing
             raise
         finally:
-            flights.done(key)
+            flights.done(key, future)
+
+    async def run(
+        cache: AsyncEntryStore,
+        key: str,
+        arguments: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        start = time.monotonic()
+        value = await func(*args, **kwargs)
+        flights.took(time.monotonic() - start)
+        await cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+        return value
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:

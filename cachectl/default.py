@@ -6,6 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
+from cachectl import forksafe
 from cachectl.api import AsyncEntryStore, EntryStore
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
@@ -19,6 +20,17 @@ _store: MemoryStore | None = None
 _sync: Cache | None = None
 _async: AsyncCache | None = None
 _closing: set[asyncio.Task[None]] = set()
+
+
+def _after_fork() -> None:
+    global _lock, _closing
+    _lock = threading.Lock()
+    if _closing:  # tasks of the parent's loop: kept, never finalized here
+        forksafe.keep(_closing)
+        _closing = set()
+
+
+forksafe.on_fork(_after_fork)
 
 
 def configure(

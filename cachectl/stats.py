@@ -1,25 +1,55 @@
 """Hit/miss/latency counters per key prefix, in process and as published to Redis.
 
 Published layout, one hash per namespace at '<namespace>#stats', every process adding its
-deltas with HINCRBY so the hash is the merge of all of them:
+deltas so the hash is the merge of all of them:
 
     hits:<prefix>  misses:<prefix>  sets:<prefix>  errors:<prefix>  fallback:<prefix>
     lat:<prefix>:<bucket>      calls whose latency fell in <bucket> (see bucket_of)
+    prefix:<prefix>            1: the prefix holds one of the MAX_PREFIXES places
+    #prefixes                  how many places are taken
 
 Latency buckets are log-linear in microseconds: values below 32 µs have a bucket each; above,
 each power of two is split in 16, so a bucket is at most 1/16 (6%) wide and histograms from
 any number of processes add up exactly.
+
+Bounds, so that neither a process nor the hash grows with the keys an application uses:
+- a process counts at most MAX_PREFIXES prefixes of at most MAX_PREFIX_BYTES; calls on any
+  other prefix are counted under OTHER;
+- the hash holds at most MAX_PREFIXES prefixes whatever the number of processes: past it, a
+  publisher adds a new prefix's figures to OTHER (decided on the server, in one script);
+- the hash expires STATS_TTL seconds after the last publish of any process;
+- a reader skips and counts (CacheStats.skipped) every field it cannot trust: not an integer,
+  negative, an unknown kind, a name that is not the layout's or not UTF-8.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 COUNTERS = ("hits", "misses", "sets", "errors", "fallback")
+#: Prefixes counted by one process, and held by the published hash across processes.
 MAX_PREFIXES = 1000
+#: Longer prefixes (a key without ':' is its own prefix) are counted under OTHER.
+MAX_PREFIX_BYTES = 200
+#: Where figures of the prefixes past the bounds go.
 OTHER = "(other)"
+#: Seconds the published hash lives after the last publish of any process (a day).
+STATS_TTL = 86_400
+#: The bucket of the largest latency a 64-bit counter of microseconds holds.
+MAX_BUCKET = 959
+#: Bookkeeping fields of the published hash.
+PLACES_FIELD = b"#prefixes"
+PLACE_KIND = b"prefix"
+#: What a backend reads when the stats key is not a hash: a field no reader can use.
+NOT_A_HASH = b"#not-a-hash"
+
+_COUNTER_KINDS = frozenset(name.encode() for name in COUNTERS)
+_INTEGER = re.compile(rb"0|[1-9][0-9]{0,18}")
+_MAX_COUNT = 2**63 - 1
 
 
 def bucket_of(micros: int) -> int:
@@ -39,19 +69,41 @@ def bucket_bounds(index: int) -> tuple[int, int]:
     return mantissa << (bits - 5), ((mantissa + 1) << (bits - 5)) - 1
 
 
+# -- the package's one percentile: nearest rank, over samples or over a histogram -------------
+
+
+def rank(total: int, q: float) -> int:
+    """The nearest rank (1..total) of the q-th percentile (0-100) among total values."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be between 0 and 100, not {q}")
+    return min(total, max(1, math.ceil(q / 100 * total)))
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank q-th percentile (0-100) of sorted values (not empty)."""
+    if not ordered:
+        raise ValueError("no values")
+    return ordered[rank(len(ordered), q) - 1]
+
+
+def bucket_at(counts: Iterable[tuple[int, int]], total: int, q: float) -> int:
+    """The bucket holding the nearest-rank q-th percentile of a histogram, given as
+    (bucket, count) pairs in bucket order that add up to total (not zero)."""
+    wanted, seen = rank(total, q), 0
+    for index, count in counts:
+        seen += count
+        if seen >= wanted:
+            return index
+    raise ValueError("bucket counts add up to less than the total")
+
+
 def percentile_ms(buckets: Mapping[int, int], q: float) -> float | None:
     """The q-th percentile (0-100) of a latency histogram, in milliseconds."""
     total = sum(buckets.values())
     if total == 0:
         return None
-    rank = max(1, round(total * q / 100))
-    seen = 0
-    for index in sorted(buckets):
-        seen += buckets[index]
-        if seen >= rank:
-            low, high = bucket_bounds(index)
-            return (low + high) / 2 / 1000
-    raise AssertionError("unreachable")
+    low, high = bucket_bounds(bucket_at(sorted(buckets.items()), total, q))
+    return (low + high) / 2 / 1000
 
 
 class Counters:
@@ -80,7 +132,10 @@ class StatsRecorder:
         """The counters of a prefix, created on first use (a bounded number of prefixes)."""
         found = self.prefixes.get(prefix)
         if found is None:
-            if len(self.prefixes) >= MAX_PREFIXES:
+            if (
+                len(self.prefixes) >= MAX_PREFIXES
+                or len(prefix.encode("utf-8", "replace")) > MAX_PREFIX_BYTES
+            ):
                 prefix = OTHER
             found = self.prefixes.setdefault(prefix, Counters())
         return found
@@ -171,9 +226,10 @@ def _merge(prefix: str, parts: Iterable[PrefixStats]) -> PrefixStats:
 
 @dataclass(frozen=True, slots=True)
 class CacheStats:
-    """Per-prefix figures and their total."""
+    """Per-prefix figures and their total; skipped counts published fields that were unusable."""
 
     prefixes: Mapping[str, PrefixStats]
+    skipped: int = 0
 
     @property
     def total(self) -> PrefixStats:
@@ -184,24 +240,105 @@ class CacheStats:
         return self.prefixes.get(prefix) or PrefixStats(prefix)
 
     @classmethod
-    def from_fields(cls, fields: Mapping[bytes, int] | Mapping[str, int]) -> CacheStats:
-        """Parse the published hash layout (unknown fields are ignored: newer writers)."""
+    def from_fields(
+        cls, fields: Mapping[bytes, bytes | int] | Mapping[str, bytes | int | str]
+    ) -> CacheStats:
+        """Parse the published hash; fields that do not fit the layout are skipped and counted.
+
+        Past MAX_PREFIXES prefixes (a hash written before the bound, or by someone else), the
+        figures of the others are added to OTHER.
+        """
         raw: dict[str, dict[str, Any]] = {}
+        skipped = 0
         for key, value in fields.items():
-            name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-            kind, _, rest = name.partition(":")
-            if kind in COUNTERS:
-                raw.setdefault(rest, {})[kind] = int(value)
-            elif kind == "lat":
-                prefix, _, index = rest.rpartition(":")
-                if index.isdigit():
-                    lat = raw.setdefault(prefix, {}).setdefault("latency", {})
-                    lat[int(index)] = lat.get(int(index), 0) + int(value)
-        return cls({p: PrefixStats(p, **v) for p, v in sorted(raw.items())})
+            parsed = _parse_field(key, value)
+            if parsed is None:
+                skipped += 1
+                continue
+            kind, prefix, bucket, count = parsed
+            if not kind:
+                continue  # bookkeeping
+            if prefix not in raw and prefix != OTHER and len(raw) - (OTHER in raw) >= MAX_PREFIXES:
+                prefix = OTHER
+            figures = raw.setdefault(prefix, {})
+            if bucket is None:
+                figures[kind] = figures.get(kind, 0) + count
+            else:
+                lat = figures.setdefault("latency", {})
+                lat[bucket] = lat.get(bucket, 0) + count
+        return cls({p: PrefixStats(p, **v) for p, v in sorted(raw.items())}, skipped)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
         return {
             "prefixes": [p.to_dict() for p in self.prefixes.values()],
             "total": self.total.to_dict(),
+            "skipped_fields": self.skipped,
         }
+
+
+def _parse_field(
+    key: bytes | str, value: bytes | int | str
+) -> tuple[str, str, int | None, int] | None:
+    """(kind, prefix, bucket or None, count) of a published field; kind '' for bookkeeping;
+    None for a field that does not fit the layout."""
+    name = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+    if len(name) > MAX_PREFIX_BYTES + 32:
+        return None
+    if isinstance(value, int):
+        count: int | None = value if 0 <= value <= _MAX_COUNT else None
+    else:
+        data = value.encode() if isinstance(value, str) else value
+        count = int(data) if _INTEGER.fullmatch(data) and int(data) <= _MAX_COUNT else None
+    if name == PLACES_FIELD:
+        return ("", "", None, 0) if count is not None else None
+    kind, colon, rest = name.partition(b":")
+    if not colon:
+        return None
+    try:
+        text = rest.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if kind == PLACE_KIND:
+        return ("", "", None, 0) if b":" not in rest else None
+    if count is None:
+        return None
+    if kind in _COUNTER_KINDS and b":" not in rest:
+        return kind.decode(), text, None, count
+    if kind == b"lat":
+        prefix, _, index = text.rpartition(":")
+        if ":" not in prefix and index.isascii() and index.isdigit():
+            bucket = int(index)
+            if bucket <= MAX_BUCKET and str(bucket) == index:
+                return "lat", prefix, bucket, count
+    return None
+
+
+def split_field(name: bytes) -> tuple[bytes, bytes, bytes]:
+    """(kind, prefix, rest) of a field a recorder wrote: kind + b':' + prefix + rest."""
+    kind, _, tail = name.partition(b":")
+    if kind == b"lat":
+        prefix, colon, index = tail.rpartition(b":")
+        return kind, prefix, colon + index
+    return kind, tail, b""
+
+
+def add_fields(
+    stored: MutableMapping[bytes, int], delta: Mapping[bytes, int], max_prefixes: int
+) -> None:
+    """Add a recorder's delta to a published hash held in memory (what PUBLISH_SCRIPT does)."""
+    places = stored.get(PLACES_FIELD, 0)
+    other = OTHER.encode()
+    for name, value in delta.items():
+        kind, prefix, rest = split_field(name)
+        if len(prefix) > MAX_PREFIX_BYTES:
+            prefix = other
+        elif prefix != other and PLACE_KIND + b":" + prefix not in stored:
+            if places < max_prefixes:
+                stored[PLACE_KIND + b":" + prefix] = 1
+                places += 1
+            else:
+                prefix = other
+        target = kind + b":" + prefix + rest
+        stored[target] = stored.get(target, 0) + value
+    stored[PLACES_FIELD] = places

@@ -40,6 +40,7 @@ def test_the_command_set() -> None:
         "latency",
         "namespaces",
         "stats",
+        "ui",
         "warm",
     ]
 

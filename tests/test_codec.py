@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cachectl import Compression, DecodeError, SerializationError
-from cachectl.codec import MAGIC, VERSION, Codec, fresh_until, read_header
+from cachectl.codec import MAGIC, MAX_DEPTH, VERSION, Codec, fresh_until, read_header
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
@@ -272,3 +272,152 @@ def test_truncated_value_is_never_misread(value: str, cut: int) -> None:
         data = Codec(10, compression).encode(value)
         with pytest.raises(DecodeError):
             Codec().decode(data[:-cut])
+
+
+# -- nesting and allocation limits ---------------------------------------------------------------
+
+
+def _nested(kind: str, depth: int) -> Any:
+    value: Any = 1
+    for level in range(depth):
+        this = ["list", "tuple", "dict"][level % 3] if kind == "mixed" else kind
+        if this == "list":
+            value = [value]
+        elif this == "tuple":
+            value = (value,)
+        elif this == "dict":
+            value = {"k": value}
+        else:
+            value = frozenset([value])
+    return value
+
+
+KINDS = ["list", "tuple", "dict", "frozenset", "mixed"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("compression", ["lz4", "zlib"])
+def test_nesting_up_to_the_limit_round_trips(kind: str, compression: str) -> None:
+    value = _nested(kind, MAX_DEPTH)
+    for threshold in (0, 10**9):
+        codec = Codec(threshold, compression)
+        assert codec.decode(codec.encode(value)) == value
+        assert codec.decode_many(["k"], [codec.encode(value)]) == ({"k": value}, [])
+        assert codec.decode_full(codec.encode(value)).value == value
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 600, 100_000])
+def test_nesting_past_the_limit_is_refused_on_write(kind: str, depth: int) -> None:
+    with pytest.raises(SerializationError):
+        Codec().encode(_nested(kind, depth))
+
+
+def test_nesting_in_a_dict_subclass_is_counted() -> None:
+    from collections import OrderedDict
+
+    value: Any = 1
+    for _ in range(MAX_DEPTH + 1):
+        value = OrderedDict(k=value)
+    with pytest.raises(SerializationError):
+        Codec().encode(value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_nesting_past_the_limit_is_a_decode_error_on_read(kind: str) -> None:
+    # Written as another writer without the limit would: the same format, one level more.
+    inner = Codec(10**9).encode(_nested(kind, MAX_DEPTH))[3:]
+    data = bytes((MAGIC, VERSION, 0)) + b"\x91" + inner
+    with pytest.raises(DecodeError, match="nested deeper"):
+        Codec().decode(data)
+    with pytest.raises(DecodeError, match="nested deeper"):
+        Codec().decode_full(data)
+    found, failed = Codec().decode_many(["k"], [data])
+    assert found == {}
+    assert [(key, type(exc)) for key, exc in failed] == [("k", DecodeError)]
+
+
+def test_lz4_size_claim_past_what_lz4_can_expand_is_refused() -> None:
+    claim = 200 * 1024  # within max_size, but not from 100 bytes
+    data = bytes((MAGIC, VERSION, Compression.LZ4)) + struct.pack("<I", claim) + bytes(100)
+    with pytest.raises(DecodeError, match="claims"):
+        Codec(max_size=1 << 20).decode(data)
+    with pytest.raises(DecodeError, match="claims"):
+        Codec(max_size=1 << 20).decode_full(data)
+
+
+def test_plain_value_over_max_size_is_a_decode_error() -> None:
+    data = Codec(10**9).encode("x" * 2000)
+    with pytest.raises(DecodeError):
+        Codec(max_size=1000).decode(data)
+    assert Codec(max_size=1000).decode_many(["k"], [data])[0] == {}
+
+
+def test_default_max_value_size_is_8_mib() -> None:
+    from cachectl.config import CacheConfig
+
+    assert Codec().max_size == CacheConfig().max_value_size == 8 * 1024 * 1024
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((max(_depth(k), _depth(v)) for k, v in value.items()), default=0)
+    if isinstance(value, list | tuple | frozenset):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _pack_unbounded(value: Any) -> bytes:
+    """msgpack as a writer without cachectl's limit would produce it."""
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, tuple):
+            return msgpack.ExtType(6, _pack_unbounded(list(obj)))
+        if isinstance(obj, frozenset):
+            return msgpack.ExtType(7, _pack_unbounded(list(obj)))
+        raise TypeError(obj)
+
+    return msgpack.packb(value, default=default, strict_types=True)  # type: ignore[no-any-return]
+
+
+@st.composite
+def nested_values(draw: st.DrawFn) -> Any:
+    """A chain of random containers, 90 to 110 deep, with random siblings along the way."""
+    value: Any = draw(st.integers(0, 9))
+    for _ in range(draw(st.integers(90, 110))):
+        kind = draw(st.sampled_from(["list", "tuple", "dict", "frozenset"]))
+        siblings = draw(st.lists(st.integers(0, 9) | st.just((1, 2)), max_size=3))
+        if kind == "list":
+            value = [*siblings, value]
+        elif kind == "dict":
+            value = {str(i): s for i, s in enumerate(siblings)} | {"v": value}
+        elif kind == "tuple":
+            value = (*siblings, value)
+        else:
+            try:
+                value = frozenset([*siblings, value])
+            except TypeError:  # a dict inside: not hashable
+                value = (value,)
+    return value
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=nested_values(), compressed=st.booleans())
+def test_the_limit_is_exact_on_write_and_read(value: Any, compressed: bool) -> None:
+    fits = _depth(value) <= MAX_DEPTH
+    codec = Codec(0 if compressed else 10**9)
+    try:
+        stored = codec.encode(value)
+        assert fits
+    except SerializationError:
+        assert not fits
+    data = bytes((MAGIC, VERSION, 0)) + _pack_unbounded(value)
+    try:
+        assert codec.decode(data) == value
+        assert codec.decode_full(data).value == value
+        assert fits
+    except DecodeError:
+        assert not fits
+    assert ("k" in codec.decode_many(["k"], [data])[0]) == fits
+    if fits:
+        assert codec.decode(stored) == value

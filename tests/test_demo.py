@@ -427,3 +427,26 @@ def test_demo_json_is_one_document_leading_with_the_cached_speedup(
     assert warm["summary"]["concurrency"] == 1 and warm["summary"]["already_cached"] == 0
     assert "admin_token" not in demo.stdout
     assert demo.stderr.splitlines()[-1] == "Stopped everything the demo started."
+
+
+def test_keep_running_serves_the_cache_page_until_ctrl_c(
+    start_demo: Callable[..., Demo],
+) -> None:
+    import httpx
+
+    require_binary("redis-server")
+    before = Snapshot.take()
+    demo = start_demo("--keep-running")
+    assert demo.wait_for("Ctrl-C stops everything", RUN_TIMEOUT), (demo.stdout, demo.stderr)
+    found = re.search(r"Cache Management page at (\S+/_cache/), admin token (\S+)", demo.stdout)
+    assert found is not None, demo.stdout[:2000]
+    page_url, token = found.groups()
+    assert page_url == f"http://127.0.0.1:{demo.environment()['app_port']}/_cache/"
+    assert "Cache management" in httpx.get(page_url).text
+    who = httpx.get(f"{page_url}api/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert who.json()["role"] == "admin" and who.json()["namespace"] == "shop"
+
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.wait(INTERRUPT_TIMEOUT) == 0, demo.stderr
+    assert "Traceback" not in demo.stderr, demo.stderr
+    assert_nothing_left(demo, before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import pickle
 import sys
 import zlib
 from decimal import Decimal
@@ -16,7 +17,7 @@ import pytest
 
 from cachectl.codec import Codec
 from cachectl.errors import DecodeError
-from cachectl.ops.inspect import decode, describe_head, hexdump, jsonable, layer_of, peel
+from cachectl.ops.inspect import clip, decode, describe_head, hexdump, jsonable, layer_of, peel
 
 LIMIT = 1 << 20
 
@@ -114,7 +115,41 @@ def test_describe_head() -> None:
     assert describe_head(Codec(threshold=1).encode("a" * 100)[:11]) == "msgpack+lz4"
     assert describe_head(b"\xc1\x09\x00") == "cachectl (bad header)"
     assert describe_head(gzip.compress(b"a")[:11]) == "gzip"
-    assert describe_head(b"hello") == "foreign"
+    assert describe_head(b"hello") == "text"
+
+
+@pytest.mark.parametrize(
+    ("stored", "serializer"),
+    [
+        (b'{"a": [1, 2]}', "json"),
+        (b"  [1]", "json"),
+        (b"-12.5e3", "json"),
+        (b"12 apples", "text"),
+        ("héllo wörld".encode(), "text"),
+        (msgpack.packb({"a": 1}), "msgpack"),
+        (msgpack.packb([1, 2, 3]), "msgpack"),
+        (pickle.dumps({"a": 1}, protocol=2), "pickle"),
+        (pickle.dumps({"a": 1}, protocol=5), "pickle"),
+        (b"\x00\x01\xfe\xff binary", "binary"),
+    ],
+)
+def test_keys_and_inspect_name_a_foreign_value_alike(stored: bytes, serializer: str) -> None:
+    # keys reads a sample of a value's first bytes; inspect the whole value.
+    encoding, _ = decode(stored, LIMIT)
+    assert encoding.serializer == serializer
+    assert describe_head(stored[:11]) == serializer
+    assert describe_head(stored) == serializer
+
+
+def test_pickle_is_shown_never_loaded() -> None:
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("unpickled!",))
+
+    stored = pickle.dumps(Boom(), protocol=4)
+    encoding, value = decode(stored, LIMIT)
+    assert encoding.serializer == "pickle"
+    assert value == stored
 
 
 def test_jsonable() -> None:
@@ -145,3 +180,42 @@ def test_hexdump() -> None:
     assert first.startswith("00000000  c1 01 00 61 62 63")
     assert first.endswith("|...abc..........|")
     assert second == "... 10 more bytes"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b"[" * 5000 + b"]" * 5000,
+        b'{"a":' * 101 + b"1" + b"}" * 101,
+        gzip.compress(b"[" * 101 + b"]" * 101),
+        b"\x91" * 101 + b"\x01",
+        b"\x81\x01" * 3000 + b"\x01",
+    ],
+    ids=["json-array", "json-object", "gzip-json", "msgpack-array", "msgpack-map"],
+)
+def test_foreign_value_nested_past_the_limit_is_a_decode_error(stored: bytes) -> None:
+    with pytest.raises(DecodeError, match="nested deeper"):
+        decode(stored, LIMIT)
+
+
+def test_foreign_value_at_the_limit_decodes() -> None:
+    _, value = decode(b"[" * 100 + b"]" * 100, LIMIT)
+    assert isinstance(value, list)
+    _, text = decode(b'"[[[[" ' + b"[" * 3 + b"]" * 3, LIMIT)  # brackets inside a string
+    assert text is not None
+
+
+def test_clip_bounds_strings_and_collections() -> None:
+    value = {"s": "x" * 10_000, "rows": list(range(1000)), "b": b"\x00" * 50}
+    shown, left_out = clip(value, 100)
+    assert shown["s"] == "x" * 100 + "... 9900 more characters"
+    assert shown["rows"][:3] == [0, 1, 2] and shown["rows"][-1] == "... 800 more items"
+    assert shown["b"].startswith(b"... 50 more bytes")  # the budget is spent
+    assert left_out == 9900 + 800 + 50
+    assert clip(value, 0) == (value, 0)
+
+
+def test_hexdump_of_a_prefix_names_the_rest() -> None:
+    dump = hexdump(b"\x00" * 32, 32, total=1_000_000)
+    assert dump.splitlines()[-1] == "... 999968 more bytes"
+    assert len(dump.splitlines()) == 3

@@ -9,12 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Self
 
 from cachectl.backends.base import BatchCallback
 from cachectl.codec import add_to_integer
 from cachectl.keys import compile_glob, prefixed
+from cachectl.stats import MAX_PREFIXES, STATS_TTL, add_fields
 
 if TYPE_CHECKING:
     from cachectl.config import CacheConfig
@@ -36,13 +37,22 @@ class MemoryStore:
         self._bytes = 0
         self._tags: dict[bytes, set[bytes]] = {}
         self._key_tags: dict[bytes, tuple[bytes, ...]] = {}
-        self._counters: dict[bytes, dict[bytes, int]] = {}
+        self._counters: dict[bytes, tuple[dict[bytes, int], float]] = {}  # hash, deadline
         self._lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: CacheConfig) -> Self:
         """A store bounded as config's memory_max_entries and memory_max_bytes say."""
         return cls(config.memory_max_entries, config.memory_max_bytes)
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock; if a thread of the parent held the old one, it may
+        have been halfway through a change, so the entries are dropped too."""
+        held = self._lock.locked()
+        self._lock = threading.Lock()
+        if held:
+            self.clear()
+            self._counters = {}
 
     def __len__(self) -> int:
         return len(self._data)
@@ -185,6 +195,21 @@ class MemoryStore:
         with self._lock:
             return sorted(self._tags.get(tag_key, ()))
 
+    def expire(self, key: bytes, ttl_ms: int | None) -> bool:
+        """Give key a new TTL (None: none); False when it is absent."""
+        with self._lock:
+            item = self._data.get(key)
+            if item is None or item[1] <= time.monotonic():
+                return False
+            deadline = _NEVER if ttl_ms is None else time.monotonic() + ttl_ms / 1000
+            self._data[key] = (item[0], deadline)
+            return True
+
+    def tag_keys(self) -> list[bytes]:
+        """Every tag that has members."""
+        with self._lock:
+            return sorted(self._tags)
+
     def scan(self, glob: bytes) -> list[bytes]:
         """Live keys matching a Redis glob."""
         match = compile_glob(glob).match
@@ -192,17 +217,29 @@ class MemoryStore:
         with self._lock:
             return [k for k, (_, deadline) in self._data.items() if deadline > now and match(k)]
 
-    def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
-        """Add to named counters kept under key."""
+    def incr_counters(
+        self,
+        key: bytes,
+        counters: Mapping[bytes, int],
+        ttl: int = STATS_TTL,
+        max_prefixes: int = MAX_PREFIXES,
+    ) -> None:
+        """Add a stats delta to the hash kept under key, bounded and expiring as on Redis."""
+        now = time.monotonic()
         with self._lock:
-            target = self._counters.setdefault(key, {})
-            for name, delta in counters.items():
-                target[name] = target.get(name, 0) + delta
+            found = self._counters.get(key)
+            target = found[0] if found is not None and found[1] > now else {}
+            add_fields(target, counters, max_prefixes)
+            self._counters[key] = (target, now + ttl)
 
-    def read_counters(self, key: bytes) -> dict[bytes, int]:
-        """The counters kept under key."""
+    def read_counters(self, key: bytes) -> dict[bytes, bytes]:
+        """The hash kept under key, as Redis would return it."""
         with self._lock:
-            return dict(self._counters.get(key, {}))
+            found = self._counters.get(key)
+            if found is None or found[1] <= time.monotonic():
+                self._counters.pop(key, None)
+                return {}
+            return {name: str(value).encode() for name, value in found[0].items()}
 
     def clear(self) -> None:
         """Drop everything."""
@@ -296,10 +333,16 @@ class AsyncMemoryBackend:
     async def invalidate_tags(self, tag_keys: Sequence[bytes]) -> int:
         return self.store.invalidate_tags(tag_keys)
 
-    async def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
-        self.store.incr_counters(key, counters)
+    async def incr_counters(
+        self,
+        key: bytes,
+        counters: Mapping[bytes, int],
+        ttl: int = STATS_TTL,
+        max_prefixes: int = MAX_PREFIXES,
+    ) -> None:
+        self.store.incr_counters(key, counters, ttl, max_prefixes)
 
-    async def read_counters(self, key: bytes) -> dict[bytes, int]:
+    async def read_counters(self, key: bytes) -> dict[bytes, bytes]:
         return self.store.read_counters(key)
 
     async def ping(self) -> None:

@@ -7,13 +7,10 @@ round trip per server, and on a cluster commands are grouped by hash slot, never
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import threading
 import time
-import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Any, ClassVar, Self, cast
 
@@ -23,10 +20,20 @@ import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cachectl import forksafe
 from cachectl.backends.base import BACKEND_ERRORS, BATCH, TRANSIENT_ERRORS, BatchCallback
+from cachectl.backends.loops import PerLoop
 from cachectl.codec import MAX_COUNTER, add_to_integer
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
+from cachectl.stats import (
+    MAX_PREFIX_BYTES,
+    MAX_PREFIXES,
+    NOT_A_HASH,
+    OTHER,
+    STATS_TTL,
+    split_field,
+)
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
 # entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
@@ -83,6 +90,59 @@ for i = 1, #keys, 1000 do
 end
 return {reply[1], removed}
 """
+
+
+# Adds one process's stats delta to the namespace's hash (see cachectl.stats): a prefix takes
+# one of ARGV[2] places on first publish, and past them its figures go to ARGV[3], so the hash
+# stays bounded whatever the number of processes; a field that is not an integer (written by
+# someone else) is replaced rather than failing the whole publish; the hash then lives ARGV[1]
+# seconds more. A prefix longer than MAX_PREFIX_BYTES (an older writer) goes to ARGV[3] too.
+# ARGV from 4 on: kind, prefix, rest, delta for each field.
+PUBLISH_SCRIPT = f"""
+local key, cap, other = KEYS[1], tonumber(ARGV[2]), ARGV[3]
+local raw = redis.call('HGET', key, '#prefixes')
+local places = 0
+if raw then
+  places = tonumber(raw)
+  if places == nil or places < 0 or places ~= math.floor(places) then places = cap end
+end
+local taken = places
+local seen = {{}}
+for i = 4, #ARGV, 4 do
+  local prefix = ARGV[i + 1]
+  local label = seen[prefix]
+  if label == nil then
+    label = prefix
+    if #prefix > {MAX_PREFIX_BYTES} then
+      label = other
+    elseif prefix ~= other and redis.call('HEXISTS', key, 'prefix:' .. prefix) == 0 then
+      if places < cap then
+        redis.call('HSET', key, 'prefix:' .. prefix, 1)
+        places = places + 1
+      else
+        label = other
+      end
+    end
+    seen[prefix] = label
+  end
+  local field = ARGV[i] .. ':' .. label .. ARGV[i + 2]
+  if type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
+    redis.call('HSET', key, field, ARGV[i + 3])
+  end
+end
+if places ~= taken or not raw then redis.call('HSET', key, '#prefixes', places) end
+redis.call('EXPIRE', key, ARGV[1])
+return places
+"""
+
+
+def _publish_args(
+    key: bytes, counters: Mapping[bytes, int], ttl: int, max_prefixes: int
+) -> list[Any]:
+    args: list[Any] = ["EVAL", PUBLISH_SCRIPT, 1, key, ttl, max_prefixes, OTHER]
+    for name, delta in counters.items():
+        args += [*split_field(name), delta]
+    return args
 
 
 # Counts, on the server, the keys one SCAN step finds (for a count before a flush).
@@ -147,6 +207,13 @@ def _forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     return args
 
 
+def _not_a_hash(exc: redis.exceptions.ResponseError) -> dict[bytes, bytes]:
+    """The stats key holds something else: one unusable field, which readers count."""
+    if not str(exc).startswith("WRONGTYPE"):
+        raise exc
+    return {NOT_A_HASH: b""}
+
+
 class BoundedPool(redis.ConnectionPool):
     """A bounded pool whose callers wait up to wait_timeout for a free connection.
 
@@ -160,7 +227,7 @@ class BoundedPool(redis.ConnectionPool):
         super().__init__(*args, **kwargs)
         self._wait_timeout = wait_timeout
         self._fresh_locks()
-        _POOLS.add(self)
+        forksafe.register(self)
 
     def _fresh_locks(self) -> None:
         self._lock = threading.RLock()
@@ -225,18 +292,6 @@ class BoundedPool(redis.ConnectionPool):
             if connection.should_reconnect():
                 connection.disconnect()
             self._available_connections.append(connection)
-
-
-_POOLS: weakref.WeakSet[BoundedPool] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for pool in list(_POOLS):
-        with contextlib.suppress(Exception):  # one pool must not keep the others from a reset
-            pool.after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _get_command(key: bytes) -> bytes:
@@ -370,11 +425,26 @@ def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
     return redis.Redis.from_pool(pool)
 
 
+class _AsyncCluster(aioredis.RedisCluster):
+    """redis.asyncio's cluster client, initialized before any command's own work.
+
+    A command resolves its routing (which may ask the startup node) before it initializes the
+    client; on a new client several tasks at once then use startup-node connections that the
+    first initialization closes, and one reads 'Connection lost'. Each event loop has a new
+    client, so that first burst is common; initializing first (once: initialize() returns at
+    once when done) avoids it.
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
 def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
     """The asyncio counterpart of sync_client."""
     options = client_options(config)
     if config.cluster:
-        return aioredis.RedisCluster.from_url(
+        return _AsyncCluster.from_url(
             config.redis_url, max_connections=config.max_connections, **options
         )
     pool = BoundedAsyncPool.from_url(
@@ -452,6 +522,11 @@ class RedisBackend:
         self.cluster = config.cluster
         self._client: Any = None
         self._pool: BoundedPool | None = None
+        self._making = threading.Lock()
+        forksafe.register(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: a lock no thread of the parent can hold (the pool renews itself)."""
         self._making = threading.Lock()
 
     @property
@@ -668,15 +743,21 @@ class RedisBackend:
                     on_batch(n)
         return removed
 
-    def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for name, delta in counters.items():
-            pipe.hincrby(key, name, delta)
-        pipe.execute()
+    def incr_counters(
+        self,
+        key: bytes,
+        counters: Mapping[bytes, int],
+        ttl: int = STATS_TTL,
+        max_prefixes: int = MAX_PREFIXES,
+    ) -> None:
+        self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
 
-    def read_counters(self, key: bytes) -> dict[bytes, int]:
-        raw: dict[bytes, bytes] = self.client.hgetall(key)
-        return {name: int(value) for name, value in raw.items()}
+    def read_counters(self, key: bytes) -> dict[bytes, bytes]:
+        try:
+            raw: dict[bytes, bytes] = self.client.hgetall(key)
+        except redis.exceptions.ResponseError as exc:
+            return _not_a_hash(exc)
+        return raw
 
     def ping(self) -> None:
         self.client.ping()
@@ -701,8 +782,12 @@ class RedisBackend:
                     node.redis_connection.connection_pool.disconnect()
 
 
+async def _aclose(client: Any) -> None:
+    await client.aclose()
+
+
 class AsyncRedisBackend:
-    """The asyncio Redis backend."""
+    """The asyncio Redis backend: a client (and its pool) per running event loop."""
 
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = TRANSIENT_ERRORS
     errors: ClassVar[tuple[type[BaseException], ...]] = BACKEND_ERRORS
@@ -715,17 +800,15 @@ class AsyncRedisBackend:
     def __init__(self, config: CacheConfig) -> None:
         self.config = config
         self.cluster = config.cluster
-        self._client: Any = None
+        self._clients: PerLoop[Any] = PerLoop(lambda: async_client(config), _aclose)
 
     @property
     def client(self) -> Any:
-        """The redis.asyncio client, made on first use."""
-        if self._client is None:
-            self._client = async_client(self.config)
-        return self._client
+        """The running loop's redis.asyncio client, made on first use there."""
+        return self._clients.get()
 
     async def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = await self.client.get(key)
+        value: bytes | None = await self._clients.get().get(key)  # the hot path: no property
         return value
 
     async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
@@ -904,15 +987,21 @@ class AsyncRedisBackend:
                     on_batch(n)
         return removed
 
-    async def incr_counters(self, key: bytes, counters: dict[bytes, int]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for name, delta in counters.items():
-            pipe.hincrby(key, name, delta)
-        await pipe.execute()
+    async def incr_counters(
+        self,
+        key: bytes,
+        counters: Mapping[bytes, int],
+        ttl: int = STATS_TTL,
+        max_prefixes: int = MAX_PREFIXES,
+    ) -> None:
+        await self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
 
-    async def read_counters(self, key: bytes) -> dict[bytes, int]:
-        raw: dict[bytes, bytes] = await self.client.hgetall(key)
-        return {name: int(value) for name, value in raw.items()}
+    async def read_counters(self, key: bytes) -> dict[bytes, bytes]:
+        try:
+            raw: dict[bytes, bytes] = await self.client.hgetall(key)
+        except redis.exceptions.ResponseError as exc:
+            return _not_a_hash(exc)
+        return raw
 
     async def ping(self) -> None:
         await self.client.ping()
@@ -924,6 +1013,4 @@ class AsyncRedisBackend:
         await self.client.ping()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._clients.close()

@@ -18,6 +18,7 @@ from cachectl.cli.keys import keys
 from cachectl.cli.latency import latency
 from cachectl.cli.namespaces import namespaces
 from cachectl.cli.stats import stats
+from cachectl.cli.ui import ui
 from cachectl.cli.warm import warm
 from cachectl.errors import (
     BackendUnavailable,
@@ -217,6 +218,7 @@ app.command()(latency)
 app.command()(namespaces)
 app.command()(warm)
 app.command()(demo)
+app.command()(ui)
 
 
 def run(args: Sequence[str]) -> int:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +22,14 @@ def demo(
             "is installed.",
         ),
     ] = False,
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            "--keep-running",
+            help="After the tour, keep Redis, the shop and its Cache Management page running "
+            "until Ctrl-C.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Start Redis and the reference shop, warm it, show stats, inspect, invalidate, flush.
@@ -26,7 +38,9 @@ def demo(
     in-process server; the application runs under uvicorn on a free port. Everything it
     started is stopped at the end, also on Ctrl-C. Needs the fastapi extra:
     pip install 'cachectl[fastapi]'. With --json, one JSON document: the environment, every
-    step's result and the summary (the speedup of the cached dashboard endpoints).
+    step's result and the summary (the speedup of the cached dashboard endpoints). The shop
+    mounts the Cache Management page at /_cache/; its address and admin token are printed,
+    and --keep-running leaves it up after the tour until Ctrl-C.
     """
     try:
         import fakeredis  # noqa: F401
@@ -39,8 +53,43 @@ def demo(
             f"cachectl demo needs the fastapi extra ({exc.name} is missing): "
             "pip install 'cachectl[fastapi]'"
         ) from None
-    from cachectl.demo.environment import demo_environment
+    try:
+        with _interrupts() as interrupted:
+            _run(no_redis_server, keep_running, json_output, interrupted)
+    except KeyboardInterrupt:
+        typer.echo("cachectl: interrupted; stopped everything the demo started", err=True)
+        raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[threading.Event]:
+    """SIGINT also sets an event: a KeyboardInterrupt that lands in a finalizer (an event
+    loop's __del__, say) is ignored by Python, and the demo would go on to the end."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(
+    no_redis_server: bool, keep_running: bool, json_output: bool, interrupted: threading.Event
+) -> None:
+    from cachectl.demo.environment import demo_environment, wait_until_stopped
     from cachectl.demo.tour import tour
+
+    def check() -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
 
     if json_output:
         # No Rich with --json: the notes go to stderr as plain lines, the document to stdout.
@@ -50,11 +99,18 @@ def demo(
                 "redis_url": env.redis_url,
                 "redis_kind": env.redis_kind,
                 "app_url": env.app_url,
+                "page_url": env.page_url,
                 "namespace": env.namespace,
             }
-            steps = [step.to_dict() for step in tour(env)]
-        summary = next(step["result"] for step in steps if step["kind"] == "summary")
-        print_json({"environment": environment, "summary": summary, "steps": steps})
+            steps = []
+            for step in tour(env):
+                check()
+                steps.append(step.to_dict())
+            summary = next(step["result"] for step in steps if step["kind"] == "summary")
+            print_json({"environment": environment, "summary": summary, "steps": steps})
+            if keep_running:
+                typer.echo(f"Running until Ctrl-C; admin token {env.admin_token}", err=True)
+                wait_until_stopped()
         typer.echo("Stopped everything the demo started.", err=True)
         return
     from cachectl.cli import render
@@ -63,5 +119,13 @@ def demo(
     with demo_environment(use_redis_server=not no_redis_server) as env:
         render.show_demo_environment(env)
         for step in tour(env):
+            check()
             render.show_demo_step(step)
+        check()
+        if keep_running:
+            typer.echo(
+                f"\nThe shop and its Cache Management page ({env.page_url}) keep running; "
+                "Ctrl-C stops everything."
+            )
+            wait_until_stopped()
     render.note("Stopped everything the demo started.")

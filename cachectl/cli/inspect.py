@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cachectl.cli.common import JsonOption, connection, print_json
-from cachectl.errors import DecodeError
+from cachectl.errors import CheckFailed, DecodeError
 
 
 def inspect(
@@ -27,16 +27,26 @@ def inspect(
             help="KEY is a full Redis key, outside any namespace (read-only; no tags shown).",
         ),
     ] = False,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-bytes",
+            metavar="N",
+            min=0,
+            help="Bytes of the value shown (raw bytes, text, strings together); 0: all.",
+        ),
+    ] = 4096,
     json_output: JsonOption = False,
 ) -> None:
     """Show a key's decoded value with its serializer, compression, TTL and tags.
 
     cachectl's own values are decoded from their header; other values as far as they go
     (gzip, zlib, zstd and LZ4 frames, then msgpack, JSON or text). A corrupt value is shown as
-    a hex dump of its start and the exit status is 1. With --no-namespace, KEY names a Redis
-    key as it is (one written by another program, outside any namespace).
+    a hex dump of its start and the exit status is 1. Values are shown up to --max-bytes
+    ("... N more bytes"); a missing key is exit status 1, with --json an {"error": ...} document.
+    With --no-namespace, KEY names a Redis key as it is (one written by another program,
+    outside any namespace).
     """
-    from cachectl.errors import CheckFailed
     from cachectl.keys import RawKeySpace
     from cachectl.ops.inspect import inspect_key
 
@@ -44,8 +54,10 @@ def inspect(
         if no_namespace:
             conn.keys = RawKeySpace()
         try:
-            found = inspect_key(conn, key, raw=raw, items=items)
-        except CheckFailed:
+            found = inspect_key(conn, key, raw=raw, items=items, max_bytes=max_bytes)
+        except CheckFailed as exc:
+            if json_output:  # --json always prints a document, an error one included
+                print_json({"key": key, "error": str(exc)})
             from cachectl.cli.namespaces import hint_if_empty
 
             hint_if_empty(conn)

@@ -383,8 +383,11 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
     servers: list[RenderableType] = []
     for table in _servers(report):
         servers += [Text(""), table] if servers else [table]
+    skipped = f"{count(report.skipped_fields, 'unusable field')} of the stats hash skipped"
     if not report.prefixes:
         empty = f"Namespace {report.namespace!r}: no keys and no published stats."
+        if report.skipped_fields:
+            empty += f" {skipped}."
         return Group(*servers, Text(""), text(empty))
     approx = "" if report.keys_exact else "~"
     counters = ("hits", "misses", "ratio", "sets", "errors", "fallback")
@@ -397,6 +400,8 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
             notes.append(
                 "~ key counts and memory extrapolated from a partial scan (see --max-scan)"
             )
+        if report.skipped_fields:
+            notes.append(skipped)
         prefixes = Table(
             box=box.SIMPLE_HEAD,
             show_edge=False,
@@ -455,22 +460,31 @@ def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
     out().print(stats_view(report, min_hit_ratio))
 
 
-def watch_stats(
-    collect: Callable[[], StatsReport], interval: float, min_hit_ratio: float | None
-) -> StatsReport:
-    """Refresh the stats tables in place every interval seconds until Ctrl-C; the last report."""
+@contextlib.contextmanager
+def live_stats(min_hit_ratio: float | None) -> Iterator[Callable[[StatsReport], None]]:
+    """On a terminal: a view of the stats tables redrawn in place by each call of the function
+    it yields; the cursor is shown again however the block ends."""
     from rich.live import Live
 
-    report = collect()
-    with Live(stats_view(report, min_hit_ratio), console=out(), auto_refresh=False) as live:
-        try:
-            while True:
-                time.sleep(interval)
-                report = collect()
-                live.update(stats_view(report, min_hit_ratio), refresh=True)
-        except KeyboardInterrupt:
-            pass
-    return report
+    with Live(console=out(), auto_refresh=False) as live:
+        yield lambda report: live.update(stats_view(report, min_hit_ratio), refresh=True)
+
+
+def append_stats(report: StatsReport, as_json: bool, min_hit_ratio: float | None) -> None:
+    """One timestamped snapshot appended to stdout, flushed: a JSON document on one line, or a
+    '# <time>' line and the tables (for a pipe or a file, where nothing is redrawn)."""
+    import datetime
+    import json
+
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    if as_json:
+        sys.stdout.write(json.dumps({"time": stamp, **report.to_dict()}) + "\n")
+    else:
+        sys.stdout.write(f"# {stamp}\n")
+        sys.stdout.flush()
+        show_stats(report, min_hit_ratio)
+        sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -511,12 +525,14 @@ def show_listing(listing: Listing) -> None:
 
 
 def show_inspection(found: Inspection) -> None:
-    """Print what is known of a key, then its value."""
+    """Print what is known of a key, then its value (bounded: see inspect --max-bytes)."""
+    import json
+
     from rich.pretty import Pretty
     from rich.table import Table
     from rich.text import Text
 
-    from cachectl.ops.inspect import hexdump
+    from cachectl.ops.inspect import hexdump, jsonable
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -546,17 +562,26 @@ def show_inspection(found: Inspection) -> None:
     console = out()
     console.print(grid)
     console.print()
+    serializer = encoding.serializer if encoding is not None else None
     if found.raw is not None:
-        console.print(Text(hexdump(found.raw, len(found.raw))))
+        console.print(Text(hexdump(found.raw, len(found.raw), total=found.size)))
     elif found.error is not None:
         console.print(text(f"corrupt value: {found.error}", style="bold red"))
-        console.print(Text(hexdump(found.head)))
-    elif encoding is not None and encoding.serializer == "text":
+        console.print(Text(hexdump(found.head, total=found.size)))
+    elif serializer in ("binary", "pickle") and isinstance(found.value, bytes):
+        if serializer == "pickle":
+            console.print(Text("a pickle: shown, never unpickled (that would run its code)"))
+        total = len(found.value) + found.clipped
+        console.print(Text(hexdump(found.value, len(found.value), total=total)))
+    elif serializer == "text":
         console.print(Text(safe(str(found.value), newlines=True)))
-    elif encoding is not None and encoding.serializer == "binary":
-        console.print(Text(hexdump(found.value if isinstance(found.value, bytes) else b"")))
+    elif serializer == "json":
+        document = json.dumps(jsonable(found.value), indent=2, ensure_ascii=False)
+        console.print(Text(safe(document, newlines=True)))
     else:
         console.print(Pretty(found.value, max_length=200, max_string=4000, indent_guides=True))
+    if found.clipped and found.raw is None and serializer not in ("binary", "pickle"):
+        console.print(Text(f"(value shortened: {number(found.clipped)} more left out)"))
 
 
 def _shown(value: Any) -> int:
@@ -740,7 +765,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         else "one request at a time"
     )
     lines = [
-        f"{s.targets} endpoints x {s.passes} passes = {s.requests} requests in "
+        f"{count(s.targets, 'endpoint')} x {count(s.passes, 'pass', 'passes')} = "
+        f"{count(s.requests, 'request')} in "
         f"{elapsed(s.duration_s)}; statuses {counts}",
         f"measured {in_flight}",
         f"measured: p50 {millis(s.p50_ms)} ms, p95 {millis(s.p95_ms)} ms, p99 "
@@ -755,10 +781,10 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
             f"{'figure is a warm one' if one else 'figures are warm ones'}, so no speedup is "
             "shown (flush the cache first for a cold run)"
         )
-    for origin, count in sorted(report.headers_withheld.items()):
-        noun = "endpoint" if count == 1 else "endpoints"
+    for origin, withheld in sorted(report.headers_withheld.items()):
         lines.append(
-            f"--header values not sent to {origin} ({count} {noun}): not the --base-url "
+            f"--header values not sent to {origin} ({count(withheld, 'endpoint')}): not the "
+            "--base-url "
             "origin; allow it with --header-origin"
         )
     if s.stats_delta:
@@ -788,6 +814,7 @@ def show_demo_environment(env: DemoEnvironment) -> None:
             f"namespace {env.namespace!r}, database {env.db_path}"
         )
     )
+    out().print(text(f"Cache Management page at {env.page_url}, admin token {env.admin_token}"))
 
 
 def show_demo_step(step: Step) -> None:

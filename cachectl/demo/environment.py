@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -34,6 +35,11 @@ class DemoEnvironment:
     db_path: Path
     workdir: Path
 
+    @property
+    def page_url(self) -> str:
+        """The Cache Management page the shop mounts with cachectl's admin router."""
+        return f"{self.app_url}/_cache/"
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -48,6 +54,19 @@ def _wait_for_port(port: int, deadline: float, what: str) -> None:
             return
         time.sleep(0.02)
     raise CachectlError(f"{what} did not start listening on 127.0.0.1:{port}")
+
+
+def wait_until_stopped() -> None:
+    """Block until Ctrl-C or SIGTERM (from the main thread); either is a normal way out."""
+    stop = threading.Event()
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stops}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

@@ -1,13 +1,13 @@
-"""A connection for one operation: Redis or Redis Cluster, detected, with errors translated."""
+"""A connection for one operation: Redis, Redis Cluster or the embedded store, errors translated."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 import redis.exceptions
@@ -17,7 +17,8 @@ from cachectl.errors import BackendUnavailable, CachectlError, ConfigError
 from cachectl.keys import KeySpace
 
 if TYPE_CHECKING:
-    from cachectl.backends.redis import RedisBackend
+    from cachectl.backends.memory import MemoryStore
+    from cachectl.cache import AsyncCache, Cache
 
 HINT = "check --url / CACHECTL_URL; is redis-server running?"
 AUTH_HINT = "check the password in the URL, --password-file or CACHECTL_PASSWORD"
@@ -32,13 +33,44 @@ class Node:
     port: int
 
 
+class OpsBackend(Protocol):
+    """What the operations need of a backend: RedisBackend, or ops.memory.MemoryOpsBackend."""
+
+    @property
+    def client(self) -> Any: ...
+    def scan(self, glob: bytes, count: int = ...) -> Iterator[list[bytes]]: ...
+    def count_matching(self, glob: bytes, count: int = ...) -> int: ...
+    def delete(self, keys: Sequence[bytes]) -> int: ...
+    def delete_matching(
+        self, globs: Sequence[bytes], on_batch: Callable[[int], None] | None = ..., count: int = ...
+    ) -> int: ...
+    def invalidate_tags(
+        self,
+        tag_keys: Sequence[bytes],
+        on_batch: Callable[[int], None] | None = ...,
+        count: int = ...,
+    ) -> int: ...
+    def read_counters(self, key: bytes) -> dict[bytes, bytes]: ...
+    def close(self) -> None: ...
+
+
 @dataclass
 class Connection:
     """An open backend, its key layout and whether it is a cluster."""
 
     config: CacheConfig
-    backend: RedisBackend
+    backend: OpsBackend
     keys: KeySpace
+
+    @property
+    def memory(self) -> bool:
+        """Whether this is the embedded in-process store."""
+        return self.config.is_memory
+
+    @property
+    def kind(self) -> str:
+        """'redis', 'cluster' or 'memory'."""
+        return "memory" if self.memory else "cluster" if self.cluster else "redis"
 
     @property
     def client(self) -> Any:
@@ -69,6 +101,8 @@ class Connection:
 
     def primaries(self) -> list[Node]:
         """Every primary: one for a plain server."""
+        if self.memory:
+            return [Node("memory", "memory", 0)]
         if not self.cluster:
             kwargs = self.client.connection_pool.connection_kwargs
             host = kwargs.get("host") or kwargs.get("path") or "localhost"
@@ -148,7 +182,7 @@ def _forget_connections(client: Any) -> None:
         client.connection_pool.disconnect()
 
 
-def _cluster_enabled(backend: RedisBackend, config: CacheConfig) -> bool:
+def _cluster_enabled(backend: Any, config: CacheConfig) -> bool:
     try:
         info = backend.client.info("cluster")
     except redis.exceptions.ResponseError as exc:
@@ -161,12 +195,19 @@ def _cluster_enabled(backend: RedisBackend, config: CacheConfig) -> bool:
     return str(info.get("cluster_enabled", 0)) == "1"
 
 
-def connect(config: CacheConfig) -> Connection:
-    """Connect and check the server answers; a plain URL to a cluster node becomes a cluster."""
+def connect(config: CacheConfig, store: MemoryStore | None = None) -> Connection:
+    """Connect and check the server answers; a plain URL to a cluster node becomes a cluster.
+
+    memory:// needs the store itself (an application's): another process cannot see it.
+    """
     from cachectl.backends.redis import RedisBackend
 
     if config.is_memory:
-        raise ConfigError("the command-line tool needs a Redis URL, not memory://")
+        if store is None:
+            raise ConfigError("the command-line tool needs a Redis URL, not memory://")
+        from cachectl.ops.memory import MemoryOpsBackend
+
+        return Connection(config, MemoryOpsBackend(store), KeySpace(config.namespace))
     backend = RedisBackend(config)
     try:
         with translate_errors(config):
@@ -182,6 +223,27 @@ def connect(config: CacheConfig) -> Connection:
         backend.close()
         raise
     return Connection(config, backend, KeySpace(config.namespace))
+
+
+def for_cache(cache: Cache | AsyncCache) -> Connection:
+    """A connection to what an application's cache uses: its server, or its own memory store.
+
+    The operations never go through the cache's breaker: an outage is an error here. The
+    timeouts are at least the command line's (a cache's are short, for the request path).
+    """
+    from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
+    from cachectl.config import CLI_DEFAULT_TIMEOUT
+
+    backend: Any = cache.backend
+    store = backend.store if isinstance(backend, AsyncMemoryBackend) else backend
+    config = cache.config
+    # A cache's timeout is tuned for the request path (tens of ms); an operation's SCAN step
+    # may take longer, and waits as the command line does.
+    config = config.replace(
+        socket_timeout=max(config.socket_timeout, CLI_DEFAULT_TIMEOUT),
+        connect_timeout=max(config.connect_timeout, CLI_DEFAULT_TIMEOUT),
+    )
+    return connect(config, store if isinstance(store, MemoryStore) else None)
 
 
 @contextlib.contextmanager

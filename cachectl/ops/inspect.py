@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,9 @@ GZIP, ZSTD, LZ4_FRAME = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"
 HEAD = 64
 #: Items of a hash, list, set, sorted set or stream shown by default.
 ITEMS = 20
+#: Bytes of a value shown by default: raw bytes, text, and the strings of a decoded value
+#: together (0: no limit).
+MAX_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,9 @@ class Inspection:
     encoding: Encoding | None = None
     error: str | None = None  # why a string could not be decoded
     head: bytes = b""  # the start of a string's stored bytes
-    raw: bytes | None = field(default=None, repr=False)  # all stored bytes, when asked
+    raw: bytes | None = field(default=None, repr=False)  # stored bytes shown, when asked
+    size: int | None = None  # a string's stored bytes, all of them
+    clipped: int = 0  # bytes or items of the value left out by max_bytes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the value made JSON-compatible, see jsonable)."""
@@ -93,10 +99,14 @@ class Inspection:
         if self.error is not None:
             out["error"] = self.error
             out["head_hex"] = self.head.hex()
+        if self.size is not None:
+            out["size"] = self.size
         if self.raw is not None:
             out["raw_hex"] = self.raw.hex()
+            out["raw_more_bytes"] = (self.size or 0) - len(self.raw)
         else:
             out["value"] = jsonable(self.value)
+            out["clipped"] = self.clipped
         return out
 
 
@@ -122,7 +132,12 @@ def layer_of(data: bytes) -> str | None:
 
 
 def describe_head(head: bytes) -> str:
-    """A short codec description from a value's first bytes (cachectl's header, or magic)."""
+    """A short codec description from a value's first bytes: cachectl's header, a compression
+    layer's magic, else the serializer those bytes show (json, msgpack, pickle, text, binary).
+
+    The one classification shared by `keys` and `inspect`: for a foreign value without a
+    compression layer it names what read_payload would decode it as.
+    """
     from cachectl.codec import read_header
 
     if head[:1] == b"\xc1":
@@ -133,7 +148,15 @@ def describe_head(head: bytes) -> str:
         name = header.serializer.name.lower()
         compression = header.compression.name.lower()
         return name if compression == "none" else f"{name}+{compression}"
-    return layer_of(head) or "foreign"
+    return layer_of(head) or sniff(head)
+
+
+def is_pickle(data: bytes) -> bool:
+    """Whether data starts like a pickle (protocol 2 or later: PROTO opcode, then a version).
+
+    Detected by its opcodes only; a pickle is never loaded (loading one runs code).
+    """
+    return len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
@@ -201,34 +224,89 @@ def peel(data: bytes, limit: int) -> tuple[list[str], bytes, bool]:
     return layers, data, True
 
 
-def read_payload(data: bytes) -> tuple[str, Any]:
-    """The serializer and value of foreign bytes: JSON, msgpack, UTF-8 text, else binary."""
-    import msgpack
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
+
+def _utf8(data: bytes) -> str | None:
+    """data as UTF-8, a multi-byte character cut at the very end forgiven (a sample's end)."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+            return data[: exc.start].decode("utf-8")
+        return None
+
+
+def sniff(data: bytes) -> str:
+    """The serializer a foreign value's bytes show: pickle, json, msgpack, text or binary.
+
+    Works on a value's first bytes as well as on all of them, so that `keys` (which reads a
+    sample) and `inspect` (which reads the value) name a value alike. Nothing is decoded.
+    """
+    if is_pickle(data):
+        return "pickle"
+    text = _utf8(data)
     if text is not None:
         stripped = text.strip()
         if stripped[:1] in ("{", "[", '"') or stripped in ("true", "false", "null"):
-            try:
-                return "json", json.loads(stripped)
-            except ValueError:
-                pass
-    # ASCII bytes are also msgpack integers: only a non-ASCII first byte says msgpack.
-    if data and data[0] >= 0x80:
+            return "json"
+        if _JSON_NUMBER.fullmatch(stripped):
+            return "json"
+        if not data or data[0] < 0x80:
+            return "text"  # ASCII bytes are also msgpack integers: only text here
+    if data and data[0] >= 0x80 and text is None:
+        return "msgpack"
+    return "text" if text is not None else "binary"
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than limit levels (no recursion)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def read_payload(data: bytes) -> tuple[str, Any]:
+    """The serializer and value of foreign bytes, as sniff names them.
+
+    A pickle is reported with its bytes as the value: it is never unpickled (that runs code).
+    JSON or msgpack nested past the codec's MAX_DEPTH raises DecodeError; bytes that are not
+    what they looked like are read as text, else binary.
+    """
+    from cachectl.codec import MAX_DEPTH, unpack_foreign
+
+    kind = sniff(data)
+    if kind == "pickle":
+        return "pickle", data
+    if kind == "json":
+        text = data.decode("utf-8", "replace")
+        if json_too_deep(text, MAX_DEPTH):
+            raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
         try:
-            return "msgpack", msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception:
-            pass
-    if text is not None:
-        try:
-            number = json.loads(text)
+            return "json", json.loads(text)
         except ValueError:
-            return "text", text
-        return ("json", number) if isinstance(number, int | float) else ("text", text)
-    return "binary", data
+            kind = "text"
+    if kind == "msgpack":
+        try:
+            return "msgpack", unpack_foreign(data)
+        except DecodeError as exc:
+            if "nested deeper" in str(exc):
+                raise
+            kind = "binary"
+    try:
+        return "text", data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary", data
 
 
 def decode(data: bytes, max_size: int) -> tuple[Encoding, Any]:
@@ -288,17 +366,67 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def hexdump(data: bytes, limit: int = HEAD) -> str:
-    """Offset, hex and ASCII columns of the first limit bytes, 16 a line."""
+_PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
+
+
+def hexdump(data: bytes, limit: int = HEAD, total: int | None = None) -> str:
+    """Offset, hex and ASCII columns of the first limit bytes, 16 a line (time linear in what
+    it shows); total is the whole value's size when data is only its start."""
+    shown = memoryview(data)[:limit]
     lines = []
-    for offset in range(0, min(len(data), limit), 16):
-        chunk = data[offset : min(offset + 16, limit)]
-        hexes = " ".join(f"{b:02x}" for b in chunk)
-        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
-        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
-    if len(data) > limit:
-        lines.append(f"... {len(data) - limit} more bytes")
+    for offset in range(0, len(shown), 16):
+        chunk = bytes(shown[offset : offset + 16])
+        text = chunk.translate(_PRINTABLE).decode("ascii")
+        lines.append(f"{offset:08x}  {chunk.hex(' '):<47}  |{text}|")
+    more = (len(data) if total is None else total) - len(shown)
+    if more > 0:
+        lines.append(f"... {more} more bytes")
     return "\n".join(lines)
+
+
+def clip(value: Any, max_bytes: int, items: int = 200) -> tuple[Any, int]:
+    """A copy of a decoded value small enough to show, and how much was left out.
+
+    Strings and bytes share a budget of max_bytes; a collection shows at most items entries
+    (max_bytes 0: the value as it is). What is cut is replaced by a "... N more ..." marker.
+    """
+    if max_bytes <= 0:
+        return value, 0
+    budget = [max_bytes]
+    left_out = [0]
+
+    def cut(obj: Any) -> Any:
+        if isinstance(obj, str | bytes | bytearray):
+            room = budget[0]
+            if len(obj) <= room:
+                budget[0] -= len(obj)
+                return obj
+            budget[0] = 0
+            left_out[0] += len(obj) - room
+            if isinstance(obj, str):
+                return obj[:room] + f"... {len(obj) - room} more characters"
+            return bytes(obj[:room]) + f"... {len(obj) - room} more bytes".encode()
+        if isinstance(obj, Mapping):
+            pairs = list(obj.items())
+            # Keys are not charged to the budget (a shown value keeps its names); a long one is cut.
+            out = {
+                (k[:max_bytes] + "...") if isinstance(k, str) and len(k) > max_bytes else k: cut(v)
+                for k, v in pairs[:items]
+            }
+            if len(pairs) > items:
+                left_out[0] += len(pairs) - items
+                out[f"... {len(pairs) - items} more items"] = "..."
+            return out
+        if isinstance(obj, list | tuple | set | frozenset):
+            seq = list(obj) if isinstance(obj, list | tuple) else sorted(obj, key=repr)
+            shown = [cut(v) for v in seq[:items]]
+            if len(seq) > items:
+                left_out[0] += len(seq) - items
+                shown.append(f"... {len(seq) - items} more items")
+            return tuple(shown) if isinstance(obj, tuple) else shown
+        return obj
+
+    return cut(value), left_out[0]
 
 
 # -- reading a key ----------------------------------------------------------------------------
@@ -357,8 +485,15 @@ def tags_of(conn: Connection, full: bytes) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def inspect_key(conn: Connection, key: str, raw: bool = False, items: int = ITEMS) -> Inspection:
-    """Everything about one application key; raises CheckFailed when it does not exist."""
+def inspect_key(
+    conn: Connection,
+    key: str | bytes,
+    raw: bool = False,
+    items: int = ITEMS,
+    max_bytes: int = MAX_BYTES,
+) -> Inspection:
+    """Everything about one application key, its value shown up to max_bytes (0: all);
+    raises CheckFailed when it does not exist."""
     from cachectl.keys import to_bytes
 
     app = to_bytes(key)
@@ -382,16 +517,23 @@ def inspect_key(conn: Connection, key: str, raw: bool = False, items: int = ITEM
     )
     if kind != "string":
         length, value = _collection(conn, full, kind, items)
-        return replace(base, value=value, length=length)
+        shown, clipped = clip(value, max_bytes)
+        return replace(base, value=shown, length=length, clipped=clipped)
     data: bytes | None = client.get(full)
     if data is None:
         raise CheckFailed(f"key {display_key(app)!r} expired while it was read")
+    base = replace(base, size=len(data), head=data[:HEAD])
     if raw:
-        return replace(base, head=data[:HEAD], raw=data)
+        return replace(base, raw=data[:max_bytes] if max_bytes > 0 else data)
     try:
         encoding, value = decode(data, conn.config.max_value_size)
     except DecodeError as exc:
         form = "cachectl" if data[:1] == b"\xc1" else "foreign"
         encoding = Encoding(form, "?", "?", len(data))
-        return replace(base, encoding=encoding, error=str(exc), head=data[:HEAD])
-    return replace(base, value=value, encoding=encoding, head=data[:HEAD])
+        return replace(base, encoding=encoding, error=str(exc))
+    if isinstance(value, bytes) and encoding.serializer in ("binary", "pickle"):
+        shown_bytes = value[:max_bytes] if max_bytes > 0 else value
+        clipped_bytes = len(value) - len(shown_bytes)
+        return replace(base, value=shown_bytes, encoding=encoding, clipped=clipped_bytes)
+    shown, clipped = clip(value, max_bytes)
+    return replace(base, value=shown, encoding=encoding, clipped=clipped)

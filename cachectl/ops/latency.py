@@ -8,7 +8,6 @@ cachectl.Cache, to show what the application pays.
 from __future__ import annotations
 
 import gc
-import math
 import os
 import socket
 import ssl
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachectl.errors import BackendUnavailable, CheckFailed
 from cachectl.ops.connect import AUTH_HINT, Connection, Node
+from cachectl.stats import percentile
 
 if TYPE_CHECKING:
     from cachectl.cache import Cache
@@ -28,12 +28,6 @@ PING = b"*1\r\n$4\r\nPING\r\n"
 CANARY = "cachectl-latency"
 VALUE_SIZE = 1024
 NETWORK_PROBES = ("PING", "GET")
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """The nearest-rank q-th percentile (0-100) of sorted values."""
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +283,8 @@ def measure(conn: Connection, samples: int = 100, interval_ms: float = 5.0) -> L
         raise ValueError("samples must be at least 1")
     interval = interval_ms / 1000
     value = os.urandom(VALUE_SIZE)
+    if conn.memory:
+        return _measure_memory(conn, samples, interval, value)
     probes: list[Probe] = []
     canaries = canary_keys(conn)
     with cache_for(conn.config) as cache:
@@ -301,3 +297,28 @@ def measure(conn: Connection, samples: int = 100, interval_ms: float = 5.0) -> L
             finally:
                 cache.delete(key)
     return LatencyReport(conn.config.display_url, conn.cluster, probes)
+
+
+def _measure_memory(conn: Connection, samples: int, interval: float, value: bytes) -> LatencyReport:
+    """The embedded store has no network: a GET of the store, and a cache set+get on it."""
+    from cachectl.cache import Cache
+
+    node = conn.primaries()[0]
+    store = getattr(conn.backend, "store", None)
+    key = CANARY
+    full = conn.keys.full(key)
+    config = conn.config
+    with Cache(config.url, namespace=config.namespace, store=store) as cache:
+        cache.set(key, value, ttl=60)
+        try:
+            times = []
+            for _ in range(samples):
+                start = time.perf_counter_ns()
+                conn.client.get(full)
+                times.append((time.perf_counter_ns() - start) / 1000)
+                _pause(interval)
+            probes = [Probe(node.name, "GET", tuple(times))]
+            probes.append(_cache_probe(cache, node, key, value, samples, interval))
+        finally:
+            cache.delete(key)
+    return LatencyReport(config.display_url, False, probes)

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 
+from cachectl.errors import ConfigError
 from cachectl.ops.connect import Connection
 from cachectl.ops.inspect import describe_head, display_key
 from cachectl.ops.selection import (
@@ -24,6 +25,7 @@ from cachectl.ops.selection import (
     Selection,
     batches,
     existing,
+    server_ms,
     tag_members,
 )
 
@@ -299,3 +301,123 @@ def top_keys(
     return Listing(
         listing.selection, listing.rows, listing.truncated, "memory", top, listing.matched
     )
+
+
+#: Keys one page may examine before it returns what it found (with a cursor to go on).
+PAGE_EXAMINE = 200_000
+#: Keys asked of one SCAN call at most while filling a page.
+PAGE_STEP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a cursor walk over a selection: its keys sorted within the page only."""
+
+    selection: str
+    rows: list[KeyInfo]
+    cursor: str | None  # where the next page starts; None: the walk is over
+    sort: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready page."""
+        return {
+            "selection": self.selection,
+            "sort": self.sort,
+            "cursor": self.cursor,
+            "keys": [row.to_dict() for row in self.rows],
+        }
+
+
+def _sources(selection: Selection) -> list[tuple[str, bytes]]:
+    """What a page walk visits in turn: the named keys, each glob, each tag."""
+    out = [("keys", b"")] if selection.keys else []
+    out += [("glob", glob) for glob in selection.globs]
+    out += [("tag", tag) for tag in selection.tag_keys]
+    return out
+
+
+def _parse_cursor(cursor: str | None) -> tuple[int, int, int]:
+    if not cursor:
+        return 0, 0, 0
+    try:
+        source, node, position = (int(part) for part in cursor.split("."))
+    except ValueError:
+        raise ConfigError(f"not a cursor of this listing: {cursor[:40]!r}") from None
+    if min(source, node, position) < 0:
+        raise ConfigError(f"not a cursor of this listing: {cursor[:40]!r}")
+    return source, node, position
+
+
+def page(
+    conn: Connection,
+    selection: Selection,
+    cursor: str | None = None,
+    count: int = 100,
+    sort: str = "name",
+) -> Page:
+    """About count keys of the selection from cursor on (SCAN/ZSCAN, never KEYS), described
+    and sorted within the page. A page stops early after PAGE_EXAMINE keys examined, so no
+    page holds Redis or the caller long; its cursor then goes on from there."""
+    if sort not in SORTS:
+        raise ConfigError(f"sort must be one of {', '.join(SORTS)}")
+    if count < 1:
+        raise ConfigError("count must be at least 1")
+    sources = _sources(selection)
+    source, node, position = _parse_cursor(cursor)
+    nodes = conn.primaries()
+    found: dict[bytes, None] = {}
+    examined, step = 0, count
+    while source < len(sources) and len(found) < count and examined < PAGE_EXAMINE:
+        kind, name = sources[source]
+        if kind == "keys":
+            found.update(dict.fromkeys(existing(conn, selection.keys)))
+            source, node, position = source + 1, 0, 0
+            continue
+        if kind == "tag":
+            position, keys = _zscan_once(conn, name, position, step)
+        else:
+            if node >= len(nodes):
+                raise ConfigError("not a cursor of this listing: no such node")
+            position, keys = _scan_once(conn, nodes[node].name, name, position, step)
+        before = len(found)
+        found.update(dict.fromkeys(keys))
+        examined += step
+        # SCAN's COUNT is work, not results: ask for more when few keys match, so a sparse
+        # selection is crossed in few round trips and a dense one does not overshoot much.
+        density = max((len(found) - before) / step, 0.001)
+        step = max(count, min(PAGE_STEP, int((count - len(found)) / density)))
+        if position == 0:
+            if kind == "glob" and node + 1 < len(nodes):
+                node += 1
+            else:
+                source, node = source + 1, 0
+    done = source >= len(sources)
+    rows = describe(conn, list(found))
+    return Page(
+        selection.label,
+        _order(rows, sort),
+        None if done else f"{source}.{node}.{position}",
+        sort,
+    )
+
+
+def _scan_once(
+    conn: Connection, node: str, glob: bytes, position: int, count: int
+) -> tuple[int, list[bytes]]:
+    """One SCAN call on one primary: the next cursor and the keys it returned."""
+    client = conn.client
+    if not conn.cluster:
+        cursor, keys = client.scan(position, match=glob, count=count)
+        return int(cursor), list(keys)
+    target = client.get_node(node_name=node)
+    cursors, keys = client.scan(position, match=glob, count=count, target_nodes=target)
+    return int(cursors[target.name]), list(keys)
+
+
+def _zscan_once(
+    conn: Connection, tag_key: bytes, position: int, count: int
+) -> tuple[int, list[bytes]]:
+    """One ZSCAN step of a tag from position: the next cursor and its unexpired members."""
+    now = server_ms(conn)
+    cursor, pairs = conn.client.zscan(tag_key, position, count=count)
+    return int(cursor), [member for member, score in pairs if float(score) >= now]

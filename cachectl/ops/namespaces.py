@@ -93,10 +93,12 @@ class Discovery:
 
 
 def _kind(key: bytes, namespace: str) -> str:
-    """'keys', 'tags' or 'stats': what a key of namespace is."""
+    """'keys', 'tags', 'stats' or 'audit': what a key of namespace is."""
     mark = key[len(namespace) : len(namespace) + 1]
     if mark == b":":
         return "keys"
+    if key.endswith(b"#audit"):
+        return "audit"  # the admin router's log of destructive actions (ops.audit)
     return "stats" if key.endswith(b"#stats") else "tags"
 
 

@@ -28,6 +28,7 @@ class ServerInfo:
     keyspace_misses: int
     connected_clients: int
     keys: int  # in the connection's database
+    ops_per_sec: int = 0  # INFO's instantaneous_ops_per_sec
 
     @property
     def hit_ratio(self) -> float | None:
@@ -64,6 +65,7 @@ def from_info(node: str, info: Mapping[str, Any], db: int = 0) -> ServerInfo:
         keyspace_misses=_int(info, "keyspace_misses"),
         connected_clients=_int(info, "connected_clients"),
         keys=_int(keyspace, "keys") if isinstance(keyspace, Mapping) else 0,
+        ops_per_sec=_int(info, "instantaneous_ops_per_sec"),
     )
 
 

@@ -8,15 +8,19 @@ and the report says so. Memory is MEMORY USAGE of a sample of keys per prefix ti
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import re
 from collections import Counter
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
 from cachectl.ops.server import ServerInfo, server_info
-from cachectl.stats import CacheStats, PrefixStats
+from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
 
 #: Keys examined per primary before counts are extrapolated.
 MAX_SCAN = 1_000_000
@@ -50,6 +54,7 @@ class StatsReport:
     prefixes: list[PrefixRow]
     total: PrefixStats
     keys_exact: bool
+    skipped_fields: int = 0  # fields of the published hash that were not usable
 
     def below(self, ratio: float) -> list[PrefixRow]:
         """Prefixes that have been read and whose hit ratio is under ratio."""
@@ -73,44 +78,133 @@ class StatsReport:
                 "memory": sum(row.memory or 0 for row in self.prefixes),
             },
             "keys_exact": self.keys_exact,
+            "skipped_fields": self.skipped_fields,
         }
 
 
 @dataclass
 class _Tally:
-    """Keys per prefix, and the first keys of each prefix, for memory sampling."""
+    """Keys per prefix, and the first keys of each prefix, for memory sampling.
+
+    Besides the published prefixes (known), at most MAX_PREFIXES are told apart (a keyspace
+    where every key is its own first segment would otherwise make a row, and a sample, per
+    key); the others count as OTHER.
+    """
+
+    known: frozenset[str] = frozenset()
 
     counts: Counter[str] = field(default_factory=Counter)
     samples: dict[str, list[bytes]] = field(default_factory=dict)
     exact: bool = True
+    labels: dict[bytes, str] = field(default_factory=dict)
+
+    def label(self, head: bytes) -> str:
+        found = self.labels.get(head)
+        if found is None:
+            found = prefix_of(head)
+            if found not in self.known and (
+                len(head) > MAX_PREFIX_BYTES
+                or (found not in self.samples and len(self.samples) >= MAX_PREFIXES)
+            ):
+                found = OTHER
+            self.samples.setdefault(found, [])
+            if len(self.labels) < 4 * MAX_PREFIXES:
+                self.labels[head] = found
+        return found
 
     def add(self, conn: Connection, keys: list[bytes]) -> Counter[str]:
+        # First segments found by one regex over the joined batch, in C; Python work per
+        # distinct segment only, so that a million keys cost about what their SCAN does.
+        ns = conn.keys.ns
+        skip = len(ns)
+        joined = b"\n".join(keys)
+        heads: Counter[bytes] = Counter()
+        if joined.count(b"\n") == len(keys) - 1:  # no key holds a newline
+            heads.update(_heads(ns).findall(joined))
+        if heads.total() != len(keys):  # a newline in a key, or a key outside the namespace
+            heads = Counter(
+                [(key[skip:] if key.startswith(ns) else key).partition(b":")[0] for key in keys]
+            )
         seen: Counter[str] = Counter()
-        for key in keys:
-            prefix = prefix_of(conn.keys.app(key))
-            seen[prefix] += 1
-            picked = self.samples.setdefault(prefix, [])
+        needy: dict[bytes, list[bytes]] = {}
+        for head, n in heads.items():
+            label = self.label(head)
+            seen[label] += n
+            picked = self.samples[label]
             if len(picked) < SAMPLE:
-                picked.append(key)
+                needy[head] = picked
+        for key in keys if needy else ():
+            head = (key[skip:] if key.startswith(ns) else key).partition(b":")[0]
+            wanting = needy.get(head)
+            if wanting is not None:
+                if len(wanting) < SAMPLE:  # several segments may share a label (OTHER)
+                    wanting.append(key)
+                if len(wanting) >= SAMPLE:
+                    del needy[head]
+                    if not needy:
+                        break
         return seen
 
 
+_Steps = Generator[tuple[bool, list[bytes]], None, None]
+
+
+@functools.lru_cache(maxsize=16)
+def _heads(ns: bytes) -> re.Pattern[bytes]:
+    """Matches the first segment of every line that is a key of the namespace."""
+    return re.compile(rb"^" + re.escape(ns) + rb"([^:\n]*)", re.MULTILINE)
+
+
+def _scan_ahead(conn: Connection, glob: bytes, count: int = SCAN_COUNT) -> _Steps:
+    """scan_node on a single server, each SCAN sent before the previous batch is handed over,
+    so that the server walks its keyspace while this process tallies the last batch."""
+    pool = conn.client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_command("SCAN", 0, "MATCH", glob, "COUNT", count)
+        while True:
+            cursor, keys = connection.read_response()
+            done = int(cursor) == 0
+            if not done:
+                connection.send_command("SCAN", cursor, "MATCH", glob, "COUNT", count)
+            yield done, keys
+            if done:
+                return
+    except BaseException:
+        # Stopped early (past max_scan) or failed: a reply may still be on its way.
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+
+
 def _count(
-    conn: Connection, globs: list[bytes], named: list[bytes], sizes: dict[str, int], max_scan: int
+    conn: Connection,
+    globs: list[bytes],
+    named: list[bytes],
+    sizes: dict[str, int],
+    max_scan: int,
+    known: frozenset[str],
 ) -> _Tally:
-    tally = _Tally()
+    tally = _Tally(known)
     tally.counts.update(tally.add(conn, existing(conn, named)))
     for glob in globs:
         for node in conn.primaries():
             seen: Counter[str] = Counter()
-            for calls, (done, keys) in enumerate(scan_node(conn, node.name, glob), 1):
-                seen.update(tally.add(conn, keys))
-                examined = calls * SCAN_COUNT
-                if not done and examined >= max_scan:
-                    covered = min(1.0, examined / max(sizes.get(node.name, examined), 1))
-                    seen = Counter({p: round(n / covered) for p, n in seen.items()})
-                    tally.exact = False
-                    break
+            steps = (
+                cast(_Steps, scan_node(conn, node.name, glob))  # a generator too
+                if conn.cluster or conn.memory
+                else _scan_ahead(conn, glob)
+            )
+            with contextlib.closing(steps):  # a scan stopped early gives its connection back
+                for calls, (done, keys) in enumerate(steps, 1):
+                    seen.update(tally.add(conn, keys))
+                    examined = calls * SCAN_COUNT
+                    if not done and examined >= max_scan:
+                        covered = min(1.0, examined / max(sizes.get(node.name, examined), 1))
+                        seen = Counter({p: round(n / covered) for p, n in seen.items()})
+                        tally.exact = False
+                        break
             tally.counts.update(seen)
     return tally
 
@@ -140,7 +234,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         raw = to_bytes(prefix).rstrip(b":")
         globs, named = [space.prefix_globs(raw)[1]], [space.full(raw)]
     sizes = {server.node: server.keys for server in servers}
-    tally = _count(conn, globs, named, sizes, max_scan)
+    tally = _count(conn, globs, named, sizes, max_scan, frozenset(published.prefixes))
     memory = _memory(conn, tally.samples)
 
     names = set(tally.counts)
@@ -164,4 +258,5 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         rows,
         total,
         tally.exact,
+        published.skipped,
     )

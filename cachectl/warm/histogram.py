@@ -8,7 +8,6 @@ The bucket array is sized once, for values up to an hour, whatever the number of
 
 from __future__ import annotations
 
-import math
 from array import array
 
 SUB_BUCKET_BITS = 7
@@ -100,18 +99,14 @@ class LatencyHistogram:
 
     def percentile(self, percent: float) -> float | None:
         """The nearest-rank percentile (0-100) in seconds, None when empty."""
-        if not 0 <= percent <= 100:
-            raise ValueError(f"percentile must be between 0 and 100, not {percent}")
+        from cachectl.stats import bucket_at, rank
+
+        wanted = rank(max(self._count, 1), percent)  # checks percent even when empty
         if not self._count:
             return None
-        rank = max(1, math.ceil(percent / 100 * self._count))
-        if rank == 1 or rank == self._count:  # the extremes are known exactly
-            return (self._min if rank == 1 else self._max) / 1_000_000
-        seen = 0
-        for index, count in enumerate(self._counts):
-            seen += count
-            if seen >= rank:
-                low, width = bucket_bounds(index)
-                middle = low + (width - 1) / 2
-                return min(max(middle, self._min), self._max) / 1_000_000
-        raise AssertionError("bucket counts do not add up to the total")  # pragma: no cover
+        if wanted == 1 or wanted == self._count:  # the extremes are known exactly
+            return (self._min if wanted == 1 else self._max) / 1_000_000
+        index = bucket_at(enumerate(self._counts), self._count, percent)
+        low, width = bucket_bounds(index)
+        middle = low + (width - 1) / 2
+        return min(max(middle, self._min), self._max) / 1_000_000

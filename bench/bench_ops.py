@@ -1,0 +1,172 @@
+"""Operator commands at scale: `cachectl stats` and `cachectl keys --top` against a bare SCAN.
+
+    python bench/bench_ops.py [--keys 1000000] [--rounds 5]
+
+Starts its own redis-server on a free port (DEBUG POPULATE enabled, persistence off), fills it
+with --keys keys under four prefixes of the namespace (plus published stats for them), and
+stops it at the end. Each round runs every contender once, in turn, so that a slow moment of
+the machine hits all of them alike; each contender's best round is kept. The floor is a bare
+SCAN of the same keys: a redis-py loop of SCAN MATCH <namespace>:* COUNT 1000, in this process
+(so without the 0.1-0.2 s a command spends starting); redis-cli --scan is shown too, but it
+asks for 10 keys a call. Target from issue 10: both commands within 2x of the SCAN loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+from _server import RedisServer
+
+from cachectl import Cache
+
+NAMESPACE = "bench"
+PREFIXES = ("users", "orders", "pages", "sessions")
+SCRIPT = Path(sys.executable).with_name("cachectl")
+
+
+def populate(client: redis.Redis, url: str, keys: int) -> None:
+    """FLUSHALL, then keys keys spread over PREFIXES, and published stats for each prefix."""
+    client.flushall()
+    share = keys // len(PREFIXES)
+    for i, prefix in enumerate(PREFIXES):
+        count = share if i < len(PREFIXES) - 1 else keys - share * i
+        client.execute_command("DEBUG", "POPULATE", count, f"{NAMESPACE}:{prefix}", 16)
+    with Cache(url, namespace=NAMESPACE, socket_timeout=5.0) as cache:
+        for prefix in PREFIXES:
+            for n in range(200):
+                cache.get(f"{prefix}:absent{n}")
+        cache.publish_stats()
+    assert client.dbsize() == keys + 1  # and the stats hash
+
+
+def run(args: list[str]) -> tuple[float, bytes]:
+    """Wall seconds of a process, start to exit, and its stdout (stderr to a file)."""
+    wall, out, _ = run_rss(args)
+    return wall, out
+
+
+def run_rss(args: list[str]) -> tuple[float, bytes, int]:
+    """run(), plus the process's peak RSS in KiB (from wait4: that process and nothing else)."""
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
+        start = time.perf_counter()
+        child = subprocess.Popen(args, stdout=output, stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{args[0]} failed: {errors.read().decode()}")
+        output.seek(0)
+        return wall, output.read(), usage.ru_maxrss
+
+
+def scan_redis_cli(port: int, keys: int) -> float:
+    # redis-cli 7.0 has no --count: its SCAN asks for the server's default of 10 keys a call.
+    wall, out = run(["redis-cli", "-p", str(port), "--scan", "--pattern", f"{NAMESPACE}:*"])
+    assert out.count(b"\n") == keys
+    return wall
+
+
+def scan_redis_py(client: redis.Redis, keys: int) -> float:
+    start = time.perf_counter()
+    cursor, seen = 0, 0
+    while True:
+        cursor, batch = client.scan(cursor, match=f"{NAMESPACE}:*", count=1000)
+        seen += len(batch)
+        if cursor == 0:
+            break
+    wall = time.perf_counter() - start
+    assert seen == keys
+    return wall
+
+
+def cachectl(url: str, *args: str) -> tuple[float, dict[str, object]]:
+    wall, out = run([str(SCRIPT), "--url", url, "--namespace", NAMESPACE, *args, "--json"])
+    return wall, json.loads(out)
+
+
+def stats(url: str, keys: int) -> float:
+    wall, report = cachectl(url, "stats")
+    rows = {row["prefix"]: row for row in report["prefixes"]}  # type: ignore[attr-defined]
+    assert sum(row["keys"] for row in rows.values()) == keys, rows
+    assert all(rows[p]["misses"] == 200 for p in PREFIXES)
+    return wall
+
+
+def top(url: str, keys: int) -> float:
+    wall, listing = cachectl(url, "keys", "--top", "10")
+    assert len(listing["keys"]) == 10  # type: ignore[arg-type]
+    return wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    options = parser.parse_args()
+    if not SCRIPT.exists():
+        sys.exit(f"{SCRIPT} not found: pip install -e .")
+    keys = options.keys
+    with RedisServer(["--enable-debug-command", "yes"]) as server:
+        print(f"redis-server {server.url} (ours, stopped at the end); cachectl {SCRIPT}")
+        with server.client(socket_timeout=600) as client:
+            populate(client, server.url, keys)
+            contenders: dict[str, Callable[[], float]] = {
+                "redis-cli --scan (process, COUNT 10)": lambda: scan_redis_cli(server.port, keys),
+                "redis-py SCAN loop, COUNT 1000": lambda: scan_redis_py(client, keys),
+                "cachectl stats --json": lambda: stats(server.url, keys),
+                "cachectl keys --top 10 --json": lambda: top(server.url, keys),
+            }
+            best = {name: float("inf") for name in contenders}
+            for _ in range(options.rounds):
+                for name, contender in contenders.items():
+                    best[name] = min(best[name], contender())
+            rss = run_rss(
+                [str(SCRIPT), "--url", server.url, "--namespace", NAMESPACE, "stats", "--json"]
+            )[2]
+            distinct = hostile_keyspace(client, server.url, keys, options.rounds)
+    names = list(contenders)
+    floor = best["redis-py SCAN loop, COUNT 1000"]
+    print(f"\n{keys:,} keys under {len(PREFIXES)} prefixes; best of {options.rounds} rounds")
+    for name in names:
+        ratio = best[name] / floor
+        note = "  (target <= 2x)" if name.startswith("cachectl") else ""
+        print(f"  {name:<42} {best[name]:7.3f} s  {ratio:5.2f}x the SCAN loop{note}")
+    wall, peak, rows = distinct
+    print(f"\n{keys:,} keys, each its own first segment (best of {options.rounds})")
+    print(
+        f"  {'cachectl stats --json':<42} {wall:7.3f} s  {wall / floor:5.2f}x the SCAN loop above"
+    )
+    print(f"  rows: {rows:,} (at most 1,000 prefixes and '(other)')")
+    print(
+        f"  peak RSS of the stats process: {peak / 1024:.1f} MiB (4 prefixes: {rss / 1024:.1f} MiB)"
+    )
+
+
+def hostile_keyspace(
+    client: redis.Redis, url: str, keys: int, rounds: int
+) -> tuple[float, int, int]:
+    """stats on keys that are each their own first segment: best wall, peak RSS KiB, rows."""
+    client.flushall()
+    client.execute_command("DEBUG", "POPULATE", keys, NAMESPACE, 16)  # bench:0, bench:1...
+    best, peak, rows = float("inf"), 0, 0
+    for _ in range(rounds):
+        args = [str(SCRIPT), "--url", url, "--namespace", NAMESPACE, "stats", "--json"]
+        wall, out, rss = run_rss(args)
+        report = json.loads(out)
+        assert sum(row["keys"] for row in report["prefixes"]) == keys
+        best, peak, rows = min(best, wall), max(peak, rss), len(report["prefixes"])
+    return best, peak, rows
+
+
+if __name__ == "__main__":
+    main()

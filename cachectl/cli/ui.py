@@ -1,0 +1,130 @@
+"""`cachectl ui`: the Cache Management page and its API for one cache, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import socket
+from typing import Annotated, Any
+
+import typer
+
+from cachectl.cli.common import JsonOption, Settings
+from cachectl.errors import ConfigError
+
+
+def _check_extra() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"cachectl ui needs the fastapi extra ({exc.name} is missing): "
+            "pip install 'cachectl[fastapi]'"
+        ) from None
+
+
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    # Listening before the address is printed: a browser that is quick gets queued, not refused.
+    sock.listen(128)
+    return sock
+
+
+def _serve_until_stopped(server: Any, sock: socket.socket) -> None:
+    """Run uvicorn until SIGINT or SIGTERM; the signal is the normal way out, not an error.
+
+    uvicorn shuts down gracefully on either, then raises the signal again for the previous
+    handler: a handler that only notes it makes Ctrl-C end with status 0, as stats --watch.
+    """
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in stops}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def build_app(cache: Any, token: str, read_only_token: str) -> Any:
+    """The FastAPI application `cachectl ui` serves: the admin router at the root, no docs."""
+    from fastapi import FastAPI
+
+    from cachectl.contrib.fastapi import admin_router
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(admin_router(cache, token=token, read_only_token=read_only_token))
+    return app
+
+
+def ui(
+    ctx: typer.Context,
+    port: Annotated[
+        int,
+        typer.Option(
+            metavar="PORT", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."
+        ),
+    ] = 0,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="Print a read-only token (it sees everything and changes nothing) instead of "
+            "an admin one.",
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Serve the Cache Management page for --url/--namespace on 127.0.0.1 until Ctrl-C.
+
+    Prints the page's address and a random token made for this process (admin, or read-only
+    with --read-only); paste the token into the page. The token goes in an Authorization
+    header, never in a URL or a cookie, and dies with the process. Opens no browser and
+    listens on 127.0.0.1 only. Needs the fastapi extra: pip install 'cachectl[fastapi]'.
+    With --json, the address, role and token as one JSON line on stdout.
+    """
+    _check_extra()
+    import uvicorn
+
+    from cachectl.ops.latency import cache_for
+
+    settings = ctx.find_object(Settings) or Settings()
+    config = settings.config()
+    admin, viewer = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    cache = cache_for(config)
+    try:
+        cache.ping()  # unreachable or refused: the usual one-line error and status 3, now
+        sock = _listen(port)
+        try:
+            address = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+            role, token = ("read-only", viewer) if read_only else ("admin", admin)
+            if json_output:
+                typer.echo(json.dumps({"url": address, "role": role, "token": token}))
+            else:
+                typer.echo(f"Cache Management page for {config.display_url}: {address}")
+                typer.echo(f"{role.capitalize()} token (valid until this process stops): {token}")
+                typer.echo("Press Ctrl-C to stop.")
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    build_app(cache, admin, viewer),
+                    log_level="warning",
+                    access_log=False,
+                    lifespan="off",
+                    ws="none",
+                    http="h11",
+                )
+            )
+            _serve_until_stopped(server, sock)
+        finally:
+            sock.close()
+    finally:
+        cache.close()
+    if not json_output:
+        typer.echo("Stopped.", err=True)
