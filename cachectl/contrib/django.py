@@ -1,0 +1,377 @@
+"""cachectl as a Django cache backend.
+
+    CACHES = {
+        "default": {
+            "BACKEND": "cachectl.contrib.django.CachectlCache",
+            "LOCATION": "redis://127.0.0.1:6379/0",  # or "memory://" / "" for the embedded store
+            "KEY_PREFIX": "site",
+            "OPTIONS": {"namespace": "django", "socket_timeout": 0.05},
+        }
+    }
+
+Every method of Django's BaseCache, and each `a*` method native on cachectl's AsyncCache. The
+stored keys are `<namespace>:<KEY_PREFIX>:<version>:<key>`, so `cachectl keys --namespace django`
+and `cachectl flush --namespace django --prefix site` act on them as on the library's. Values
+are msgpack, never pickle: a value msgpack cannot carry (a model instance, an HttpResponse)
+is a TypeError at set; cache `values()` or dicts instead. Needs the `django` extra.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.exceptions import ImproperlyConfigured
+
+from cachectl.backends.memory import MemoryStore
+from cachectl.cache import AsyncCache, Cache, _Missing
+from cachectl.config import CacheConfig, build_config
+from cachectl.errors import ConfigError
+from cachectl.keys import Key
+
+if TYPE_CHECKING:
+    from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The namespace Django's entries live under unless OPTIONS names another.
+DJANGO_NAMESPACE = "django"
+#: Options Django settings already carry elsewhere.
+_ELSEWHERE = {"url": "LOCATION", "default_ttl": "TIMEOUT"}
+#: What OPTIONS may hold: cachectl's settings, by their from_url names.
+OPTION_NAMES = frozenset(f.name for f in fields(CacheConfig)) - set(_ELSEWHERE)
+
+_shared: dict[CacheConfig, tuple[Cache, AsyncCache]] = {}
+_shared_lock = threading.Lock()
+
+
+def _pair(location: str, options: Mapping[str, Any]) -> tuple[CacheConfig, Cache, AsyncCache]:
+    """The process's Cache and AsyncCache for these settings, made on first use.
+
+    Django makes a backend object per thread and per alias and closes it after every request;
+    the connection pools, breaker and stats belong to the process, so they live here.
+    """
+    try:
+        config = build_config(location, **options)
+    except ConfigError as exc:
+        raise ImproperlyConfigured(f"cachectl cache: {exc}") from None
+    with _shared_lock:
+        pair = _shared.get(config)
+        if pair is None:
+            if not _shared:
+                atexit.register(close_all)
+            store = None
+            if config.is_memory:
+                # One embedded store for both faces, as one Redis database serves both.
+                store = MemoryStore(config.memory_max_entries, config.memory_max_bytes)
+            pair = (
+                Cache(location, store=store, **options),
+                AsyncCache(location, store=store, **options),
+            )
+            _shared[config] = pair
+    return config, pair[0], pair[1]
+
+
+def close_all() -> None:
+    """Publish pending stats and release the connections of every cache this module made."""
+    with _shared_lock:
+        pairs = list(_shared.values())
+        _shared.clear()
+    for sync, _ in pairs:
+        sync.close()
+    # The AsyncCache's pool belongs to an event loop that is gone at exit; redis-py drops it.
+
+
+def _options(params: Mapping[str, Any]) -> dict[str, Any]:
+    raw = params.get("OPTIONS") or {}
+    if not isinstance(raw, Mapping):
+        raise ImproperlyConfigured("cachectl cache: OPTIONS must be a dict")
+    options = dict(raw)
+    for name, instead in _ELSEWHERE.items():
+        if name in options:
+            raise ImproperlyConfigured(f"cachectl cache: set {instead}, not OPTIONS[{name!r}]")
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"cachectl cache: unknown OPTIONS {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(OPTION_NAMES))}"
+        )
+    options.setdefault("namespace", DJANGO_NAMESPACE)
+    return options
+
+
+class CachectlCache(BaseCache):
+    """Django's cache API over a cachectl Cache (sync) and AsyncCache (the `a*` methods)."""
+
+    def __init__(self, server: str | None, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        if not isinstance(server, str | None):
+            raise ImproperlyConfigured("cachectl cache: LOCATION is one URL")
+        self.config, self._cache, self._acache = _pair(server or "memory://", _options(params))
+
+    # -- what Django's API does not have --------------------------------------------------------
+
+    @property
+    def cachectl(self) -> Cache:
+        """The underlying cachectl Cache (tags, prefixes, stats, the decorator)."""
+        return self._cache
+
+    @property
+    def acachectl(self) -> AsyncCache:
+        """The underlying cachectl AsyncCache."""
+        return self._acache
+
+    def invalidate_tag(self, *tags: str) -> int:
+        """Remove every entry written with any of the tags; how many."""
+        return self._cache.invalidate_tag(*tags)
+
+    async def ainvalidate_tag(self, *tags: str) -> int:
+        """See invalidate_tag."""
+        return await self._acache.invalidate_tag(*tags)
+
+    def invalidate_prefix(self, prefix: str, version: int | None = None) -> int:
+        """Remove the key `prefix` and every key below it (`prefix:...`), of one version."""
+        return self._cache.invalidate_prefix(self.make_key(prefix, version))
+
+    async def ainvalidate_prefix(self, prefix: str, version: int | None = None) -> int:
+        """See invalidate_prefix."""
+        return await self._acache.invalidate_prefix(self.make_key(prefix, version))
+
+    def cached(
+        self,
+        ttl: float | None = None,
+        prefix: str = "",
+        *,
+        tags: Iterable[str] = (),
+        tags_from: TagsFrom = None,
+        key: KeyTemplate = None,
+        stale: float | None = None,
+    ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
+        """cachectl's @cached decorator on this cache (keys not made by KEY_FUNCTION)."""
+        return self._cache.cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale)
+
+    # -- timeouts -------------------------------------------------------------------------------
+
+    def _ttl(self, timeout: Any) -> float | None:
+        """Seconds to keep an entry; None forever; 0 for 'do not store' (timeout <= 0)."""
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        if timeout is None:
+            return None
+        return float(timeout) if timeout > 0 else 0.0
+
+    def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> float | None:
+        """The entry's lifetime in seconds as stored (None forever, 0 not stored)."""
+        return self._ttl(timeout)
+
+    def _keys(self, keys: Iterable[str], version: int | None) -> dict[str, str]:
+        return {self.make_and_validate_key(k, version=version): k for k in keys}
+
+    # -- Django's API, sync ---------------------------------------------------------------------
+
+    def add(
+        self,
+        key: str,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        tags: Iterable[str] = (),
+    ) -> bool:
+        made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
+        if ttl == 0:
+            return not self._cache.has(made)
+        return self._cache.add(made, value, ttl, tags)
+
+    def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
+        return self._cache.get(self.make_and_validate_key(key, version=version), default)
+
+    def set(
+        self,
+        key: str,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        tags: Iterable[str] = (),
+    ) -> None:
+        made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
+        if ttl == 0:
+            self._cache.delete(made)
+        else:
+            self._cache.set(made, value, ttl, tags)
+
+    def touch(self, key: str, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
+        if ttl == 0:
+            return self._cache.delete(made) > 0
+        return self._cache.touch(made, ttl)
+
+    def delete(self, key: str, version: int | None = None) -> bool:
+        return self._cache.delete(self.make_and_validate_key(key, version=version)) > 0
+
+    def get_many(self, keys: Iterable[str], version: int | None = None) -> dict[str, Any]:
+        made = self._keys(keys, version)
+        found = self._cache.get_many(list(made))
+        return {made[k]: v for k, v in found.items() if isinstance(k, str)}
+
+    def has_key(self, key: str, version: int | None = None) -> bool:
+        return self._cache.has(self.make_and_validate_key(key, version=version))
+
+    def incr(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        """Add delta atomically (on the server); ValueError if absent, TypeError if not an int."""
+        return self._cache.incr(self.make_and_validate_key(key, version=version), delta)
+
+    def decr(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        return self._cache.decr(self.make_and_validate_key(key, version=version), delta)
+
+    def set_many(
+        self,
+        data: Mapping[str, Any],
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        tags: Iterable[str] = (),
+    ) -> list[str]:
+        made: dict[Key, Any] = {
+            self.make_and_validate_key(k, version=version): v for k, v in data.items()
+        }
+        ttl = self._ttl(timeout)
+        if ttl == 0:
+            self._cache.delete_many(made)
+        elif made:
+            self._cache.set_many(made, ttl, tags)
+        return []
+
+    def delete_many(self, keys: Iterable[str], version: int | None = None) -> None:
+        made = self._keys(keys, version)
+        if made:
+            self._cache.delete_many(made)
+
+    def clear(self) -> None:
+        """Remove every entry of this cache's namespace (never FLUSHDB)."""
+        self._cache.clear()
+
+    def incr_version(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        """Move the entry to version + delta, keeping its remaining lifetime."""
+        if version is None:
+            version = self.version
+        old = self.make_and_validate_key(key, version=version)
+        new = self.make_and_validate_key(key, version=version + delta)
+        value, left = self._cache.get(old, _MISSING), self._cache.ttl(old)
+        if value is _MISSING or isinstance(left, _Missing):
+            raise ValueError(f"Key {key!r} not found")
+        self._cache.set(new, value, left)
+        self._cache.delete(old)
+        return version + delta
+
+    def close(self, **kwargs: Any) -> None:
+        """Nothing to do: Django calls this after each request; the pool belongs to the process."""
+
+    # -- Django's API, async (native: AsyncCache, no thread hop) --------------------------------
+
+    async def aadd(
+        self,
+        key: str,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        tags: Iterable[str] = (),
+    ) -> bool:
+        made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
+        if ttl == 0:
+            return not await self._acache.has(made)
+        return await self._acache.add(made, value, ttl, tags)
+
+    async def aget(self, key: str, default: Any = None, version: int | None = None) -> Any:
+        return await self._acache.get(self.make_and_validate_key(key, version=version), default)
+
+    async def aset(
+        self,
+        key: str,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        tags: Iterable[str] = (),
+    ) -> None:
+        made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
+        if ttl == 0:
+            await self._acache.delete(made)
+        else:
+            await self._acache.set(made, value, ttl, tags)
+
+    async def atouch(
+        self, key: str, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
+        if ttl == 0:
+            return await self._acache.delete(made) > 0
+        return await self._acache.touch(made, ttl)
+
+    async def adelete(self, key: str, version: int | None = None) -> bool:
+        return await self._acache.delete(self.make_and_validate_key(key, version=version)) > 0
+
+    async def aget_many(self, keys: Iterable[str], version: int | None = None) -> dict[str, Any]:
+        made = self._keys(keys, version)
+        found = await self._acache.get_many(list(made))
+        return {made[k]: v for k, v in found.items() if isinstance(k, str)}
+
+    async def ahas_key(self, key: str, version: int | None = None) -> bool:
+        return await self._acache.has(self.make_and_validate_key(key, version=version))
+
+    async def aincr(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        return await self._acache.incr(self.make_and_validate_key(key, version=version), delta)
+
+    async def adecr(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        return await self._acache.decr(self.make_and_validate_key(key, version=version), delta)
+
+    async def aset_many(
+        self,
+        data: Mapping[str, Any],
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        tags: Iterable[str] = (),
+    ) -> list[str]:
+        made: dict[Key, Any] = {
+            self.make_and_validate_key(k, version=version): v for k, v in data.items()
+        }
+        ttl = self._ttl(timeout)
+        if ttl == 0:
+            await self._acache.delete_many(made)
+        elif made:
+            await self._acache.set_many(made, ttl, tags)
+        return []
+
+    async def adelete_many(self, keys: Iterable[str], version: int | None = None) -> None:
+        made = self._keys(keys, version)
+        if made:
+            await self._acache.delete_many(made)
+
+    async def aclear(self) -> None:
+        await self._acache.clear()
+
+    async def aincr_version(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        if version is None:
+            version = self.version
+        old = self.make_and_validate_key(key, version=version)
+        new = self.make_and_validate_key(key, version=version + delta)
+        value, left = await self._acache.get(old, _MISSING), await self._acache.ttl(old)
+        if value is _MISSING or isinstance(left, _Missing):
+            raise ValueError(f"Key {key!r} not found")
+        await self._acache.set(new, value, left)
+        await self._acache.delete(old)
+        return version + delta
+
+    async def aclose(self, **kwargs: Any) -> None:
+        """See close."""
+
+
+_MISSING = object()
