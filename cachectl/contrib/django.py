@@ -18,8 +18,10 @@ is a TypeError at set; cache `values()` or dicts instead. Needs the `django` ext
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.exceptions import ImproperlyConfigured
 
-from cachectl.backends.memory import MemoryStore
+from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.cache import AsyncCache, Cache, _Missing
 from cachectl.config import CacheConfig, build_config
 from cachectl.errors import ConfigError
@@ -46,45 +48,72 @@ _ELSEWHERE = {"url": "LOCATION", "default_ttl": "TIMEOUT"}
 #: What OPTIONS may hold: cachectl's settings, by their from_url names.
 OPTION_NAMES = frozenset(f.name for f in fields(CacheConfig)) - set(_ELSEWHERE)
 
-_shared: dict[CacheConfig, tuple[Cache, AsyncCache]] = {}
+
+class Shared:
+    """The process's caches for one configuration: one Cache, one AsyncCache per event loop.
+
+    Django makes a backend object per thread and per alias and closes it after every request;
+    the connection pools, breaker and stats belong to the process, so they live here. An
+    AsyncCache's connections belong to the loop that opened them: an ASGI server runs one loop;
+    async views under WSGI get a loop per request, and so a pool per request.
+    """
+
+    def __init__(self, location: str, options: Mapping[str, Any]) -> None:
+        self.location, self.options = location, dict(options)
+        self.sync = Cache(location, **options)
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncCache] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._last: tuple[asyncio.AbstractEventLoop, AsyncCache] | None = None
+        self._lock = threading.Lock()
+
+    def for_loop(self) -> AsyncCache:
+        """The AsyncCache of the running event loop, made on first use."""
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is loop:
+            return last[1]
+        with self._lock:
+            made = self._loops.get(loop)
+            if made is None:
+                made = AsyncCache(self.location, **self.options)
+                if isinstance(self.sync.backend, MemoryStore):
+                    # One embedded store for both faces, as one Redis database serves both.
+                    # Set here: the constructors take `store or MemoryStore(...)`, and an
+                    # empty store is falsy.
+                    made.backend = AsyncMemoryBackend(self.sync.backend)
+                self._loops[loop] = made
+            self._last = (loop, made)
+        return made
+
+
+_shared: dict[CacheConfig, Shared] = {}
 _shared_lock = threading.Lock()
 
 
-def _pair(location: str, options: Mapping[str, Any]) -> tuple[CacheConfig, Cache, AsyncCache]:
-    """The process's Cache and AsyncCache for these settings, made on first use.
-
-    Django makes a backend object per thread and per alias and closes it after every request;
-    the connection pools, breaker and stats belong to the process, so they live here.
-    """
+def _shared_for(location: str, options: Mapping[str, Any]) -> tuple[CacheConfig, Shared]:
+    """The process's caches for these settings, made on first use."""
     try:
         config = build_config(location, **options)
     except ConfigError as exc:
         raise ImproperlyConfigured(f"cachectl cache: {exc}") from None
     with _shared_lock:
-        pair = _shared.get(config)
-        if pair is None:
+        shared = _shared.get(config)
+        if shared is None:
             if not _shared:
                 atexit.register(close_all)
-            store = None
-            if config.is_memory:
-                # One embedded store for both faces, as one Redis database serves both.
-                store = MemoryStore(config.memory_max_entries, config.memory_max_bytes)
-            pair = (
-                Cache(location, store=store, **options),
-                AsyncCache(location, store=store, **options),
-            )
-            _shared[config] = pair
-    return config, pair[0], pair[1]
+            shared = _shared[config] = Shared(location, options)
+    return config, shared
 
 
 def close_all() -> None:
-    """Publish pending stats and release the connections of every cache this module made."""
+    """Publish pending stats and release the connections of every Cache this module made."""
     with _shared_lock:
-        pairs = list(_shared.values())
+        made = list(_shared.values())
         _shared.clear()
-    for sync, _ in pairs:
-        sync.close()
-    # The AsyncCache's pool belongs to an event loop that is gone at exit; redis-py drops it.
+    for shared in made:
+        shared.sync.close()
+    # An AsyncCache's pool belongs to its event loop, closed or gone by now.
 
 
 def _options(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,7 +141,8 @@ class CachectlCache(BaseCache):
         super().__init__(params)
         if not isinstance(server, str | None):
             raise ImproperlyConfigured("cachectl cache: LOCATION is one URL")
-        self.config, self._cache, self._acache = _pair(server or "memory://", _options(params))
+        self.config, self._shared = _shared_for(server or "memory://", _options(params))
+        self._cache = self._shared.sync
 
     # -- what Django's API does not have --------------------------------------------------------
 
@@ -123,8 +153,12 @@ class CachectlCache(BaseCache):
 
     @property
     def acachectl(self) -> AsyncCache:
-        """The underlying cachectl AsyncCache."""
-        return self._acache
+        """The underlying cachectl AsyncCache of the running event loop."""
+        return self._shared.for_loop()
+
+    @property
+    def _acache(self) -> AsyncCache:
+        return self._shared.for_loop()
 
     def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags; how many."""
