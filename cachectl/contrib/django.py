@@ -26,7 +26,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+    default_key_func,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
@@ -143,6 +148,11 @@ class CachectlCache(BaseCache):
             raise ImproperlyConfigured("cachectl cache: LOCATION is one URL")
         self.config, self._shared = _shared_for(server or "memory://", _options(params))
         self._cache = self._shared.sync
+        # Django's own make_key and validate_key (a subclass may change either).
+        self._plain_keys = (
+            type(self).make_key is BaseCache.make_key
+            and type(self).validate_key is BaseCache.validate_key
+        )
 
     # -- what Django's API does not have --------------------------------------------------------
 
@@ -202,6 +212,18 @@ class CachectlCache(BaseCache):
     def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> float | None:
         """The entry's lifetime in seconds as stored (None forever, 0 not stored)."""
         return self._ttl(timeout)
+
+    def make_and_validate_key(self, key: Any, version: int | None = None) -> str:
+        """The stored key (KEY_FUNCTION's), with Django's warnings for keys memcached refuses."""
+        if not self._plain_keys or self.key_func is not default_key_func:
+            return super().make_and_validate_key(key, version)
+        # Django's default key function, written out: this runs on every call.
+        made = f"{self.key_prefix}:{self.version if version is None else version}:{key}"
+        # Only a key that may draw a warning is checked (isprintable: no control characters;
+        # a space is printable but memcached refuses it).
+        if len(made) > MEMCACHE_MAX_KEY_LENGTH or " " in made or not made.isprintable():
+            self.validate_key(made)
+        return made
 
     def _keys(self, keys: Iterable[str], version: int | None) -> dict[str, str]:
         return {self.make_and_validate_key(k, version=version): k for k in keys}
