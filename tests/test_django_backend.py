@@ -22,9 +22,11 @@ import redis  # noqa: E402
 from django.core.cache import caches  # noqa: E402
 from django.core.cache.backends.base import BaseCache  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
-from django.test import override_settings  # noqa: E402
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse  # noqa: E402
+from django.test import RequestFactory, override_settings  # noqa: E402
+from django.views.decorators.cache import cache_page  # noqa: E402
 
-from cachectl.contrib.django import CachectlCache  # noqa: E402
+from cachectl.contrib.django import RESPONSE_MARK, CachectlCache  # noqa: E402
 from tests.conftest import CliResult  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 from tests.vendor.django_cache.models import Poll  # noqa: E402
@@ -342,3 +344,58 @@ def test_redis_down_django_calls_go_to_the_fallback(own_redis: RedisServer) -> N
     cache.set("k", "during")
     assert cache.get("k") == "during"
     assert cache.cachectl.breaker_state.value == "open"
+
+
+# -- responses (cache_page, CacheMiddleware) ----------------------------------------------------
+
+
+def test_an_http_response_round_trips_without_pickle(dj: CachectlCache) -> None:
+    response = HttpResponse("<p>hello</p>", status=203, headers={"X-Thing": "1"})
+    response.set_cookie("session", "abc", max_age=60, httponly=True)
+    dj.set("page", response)
+    back = dj.get("page")
+    assert isinstance(back, HttpResponse)
+    assert (back.status_code, back.content, back["X-Thing"]) == (203, b"<p>hello</p>", "1")
+    assert back["Content-Type"] == response["Content-Type"]
+    assert back.cookies["session"].value == "abc"
+    assert back.cookies["session"]["max-age"] == 60
+    assert back.cookies["session"]["httponly"] is True
+    assert dj.get_many(["page"])["page"].content == b"<p>hello</p>"
+    # A tuple of the application's own is left alone.
+    dj.set("pair", ("a", 1))
+    assert dj.get("pair") == ("a", 1)
+
+
+def test_cache_page_serves_the_second_request_from_the_cache(dj: CachectlCache) -> None:
+    calls: list[int] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        calls.append(1)
+        return HttpResponse(f"computed {len(calls)}")
+
+    config = {"default": {"BACKEND": BACKEND, "LOCATION": "memory://", "OPTIONS": {}}}
+    with override_settings(CACHES=config):
+        cached_view = cache_page(60)(view)
+        first = cached_view(RequestFactory().get("/report"))
+        second = cached_view(RequestFactory().get("/report"))
+        caches["default"].clear()
+    assert first.content == second.content == b"computed 1"
+    assert calls == [1]
+
+
+def test_a_forged_response_in_redis_is_a_miss(redis_url: str, namespace: str) -> None:
+    dj = make(redis_url, namespace)
+    for forged in [
+        (RESPONSE_MARK, "x", [], b"", []),
+        (RESPONSE_MARK, 200, [("X-Bad", "a\r\nSet-Cookie: evil=1")], b"", []),
+        (RESPONSE_MARK, 200, [], b"", [("name", "value", "not a dict")]),
+        (RESPONSE_MARK, 200, [], b"", [("bad name;", "v", {})]),
+    ]:
+        dj.cachectl.set(dj.make_key("page"), forged)
+        assert dj.get("page", "absent") == "absent"
+        assert dj.get_many(["page"]) == {}
+
+
+def test_a_streaming_response_is_a_type_error(dj: CachectlCache) -> None:
+    with pytest.raises(TypeError, match="StreamingHttpResponse"):
+        dj.set("page", StreamingHttpResponse(iter([b"a"])))

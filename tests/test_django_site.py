@@ -74,5 +74,8 @@ def test_cached_views_hit_on_the_second_request(site: str) -> None:
         first, second = client.get("/async-report"), client.get("/async-report")
         assert first.json()["computed"] == second.json()["computed"] == 1
 
+        first, second = client.get("/page"), client.get("/page")  # cache_page
+        assert first.text == second.text == "<p>page computed 1 time(s)</p>"
+
         counts = [client.get("/visits").json()["visits"] for _ in range(3)]
         assert counts[1:] == [counts[0] + 1, counts[0] + 2]

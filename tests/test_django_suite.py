@@ -31,9 +31,6 @@ SKIPPED = {
     "test_cache_read_for_model_instance": PICKLES.format("model instance"),
     "test_cache_write_for_model_instance_with_deferred": PICKLES.format("QuerySet"),
     "test_cache_read_for_model_instance_with_deferred": PICKLES.format("QuerySet"),
-    "test_cache_write_unpicklable_object": PICKLES.format(
-        "HttpResponse (UpdateCacheMiddleware / cache_page)"
-    ),
     "test_add_fail_on_pickleerror": "expects pickle.PickleError for an unpicklable object; "
     "cachectl never pickles and raises TypeError (SerializationError) for it",
     "test_set_fail_on_pickleerror": "expects pickle.PickleError for an unpicklable object; "

@@ -12,8 +12,9 @@
 Every method of Django's BaseCache, and each `a*` method native on cachectl's AsyncCache. The
 stored keys are `<namespace>:<KEY_PREFIX>:<version>:<key>`, so `cachectl keys --namespace django`
 and `cachectl flush --namespace django --prefix site` act on them as on the library's. Values
-are msgpack, never pickle: a value msgpack cannot carry (a model instance, an HttpResponse)
-is a TypeError at set; cache `values()` or dicts instead. Needs the `django` extra.
+are msgpack, never pickle: a value msgpack cannot carry (a model instance) is a TypeError at
+set; cache `values()` or dicts instead. An HttpResponse (cache_page, the cache middleware) is
+stored as plain data and rebuilt. Needs the `django` extra.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
+from http.cookies import CookieError
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from django.core.cache.backends.base import (
@@ -33,11 +35,12 @@ from django.core.cache.backends.base import (
     default_key_func,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponse, HttpResponseBase
 
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.cache import AsyncCache, Cache, _Missing
 from cachectl.config import CacheConfig, build_config
-from cachectl.errors import ConfigError
+from cachectl.errors import ConfigError, SerializationError
 from cachectl.keys import Key
 
 if TYPE_CHECKING:
@@ -242,10 +245,11 @@ class CachectlCache(BaseCache):
         made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
         if ttl == 0:
             return not self._cache.has(made)
-        return self._cache.add(made, value, ttl, tags)
+        return self._cache.add(made, _stored(value), ttl, tags)
 
     def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
-        return self._cache.get(self.make_and_validate_key(key, version=version), default)
+        found = self._cache.get(self.make_and_validate_key(key, version=version), default)
+        return _loaded(found, default) if type(found) is tuple else found
 
     def set(
         self,
@@ -260,7 +264,7 @@ class CachectlCache(BaseCache):
         if ttl == 0:
             self._cache.delete(made)
         else:
-            self._cache.set(made, value, ttl, tags)
+            self._cache.set(made, _stored(value), ttl, tags)
 
     def touch(self, key: str, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
@@ -273,8 +277,7 @@ class CachectlCache(BaseCache):
 
     def get_many(self, keys: Iterable[str], version: int | None = None) -> dict[str, Any]:
         made = self._keys(keys, version)
-        found = self._cache.get_many(list(made))
-        return {made[k]: v for k, v in found.items() if isinstance(k, str)}
+        return _found(made, self._cache.get_many(list(made)))
 
     def has_key(self, key: str, version: int | None = None) -> bool:
         return self._cache.has(self.make_and_validate_key(key, version=version))
@@ -295,7 +298,7 @@ class CachectlCache(BaseCache):
         tags: Iterable[str] = (),
     ) -> list[str]:
         made: dict[Key, Any] = {
-            self.make_and_validate_key(k, version=version): v for k, v in data.items()
+            self.make_and_validate_key(k, version=version): _stored(v) for k, v in data.items()
         }
         ttl = self._ttl(timeout)
         if ttl == 0:
@@ -343,10 +346,11 @@ class CachectlCache(BaseCache):
         made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
         if ttl == 0:
             return not await self._acache.has(made)
-        return await self._acache.add(made, value, ttl, tags)
+        return await self._acache.add(made, _stored(value), ttl, tags)
 
     async def aget(self, key: str, default: Any = None, version: int | None = None) -> Any:
-        return await self._acache.get(self.make_and_validate_key(key, version=version), default)
+        found = await self._acache.get(self.make_and_validate_key(key, version=version), default)
+        return _loaded(found, default) if type(found) is tuple else found
 
     async def aset(
         self,
@@ -361,7 +365,7 @@ class CachectlCache(BaseCache):
         if ttl == 0:
             await self._acache.delete(made)
         else:
-            await self._acache.set(made, value, ttl, tags)
+            await self._acache.set(made, _stored(value), ttl, tags)
 
     async def atouch(
         self, key: str, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
@@ -376,8 +380,7 @@ class CachectlCache(BaseCache):
 
     async def aget_many(self, keys: Iterable[str], version: int | None = None) -> dict[str, Any]:
         made = self._keys(keys, version)
-        found = await self._acache.get_many(list(made))
-        return {made[k]: v for k, v in found.items() if isinstance(k, str)}
+        return _found(made, await self._acache.get_many(list(made)))
 
     async def ahas_key(self, key: str, version: int | None = None) -> bool:
         return await self._acache.has(self.make_and_validate_key(key, version=version))
@@ -397,7 +400,7 @@ class CachectlCache(BaseCache):
         tags: Iterable[str] = (),
     ) -> list[str]:
         made: dict[Key, Any] = {
-            self.make_and_validate_key(k, version=version): v for k, v in data.items()
+            self.make_and_validate_key(k, version=version): _stored(v) for k, v in data.items()
         }
         ttl = self._ttl(timeout)
         if ttl == 0:
@@ -431,3 +434,51 @@ class CachectlCache(BaseCache):
 
 
 _MISSING = object()
+
+# -- HttpResponse, as Django's cache middleware (cache_page) stores it ----------------------------
+
+#: First item of the tuple an HttpResponse is stored as (msgpack has no HttpResponse).
+RESPONSE_MARK = "cachectl.contrib.django.HttpResponse/1"
+
+
+def _stored(value: Any) -> Any:
+    """The value as stored: an HttpResponse (cache_page's) as a tuple of plain data."""
+    if not isinstance(value, HttpResponseBase):
+        return value
+    if not isinstance(value, HttpResponse):
+        raise SerializationError(f"cannot cache a {type(value).__name__} (only an HttpResponse)")
+    cookies = [
+        (name, morsel.value, {k: v for k, v in morsel.items() if v})
+        for name, morsel in value.cookies.items()
+    ]
+    headers = list(value.headers.items())
+    return (RESPONSE_MARK, value.status_code, headers, value.content, cookies)
+
+
+def _loaded(value: tuple[Any, ...], default: Any = _MISSING) -> Any:
+    """The value as read: a stored HttpResponse rebuilt; a malformed one is a miss."""
+    if len(value) != 5 or value[0] != RESPONSE_MARK:
+        return value
+    _, status, headers, content, cookies = value
+    try:
+        response = HttpResponse(content, status=status, headers=dict(headers))
+        for name, text, attributes in cookies:
+            response.cookies[name] = text
+            for attribute, setting in attributes.items():
+                response.cookies[name][attribute] = setting
+    except (TypeError, ValueError, KeyError, AttributeError, CookieError):
+        # Bytes someone else wrote: not a response Django could send.
+        return default
+    return response
+
+
+def _found(made: Mapping[str, str], found: Mapping[Key, Any]) -> dict[str, Any]:
+    """get_many's answer by the caller's keys, responses rebuilt."""
+    out = {}
+    for key, value in found.items():
+        if type(value) is tuple:
+            value = _loaded(value)
+            if value is _MISSING:
+                continue
+        out[made[key]] = value  # type: ignore[index]
+    return out

@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.decorators.cache import cache_page
 
 from django_site import views
 
@@ -6,4 +7,6 @@ urlpatterns = [
     path("report", views.report),
     path("async-report", views.async_report),
     path("visits", views.visits),
+    # Whole responses, cached by Django's middleware (stored as plain data, not pickled).
+    path("page", cache_page(60)(views.page)),
 ]

@@ -1,16 +1,17 @@
 """Views that cache through Django's cache API, sync and async.
 
 The cached values are dicts and lists (what `QuerySet.values()` gives): cachectl stores msgpack,
-never pickle, so a model instance or an HttpResponse is a TypeError at set.
+never pickle, so a model instance is a TypeError at set. An HttpResponse (cache_page, the
+cache middleware) is stored as plain data: status, headers, content, cookies.
 """
 
 import time
 from typing import Any
 
 from django.core.cache import cache
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-COMPUTED = {"report": 0, "async": 0}
+COMPUTED = {"report": 0, "async": 0, "page": 0}
 
 
 def build_report(kind: str) -> dict[str, Any]:
@@ -39,3 +40,8 @@ async def async_report(request: HttpRequest) -> JsonResponse:
 def visits(request: HttpRequest) -> JsonResponse:
     cache.add("visits", 0, timeout=None)
     return JsonResponse({"visits": cache.incr("visits"), "at": time.time()})
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    COMPUTED["page"] += 1
+    return HttpResponse(f"<p>page computed {COMPUTED['page']} time(s)</p>")

@@ -19,6 +19,7 @@ def configure() -> None:
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         CACHES={"default": {"BACKEND": "cachectl.contrib.django.CachectlCache"}},
         USE_TZ=True,
+        ALLOWED_HOSTS=["testserver"],  # as Django's test runner has it
         SECRET_KEY="cachectl-tests",
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
     )
