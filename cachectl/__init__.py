@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "MISS": "cachectl.cache",
+    "MISS": "cachectl.api",
     "AsyncCache": "cachectl.cache",
     "BackendUnavailable": "cachectl.errors",
     "BreakerState": "cachectl.breaker",
@@ -25,7 +25,7 @@ _EXPORTS = {
     "DecodeError": "cachectl.errors",
     "PrefixStats": "cachectl.stats",
     "SerializationError": "cachectl.errors",
-    "cached": "cachectl.decorator",
+    "cached": "cachectl.default",
     "configure": "cachectl.default",
     "default_async_cache": "cachectl.default",
     "default_cache": "cachectl.default",
@@ -58,12 +58,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from cachectl.api import MISS
     from cachectl.breaker import BreakerState
-    from cachectl.cache import MISS, AsyncCache, Cache
+    from cachectl.cache import AsyncCache, Cache
     from cachectl.codec import Compression
     from cachectl.config import CacheConfig, redact_url
-    from cachectl.decorator import cached, track_cache_status
-    from cachectl.default import configure, default_async_cache, default_cache
+    from cachectl.decorator import track_cache_status
+    from cachectl.default import cached, configure, default_async_cache, default_cache
     from cachectl.errors import (
         BackendUnavailable,
         CachectlError,

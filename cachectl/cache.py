@@ -13,24 +13,25 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from time import perf_counter_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
+from cachectl.api import MISS as MISS
+from cachectl.api import Entry
+from cachectl.api import Missing as _Missing
 from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
+from cachectl.backends.registry import make_async_backend, make_backend
 from cachectl.breaker import Breaker, BreakerState, Pending
 from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
+from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom, cached
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace, prefixed
 from cachectl.stats import CacheStats, Counters, StatsRecorder
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,29 +39,6 @@ log = logging.getLogger("cachectl")
 
 #: Replay rounds one caller runs before it lets the next caller carry on.
 REPLAY_ROUNDS = 3
-
-
-class _Missing:
-    """The miss sentinel, so that None can be cached."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISS"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISS: Final = _Missing()
-
-#: What _lookup returns on a hit: the value and its fresh-until stamp (unix ms) if any.
-Entry = tuple[Any, int | None]
 
 
 def _prefix(key: Key) -> str:
@@ -106,6 +84,27 @@ def _key_list(keys: Iterable[Key]) -> list[Key]:
     return list(keys)
 
 
+@dataclass(slots=True)
+class _Change:
+    """A change to the cache, described once for both faces: the backend method to call and its
+    arguments. The fallback (a MemoryStore) has the same methods, so while Redis is out it makes
+    the same call there, and Redis is owed keys, globs and tags.
+    """
+
+    method: str
+    args: tuple[Any, ...]
+    keys: Sequence[bytes] = ()
+    globs: Sequence[bytes] = ()
+    tags: Sequence[bytes] = ()
+    #: Full keys whose owed deletions keep the change off Redis while recovering (None: none).
+    reads: Sequence[bytes] | None = None
+    counters: Counters | None = None
+    #: What the fallback does with Redis's answer while recovering (None: the same call).
+    mirror: Callable[[MemoryStore, Any], object] | None = None
+    #: Applied to the answer from Redis or the fallback.
+    done: Callable[[Any], Any] | None = None
+
+
 class _CacheBase:
     """State and decisions shared by Cache and AsyncCache; no I/O here."""
 
@@ -124,6 +123,12 @@ class _CacheBase:
         self._warned: set[str] = set()
         self._owed_lock = threading.Lock()
         self._announced = 0  # the breaker's opening count when recovery was last logged
+
+    def _classify(self, backend: Backend | AsyncBackend) -> None:
+        # Each backend says which of its errors mean an outage (the breaker counts them) and
+        # which a refused command; read only when something was raised, so the hot path is free.
+        self._transient = backend.transient_errors
+        self._errors = backend.errors
 
     def __repr__(self) -> str:
         return (
@@ -223,66 +228,78 @@ class _CacheBase:
                 self._counters(key).sets += 1
         return 0
 
-    # The decisions of add/incr/touch/ttl, shared by both faces: each face asks the backend,
-    # then hands the answer (or the failure) to one of these.
+    # Changes (writes but set's, deletions, invalidations) are decided here for both faces: a
+    # face only sends change.remote to its backend, awaiting it or not (see _change).
 
-    def _added(
-        self,
-        full: bytes,
-        data: bytes,
-        ttl_ms: int | None,
-        tag_keys: Sequence[bytes],
-        counters: Counters,
-        added: bool,
-    ) -> bool:
-        """Redis answered an add: count it; while recovering, keep the fallback current."""
-        if added:
-            counters.sets += 1
-            if not self.breaker.closed:
-                self.fallback.set_many([(full, data)], ttl_ms, tag_keys)
-        return added
+    def _sent(self, change: _Change, result: Any) -> Any:
+        """Redis took the change; while recovering, the fallback gets it too (reads of owed
+        keys are served there, and it must hold nothing older than Redis if Redis fails again)."""
+        if not self.breaker.closed:
+            if change.mirror is None:
+                getattr(self.fallback, change.method)(*change.args)
+            else:
+                change.mirror(self.fallback, result)
+        return result if change.done is None else change.done(result)
 
-    def _add_fallback(
-        self,
-        full: bytes,
-        data: bytes,
-        ttl_ms: int | None,
-        tag_keys: Sequence[bytes],
-        counters: Counters,
-    ) -> bool:
-        """An add while Redis is out: decided by the fallback; Redis's copy is owed a delete."""
-        counters.fallback += 1
-        self._owe([full])
-        added = self.fallback.add(full, data, ttl_ms, tag_keys)
-        counters.sets += added
-        return added
+    def _kept(self, change: _Change) -> Any:
+        """Redis is out (or failed the change): the fallback takes it, and Redis owes it."""
+        if change.counters is not None:
+            change.counters.fallback += 1
+        self._owe(change.keys, change.globs, change.tags)
+        result = getattr(self.fallback, change.method)(*change.args)
+        return result if change.done is None else change.done(result)
 
-    def _incremented(
-        self, key: Key, full: bytes, value: int | None, counters: Counters, mirror: bool
-    ) -> int:
+    def _add_change(self, key: Key, value: Any, ttl: float | None, tags: Iterable[str]) -> _Change:
+        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
+        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
+
+        def mirror(store: MemoryStore, added: bool) -> None:
+            if added:
+                store.set_many([(full, data)], ttl_ms, tag_keys)
+
+        def counted(added: bool) -> bool:
+            counters.sets += added
+            return added
+
+        return _Change(
+            "add",
+            (full, data, ttl_ms, tag_keys),
+            keys=(full,),
+            reads=(full,),
+            counters=counters,
+            mirror=mirror,
+            done=counted,
+        )
+
+    def _incr_change(self, key: Key, delta: int) -> _Change:
+        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
+        return _Change(
+            "incr",
+            (full, delta),
+            keys=(full,),
+            reads=(full,),
+            counters=counters,
+            # Recovering: the fallback's copy (if any) is now older than Redis's.
+            mirror=lambda s, _: s.delete([full]),
+        )
+
+    def _incremented(self, key: Key, value: int | None, change: _Change) -> int:
         """The counter's new value; a missing key is a ValueError (as Django's incr has it)."""
         if value is None:
             raise ValueError(f"cannot increment {key!r}: it is not in the cache")
-        counters.sets += 1
-        if mirror and not self.breaker.closed:
-            # Recovering: the fallback's copy (if any) is now older than Redis's.
-            self.fallback.delete([full])
+        if change.counters is not None:
+            change.counters.sets += 1
         return value
 
-    def _incr_fallback(self, key: Key, full: bytes, delta: int, counters: Counters) -> int:
-        counters.fallback += 1
-        self._owe([full])
-        return self._incremented(key, full, self.fallback.incr(full, delta), counters, False)
-
-    def _touched(self, full: bytes, ttl_ms: int | None, touched: bool) -> bool:
-        if not self.breaker.closed:
-            self.fallback.touch(full, ttl_ms)
-        return touched
-
-    def _touch_fallback(self, full: bytes, ttl_ms: int | None, counters: Counters) -> bool:
-        counters.fallback += 1
-        self._owe([full])
-        return self.fallback.touch(full, ttl_ms)
+    def _touch_change(self, key: Key, ttl: float | None) -> _Change:
+        full, ttl_ms = self.keys.full(key), self._ttl_ms(ttl)
+        return _Change(
+            "touch",
+            (full, ttl_ms),
+            keys=(full,),
+            reads=(full,),
+            counters=self._counters(key),
+        )
 
     def _ttl_fallback(self, full: bytes, counters: Counters) -> float | _Missing | None:
         counters.fallback += 1
@@ -420,13 +437,10 @@ class Cache(_CacheBase):
     ) -> None:
         config = build_config(url, namespace=namespace, **options)
         super().__init__(config)
-        self.backend: Backend
-        if config.is_memory:
-            self.backend = store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
-        else:
-            from cachectl.backends.redis import RedisBackend
-
-            self.backend = RedisBackend(config)
+        self.backend: Backend = (
+            store if store is not None and config.is_memory else make_backend(config)
+        )
+        self._classify(self.backend)
         self._stop = threading.Event()
         self._publisher: threading.Thread | None = None
 
@@ -468,7 +482,7 @@ class Cache(_CacheBase):
                     ok = True
                 finally:
                     self._replayed(taken, ok)
-        except BACKEND_ERRORS as exc:
+        except self._errors as exc:
             self._probe_failed(exc)
 
     def _replay(self, taken: Pending) -> None:
@@ -535,11 +549,11 @@ class Cache(_CacheBase):
                 data = self.backend.get(full)
                 if self.breaker.failures:
                     self.breaker.success()
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 data = self.fallback.get(full)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 data = None
                 self._refused(exc, counters)
         else:
@@ -561,6 +575,9 @@ class Cache(_CacheBase):
         found = self._lookup(key)
         return default if isinstance(found, _Missing) else found[0]
 
+    #: The entry of key for a decorator: (value, fresh-until unix ms or None), or MISS.
+    lookup = _lookup
+
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """The cached values of those keys that are present, in one round trip."""
         # Duplicates are harmless: MGET answers each, and the dict keeps one.
@@ -573,11 +590,11 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available(prefixed(ns, keys)):
             try:
                 values = self.backend.get_many_prefixed(ns, keys)
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 values = self.fallback.get_many_prefixed(ns, keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 values = [None] * len(keys)
                 self._refused(exc, counters)
         else:
@@ -601,9 +618,10 @@ class Cache(_CacheBase):
             self._counters(key),
         )
 
-    def _store(
+    def store_entry(
         self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
     ) -> None:
+        """Store a decorated call's value; with stale, Redis keeps it stale seconds past ttl."""
         items, ttl_ms = self._entry(key, value, ttl, stale)
         self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
 
@@ -633,7 +651,7 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available():
             try:
                 self.backend.set_many(items, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 if not self.breaker.closed:
@@ -647,93 +665,60 @@ class Cache(_CacheBase):
 
     # -- invalidation -------------------------------------------------------------------------
 
+    def _change(self, change: _Change) -> Any:
+        """Send a change to Redis; while Redis is out, make it in the fallback and owe it."""
+        if self.breaker.closed or self._available(change.reads):
+            try:
+                result = getattr(self.backend, change.method)(*change.args)
+            except self._errors as exc:
+                self._failed(exc, change.counters)
+            else:
+                if self.breaker.closed and change.done is None:
+                    return result
+                return self._sent(change, result)
+        return self._kept(change)
+
     def delete(self, *keys: Key) -> int:
         """Remove keys; returns how many existed."""
         fulls = [self.keys.full(k) for k in keys]
         if not fulls:
             return 0
-        if self.breaker.closed or self._available():
-            try:
-                removed = self.backend.delete(fulls)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(fulls)
-                return removed
-        self._owe(fulls)
-        return self.fallback.delete(fulls)
+        return int(self._change(_Change("delete", (fulls,), keys=fulls)))
 
     def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
         exact, below = self.keys.prefix_selection(prefix)
         # The key equal to the prefix is unlinked by name: a glob without wildcards would
         # still cost a SCAN of the whole keyspace.
-        return self._delete_matching((below,), (exact,))
+        named: int = self._change(_Change("delete", ([exact],), keys=[exact]))
+        return named + self._delete_matching((below,))
 
     def invalidate_pattern(self, glob: Key) -> int:
         """Remove every key matching a Redis glob (matched inside the namespace)."""
         return self._delete_matching((self.keys.glob(glob),))
 
-    def _delete_matching(self, globs: tuple[bytes, ...], keys: tuple[bytes, ...] = ()) -> int:
-        if self.breaker.closed or self._available():
-            try:
-                named = self.backend.delete(keys) if keys else 0
-                removed = named + self.backend.delete_matching(globs)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(keys)
-                    self.fallback.delete_matching(globs)
-                return removed
-        self._owe(keys, globs)
-        return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
+    def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+        return int(self._change(_Change("delete_matching", (globs,), globs=globs)))
 
     def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
         tag_keys = self._tag_keys(tags)
-        if self.breaker.closed or self._available():
-            try:
-                removed = self.backend.invalidate_tags(tag_keys)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.invalidate_tags(tag_keys)
-                return removed
-        self._owe(tags=tag_keys)
-        return self.fallback.invalidate_tags(tag_keys)
+        return int(self._change(_Change("invalidate_tags", (tag_keys,), tags=tag_keys)))
 
     # -- the rest of the cache API ------------------------------------------------------------
 
     def add(self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()) -> bool:
         """Store value under key only if key is absent, atomically; whether it did."""
-        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
-        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
-        if self.breaker.closed or self._available((full,)):
-            try:
-                added = self.backend.add(full, data, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc, counters)
-            else:
-                return self._added(full, data, ttl_ms, tag_keys, counters, added)
-        return self._add_fallback(full, data, ttl_ms, tag_keys, counters)
+        added: bool = self._change(self._add_change(key, value, ttl, tags))
+        return added
 
     def incr(self, key: Key, delta: int = 1) -> int:
         """Add delta to the integer under key, atomically, keeping its TTL; the new value.
 
         ValueError when key is absent, TypeError when its value is not an int.
         """
-        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
-        if self.breaker.closed or self._available((full,)):
-            try:
-                value = self.backend.incr(full, delta)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc, counters)
-            else:
-                return self._incremented(key, full, value, counters, True)
-        return self._incr_fallback(key, full, delta, counters)
+        change = self._incr_change(key, delta)
+        return self._incremented(key, self._change(change), change)
 
     def decr(self, key: Key, delta: int = 1) -> int:
         """Subtract delta from the integer under key (see incr)."""
@@ -741,15 +726,8 @@ class Cache(_CacheBase):
 
     def touch(self, key: Key, ttl: float | None = None) -> bool:
         """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
-        full, ttl_ms, counters = self.keys.full(key), self._ttl_ms(ttl), self._counters(key)
-        if self.breaker.closed or self._available((full,)):
-            try:
-                touched = self.backend.touch(full, ttl_ms)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc, counters)
-            else:
-                return self._touched(full, ttl_ms, touched)
-        return self._touch_fallback(full, ttl_ms, counters)
+        touched: bool = self._change(self._touch_change(key, ttl))
+        return touched
 
     def ttl(self, key: Key) -> float | _Missing | None:
         """Seconds key has left; None when it never expires; MISS when it is absent."""
@@ -757,9 +735,9 @@ class Cache(_CacheBase):
         if self.breaker.closed or self._available((full,)):
             try:
                 return _seconds(self.backend.ttl_ms(full))
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._refused(exc, counters)
                 return MISS
         return self._ttl_fallback(full, counters)
@@ -803,7 +781,7 @@ class Cache(_CacheBase):
         start = time.perf_counter()
         try:
             self.backend.ping()
-        except TRANSIENT_ERRORS as exc:
+        except self._transient as exc:
             raise self._unavailable(exc) from None
         return time.perf_counter() - start
 
@@ -848,8 +826,6 @@ class Cache(_CacheBase):
         stale: float | None = None,
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
         """Decorate a function so its results are cached here (see cachectl.cached)."""
-        from cachectl.decorator import cached
-
         return cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale, cache=self)
 
 
@@ -866,15 +842,12 @@ class AsyncCache(_CacheBase):
     ) -> None:
         config = build_config(url, namespace=namespace, **options)
         super().__init__(config)
-        self.backend: AsyncBackend
-        if config.is_memory:
-            self.backend = AsyncMemoryBackend(
-                store or MemoryStore(config.memory_max_entries, config.memory_max_bytes)
-            )
-        else:
-            from cachectl.backends.redis import AsyncRedisBackend
-
-            self.backend = AsyncRedisBackend(config)
+        self.backend: AsyncBackend = (
+            AsyncMemoryBackend(store)
+            if store is not None and config.is_memory
+            else make_async_backend(config)
+        )
+        self._classify(self.backend)
         self._closed = False
         self._publisher: asyncio.Task[None] | None = None
 
@@ -910,7 +883,7 @@ class AsyncCache(_CacheBase):
                     ok = True
                 finally:
                     self._replayed(taken, ok)
-        except BACKEND_ERRORS as exc:
+        except self._errors as exc:
             self._probe_failed(exc)
 
     async def _replay(self, taken: Pending) -> None:
@@ -971,11 +944,11 @@ class AsyncCache(_CacheBase):
                 data = await self.backend.get(full)
                 if self.breaker.failures:
                     self.breaker.success()
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 data = self.fallback.get(full)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 data = None
                 self._refused(exc, counters)
         else:
@@ -997,6 +970,9 @@ class AsyncCache(_CacheBase):
         found = await self._lookup(key)
         return default if isinstance(found, _Missing) else found[0]
 
+    #: See Cache.lookup.
+    lookup = _lookup
+
     async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """The cached values of those keys that are present, in one round trip."""
         # Duplicates are harmless: MGET answers each, and the dict keeps one.
@@ -1009,11 +985,11 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available(prefixed(ns, keys)):
             try:
                 values = await self.backend.get_many_prefixed(ns, keys)
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
                 counters.fallback += 1
                 values = self.fallback.get_many_prefixed(ns, keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 values = [None] * len(keys)
                 self._refused(exc, counters)
         else:
@@ -1037,9 +1013,10 @@ class AsyncCache(_CacheBase):
             self._counters(key),
         )
 
-    async def _store(
+    async def store_entry(
         self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
     ) -> None:
+        """See Cache.store_entry."""
         items, ttl_ms = self._entry(key, value, ttl, stale)
         await self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
 
@@ -1069,7 +1046,7 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available():
             try:
                 await self.backend.set_many(items, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._failed(exc, counters)
             else:
                 if not self.breaker.closed:
@@ -1080,63 +1057,45 @@ class AsyncCache(_CacheBase):
         self._owe([k for k, _ in items])
         self.fallback.set_many(items, ttl_ms, tag_keys)
 
+    async def _change(self, change: _Change) -> Any:
+        """Send a change to Redis; while Redis is out, make it in the fallback and owe it."""
+        if self.breaker.closed or await self._available(change.reads):
+            try:
+                result = await getattr(self.backend, change.method)(*change.args)
+            except self._errors as exc:
+                self._failed(exc, change.counters)
+            else:
+                if self.breaker.closed and change.done is None:
+                    return result
+                return self._sent(change, result)
+        return self._kept(change)
+
     async def delete(self, *keys: Key) -> int:
         """Remove keys; returns how many existed."""
         fulls = [self.keys.full(k) for k in keys]
         if not fulls:
             return 0
-        if self.breaker.closed or await self._available():
-            try:
-                removed = await self.backend.delete(fulls)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(fulls)
-                return removed
-        self._owe(fulls)
-        return self.fallback.delete(fulls)
+        return int(await self._change(_Change("delete", (fulls,), keys=fulls)))
 
     async def invalidate_prefix(self, prefix: Key) -> int:
         """Remove the key equal to prefix and every key below it (whole segments only)."""
         exact, below = self.keys.prefix_selection(prefix)
         # The key equal to the prefix is unlinked by name: a glob without wildcards would
         # still cost a SCAN of the whole keyspace.
-        return await self._delete_matching((below,), (exact,))
+        named: int = await self._change(_Change("delete", ([exact],), keys=[exact]))
+        return named + await self._delete_matching((below,))
 
     async def invalidate_pattern(self, glob: Key) -> int:
         """Remove every key matching a Redis glob (matched inside the namespace)."""
         return await self._delete_matching((self.keys.glob(glob),))
 
-    async def _delete_matching(self, globs: tuple[bytes, ...], keys: tuple[bytes, ...] = ()) -> int:
-        if self.breaker.closed or await self._available():
-            try:
-                named = await self.backend.delete(keys) if keys else 0
-                removed = named + await self.backend.delete_matching(globs)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.delete(keys)
-                    self.fallback.delete_matching(globs)
-                return removed
-        self._owe(keys, globs)
-        return self.fallback.delete(keys) + self.fallback.delete_matching(globs)
+    async def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+        return int(await self._change(_Change("delete_matching", (globs,), globs=globs)))
 
     async def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags."""
         tag_keys = self._tag_keys(tags)
-        if self.breaker.closed or await self._available():
-            try:
-                removed = await self.backend.invalidate_tags(tag_keys)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc)
-            else:
-                if not self.breaker.closed:
-                    self.fallback.invalidate_tags(tag_keys)
-                return removed
-        self._owe(tags=tag_keys)
-        return self.fallback.invalidate_tags(tag_keys)
+        return int(await self._change(_Change("invalidate_tags", (tag_keys,), tags=tag_keys)))
 
     # -- the rest of the cache API ------------------------------------------------------------
 
@@ -1144,31 +1103,16 @@ class AsyncCache(_CacheBase):
         self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
     ) -> bool:
         """Store value under key only if key is absent, atomically; whether it did."""
-        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
-        ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
-        if self.breaker.closed or await self._available((full,)):
-            try:
-                added = await self.backend.add(full, data, ttl_ms, tag_keys)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc, counters)
-            else:
-                return self._added(full, data, ttl_ms, tag_keys, counters, added)
-        return self._add_fallback(full, data, ttl_ms, tag_keys, counters)
+        added: bool = await self._change(self._add_change(key, value, ttl, tags))
+        return added
 
     async def incr(self, key: Key, delta: int = 1) -> int:
         """Add delta to the integer under key, atomically, keeping its TTL; the new value.
 
         ValueError when key is absent, TypeError when its value is not an int.
         """
-        full, delta, counters = self.keys.full(key), _delta(delta), self._counters(key)
-        if self.breaker.closed or await self._available((full,)):
-            try:
-                value = await self.backend.incr(full, delta)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc, counters)
-            else:
-                return self._incremented(key, full, value, counters, True)
-        return self._incr_fallback(key, full, delta, counters)
+        change = self._incr_change(key, delta)
+        return self._incremented(key, await self._change(change), change)
 
     async def decr(self, key: Key, delta: int = 1) -> int:
         """Subtract delta from the integer under key (see incr)."""
@@ -1176,15 +1120,8 @@ class AsyncCache(_CacheBase):
 
     async def touch(self, key: Key, ttl: float | None = None) -> bool:
         """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
-        full, ttl_ms, counters = self.keys.full(key), self._ttl_ms(ttl), self._counters(key)
-        if self.breaker.closed or await self._available((full,)):
-            try:
-                touched = await self.backend.touch(full, ttl_ms)
-            except BACKEND_ERRORS as exc:
-                self._failed(exc, counters)
-            else:
-                return self._touched(full, ttl_ms, touched)
-        return self._touch_fallback(full, ttl_ms, counters)
+        touched: bool = await self._change(self._touch_change(key, ttl))
+        return touched
 
     async def ttl(self, key: Key) -> float | _Missing | None:
         """Seconds key has left; None when it never expires; MISS when it is absent."""
@@ -1192,9 +1129,9 @@ class AsyncCache(_CacheBase):
         if self.breaker.closed or await self._available((full,)):
             try:
                 return _seconds(await self.backend.ttl_ms(full))
-            except TRANSIENT_ERRORS as exc:
+            except self._transient as exc:
                 self._failed(exc, counters)
-            except BACKEND_ERRORS as exc:
+            except self._errors as exc:
                 self._refused(exc, counters)
                 return MISS
         return self._ttl_fallback(full, counters)
@@ -1235,7 +1172,7 @@ class AsyncCache(_CacheBase):
         start = time.perf_counter()
         try:
             await self.backend.ping()
-        except TRANSIENT_ERRORS as exc:
+        except self._transient as exc:
             raise self._unavailable(exc) from None
         return time.perf_counter() - start
 
@@ -1285,6 +1222,4 @@ class AsyncCache(_CacheBase):
         stale: float | None = None,
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
         """Decorate a coroutine function so its results are cached here."""
-        from cachectl.decorator import cached
-
         return cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale, cache=self)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from cachectl.backends.registry import is_registered
 from cachectl.errors import ConfigError
 from cachectl.keys import check_namespace
 from cachectl.url import SCHEMES as SCHEMES
@@ -70,7 +71,7 @@ class CacheConfig:
         if not isinstance(self.namespace, str):
             raise ConfigError(f"namespace must be a string, not {type(self.namespace).__name__}")
         check_namespace(self.namespace)
-        parsed = parse_url(self.url)
+        parsed = self.parsed_url
         if self.compression not in ("lz4", "zlib"):
             raise ConfigError(f"compression is 'lz4' or 'zlib', not {self.compression!r}")
         for name in SECONDS:
@@ -103,7 +104,11 @@ class CacheConfig:
 
     @property
     def parsed_url(self) -> RedisURL | None:
-        """Host, port, database and query options as redis-py reads them (None for memory://)."""
+        """Host, port, database and query options as redis-py reads them (None for memory://
+        and for the schemes of backends registered by others, which read their own URLs)."""
+        scheme = scheme_of(self.url)
+        if scheme not in SCHEMES and is_registered(scheme):
+            return None
         return parse_url(self.url)
 
     @property

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from cachectl.cache import AsyncCache, Cache, _Missing
+from cachectl.api import AsyncEntryStore, EntryStore, Missing
 from cachectl.errors import ConfigError
 from cachectl.keys import bind_arguments, function_key
 
@@ -206,6 +206,27 @@ class _AsyncBoundHandles(_BoundHandles):
         return await self._wrapper(self.__self__, *args, **kwargs)
 
 
+#: Where a function decorated without a cache finds one: cachectl.default registers its two
+#: default caches here when imported (cachectl.cached is exported from there), so that this
+#: module depends on the protocol in cachectl.api only.
+_defaults: list[Callable[[bool], EntryStore | AsyncEntryStore]] = []
+
+
+def use_default_caches(source: Callable[[bool], EntryStore | AsyncEntryStore]) -> None:
+    """Functions decorated without a cache ask source(asynchronous) for one at each call."""
+    _defaults[:] = [source]
+
+
+def _default(asynchronous: bool) -> EntryStore | AsyncEntryStore:
+    if not _defaults:
+        raise ConfigError("no default cache: import cachectl.default, or pass cache=")
+    return _defaults[0](asynchronous)
+
+
+def _is_async(cache: EntryStore | AsyncEntryStore) -> bool:
+    return inspect.iscoroutinefunction(cache.lookup)
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -218,7 +239,7 @@ def cached(
     tags_from: TagsFrom = None,
     key: KeyTemplate = None,
     stale: float | None = None,
-    cache: Cache | AsyncCache | None = None,
+    cache: EntryStore | AsyncEntryStore | None = None,
 ) -> Callable[[Callable[..., Any]], Any]:
     """Cache a function's results by its arguments.
 
@@ -250,23 +271,21 @@ def _sync_wrapper(
     maker: _KeyMaker,
     ttl: float | None,
     stale: float | None,
-    bound: Cache | AsyncCache | None,
+    bound: EntryStore | AsyncEntryStore | None,
 ) -> Any:
     flights = _Flights()
 
-    def resolve() -> Cache:
+    def resolve() -> EntryStore:
         if bound is None:
-            from cachectl.default import default_cache
-
-            return default_cache()
-        if not isinstance(bound, Cache):
+            return _default(asynchronous=False)  # type: ignore[return-value]
+        if _is_async(bound):
             raise ConfigError(
                 f"{maker.qualname} is a plain function: cache it with a Cache, not an AsyncCache"
             )
-        return bound
+        return bound  # type: ignore[return-value]
 
     def compute(
-        cache: Cache,
+        cache: EntryStore,
         key: str,
         arguments: dict[str, Any],
         args: tuple[Any, ...],
@@ -277,7 +296,7 @@ def _sync_wrapper(
             return future.result()
         try:
             value = func(*args, **kwargs)
-            cache._store(key, value, ttl, maker.tag_list(arguments, value), stale)
+            cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
             future.set_result(value)
             return value
         except BaseException as exc:
@@ -291,8 +310,8 @@ def _sync_wrapper(
         cache = resolve()
         arguments = maker.arguments(args, kwargs)
         key = maker.key(arguments)
-        found = cache._lookup(key)
-        if not isinstance(found, _Missing):
+        found = cache.lookup(key)
+        if not isinstance(found, Missing):
             value, fresh_until = found
             if fresh_until is None or _now_ms() < fresh_until:
                 _note("HIT")
@@ -319,24 +338,22 @@ def _async_wrapper(
     maker: _KeyMaker,
     ttl: float | None,
     stale: float | None,
-    bound: Cache | AsyncCache | None,
+    bound: EntryStore | AsyncEntryStore | None,
 ) -> Any:
     flights = _AsyncFlights()
 
-    def resolve() -> AsyncCache:
+    def resolve() -> AsyncEntryStore:
         if bound is None:
-            from cachectl.default import default_async_cache
-
-            return default_async_cache()
-        if not isinstance(bound, AsyncCache):
+            return _default(asynchronous=True)  # type: ignore[return-value]
+        if not _is_async(bound):
             raise ConfigError(
                 f"{maker.qualname} is a coroutine function: cache it with an "
                 "AsyncCache, not a Cache"
             )
-        return bound
+        return bound  # type: ignore[return-value]
 
     async def compute(
-        cache: AsyncCache,
+        cache: AsyncEntryStore,
         key: str,
         arguments: dict[str, Any],
         args: tuple[Any, ...],
@@ -357,7 +374,7 @@ def _async_wrapper(
                 raise
         try:
             value = await func(*args, **kwargs)
-            await cache._store(key, value, ttl, maker.tag_list(arguments, value), stale)
+            await cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
             future.set_result(value)
             return value
         except asyncio.CancelledError:
@@ -375,8 +392,8 @@ def _async_wrapper(
         cache = resolve()
         arguments = maker.arguments(args, kwargs)
         key = maker.key(arguments)
-        found = await cache._lookup(key)
-        if not isinstance(found, _Missing):
+        found = await cache.lookup(key)
+        if not isinstance(found, Missing):
             value, fresh_until = found
             if fresh_until is None or _now_ms() < fresh_until:
                 _note("HIT")

@@ -6,9 +6,12 @@ import asyncio
 import threading
 from typing import Any
 
+from cachectl.api import AsyncEntryStore, EntryStore
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config, env_url
+from cachectl.decorator import cached as cached
+from cachectl.decorator import use_default_caches
 
 _lock = threading.Lock()
 _config: CacheConfig | None = None
@@ -95,3 +98,11 @@ def default_async_cache() -> AsyncCache:
                 **_options(config),
             )
         return _async
+
+
+def _default_for(asynchronous: bool) -> EntryStore | AsyncEntryStore:
+    return default_async_cache() if asynchronous else default_cache()
+
+
+# The bare @cachectl.cached (exported from here) finds its cache through this.
+use_default_caches(_default_for)

@@ -1,18 +1,22 @@
 """The backend contract: byte keys, byte values, millisecond TTLs, tag bookkeeping.
 
 Every multi-key method is one round trip per server (per primary on a cluster). A backend
-raises one of TRANSIENT_ERRORS when the server is unreachable or slow; the cache's breaker
-decides what happens then, in one place.
+raises one of its transient_errors when the server is unreachable or slow; the cache's breaker
+decides what happens then, in one place. Backends are found by URL scheme (registry.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 
 import redis.exceptions
 
-#: Errors that mean "the server is unreachable or slow", as opposed to a bad command.
+if TYPE_CHECKING:
+    from cachectl.config import CacheConfig
+
+#: Errors that mean "the server is unreachable or slow", as opposed to a bad command: those of
+#: the Redis backends (each backend says its own: transient_errors).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
@@ -23,7 +27,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
-#: Every error a backend raises: the transient ones, and commands Redis refused (OOM, WRONGTYPE).
+#: Every error the Redis backends raise: the transient ones, and commands Redis refused (OOM,
+#: WRONGTYPE); each backend says its own (errors).
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
 
 #: Keys are unlinked this many at a time; SCAN is asked for this many per call.
@@ -44,6 +49,14 @@ class Backend(Protocol):
     sets a new TTL (None: none) and says whether the key exists. ttl_ms is the remaining life
     in milliseconds, None without expiry, -2 when the key is absent.
     """
+
+    #: Errors meaning the server is unreachable or slow: the breaker counts them.
+    transient_errors: ClassVar[tuple[type[BaseException], ...]]
+    #: Every error a command may raise (the transient ones included).
+    errors: ClassVar[tuple[type[BaseException], ...]]
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self: ...
 
     def get(self, key: bytes) -> bytes | None: ...
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]: ...
@@ -76,6 +89,14 @@ class Backend(Protocol):
 
 class AsyncBackend(Protocol):
     """The same contract, awaited."""
+
+    #: Errors meaning the server is unreachable or slow: the breaker counts them.
+    transient_errors: ClassVar[tuple[type[BaseException], ...]]
+    #: Every error a command may raise (the transient ones included).
+    errors: ClassVar[tuple[type[BaseException], ...]]
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self: ...
 
     async def get(self, key: bytes) -> bytes | None: ...
     async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]: ...

@@ -10,16 +10,24 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from cachectl.backends.base import BatchCallback
 from cachectl.codec import add_to_integer
 from cachectl.keys import compile_glob, prefixed
+
+if TYPE_CHECKING:
+    from cachectl.config import CacheConfig
 
 _NEVER = float("inf")
 
 
 class MemoryStore:
     """A thread-safe, bounded, TTL-aware byte store with tags."""
+
+    #: In-process: never unreachable, and nothing it is asked is refused.
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self, max_entries: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_entries = max_entries
@@ -30,6 +38,11 @@ class MemoryStore:
         self._key_tags: dict[bytes, tuple[bytes, ...]] = {}
         self._counters: dict[bytes, dict[bytes, int]] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self:
+        """A store bounded as config's memory_max_entries and memory_max_bytes say."""
+        return cls(config.memory_max_entries, config.memory_max_bytes)
 
     def __len__(self) -> int:
         return len(self._data)
@@ -228,8 +241,16 @@ class MemoryStore:
 class AsyncMemoryBackend:
     """A MemoryStore behind the async contract (no I/O, so nothing is awaited inside)."""
 
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    errors: ClassVar[tuple[type[BaseException], ...]] = ()
+
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self:
+        """Over a new MemoryStore (see MemoryStore.from_config)."""
+        return cls(MemoryStore.from_config(config))
 
     async def get(self, key: bytes) -> bytes | None:
         return self.store.get(key)

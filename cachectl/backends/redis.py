@@ -15,7 +15,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from itertools import groupby
-from typing import Any, cast
+from typing import Any, ClassVar, Self, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -23,7 +23,7 @@ import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cachectl.backends.base import BATCH, BatchCallback
+from cachectl.backends.base import BACKEND_ERRORS, BATCH, TRANSIENT_ERRORS, BatchCallback
 from cachectl.codec import MAX_COUNTER
 from cachectl.config import CacheConfig
 from cachectl.keys import prefixed
@@ -391,6 +391,14 @@ def _members(pairs: list[Any]) -> list[bytes]:
 class RedisBackend:
     """The synchronous Redis backend; the client is made on first use."""
 
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = TRANSIENT_ERRORS
+    errors: ClassVar[tuple[type[BaseException], ...]] = BACKEND_ERRORS
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self:
+        """A backend for config's redis://, rediss://, unix:// or redis+cluster:// URL."""
+        return cls(config)
+
     def __init__(self, config: CacheConfig) -> None:
         self.config = config
         self.cluster = config.cluster
@@ -652,6 +660,14 @@ class RedisBackend:
 class AsyncRedisBackend:
     """The asyncio Redis backend."""
 
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = TRANSIENT_ERRORS
+    errors: ClassVar[tuple[type[BaseException], ...]] = BACKEND_ERRORS
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> Self:
+        """A backend for config's redis://, rediss://, unix:// or redis+cluster:// URL."""
+        return cls(config)
+
     def __init__(self, config: CacheConfig) -> None:
         self.config = config
         self.cluster = config.cluster
@@ -762,29 +778,70 @@ class AsyncRedisBackend:
     ) -> int:
         removed = 0
         for glob in globs:
-            async for n in self._scan_unlink(glob, count):
+            batches = (
+                self._scan_delete(glob, count) if self.cluster else self._scan_unlink(glob, count)
+            )
+            async for n in batches:
                 removed += n
                 if on_batch is not None:
                     on_batch(n)
         return removed
 
-    async def _scan_unlink(self, glob: bytes, count: int) -> AsyncIterator[int]:
+    def _scan_unlink(self, glob: bytes, count: int) -> AsyncIterator[int]:
+        return self._server_steps(
+            SCAN_UNLINK_SCRIPT, glob, count, lambda: self._scan_unlink_here(glob, count)
+        )
+
+    async def _scan_delete(self, glob: bytes, count: int) -> AsyncIterator[int]:
+        async for keys in self.scan(glob, count):
+            yield await self.delete(keys)
+
+    async def count_matching(self, glob: bytes, count: int = BATCH) -> int:
+        """See RedisBackend.count_matching."""
+
+        async def here() -> AsyncIterator[int]:
+            async for keys in self.scan(glob, count):
+                yield len(keys)
+
+        steps = here() if self.cluster else self._server_steps(SCAN_COUNT_SCRIPT, glob, count, here)
+        return sum([n async for n in steps])
+
+    async def _server_steps(
+        self, script: str, glob: bytes, count: int, here: Callable[[], AsyncIterator[int]]
+    ) -> AsyncIterator[int]:
+        """See RedisBackend._server_steps."""
         cursor = b"0"
-        while not self.cluster:
+        while True:
             try:
-                reply = await self.client.execute_command(
-                    *_step_args(SCAN_UNLINK_SCRIPT, cursor, glob, count)
+                cursor, n = await self.client.execute_command(
+                    *_step_args(script, cursor, glob, count)
                 )
             except redis.exceptions.ResponseError:
                 if cursor != b"0":
                     raise
-                break  # scripts refused: the same work from here
-            cursor, n = reply
+                async for m in here():
+                    yield m
+                return
             yield int(n)
             if cursor == b"0":
                 return
-        async for keys in self.scan(glob, count):
-            yield await self.delete(keys)
+
+    async def _scan_unlink_here(self, glob: bytes, count: int) -> AsyncIterator[int]:
+        # As RedisBackend's: each round trip unlinks the previous batch and fetches the next.
+        cursor, keys = await self.client.scan(0, match=glob, count=count)
+        while keys or cursor != 0:
+            pipe = self.client.pipeline(transaction=False)
+            if keys:
+                pipe.unlink(*keys)
+            if cursor != 0:
+                pipe.scan(cursor, match=glob, count=count)
+            replies = await pipe.execute()
+            if keys:
+                yield int(replies[0])
+            if cursor != 0:
+                cursor, keys = replies[-1]
+            else:
+                keys = []
 
     async def invalidate_tags(
         self, tag_keys: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
