@@ -21,7 +21,8 @@ from typing import Any
 
 from cachelib.base import BaseCache
 
-from cachectl.cache import MISS, Cache
+from cachectl.api import Missing
+from cachectl.cache import Cache
 from cachectl.keys import Key
 
 #: The namespace entries live under unless the options name another.
@@ -129,7 +130,7 @@ class CachectlCache(BaseCache):
     def ttl(self, key: str) -> float | None:
         """Seconds key has left; None when it never expires or is absent."""
         left = self.cachectl.ttl(self._key(key))
-        return None if left is MISS else left  # type: ignore[return-value]
+        return None if isinstance(left, Missing) else left
 
     def invalidate_tag(self, *tags: str) -> int:
         """Remove every entry written with any of the tags (see cachectl's Cache)."""

@@ -37,8 +37,9 @@ from django.core.cache.backends.base import (
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, HttpResponseBase
 
-from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
-from cachectl.cache import AsyncCache, Cache, _Missing
+from cachectl.api import Missing
+from cachectl.backends.memory import MemoryStore
+from cachectl.cache import AsyncCache, Cache
 from cachectl.config import CacheConfig, build_config
 from cachectl.errors import ConfigError, SerializationError
 from cachectl.keys import Key
@@ -84,12 +85,9 @@ class Shared:
         with self._lock:
             made = self._loops.get(loop)
             if made is None:
-                made = AsyncCache(self.location, **self.options)
-                if isinstance(self.sync.backend, MemoryStore):
-                    # One embedded store for both faces, as one Redis database serves both.
-                    # Set here: the constructors take `store or MemoryStore(...)`, and an
-                    # empty store is falsy.
-                    made.backend = AsyncMemoryBackend(self.sync.backend)
+                # One embedded store for both faces, as one Redis database serves both.
+                store = self.sync.backend if isinstance(self.sync.backend, MemoryStore) else None
+                made = AsyncCache(self.location, store=store, **self.options)
                 self._loops[loop] = made
             self._last = (loop, made)
         return made
@@ -323,7 +321,7 @@ class CachectlCache(BaseCache):
         old = self.make_and_validate_key(key, version=version)
         new = self.make_and_validate_key(key, version=version + delta)
         value, left = self._cache.get(old, _MISSING), self._cache.ttl(old)
-        if value is _MISSING or isinstance(left, _Missing):
+        if value is _MISSING or isinstance(left, Missing):
             raise ValueError(f"Key {key!r} not found")
         self._cache.set(new, value, left)
         self._cache.delete(old)
@@ -423,7 +421,7 @@ class CachectlCache(BaseCache):
         old = self.make_and_validate_key(key, version=version)
         new = self.make_and_validate_key(key, version=version + delta)
         value, left = await self._acache.get(old, _MISSING), await self._acache.ttl(old)
-        if value is _MISSING or isinstance(left, _Missing):
+        if value is _MISSING or isinstance(left, Missing):
             raise ValueError(f"Key {key!r} not found")
         await self._acache.set(new, value, left)
         await self._acache.delete(old)
