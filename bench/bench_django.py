@@ -1,7 +1,7 @@
 """Django cache backends compared: cachectl's against Django's RedisCache and django-redis.
 
     pip install 'cachectl[bench]'
-    python bench/bench_django.py [--seconds 0.2] [--rounds 15]
+    python bench/bench_django.py [--seconds 0.05] [--rounds 60]
 
 Starts its own redis-server on a free port; all three backends talk to it, each under its own
 KEY_PREFIX. A `get` hit and a `set` of a ~2 KB dict through `caches[alias]`, sync and async
@@ -100,8 +100,8 @@ def report(title: str, best: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=0.2, help="length of one round")
-    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds")
+    parser.add_argument("--seconds", type=float, default=0.05, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=60, help="alternating rounds")
     args = parser.parse_args()
 
     with RedisServer() as server:
