@@ -153,7 +153,11 @@ def main() -> None:
         aget, aset = asyncio.run(async_section())
         report("Async aget hit, ~2 KB dict", aget)
         report("Async aset, ~2 KB dict", aset)
-        print(f"\ncachectl breaker after the run: {ours.breaker_state.value}")
+        recorded = ours.stats().prefixes["cachectl"]
+        print(
+            f"\ncachectl after the run: breaker {ours.breaker_state.value}; stats recorded "
+            f"{recorded.hits} hits, {recorded.sets} sets under the prefix 'cachectl' (sync face)"
+        )
 
 
 if __name__ == "__main__":
