@@ -13,7 +13,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
 from types import TracebackType
@@ -63,6 +63,16 @@ def _shared_prefix(keys: list[Key]) -> str | None:
     if low.startswith(head) and high.startswith(head):  # type: ignore[arg-type]
         return head[:-1]
     return None
+
+
+def _thrown(
+    steps: Generator[tuple[str, tuple[Any, ...]], None, None], exc: BaseException
+) -> tuple[str, tuple[Any, ...]] | None:
+    """Tell a step generator that its last call failed; its next call, or None when done."""
+    try:
+        return steps.throw(exc)
+    except StopIteration:
+        return None
 
 
 def _seconds(ttl_ms: int | None) -> float | _Missing | None:
@@ -351,6 +361,43 @@ class _CacheBase:
             else:
                 self.pending.restore(taken)
 
+    def _recovery(self) -> Generator[tuple[str, tuple[Any, ...]], None, None]:
+        """The probe and the replay rounds, for both faces: yields the face's calls to make
+        ("_probe", "_replay"), and is told of a failed one by a throw."""
+        try:
+            if not self.breaker.draining:
+                yield ("_probe", ())
+                self._drain()
+            # No new debt while draining: the rounds converge. A few per caller, so that no
+            # caller is held long; the next caller carries on.
+            for _ in range(REPLAY_ROUNDS):
+                if self._close_if_settled():
+                    return
+                taken = self._take()
+                if taken is None:
+                    return
+                ok = False
+                try:
+                    yield ("_replay", (taken,))
+                    ok = True
+                finally:
+                    self._replayed(taken, ok)
+        except self._errors as exc:
+            self._probe_failed(exc)
+
+    def _replay_calls(self, taken: Pending) -> list[tuple[str, tuple[Any, ...]]]:
+        """The backend calls that pay a taken batch of owed deletions, in order."""
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        if taken.everything:
+            # Tags first: a write whose tag entry this removes was made before the data keys'
+            # scan began, so that scan removes its key too.
+            calls.append(("delete_matching", ([self.keys.tag_glob, self.keys.data_glob],)))
+        calls.append(("delete", (list(taken.keys),)))
+        if taken.globs:
+            calls.append(("delete_matching", (list(taken.globs),)))
+        calls.append(("invalidate_tags", (list(taken.tags),)))
+        return calls
+
     def _close_if_settled(self) -> bool:
         """Close the breaker if nothing is owed; under the lock, so no deletion slips past."""
         with self._owed_lock:
@@ -464,36 +511,23 @@ class Cache(_CacheBase):
         return self._admits(reads)
 
     def _recover(self) -> None:
-        try:
-            if not self.breaker.draining:
-                self.backend.probe()
-                self._drain()
-            # No new debt while draining: the rounds converge. A few per caller, so that no
-            # caller is held long; the next caller carries on.
-            for _ in range(REPLAY_ROUNDS):
-                if self._close_if_settled():
-                    return
-                taken = self._take()
-                if taken is None:
-                    return
-                ok = False
-                try:
-                    self._replay(taken)
-                    ok = True
-                finally:
-                    self._replayed(taken, ok)
-        except self._errors as exc:
-            self._probe_failed(exc)
+        # The decisions are _recovery's; this only makes the calls it asks for.
+        steps = self._recovery()
+        step = next(steps, None)
+        while step is not None:
+            try:
+                getattr(self, step[0])(*step[1])
+            except BaseException as exc:
+                step = _thrown(steps, exc)
+            else:
+                step = next(steps, None)
+
+    def _probe(self) -> None:
+        self.backend.probe()
 
     def _replay(self, taken: Pending) -> None:
-        if taken.everything:
-            # Tags first: a write whose tag entry this removes was made before the data keys'
-            # scan began, so that scan removes its key too.
-            self.backend.delete_matching([self.keys.tag_glob, self.keys.data_glob])
-        self.backend.delete(list(taken.keys))
-        if taken.globs:
-            self.backend.delete_matching(list(taken.globs))
-        self.backend.invalidate_tags(list(taken.tags))
+        for method, args in self._replay_calls(taken):
+            getattr(self.backend, method)(*args)
 
     def _publish(self) -> None:
         if not self._stats_on or not self.breaker.closed:
@@ -867,32 +901,23 @@ class AsyncCache(_CacheBase):
         return self._admits(reads)
 
     async def _recover(self) -> None:
-        try:
-            if not self.breaker.draining:
-                await self.backend.probe()
-                self._drain()
-            for _ in range(REPLAY_ROUNDS):
-                if self._close_if_settled():
-                    return
-                taken = self._take()
-                if taken is None:
-                    return
-                ok = False
-                try:
-                    await self._replay(taken)
-                    ok = True
-                finally:
-                    self._replayed(taken, ok)
-        except self._errors as exc:
-            self._probe_failed(exc)
+        # The decisions are _recovery's; this only makes the calls it asks for.
+        steps = self._recovery()
+        step = next(steps, None)
+        while step is not None:
+            try:
+                await getattr(self, step[0])(*step[1])
+            except BaseException as exc:
+                step = _thrown(steps, exc)
+            else:
+                step = next(steps, None)
+
+    async def _probe(self) -> None:
+        await self.backend.probe()
 
     async def _replay(self, taken: Pending) -> None:
-        if taken.everything:
-            await self.backend.delete_matching([self.keys.tag_glob, self.keys.data_glob])
-        await self.backend.delete(list(taken.keys))
-        if taken.globs:
-            await self.backend.delete_matching(list(taken.globs))
-        await self.backend.invalidate_tags(list(taken.tags))
+        for method, args in self._replay_calls(taken):
+            await getattr(self.backend, method)(*args)
 
     async def _publish(self) -> None:
         if not self._stats_on or not self.breaker.closed:

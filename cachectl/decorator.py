@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from cachectl.api import AsyncEntryStore, EntryStore, Missing
+from cachectl.api import AsyncEntryStore, Entry, EntryStore, Missing
 from cachectl.errors import ConfigError
 from cachectl.keys import bind_arguments, function_key
 
@@ -231,6 +231,15 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _serves(found: Entry | Missing, flights: _Flights | _AsyncFlights, key: str) -> bool:
+    """Whether a looked-up entry answers the call: fresh, or stale while another caller of this
+    process recomputes it (both wrappers decide here)."""
+    if isinstance(found, Missing):
+        return False
+    fresh_until = found[1]
+    return fresh_until is None or _now_ms() < fresh_until or flights.busy(key)
+
+
 def cached(
     ttl: float | None = None,
     prefix: str = "",
@@ -311,14 +320,9 @@ def _sync_wrapper(
         arguments = maker.arguments(args, kwargs)
         key = maker.key(arguments)
         found = cache.lookup(key)
-        if not isinstance(found, Missing):
-            value, fresh_until = found
-            if fresh_until is None or _now_ms() < fresh_until:
-                _note("HIT")
-                return value
-            if flights.busy(key):
-                _note("HIT")
-                return value
+        if _serves(found, flights, key):
+            _note("HIT")
+            return found[0]  # type: ignore[index]
         _note("MISS")
         return compute(cache, key, arguments, args, kwargs)
 
@@ -393,14 +397,9 @@ def _async_wrapper(
         arguments = maker.arguments(args, kwargs)
         key = maker.key(arguments)
         found = await cache.lookup(key)
-        if not isinstance(found, Missing):
-            value, fresh_until = found
-            if fresh_until is None or _now_ms() < fresh_until:
-                _note("HIT")
-                return value
-            if flights.busy(key):
-                _note("HIT")
-                return value
+        if _serves(found, flights, key):
+            _note("HIT")
+            return found[0]  # type: ignore[index]
         _note("MISS")
         return await compute(cache, key, arguments, args, kwargs)
 

@@ -384,6 +384,42 @@ def _ttl_reply(pttl: int) -> int | None:
     return None if pttl == -1 else pttl
 
 
+# Pipelines are filled here once for both faces: redis-py's sync and asyncio pipelines queue
+# commands alike and differ only in awaiting execute().
+
+
+def _queue_writes(
+    pipe: Any,
+    items: Sequence[tuple[bytes, bytes]],
+    ttl_ms: int | None,
+    tag_keys: Sequence[bytes],
+    members: Sequence[bytes] | None = None,
+) -> Any:
+    """Queue a set of items and their tag bookkeeping (members: the tagged keys, if not items')."""
+    for key, value in items:
+        pipe.set(key, value, px=ttl_ms)
+    tagged = [key for key, _ in items] if members is None else members
+    for tag_key in tag_keys:
+        pipe.execute_command(*_tag_args(tag_key, ttl_ms, tagged))
+    return pipe
+
+
+def _queue_persist(pipe: Any, key: bytes) -> Any:
+    # PERSIST answers 0 for a key without a TTL too: whether it exists is asked beside it.
+    pipe.persist(key)
+    pipe.exists(key)
+    return pipe
+
+
+def _queue_unlink_scan(pipe: Any, keys: list[bytes], cursor: int, glob: bytes, count: int) -> Any:
+    """Unlink a batch and fetch the next one in one round trip (where scripts are refused)."""
+    if keys:
+        pipe.unlink(*keys)
+    if cursor != 0:
+        pipe.scan(cursor, match=glob, count=count)
+    return pipe
+
+
 def _members(pairs: list[Any]) -> list[bytes]:
     return [member for member, _score in pairs]
 
@@ -473,13 +509,7 @@ class RedisBackend:
             key, value = items[0]
             self.client.set(key, value, px=ttl_ms)
             return
-        pipe = self.client.pipeline(transaction=False)
-        for key, value in items:
-            pipe.set(key, value, px=ttl_ms)
-        members = [key for key, _ in items]
-        for tag_key in tag_keys:
-            pipe.execute_command(*_tag_args(tag_key, ttl_ms, members))
-        pipe.execute()
+        _queue_writes(self.client.pipeline(transaction=False), items, ttl_ms, tag_keys).execute()
 
     def delete(self, keys: Sequence[bytes]) -> int:
         if not keys:
@@ -493,10 +523,9 @@ class RedisBackend:
         if not self.client.set(key, value, px=ttl_ms, nx=True):
             return False
         if tag_keys:
-            pipe = self.client.pipeline(transaction=False)
-            for tag_key in tag_keys:
-                pipe.execute_command(*_tag_args(tag_key, ttl_ms, [key]))
-            pipe.execute()
+            _queue_writes(
+                self.client.pipeline(transaction=False), (), ttl_ms, tag_keys, [key]
+            ).execute()
         return True
 
     def incr(self, key: bytes, delta: int) -> int | None:
@@ -509,11 +538,7 @@ class RedisBackend:
     def touch(self, key: bytes, ttl_ms: int | None) -> bool:
         if ttl_ms is not None:
             return bool(self.client.pexpire(key, ttl_ms))
-        # PERSIST answers 0 for a key without a TTL too: whether it exists is asked beside it.
-        pipe = self.client.pipeline(transaction=False)
-        pipe.persist(key)
-        pipe.exists(key)
-        return bool(pipe.execute()[1])
+        return bool(_queue_persist(self.client.pipeline(transaction=False), key).execute()[1])
 
     def ttl_ms(self, key: bytes) -> int | None:
         return _ttl_reply(self.client.pttl(key))
@@ -593,11 +618,9 @@ class RedisBackend:
         # Each round trip unlinks the previous batch and fetches the next one.
         cursor, keys = self.client.scan(0, match=glob, count=count)
         while keys or cursor != 0:
-            pipe = self.client.pipeline(transaction=False)
-            if keys:
-                pipe.unlink(*keys)
-            if cursor != 0:
-                pipe.scan(cursor, match=glob, count=count)
+            pipe = _queue_unlink_scan(
+                self.client.pipeline(transaction=False), keys, cursor, glob, count
+            )
             replies = pipe.execute()
             if keys:
                 yield int(replies[0])
@@ -707,13 +730,9 @@ class AsyncRedisBackend:
             key, value = items[0]
             await self.client.set(key, value, px=ttl_ms)
             return
-        pipe = self.client.pipeline(transaction=False)
-        for key, value in items:
-            pipe.set(key, value, px=ttl_ms)
-        members = [key for key, _ in items]
-        for tag_key in tag_keys:
-            pipe.execute_command(*_tag_args(tag_key, ttl_ms, members))
-        await pipe.execute()
+        await _queue_writes(
+            self.client.pipeline(transaction=False), items, ttl_ms, tag_keys
+        ).execute()
 
     async def delete(self, keys: Sequence[bytes]) -> int:
         if not keys:
@@ -726,10 +745,9 @@ class AsyncRedisBackend:
         if not await self.client.set(key, value, px=ttl_ms, nx=True):
             return False
         if tag_keys:
-            pipe = self.client.pipeline(transaction=False)
-            for tag_key in tag_keys:
-                pipe.execute_command(*_tag_args(tag_key, ttl_ms, [key]))
-            await pipe.execute()
+            await _queue_writes(
+                self.client.pipeline(transaction=False), (), ttl_ms, tag_keys, [key]
+            ).execute()
         return True
 
     async def incr(self, key: bytes, delta: int) -> int | None:
@@ -742,10 +760,8 @@ class AsyncRedisBackend:
     async def touch(self, key: bytes, ttl_ms: int | None) -> bool:
         if ttl_ms is not None:
             return bool(await self.client.pexpire(key, ttl_ms))
-        pipe = self.client.pipeline(transaction=False)
-        pipe.persist(key)
-        pipe.exists(key)
-        return bool((await pipe.execute())[1])
+        replies = await _queue_persist(self.client.pipeline(transaction=False), key).execute()
+        return bool(replies[1])
 
     async def ttl_ms(self, key: bytes) -> int | None:
         return _ttl_reply(await self.client.pttl(key))
@@ -830,11 +846,9 @@ class AsyncRedisBackend:
         # As RedisBackend's: each round trip unlinks the previous batch and fetches the next.
         cursor, keys = await self.client.scan(0, match=glob, count=count)
         while keys or cursor != 0:
-            pipe = self.client.pipeline(transaction=False)
-            if keys:
-                pipe.unlink(*keys)
-            if cursor != 0:
-                pipe.scan(cursor, match=glob, count=count)
+            pipe = _queue_unlink_scan(
+                self.client.pipeline(transaction=False), keys, cursor, glob, count
+            )
             replies = await pipe.execute()
             if keys:
                 yield int(replies[0])
