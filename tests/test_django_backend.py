@@ -399,3 +399,24 @@ def test_a_forged_response_in_redis_is_a_miss(redis_url: str, namespace: str) ->
 def test_a_streaming_response_is_a_type_error(dj: CachectlCache) -> None:
     with pytest.raises(TypeError, match="StreamingHttpResponse"):
         dj.set("page", StreamingHttpResponse(iter([b"a"])))
+
+
+# -- Redis Cluster ------------------------------------------------------------------------------
+
+
+@pytest.mark.cluster
+async def test_django_api_on_a_redis_cluster(cluster_url: str, namespace: str) -> None:
+    dj = make(cluster_url, namespace, KEY_PREFIX="site")
+    # Keys of one call land in different slots: get_many, set_many and delete_many span nodes.
+    data = {f"user:{n}": {"n": n} for n in range(20)}
+    dj.set_many(data, 60)
+    assert dj.get_many(list(data)) == data
+    dj.set("hits", 0)
+    assert dj.incr("hits", 5) == 5
+    assert dj.invalidate_prefix("user:1") == 1
+    await dj.aset("async", [1, 2])
+    assert await dj.aget_many(["async", "user:2"]) == {"async": [1, 2], "user:2": {"n": 2}}
+    dj.delete_many(list(data))
+    assert dj.get_many(list(data)) == {}
+    dj.clear()
+    assert dj.get("hits") is None
