@@ -1,0 +1,1 @@
+"""Test suites of other projects, vendored with their licenses, run against cachectl."""
