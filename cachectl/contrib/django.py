@@ -19,10 +19,8 @@ stored as plain data and rebuilt. Needs the `django` extra.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from http.cookies import CookieError
@@ -59,38 +57,24 @@ OPTION_NAMES = frozenset(f.name for f in fields(CacheConfig)) - set(_ELSEWHERE)
 
 
 class Shared:
-    """The process's caches for one configuration: one Cache, one AsyncCache per event loop.
+    """The process's caches for one configuration: one Cache and one AsyncCache.
 
     Django makes a backend object per thread and per alias and closes it after every request;
-    the connection pools, breaker and stats belong to the process, so they live here. An
-    AsyncCache's connections belong to the loop that opened them: an ASGI server runs one loop;
-    async views under WSGI get a loop per request, and so a pool per request.
+    the connection pools, breaker, owed invalidations and stats belong to the process, so they
+    live here. The AsyncCache serves any event loop (a client per running loop, closed with
+    it), so async views under WSGI, each on a loop of its own, share its breaker and fallback.
     """
 
     def __init__(self, location: str, options: Mapping[str, Any]) -> None:
         self.location, self.options = location, dict(options)
         self.sync = Cache(location, **options)
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncCache] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._last: tuple[asyncio.AbstractEventLoop, AsyncCache] | None = None
-        self._lock = threading.Lock()
+        # One embedded store for both faces, as one Redis database serves both.
+        store = self.sync.backend if isinstance(self.sync.backend, MemoryStore) else None
+        self.asynchronous = AsyncCache(location, store=store, **options)
 
     def for_loop(self) -> AsyncCache:
-        """The AsyncCache of the running event loop, made on first use."""
-        loop = asyncio.get_running_loop()
-        last = self._last
-        if last is not None and last[0] is loop:
-            return last[1]
-        with self._lock:
-            made = self._loops.get(loop)
-            if made is None:
-                # One embedded store for both faces, as one Redis database serves both.
-                store = self.sync.backend if isinstance(self.sync.backend, MemoryStore) else None
-                made = AsyncCache(self.location, store=store, **self.options)
-                self._loops[loop] = made
-            self._last = (loop, made)
-        return made
+        """The AsyncCache (it serves the running event loop like any other)."""
+        return self.asynchronous
 
 
 _shared: dict[CacheConfig, Shared] = {}
