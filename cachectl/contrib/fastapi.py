@@ -97,7 +97,7 @@ class Selector(BaseModel):
         )
 
     def confirm_text(self, conn: Connection, selection: sel.Selection) -> str:
-        """What the user types to confirm: the prefix, pattern or tag, 'N keys', or the
+        """What the user types to confirm: the prefix, pattern or tag, 'N named keys', or the
         namespace for all."""
         if self.prefix is not None:
             return self.prefix
@@ -106,8 +106,10 @@ class Selector(BaseModel):
         if self.tag is not None:
             return self.tag
         if self.keys:
+            # The keys named, not those that exist now (the preview's count): typed text that
+            # an expiry between preview and flush would change would refuse the flush.
             n = len(selection.keys)
-            return f"{n} key{'' if n == 1 else 's'}"
+            return f"{n} named key{'' if n == 1 else 's'}"
         return conn.keys.namespace
 
 

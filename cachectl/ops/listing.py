@@ -383,9 +383,11 @@ def page(
         found.update(dict.fromkeys(keys))
         examined += step
         # SCAN's COUNT is work, not results: ask for more when few keys match, so a sparse
-        # selection is crossed in few round trips and a dense one does not overshoot much.
+        # selection is crossed in few round trips, and only for what is missing when most
+        # do, so a dense one does not overshoot the page by another whole page.
         density = max((len(found) - before) / step, 0.001)
-        step = max(count, min(PAGE_STEP, int((count - len(found)) / density)))
+        missing = max(count - len(found), 1)
+        step = max(missing, min(PAGE_STEP, int(missing / density)))
         if position == 0:
             if kind == "glob" and node + 1 < len(nodes):
                 node += 1
