@@ -23,7 +23,7 @@ from cachectl import forksafe
 from cachectl.api import MISS as MISS
 from cachectl.api import Entry
 from cachectl.api import Missing as _Missing
-from cachectl.backends.base import BACKEND_ERRORS, TRANSIENT_ERRORS, AsyncBackend, Backend
+from cachectl.backends.base import AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.backends.registry import make_async_backend, make_backend
 from cachectl.breaker import Breaker, BreakerState, Pending
@@ -567,10 +567,15 @@ class Cache(_CacheBase):
             if delta:
                 try:
                     self.backend.incr_counters(self.keys.stats_key, delta)
-                except BACKEND_ERRORS:
+                except self._errors:
                     self.recorder.restore_delta(delta)
         finally:
             self._publishing.release()
+
+    def start_publisher(self) -> None:
+        """Start publishing stats every stats_interval now, not at the first call: for a
+        recorder this cache shares with another face (an AsyncCache whose loops end early)."""
+        self._ensure_publisher()
 
     def _ensure_publisher(self) -> None:
         # A daemon thread publishes every stats_interval, so figures stay live when the
@@ -851,7 +856,7 @@ class Cache(_CacheBase):
         """The figures every process has published for this namespace, merged."""
         try:
             return CacheStats.from_fields(self.backend.read_counters(self.keys.stats_key))
-        except TRANSIENT_ERRORS as exc:
+        except self._transient as exc:
             raise self._unavailable(exc) from None
 
     def publish_stats(self) -> None:
@@ -974,7 +979,7 @@ class AsyncCache(_CacheBase):
             if delta:
                 try:
                     await self.backend.incr_counters(self.keys.stats_key, delta)
-                except BACKEND_ERRORS:
+                except self._errors:
                     self.recorder.restore_delta(delta)
         finally:
             self._publishing.release()
@@ -1250,7 +1255,7 @@ class AsyncCache(_CacheBase):
         """The figures every process has published for this namespace, merged."""
         try:
             return CacheStats.from_fields(await self.backend.read_counters(self.keys.stats_key))
-        except TRANSIENT_ERRORS as exc:
+        except self._transient as exc:
             raise self._unavailable(exc) from None
 
     async def publish_stats(self) -> None:

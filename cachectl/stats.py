@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from cachectl import forksafe
 
 COUNTERS = ("hits", "misses", "sets", "errors", "fallback")
 #: Prefixes counted by one process, and held by the published hash across processes.
@@ -127,6 +130,13 @@ class StatsRecorder:
     def __init__(self) -> None:
         self.prefixes: dict[str, Counters] = {}
         self._published: dict[bytes, int] = {}
+        # Publishers of several faces (a Cache and an AsyncCache) may share one recorder.
+        self._lock = threading.Lock()
+        forksafe.register(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: a lock no thread of the parent holds."""
+        self._lock = threading.Lock()
 
     def counters(self, prefix: str) -> Counters:
         """The counters of a prefix, created on first use (a bounded number of prefixes)."""
@@ -155,15 +165,17 @@ class StatsRecorder:
 
     def take_delta(self) -> dict[bytes, int]:
         """What changed since the last take_delta; call restore_delta if publishing fails."""
-        current = self.fields()
-        delta = {k: v - self._published.get(k, 0) for k, v in current.items()}
-        self._published = current
+        with self._lock:
+            current = self.fields()
+            delta = {k: v - self._published.get(k, 0) for k, v in current.items()}
+            self._published = current
         return {k: v for k, v in delta.items() if v}
 
     def restore_delta(self, delta: Mapping[bytes, int]) -> None:
         """Forget that delta was published, so the next take_delta includes it again."""
-        for key, value in delta.items():
-            self._published[key] = self._published.get(key, 0) - value
+        with self._lock:
+            for key, value in delta.items():
+                self._published[key] = self._published.get(key, 0) - value
 
     def snapshot(self) -> CacheStats:
         """This process's figures."""
@@ -238,6 +250,14 @@ class CacheStats:
 
     def __getitem__(self, prefix: str) -> PrefixStats:
         return self.prefixes.get(prefix) or PrefixStats(prefix)
+
+    # Without these, `"p" in stats` and `for p in stats` would fall back to __getitem__(0),
+    # (1), ... which never raises: a loop without end.
+    def __contains__(self, prefix: object) -> bool:
+        return prefix in self.prefixes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.prefixes)
 
     @classmethod
     def from_fields(

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
 import threading
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -420,3 +424,74 @@ async def test_django_api_on_a_redis_cluster(cluster_url: str, namespace: str) -
     assert dj.get_many(list(data)) == {}
     dj.clear()
     assert dj.get("hits") is None
+
+
+# -- process-wide state --------------------------------------------------------------------------
+
+
+def test_async_views_on_loops_of_their_own_publish_their_stats(
+    redis_url: str, namespace: str
+) -> None:
+    """Under WSGI each async view runs on a loop of its own that ends at once: what the async
+    face recorded is published all the same (by the sync face's publisher)."""
+    from asgiref.sync import async_to_sync
+
+    dj = make(redis_url, namespace, OPTIONS={"stats_interval": 0.05})
+
+    async def view(i: int) -> None:
+        await dj.aset(f"v{i}", i)
+        assert await dj.aget(f"v{i}") == i
+
+    for i in range(4):
+        async_to_sync(view)(i)
+    prefix = dj.make_key("v0").partition(":")[0]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        published = dj.cachectl.published_stats()
+        if prefix in published and published[prefix].sets >= 4:
+            break
+        time.sleep(0.05)
+    figures = dj.cachectl.published_stats()[prefix]
+    assert (figures.sets, figures.hits) == (4, 4)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_while_another_thread_makes_a_backend(redis_url: str, namespace: str) -> None:
+    from cachectl.contrib import django as module
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with module._shared_lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                child = make(redis_url, namespace)
+                child.set("after-fork", 1)
+                code = 0 if child.get("after-fork") == 1 else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the child hung on a lock the parent's thread held")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        holder.join()

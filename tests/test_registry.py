@@ -4,11 +4,11 @@ runs the shipped conformance suite on it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
-from cachectl import MISS, BreakerState, Cache, ConfigError
+from cachectl import MISS, BackendUnavailable, BreakerState, Cache, ConfigError
 from cachectl.backends import AsyncMemoryBackend, MemoryStore, register_backend
 from cachectl.backends.registry import registered_schemes
 from cachectl.testing import CacheConformance
@@ -37,6 +37,16 @@ class FlakyStore(MemoryStore):
     def probe(self) -> None:
         if self.failing is not None:
             raise self.failing("down")
+
+    def incr_counters(self, key: bytes, counters: Any, *args: Any, **kwargs: Any) -> None:
+        if self.failing is not None:
+            raise self.failing("down")
+        super().incr_counters(key, counters, *args, **kwargs)
+
+    def read_counters(self, key: bytes) -> dict[bytes, bytes]:
+        if self.failing is not None:
+            raise self.failing("down")
+        return super().read_counters(key)
 
 
 class AsyncFlaky(AsyncMemoryBackend):
@@ -87,6 +97,20 @@ def test_the_backend_says_which_errors_are_an_outage(failing: None) -> None:
         c.set("k", "during")
         assert c.get("k") == "during"
         assert c.stats()["k"].fallback >= 2
+
+
+def test_publishing_keeps_the_figures_through_the_backends_own_errors(failing: None) -> None:
+    with Cache("flaky://", namespace="reg") as c:
+        c.set("p:a", 1)
+        assert c.get("p:a") == 1
+        FlakyStore.failing = Outage
+        c.publish_stats()  # the backend's own outage: not raised, the figures kept
+        with pytest.raises(BackendUnavailable):
+            c.published_stats()
+        FlakyStore.failing = None
+        c.publish_stats()
+        published = c.published_stats()["p"]
+        assert (published.sets, published.hits) == (1, 1)
 
 
 def test_an_unknown_error_is_not_swallowed(failing: None) -> None:

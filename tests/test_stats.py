@@ -200,3 +200,14 @@ def test_from_fields_parses_the_published_layout() -> None:
     assert (orders.errors, orders.fallback) == (3, 4)
     assert stats.total.hits == 5
     assert stats.total.latency == {40: 6}
+
+
+def test_membership_and_iteration_name_the_prefixes() -> None:
+    from cachectl import Cache
+
+    with Cache(namespace="membership") as c:
+        c.set("p:1", 1)
+        stats = c.stats()
+        assert "p" in stats
+        assert "q" not in stats  # once a loop without end, through __getitem__(0), (1), ...
+        assert list(stats) == ["p"]

@@ -35,6 +35,7 @@ from django.core.cache.backends.base import (
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, HttpResponseBase
 
+from cachectl import forksafe
 from cachectl.api import Missing
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
@@ -71,6 +72,10 @@ class Shared:
         # One embedded store for both faces, as one Redis database serves both.
         store = self.sync.backend if isinstance(self.sync.backend, MemoryStore) else None
         self.asynchronous = AsyncCache(location, store=store, **options)
+        # One recorder, published by the sync face's thread: an async view under WSGI runs on
+        # a loop of its own, which ends before a publishing task on it would run.
+        self.asynchronous.recorder = self.sync.recorder
+        self.sync.start_publisher()
 
     def for_loop(self) -> AsyncCache:
         """The AsyncCache (it serves the running event loop like any other)."""
@@ -79,6 +84,15 @@ class Shared:
 
 _shared: dict[CacheConfig, Shared] = {}
 _shared_lock = threading.Lock()
+
+
+def _renew_lock() -> None:
+    # In a forked child: a thread of the parent may have held it.
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+forksafe.on_fork(_renew_lock)
 
 
 def _shared_for(location: str, options: Mapping[str, Any]) -> tuple[CacheConfig, Shared]:
@@ -102,7 +116,7 @@ def close_all() -> None:
         made = list(_shared.values())
         _shared.clear()
     for shared in made:
-        shared.sync.close()
+        shared.sync.close()  # publishes what both faces recorded (they share a recorder)
     # An AsyncCache's pool belongs to its event loop, closed or gone by now.
 
 
