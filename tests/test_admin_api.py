@@ -461,3 +461,28 @@ async def test_an_async_cache_on_memory_is_operated_in_its_own_store() -> None:
     assert done.json()["removed"] == 5
     assert await cache.get("cart:1") is None and await cache.get("menu") == "x"
     await cache.aclose()
+
+
+async def test_foreign_keys_in_the_bookkeeping_break_neither_a_view_nor_a_delete(
+    api: Api,
+) -> None:
+    """Someone else's string under the namespace's tag and audit names: every key still opens,
+    and a delete is done and answered as done (its audit entry is what cannot be written)."""
+    if api.cache.config.is_memory:
+        pytest.skip("raw foreign keys need a Redis server")
+    import redis
+
+    ns = api.cache.namespace
+    with redis.Redis.from_url(api.url) as raw:
+        raw.set(f"{ns}#tag:{{foreign}}", b"x")
+        raw.set(f"{ns}#audit", b"x")
+    view = await api.client.get("/_cache/api/key", params={"key": "user:1"}, headers=AS_ADMIN)
+    assert view.status_code == 200, view.text
+    assert view.json()["tags"] == ["team"]
+    deleted = await api.client.delete("/_cache/api/key", params={"key": "user:2"}, headers=AS_ADMIN)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["removed"] == 1
+    assert b"user:2" not in api.stored()
+    audit = await api.client.get("/_cache/api/audit", headers=AS_ADMIN)
+    assert audit.status_code == 200, audit.text
+    assert audit.json()["entries"] == []

@@ -9,11 +9,16 @@ with access to Redis may have written it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis.exceptions
+
 from cachectl.ops.connect import Connection
+
+log = logging.getLogger("cachectl")
 
 #: Entries kept.
 LIMIT = 1000
@@ -81,7 +86,14 @@ def record(
     pipe = conn.client.pipeline(transaction=False)
     pipe.lpush(key, data)
     pipe.ltrim(key, 0, LIMIT - 1)
-    pipe.execute()
+    try:
+        pipe.execute()
+    except redis.exceptions.ResponseError as exc:
+        # The key holds something else (written by someone else): the action is done and is
+        # reported as done; the log says what could not be recorded, nothing is overwritten.
+        log.warning(
+            "cachectl: audit entry not recorded (%s): %s", key.decode(errors="replace"), exc
+        )
     return entry
 
 
@@ -129,5 +141,8 @@ def read(conn: Connection, limit: int = 100) -> list[AuditEntry]:
         store = conn.backend.store  # type: ignore[attr-defined]
         raws: list[Any] = _load_memory(store.get(key))[:limit]
     else:
-        raws = conn.client.lrange(key, 0, limit - 1)
+        try:
+            raws = conn.client.lrange(key, 0, limit - 1)
+        except redis.exceptions.ResponseError:
+            return []  # not a list: no entry of ours can be read from it
     return [entry for entry in map(_parse, raws) if entry is not None]

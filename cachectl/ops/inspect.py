@@ -479,8 +479,10 @@ def tags_of(conn: Connection, full: bytes) -> tuple[str, ...]:
         pipe = conn.client.pipeline(transaction=False)
         for tag_key in batch:
             pipe.zscore(tag_key, full)
-        for tag_key, score in zip(batch, pipe.execute(), strict=True):
-            if score is not None and float(score) >= now:
+        # A key named like a tag set that is not one (written by someone else) answers
+        # WRONGTYPE: it is no tag of this key, and must not stop the inspection of any key.
+        for tag_key, score in zip(batch, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(score, bytes | int | float) and float(score) >= now:
                 found.append(conn.keys.tag_name(tag_key))
     return tuple(sorted(found))
 
