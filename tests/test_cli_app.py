@@ -158,3 +158,26 @@ def test_declining_the_flush_is_status_4_and_deletes_nothing(
         "cachectl: aborted: no answer at the prompt; nothing was deleted"
     )
     assert raw_redis.exists(b"clitest:page:1")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", "--watch", "nan"],
+        ["stats", "--min-hit-ratio", "nan"],
+        ["latency", "--interval", "inf"],
+        ["latency", "--max-p50", "nan"],
+        ["flush", "--tag", "t", "--yes", "--rate", "nan"],
+        ["warm", "endpoints.txt", "--max-p95", "nan"],
+        ["warm", "endpoints.txt", "--timeout", "-inf"],
+    ],
+    ids=lambda args: " ".join(args[:1] + args[-2:]),
+)
+def test_every_float_option_refuses_what_is_not_a_finite_number(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before anything connects: a nan threshold passed every check, an inf interval overflowed.
+    assert main(["--url", "redis://127.0.0.1:1/0", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cachectl: error: invalid value for '--")
+    assert "is not a finite number" in err and err.count("\n") == 1

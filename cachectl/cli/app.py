@@ -221,9 +221,35 @@ app.command()(demo)
 app.command()(ui)
 
 
+def _finite_floats(command: Any) -> None:
+    """Every float option refuses nan and inf, which Click's float type takes: a nan threshold
+    would pass every check and an inf interval would overflow a timer."""
+    import copy
+    import math
+
+    for param in command.params:
+        # By class name: Typer may carry a Click of its own (typer._click).
+        if any(cls.__name__ == "FloatParamType" for cls in type(param.type).__mro__):
+            kind: Any = copy.copy(param.type)  # click.FLOAT is shared: patch a copy
+            param.type = kind
+
+            def finite(
+                value: Any, p: Any, ctx: Any, convert: Any = kind.convert, kind: Any = kind
+            ) -> Any:
+                number = convert(value, p, ctx)
+                if isinstance(number, float) and not math.isfinite(number):
+                    kind.fail(f"{value!r} is not a finite number", p, ctx)
+                return number
+
+            kind.convert = finite
+    for sub in getattr(command, "commands", {}).values():
+        _finite_floats(sub)
+
+
 def run(args: Sequence[str]) -> int:
     """Run the application on args; returns the exit status."""
     command = typer.main.get_command(app)
+    _finite_floats(command)
     try:
         command.main(args=list(args), prog_name="cachectl")
     except SystemExit as exc:
