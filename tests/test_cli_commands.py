@@ -113,6 +113,24 @@ def test_stats_output_file_is_written_whole(cli: Cli, seeded: Cache, tmp_path: P
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cachectl.prom")] == []
 
 
+def test_stats_output_through_a_symlink_keeps_the_link(
+    cli: Cli, seeded: Cache, tmp_path: Path
+) -> None:
+    # A rename would have replaced the link (think --output /dev/stdout) with a file.
+    real = tmp_path / "real.prom"
+    link = tmp_path / "link.prom"
+    link.symlink_to(real)
+    assert cli("stats", "--format", "prometheus", "--output", str(link)).exit_code == 0
+    assert link.is_symlink()
+    assert "cachectl_hits_total" in real.read_text()
+
+
+def test_stats_output_that_cannot_be_written_is_status_1(cli: Cli, tmp_path: Path) -> None:
+    result = cli("stats", "--format", "json", "--output", str(tmp_path))
+    assert result.exit_code == 1
+    assert "cannot write" in result.stderr
+
+
 def test_stats_watch_refreshes_until_interrupted(
     cli: Cli, seeded: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -254,10 +254,19 @@ def _rewrite(
 
 def _write_atomically(path: Path, text: str) -> None:
     # A collector reading the file mid-write would see half the metrics: write, then rename.
+    # Only over a regular file (or nothing): a rename would replace a device, a FIFO or a
+    # symlink (/dev/stdout) with a file, so those are written in place.
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        try:
+            with path.open("w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise CheckFailed(f"cannot write {path}: {exc}") from None
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc}") from None
+        raise CheckFailed(f"cannot write {path}: {exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -265,4 +274,4 @@ def _write_atomically(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {exc}") from None
+        raise CheckFailed(f"cannot write {path}: {exc}") from None
