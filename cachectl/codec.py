@@ -584,8 +584,10 @@ class Codec:
 
 def read_header(data: bytes) -> Header:
     """Parse the header of a stored value; raises DecodeError when it is not cachectl's."""
-    if len(data) < 3 or data[0] != MAGIC:
+    if not data or data[0] != MAGIC:
         raise DecodeError("not a cachectl value (no 0xC1 header)")
+    if len(data) < 3:
+        raise DecodeError("truncated header")
     if data[1] != VERSION:
         raise DecodeError(f"unknown cachectl format version {data[1]}")
     flags = data[2]

@@ -421,3 +421,11 @@ def test_the_limit_is_exact_on_write_and_read(value: Any, compressed: bool) -> N
     assert ("k" in codec.decode_many(["k"], [data])[0]) == fits
     if fits:
         assert codec.decode(stored) == value
+
+
+@pytest.mark.parametrize("data", [b"\xc1", b"\xc1\x01"])
+def test_a_header_cut_short_is_named_so(data: bytes) -> None:
+    from cachectl.codec import read_header
+
+    with pytest.raises(DecodeError, match="truncated header"):
+        read_header(data)

@@ -109,3 +109,12 @@ def test_selection_labels_and_globs() -> None:
     assert select(space, required=False).globs == (b"ns:*",)
     assert select(space, tag="t").tag_keys == (b"ns#tag:{t}",)
     assert select(space, keys=["x", "x", "y"]).keys == (b"ns:x", b"ns:y")
+
+
+def test_an_empty_key_is_refused_like_every_empty_option() -> None:
+    from cachectl.errors import ConfigError
+    from cachectl.keys import KeySpace
+    from cachectl.ops.selection import select
+
+    with pytest.raises(ConfigError, match="--key needs a non-empty key"):
+        select(KeySpace("shop"), keys=["a", ""])

@@ -77,6 +77,9 @@ def select(
             raise ConfigError("--tag needs a non-empty tag")
         return Selection(f"tag {tag!r} in {where}", tag_keys=(space.tag(tag),), raw=raw_keys)
     if keys:
+        if any(not k for k in keys):
+            # Typically an unset shell variable: refused like every other empty option.
+            raise ConfigError("--key needs a non-empty key")
         full = tuple(dict.fromkeys(space.full(k) for k in keys))
         named = f"{len(full)} named key{'' if len(full) == 1 else 's'}"
         return Selection(f"{named} in {where}", keys=full, raw=raw_keys)
