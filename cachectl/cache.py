@@ -984,6 +984,11 @@ class AsyncCache(_CacheBase):
         finally:
             self._publishing.release()
 
+    def start_publisher(self) -> None:
+        """Start publishing stats every stats_interval now, on the running event loop (see
+        Cache.start_publisher)."""
+        self._ensure_publisher()
+
     def _ensure_publisher(self) -> None:
         # A task on the running loop publishes every stats_interval (see Cache).
         self._publish_due = False
