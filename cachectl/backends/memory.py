@@ -195,15 +195,8 @@ class MemoryStore:
         with self._lock:
             return sorted(self._tags.get(tag_key, ()))
 
-    def expire(self, key: bytes, ttl_ms: int | None) -> bool:
-        """Give key a new TTL (None: none); False when it is absent."""
-        with self._lock:
-            item = self._data.get(key)
-            if item is None or item[1] <= time.monotonic():
-                return False
-            deadline = _NEVER if ttl_ms is None else time.monotonic() + ttl_ms / 1000
-            self._data[key] = (item[0], deadline)
-            return True
+    #: The operations layer's name for touch (EXPIRE / PERSIST on Redis).
+    expire = touch
 
     def tag_keys(self) -> list[bytes]:
         """Every tag that has members."""
