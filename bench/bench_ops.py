@@ -133,6 +133,9 @@ def main() -> None:
             rss = run_rss(
                 [str(SCRIPT), "--url", server.url, "--namespace", NAMESPACE, "stats", "--json"]
             )[2]
+            server_time = server_seconds(client, lambda: scan_redis_py(client, keys))
+            top_time = server_seconds(client, lambda: top(server.url, keys))
+            memkeys = run(["redis-cli", "-p", str(server.port), "--memkeys"])[0]
             distinct = hostile_keyspace(client, server.url, keys, options.rounds)
     names = list(contenders)
     floor = best["redis-py SCAN loop, COUNT 1000"]
@@ -141,6 +144,19 @@ def main() -> None:
         ratio = best[name] / floor
         note = "  (target <= 2x)" if name.startswith("cachectl") else ""
         print(f"  {name:<42} {best[name]:7.3f} s  {ratio:5.2f}x the SCAN loop{note}")
+    print(
+        f"\nWhere the server's time goes (INFO commandstats, one run each):\n"
+        f"  SCAN loop: SCAN {server_time['scan']:.3f} s\n"
+        f"  keys --top 10: SCAN {top_time['scan']:.3f} s + MEMORY USAGE "
+        f"{top_time['memory|usage']:.3f} s, {top_time['script']:.3f} s in all in its scripts\n"
+        f"  An exact ranking by memory asks MEMORY USAGE of every key: that alone costs the "
+        f"server {top_time['memory|usage'] / max(server_time['scan'], 1e-9):.2f}x the SCAN's own "
+        f"time, before any ranking."
+    )
+    print(
+        f"\nThe peer that ranks keys by memory: redis-cli --memkeys (once) {memkeys:7.3f} s  "
+        f"{memkeys / best['cachectl keys --top 10 --json']:5.1f}x cachectl keys --top 10"
+    )
     wall, peak, rows = distinct
     print(f"\n{keys:,} keys, each its own first segment (best of {options.rounds})")
     print(
@@ -150,6 +166,18 @@ def main() -> None:
     print(
         f"  peak RSS of the stats process: {peak / 1024:.1f} MiB (4 prefixes: {rss / 1024:.1f} MiB)"
     )
+
+
+def server_seconds(client: redis.Redis, work: Callable[[], object]) -> dict[str, float]:
+    """Seconds the server spent per command (INFO commandstats) while work ran."""
+    client.config_resetstat()
+    work()
+    stats = client.info("commandstats")
+    spent = {name.removeprefix("cmdstat_"): row["usec"] / 1e6 for name, row in stats.items()}
+    spent.setdefault("scan", 0.0)
+    spent.setdefault("memory|usage", 0.0)
+    spent["script"] = spent.get("evalsha", 0.0) + spent.get("eval", 0.0)
+    return spent
 
 
 def hostile_keyspace(

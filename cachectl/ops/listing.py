@@ -8,6 +8,7 @@ USAGE and the first bytes of each value shown (whose header names the codec).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,18 +130,30 @@ LAST = 1 << 62
 # bound and no worse than the step's n-th, in SCAN order, n at most. Ties go to the key seen
 # first: Lua compares strings with the server's locale, so names are never compared here.
 RANK_STEP_SCRIPT = """
-local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
-local keys, ttl, n, bound = reply[2], ARGV[4] == 'ttl', tonumber(ARGV[5]), tonumber(ARGV[6])
+local call = redis.call
+local reply = call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys, n, bound = reply[2], tonumber(ARGV[5]), tonumber(ARGV[6])
 local found, scores = {}, {}
-for _, key in ipairs(keys) do
-  local v
-  if ttl then v = redis.call('PTTL', key) else v = redis.call('MEMORY', 'USAGE', key) end
-  if v and v ~= -2 then
-    local score = -v
-    if ttl then score = (v >= 0) and v or 4611686018427387904 end
-    if score < bound then
-      found[#found + 1] = {key, v, score}
-      scores[#scores + 1] = score
+-- One loop per order, with nothing in it but the call and the comparison: this runs once
+-- per key of the selection, and most keys score no better than the bound.
+if ARGV[4] == 'ttl' then
+  for _, key in ipairs(keys) do
+    local v = call('PTTL', key)
+    if v ~= -2 then
+      local score = v
+      if v < 0 then score = 4611686018427387904 end
+      if score < bound then
+        found[#found + 1] = {key, v, score}
+        scores[#scores + 1] = score
+      end
+    end
+  end
+else
+  for _, key in ipairs(keys) do
+    local v = call('MEMORY', 'USAGE', key)
+    if v and -v < bound then
+      found[#found + 1] = {key, v, -v}
+      scores[#scores + 1] = -v
     end
   end
 end
@@ -208,6 +221,8 @@ class _Pool:
         self.ranks: dict[bytes, Any] = {}  # by key: SCAN may return a key twice
         self.bound: Any = None
         self.seen = 0
+        self._nth: Any = None
+        self._added = 0  # keys kept since _nth was found
 
     def add(self, scored: list[tuple[Any, bytes]], seen: int | None = None) -> None:
         first = self.seen
@@ -220,22 +235,46 @@ class _Pool:
             ranked = [item for item in ranked if item[0] < self.bound]
         for rank, key in ranked:
             self.ranks.setdefault(key, rank)
+        self._added += len(ranked)
         if len(self.ranks) >= 2 * self.n + 1024:
             best = heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1))
             self.ranks, self.bound = dict(best), best[-1][1]
 
+    def nth(self) -> Any:
+        """A rank no key after which can enter the first n (None: fewer than n keys yet), so
+        a scan step may drop such keys where it runs. It is the n-th best rank as of n or more
+        additions ago: ranks only improve as keys come, so an older one still holds, and
+        finding it again costs no more than the additions since."""
+        if len(self.ranks) < self.n:
+            return None
+        if self._nth is None or self._added >= self.n:
+            self._nth, self._added = heapq.nsmallest(self.n, self.ranks.values())[-1], 0
+        return self._nth
+
     def best(self) -> list[bytes]:
         return [key for key, _ in heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1))]
+
+
+RANK_STEP_SHA = hashlib.sha1(RANK_STEP_SCRIPT.encode()).hexdigest()
+
+
+def _rank_step(client: Any, args: Sequence[Any]) -> Any:
+    """One RANK_STEP_SCRIPT call by its digest (the script travels only the first time)."""
+    try:
+        return client.evalsha(RANK_STEP_SHA, 0, *args)
+    except redis.exceptions.NoScriptError:
+        return client.eval(RANK_STEP_SCRIPT, 0, *args)
 
 
 def _rank_on_server(conn: Connection, glob: bytes, sort: str, pool: _Pool) -> bool:
     """Rank the keys matching glob with RANK_STEP_SCRIPT; False where scripts are refused."""
     cursor = b"0"
     while True:
-        bound = "1e300" if pool.bound is None else str(pool.bound[0])
+        nth = pool.nth()
+        bound = "1e300" if nth is None else str(nth[0])
         args = (cursor, glob, STEP_COUNT, sort, pool.n, bound)
         try:
-            cursor, seen, flat = conn.client.eval(RANK_STEP_SCRIPT, 0, *args)
+            cursor, seen, flat = _rank_step(conn.client, args=args)
         except redis.exceptions.ResponseError:
             if cursor != b"0":
                 raise

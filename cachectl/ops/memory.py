@@ -218,6 +218,8 @@ class MemoryClient:
         """No scripts here: the operations then do the work from the client."""
         raise redis.exceptions.ResponseError("scripts are not supported by the embedded store")
 
+    evalsha = eval
+
     def close(self) -> None:
         """Nothing to release."""
 
