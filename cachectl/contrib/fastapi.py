@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cachectl.cache import AsyncCache, Cache
+from cachectl.contrib.bounded import route_class
 from cachectl.contrib.page import with_page
 from cachectl.decorator import track_cache_status
 from cachectl.errors import BackendUnavailable, CachectlError, CheckFailed, ConfigError
@@ -266,7 +267,9 @@ def admin_router(
     """Endpoints to see and operate the cache, behind bearer tokens.
 
     The admin token may do everything; the read-only token may GET, probe latency and plan a
-    flush. Every error is a 4xx/5xx with a JSON body {"detail": ...}; Redis unreachable: 503.
+    flush. Every error is a 4xx/5xx with a small JSON body {"detail": ...} that never echoes
+    the request (cachectl.contrib.bounded); a body is at most 1 MiB of finite, shallow JSON
+    (413, 400); Redis unreachable: 503.
 
     GET  /health   Redis latency and breaker state (503 when Redis is unreachable)
     GET  /stats    this process's figures and those every process published, per prefix
@@ -306,7 +309,8 @@ def admin_router(
         return found
 
     def admin_only(request: Request) -> None:
-        # Runs after role_of (the router's dependency), before the request body is read.
+        # Runs after role_of (the router's dependency); role_of also ran before the body was
+        # read (the route class's guard), so no body of a request without a token is parsed.
         if role(request) != "admin":
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, "the read-only token cannot change the cache"
@@ -321,7 +325,9 @@ def admin_router(
     def address(request: Request) -> str | None:
         return request.client.host if request.client else None
 
-    router = APIRouter(dependencies=[Depends(role_of)], tags=["cache"])
+    router = APIRouter(
+        dependencies=[Depends(role_of)], tags=["cache"], route_class=route_class(role_of)
+    )
 
     # -- the original endpoints ---------------------------------------------------------------
 
