@@ -325,6 +325,9 @@ def admin_router(
     def address(request: Request) -> str | None:
         return request.client.host if request.client else None
 
+    def actor(request: Request) -> audit.Actor:
+        return audit.Actor("api", address=address(request), role=role(request))
+
     router = APIRouter(
         dependencies=[Depends(role_of)], tags=["cache"], route_class=route_class(role_of)
     )
@@ -387,7 +390,7 @@ def admin_router(
     ) -> dict[str, Any]:
         params = request.query_params.multi_items()
         body = _flush_selection(params)
-        result = await ops.run(_flush, body, None, progress, address(request), role(request))
+        result = await ops.run(_flush, body, None, progress, actor(request))
         return {**dict(params), "removed": result["removed"]}
 
     # -- the JSON API of the page -------------------------------------------------------------
@@ -495,7 +498,7 @@ def admin_router(
         def run(conn: Connection) -> int:
             removed = delete_key(conn, raw)
             label = f"key {display_key(raw)!r} in {conn.keys.where}"
-            audit.record(conn, "delete", label, removed, address(request), role(request))
+            audit.record_by(conn, actor(request), "delete", label, removed)
             return removed
 
         return {"removed": await ops.run(run)}
@@ -510,7 +513,7 @@ def admin_router(
             ttl_ms = set_ttl(conn, raw, body.ttl)
             after = "no expiry" if body.ttl is None else f"ttl {body.ttl:g}s"
             label = f"key {display_key(raw)!r} in {conn.keys.where}: {after}"
-            audit.record(conn, "ttl", label, 1, address(request), role(request))
+            audit.record_by(conn, actor(request), "ttl", label, 1)
             return ttl_ms
 
         ttl_ms = await ops.run(run)
@@ -536,8 +539,7 @@ def admin_router(
 
     @router.post("/api/flush", dependencies=admin)
     async def api_flush(request: Request, body: FlushRequest) -> dict[str, Any]:
-        who = role(request)
-        return await ops.run(_flush, body, body.confirm, progress, address(request), who)
+        return await ops.run(_flush, body, body.confirm, progress, actor(request))
 
     @router.get("/api/flush/progress")
     async def flush_progress() -> dict[str, Any]:
@@ -582,13 +584,13 @@ def _flush(
     body: Selector,
     confirm: str | None,
     progress: _Progress,
-    address: str | None,
-    role: str,
+    actor: audit.Actor,
 ) -> dict[str, Any]:
-    """Delete a selection as `cachectl flush --yes [--max-keys N]` does, then audit it.
+    """Delete a selection as `cachectl flush --yes [--max-keys N]` does (ops.flush.flush, which
+    writes the audit entry, as it does for the command line).
 
     confirm None: no typed confirmation is asked (the /flush endpoint of old)."""
-    from cachectl.ops.flush import delete
+    from cachectl.ops.flush import flush
 
     selection = body.selection(conn)
     if confirm is not None and confirm != body.confirm_text(conn, selection):
@@ -607,12 +609,11 @@ def _flush(
         raise HTTPException(status.HTTP_409_CONFLICT, "a flush is already running")
     try:
         rate = body.rate if isinstance(body, FlushRequest) else None
-        result = delete(conn, selection, on_batch=progress.tick, rate=rate)
+        result = flush(conn, selection, actor, on_batch=progress.tick, rate=rate)
     except BaseException as exc:
         progress.finish(str(exc) or type(exc).__name__)
         raise
     progress.finish()
-    audit.record(conn, "flush", selection.label, result.removed, address, role)
     return {"removed": result.removed, "seconds": result.seconds, "label": selection.label}
 
 

@@ -816,7 +816,8 @@ async function loadAudit() {
       { title: "Selection", cls: "keycell", cell: (r) => (typeof r.selection === "string" ? r.selection : JSON.stringify(r.selection)) },
       { title: "Keys", num: true, cell: (r) => num(r.count) },
       { title: "From", cell: (r) => r.address ?? "–" },
-      { title: "Role", cell: (r) => r.role ?? "–" },
+      // The page's actions carry the token's role; `cachectl flush` carries 'cli' and the OS user.
+      { title: "By", cell: (r) => (r.source === "cli" ? `cli${r.user ? ` (${r.user})` : ""}` : r.role ?? "–") },
     ],
     data.entries || [],
     "No destructive action recorded.",
