@@ -605,9 +605,14 @@ async function loadKey() {
   const codec = enc.format
     ? [enc.format, enc.serializer, enc.compression && enc.compression !== "none" ? enc.compression : null].filter(Boolean).join(" · ")
     : "–";
-  const tags = doc.tags && doc.tags.length
+  const found = doc.tags && doc.tags.length
     ? el("span", { class: "tags" }, ...doc.tags.map((t) => el("span", { class: "tag", text: t })))
-    : "none";
+    : null;
+  // On a big keyspace the tag search stops early (ops.inspect.TAG_SCAN): say so, never "none".
+  const partial = doc.tags_complete === false
+    ? el("span", { class: "muted", text: `tag sets searched among the first ~${num(doc.tags_searched)} keys only` })
+    : null;
+  const tags = found && partial ? el("span", {}, found, " ", partial) : found || partial || "none";
   const pairs = [
     ["Type", doc.type ?? "–"],
     ["TTL", duration(doc.ttl_ms !== undefined ? doc.ttl_ms : ttlMs(doc))],
