@@ -36,8 +36,9 @@ MAX_TEXT = 300
 MAX_ERRORS = 10
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-#: A check run before the body is read (the router's token check): raises HTTPException.
-Guard = Callable[[Request], object]
+#: A check run before the body is read (the router's token checks), given the request and the
+#: route: raises HTTPException.
+Guard = Callable[[Request, APIRoute], object]
 
 
 class _Refused(ValueError):
@@ -170,7 +171,7 @@ class BoundedRoute(APIRoute):
             bounded_request = BoundedRequest(request.scope, request.receive)
             try:
                 if guard is not None:
-                    guard(bounded_request)
+                    guard(bounded_request, self)
                 return await handler(bounded_request)
             except RequestValidationError as exc:
                 return JSONResponse({"detail": validation_detail(exc.errors())}, 422)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -309,8 +310,7 @@ def admin_router(
         return found
 
     def admin_only(request: Request) -> None:
-        # Runs after role_of (the router's dependency); role_of also ran before the body was
-        # read (the route class's guard), so no body of a request without a token is parsed.
+        # A dependency of the admin routes; guard() runs it first, before the body is read.
         if role(request) != "admin":
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, "the read-only token cannot change the cache"
@@ -328,8 +328,15 @@ def admin_router(
     def actor(request: Request) -> audit.Actor:
         return audit.Actor("api", address=address(request), role=role(request))
 
+    def guard(request: Request, route: APIRoute) -> None:
+        # The route class runs this before the body is read: a request without the token, or
+        # a change asked with the read-only token, is refused with no byte of its body parsed.
+        role_of(request)
+        if any(dep.dependency is admin_only for dep in route.dependencies):
+            admin_only(request)
+
     router = APIRouter(
-        dependencies=[Depends(role_of)], tags=["cache"], route_class=route_class(role_of)
+        dependencies=[Depends(role_of)], tags=["cache"], route_class=route_class(guard)
     )
 
     # -- the original endpoints ---------------------------------------------------------------
