@@ -139,15 +139,13 @@ def _small_detail(detail: Any) -> Any:
 def validation_detail(errors: Any) -> list[dict[str, Any]]:
     """What was wrong, per field, without the input: at most MAX_ERRORS entries."""
     out: list[dict[str, Any]] = []
-    for error in list(errors)[:MAX_ERRORS]:
-        loc = error.get("loc", ()) if isinstance(error, dict) else ()
+    for error in [e for e in errors if isinstance(e, dict)][:MAX_ERRORS]:
+        loc = error.get("loc") or ()
         out.append(
             {
                 "loc": [p if isinstance(p, int) else clip(str(p), 100) for p in loc][:MAX_DEPTH],
-                "msg": clip(str(error.get("msg", "invalid"))) if isinstance(error, dict) else "",
-                "type": clip(str(error.get("type", "invalid")), 100)
-                if isinstance(error, dict)
-                else "",
+                "msg": clip(str(error.get("msg", "invalid"))),
+                "type": clip(str(error.get("type", "invalid")), 100),
             }
         )
     return out
