@@ -198,3 +198,21 @@ def test_the_embedded_store_records_flushes_too() -> None:
             "api",
         )
     )
+
+
+def test_a_foreign_value_under_the_log_name_is_left_alone(
+    redis_url: str, namespace: str, run_script: Run, raw_redis: redis.Redis
+) -> None:
+    # Someone else's string where the log would be: the flush is done and reported as done,
+    # and their value keeps its bytes and its (absent) expiry.
+    raw_redis.set(f"{namespace}#audit", b"theirs")
+    with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+        _seed(cache)
+    done = run_script(
+        "--url", redis_url, "--namespace", namespace, "flush", "--prefix", "user", "--yes",
+        "--json",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert done.json()["removed"] == 7
+    assert raw_redis.get(f"{namespace}#audit") == b"theirs"
+    assert raw_redis.ttl(f"{namespace}#audit") == -1

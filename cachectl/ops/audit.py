@@ -119,9 +119,11 @@ def record(
     pipe = conn.client.pipeline(transaction=False)
     pipe.lpush(key, data)
     pipe.ltrim(key, 0, LIMIT - 1)
-    pipe.expire(key, TTL)
     try:
         pipe.execute()
+        # Apart, once the list is known to be ours: in the pipeline it would also set an
+        # expiry on a foreign value under the name, whose LPUSH failed.
+        conn.client.expire(key, TTL)
     except redis.exceptions.RedisError as exc:
         # The key holds something else (written by someone else), or Redis went away after
         # the action: the action is done and is reported as done; the log says what could
