@@ -101,3 +101,19 @@ def test_an_unbounded_search_finds_every_tag(
     assert whole == ops_inspect.TagSearch(("all", "t7"), None)
     assert bounded.searched == ops_inspect.STEP_COUNT
     assert set(bounded.tags) <= {"all", "t7"}
+
+
+def test_a_cluster_is_searched_on_every_primary(cluster_url: str, namespace: str) -> None:
+    # Tag sets live in their tag's slot, so on every primary; each one is scanned, each with
+    # its own budget.
+    with Cache(cluster_url, namespace=namespace, **PATIENT) as cache:
+        for t in range(12):
+            cache.set(f"k:{t}", t, tags=(f"t{t}", "all"), ttl=600)
+        conn = for_cache(cache)
+        try:
+            found = ops_inspect.tags_of(conn, conn.keys.full("k:5"))
+            bounded = ops_inspect.tags_of(conn, conn.keys.full("k:5"), 1)
+        finally:
+            conn.close()
+    assert found == ops_inspect.TagSearch(("all", "t5"), None)
+    assert bounded == found  # a small keyspace ends within one SCAN step, whatever the budget
