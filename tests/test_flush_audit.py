@@ -216,3 +216,18 @@ def test_a_foreign_value_under_the_log_name_is_left_alone(
     assert done.json()["removed"] == 7
     assert raw_redis.get(f"{namespace}#audit") == b"theirs"
     assert raw_redis.ttl(f"{namespace}#audit") == -1
+
+
+def test_a_cluster_flush_is_recorded(cluster_url: str, namespace: str, run_script: Run) -> None:
+    with Cache(cluster_url, namespace=namespace, **PATIENT) as cache:
+        _seed(cache)
+        done = run_script(
+            "--url", cluster_url, "--namespace", namespace, "flush", "--all", "--yes", "--json",
+        )  # fmt: skip
+        assert done.exit_code == 0, done.stderr
+        conn = for_cache(cache)
+        try:
+            (entry,) = audit.read(conn)
+        finally:
+            conn.close()
+    assert (entry.source, entry.count) == ("cli", done.json()["removed"])
