@@ -5,6 +5,7 @@ Layout (read by the command-line tool and by other languages):
     <namespace>:<key>              an application entry; <key> reads <prefix>:<rest>
     <namespace>#tag:{<tag>}        sorted set of the full keys written with <tag>
     <namespace>#stats              hash of counters published by every process
+    <namespace>#audit              list of destructive actions (cachectl.ops.audit)
 
 Bookkeeping keys use '#' after the namespace, so no scan of '<namespace>:*' ever sees them.
 
@@ -56,7 +57,8 @@ def check_namespace(namespace: str) -> str:
 def namespace_of(key: bytes) -> str | None:
     """The namespace a full Redis key belongs to, or None when it belongs to none.
 
-    A key belongs to N when it is 'N:<anything>', 'N#stats' or 'N#tag:{...}' with N valid.
+    A key belongs to N when it is 'N:<anything>', 'N#stats', 'N#audit' or 'N#tag:{...}' with N
+    valid.
     """
     cut = len(key)
     for sep in (b":", b"#"):
@@ -69,7 +71,7 @@ def namespace_of(key: bytes) -> str | None:
     rest = key[cut:]
     if (
         rest.startswith(b":")
-        or rest == b"#stats"
+        or rest in (b"#stats", b"#audit")
         or (rest.startswith(b"#tag:{") and rest.endswith(b"}"))
     ):
         return head.decode("ascii")

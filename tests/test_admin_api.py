@@ -438,6 +438,7 @@ async def test_a_hostile_audit_log_is_read_bounded(
             "address": None,
             "role": None,
             "source": "?",
+            "user": None,
         }
     ]
 

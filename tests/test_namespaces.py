@@ -9,6 +9,7 @@ back with a plain client.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -113,13 +114,18 @@ async def test_async_pattern_star_stays_in_its_namespace(
     assert set(planted()) == {b"shop#tag:{t}", b"shop#stats"}
 
 
+# The namespace's bookkeeping stays: its stats hash, and its audit log, which now holds the
+# flush just made (ops.flush.flush records every flush, from the console as from the page).
+BOOKKEEPING = {b"shop#stats", b"shop#audit"}
+
+
 @pytest.mark.parametrize(
     ("args", "left"),
     [
-        (["--all"], {b"shop#stats"}),
-        (["--prefix", "v2"], {b"shop:other", b"shop#tag:{t}", b"shop#stats"}),
-        (["--pattern", "*"], {b"shop#tag:{t}", b"shop#stats"}),
-        (["--tag", "t"], {b"shop#stats"}),
+        (["--all"], BOOKKEEPING),
+        (["--prefix", "v2"], {b"shop:other", b"shop#tag:{t}", *BOOKKEEPING}),
+        (["--pattern", "*"], {b"shop#tag:{t}", *BOOKKEEPING}),
+        (["--tag", "t"], BOOKKEEPING),
     ],
     ids=["all", "prefix", "pattern", "tag"],
 )
@@ -134,6 +140,10 @@ def test_console_flush_stays_in_its_namespace(
     assert done.exit_code == 0, done.stderr
     assert done.json()["removed"] >= 3
     assert set(planted()) == left
+    with redis.Redis.from_url(redis_url) as client:
+        (entry,) = [json.loads(raw) for raw in client.lrange(b"shop#audit", 0, -1)]
+    assert (entry["source"], entry["count"]) == ("cli", done.json()["removed"])
+    assert entry["selection"] == done.json()["selection"]
 
 
 def _wait_closed(cache: Cache) -> None:

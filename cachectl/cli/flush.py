@@ -67,12 +67,13 @@ def flush(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Delete keys in batches (SCAN + UNLINK), counting and confirming first.
+    """Delete keys in batches (SCAN + UNLINK), counting and confirming first; audited.
 
     Prefixes are matched as literal text, whole segments only ('user' removes 'user' and
     'user:*', not 'username'). On a terminal the count is confirmed (declining deletes nothing,
     status 4); otherwise --yes is required. On a cluster every primary is scanned and batches
-    are grouped by hash slot.
+    are grouped by hash slot. Each flush that runs is recorded in the namespace's audit log
+    (the page's Audit view) with the OS user and host; a dry run records nothing.
     """
     from cachectl.ops import selection as sel
     from cachectl.ops.flush import FlushResult
@@ -191,7 +192,8 @@ def _delete(
 def _run(
     conn: Connection, selection: Selection, rate: float | None, tick: Callable[[int], None]
 ) -> FlushResult:
-    from cachectl.ops.flush import delete
+    from cachectl.ops.audit import cli_actor
+    from cachectl.ops.flush import flush
 
     removed = 0
 
@@ -201,7 +203,8 @@ def _run(
         tick(n)
 
     try:
-        return delete(conn, selection, on_batch=advance, rate=rate)
+        # ops.flush.flush records it in the namespace's audit log, as the page's flush is.
+        return flush(conn, selection, cli_actor(), on_batch=advance, rate=rate)
     except KeyboardInterrupt:
         typer.echo(f"cachectl: interrupted after deleting {removed:,} keys", err=True)
         raise

@@ -134,7 +134,9 @@ def hint_if_empty(conn: Connection, known_empty: bool = False) -> None:
     if found.total == 0:
         return  # an empty database: nothing to point at (stats shows its key count)
     current = conn.keys.namespace
-    others = [ns for ns in found.others(current) if ns.cachectl]
+    # A namespace holding only bookkeeping (a flushed one's stats hash or audit log) is no
+    # place to point at.
+    others = [ns for ns in found.others(current) if ns.cachectl and ns.keys]
     text = f"cachectl: no keys in namespace {current!r}"
     if others:
         text += f"; did you mean --namespace {others[0].name}?"

@@ -542,7 +542,10 @@ def show_inspection(found: Inspection) -> None:
     grid.add_row("type", text(found.type))
     grid.add_row("ttl", ttl(found.ttl_ms) if found.ttl_ms is not None else "no expiry")
     grid.add_row("memory", size(found.memory))
-    grid.add_row("tags", text(", ".join(found.tags)) if found.tags else "-")
+    tags = ", ".join(found.tags) if found.tags else "-"
+    if found.tags_searched is not None:  # the search stopped: say so rather than imply none
+        tags += f" (tag sets searched among the first ~{found.tags_searched:,} keys only)"
+    grid.add_row("tags", text(tags))
     if found.length is not None:
         grid.add_row("items", f"{number(found.length)} (first {_shown(found.value)} shown)")
     encoding = found.encoding

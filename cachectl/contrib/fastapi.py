@@ -23,11 +23,13 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cachectl.cache import AsyncCache, Cache
+from cachectl.contrib.bounded import route_class
 from cachectl.contrib.page import with_page
 from cachectl.decorator import track_cache_status
 from cachectl.errors import BackendUnavailable, CachectlError, CheckFailed, ConfigError
@@ -266,7 +268,9 @@ def admin_router(
     """Endpoints to see and operate the cache, behind bearer tokens.
 
     The admin token may do everything; the read-only token may GET, probe latency and plan a
-    flush. Every error is a 4xx/5xx with a JSON body {"detail": ...}; Redis unreachable: 503.
+    flush. Every error is a 4xx/5xx with a small JSON body {"detail": ...} that never echoes
+    the request (cachectl.contrib.bounded); a body is at most 1 MiB of finite, shallow JSON
+    (413, 400); Redis unreachable: 503.
 
     GET  /health   Redis latency and breaker state (503 when Redis is unreachable)
     GET  /stats    this process's figures and those every process published, per prefix
@@ -306,7 +310,7 @@ def admin_router(
         return found
 
     def admin_only(request: Request) -> None:
-        # Runs after role_of (the router's dependency), before the request body is read.
+        # A dependency of the admin routes; guard() runs it first, before the body is read.
         if role(request) != "admin":
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, "the read-only token cannot change the cache"
@@ -321,7 +325,19 @@ def admin_router(
     def address(request: Request) -> str | None:
         return request.client.host if request.client else None
 
-    router = APIRouter(dependencies=[Depends(role_of)], tags=["cache"])
+    def actor(request: Request) -> audit.Actor:
+        return audit.Actor("api", address=address(request), role=role(request))
+
+    def guard(request: Request, route: APIRoute) -> None:
+        # The route class runs this before the body is read: a request without the token, or
+        # a change asked with the read-only token, is refused with no byte of its body parsed.
+        role_of(request)
+        if any(dep.dependency is admin_only for dep in route.dependencies):
+            admin_only(request)
+
+    router = APIRouter(
+        dependencies=[Depends(role_of)], tags=["cache"], route_class=route_class(guard)
+    )
 
     # -- the original endpoints ---------------------------------------------------------------
 
@@ -381,7 +397,7 @@ def admin_router(
     ) -> dict[str, Any]:
         params = request.query_params.multi_items()
         body = _flush_selection(params)
-        result = await ops.run(_flush, body, None, progress, address(request), role(request))
+        result = await ops.run(_flush, body, None, progress, actor(request))
         return {**dict(params), "removed": result["removed"]}
 
     # -- the JSON API of the page -------------------------------------------------------------
@@ -489,7 +505,7 @@ def admin_router(
         def run(conn: Connection) -> int:
             removed = delete_key(conn, raw)
             label = f"key {display_key(raw)!r} in {conn.keys.where}"
-            audit.record(conn, "delete", label, removed, address(request), role(request))
+            audit.record_by(conn, actor(request), "delete", label, removed)
             return removed
 
         return {"removed": await ops.run(run)}
@@ -504,7 +520,7 @@ def admin_router(
             ttl_ms = set_ttl(conn, raw, body.ttl)
             after = "no expiry" if body.ttl is None else f"ttl {body.ttl:g}s"
             label = f"key {display_key(raw)!r} in {conn.keys.where}: {after}"
-            audit.record(conn, "ttl", label, 1, address(request), role(request))
+            audit.record_by(conn, actor(request), "ttl", label, 1)
             return ttl_ms
 
         ttl_ms = await ops.run(run)
@@ -530,8 +546,7 @@ def admin_router(
 
     @router.post("/api/flush", dependencies=admin)
     async def api_flush(request: Request, body: FlushRequest) -> dict[str, Any]:
-        who = role(request)
-        return await ops.run(_flush, body, body.confirm, progress, address(request), who)
+        return await ops.run(_flush, body, body.confirm, progress, actor(request))
 
     @router.get("/api/flush/progress")
     async def flush_progress() -> dict[str, Any]:
@@ -576,13 +591,13 @@ def _flush(
     body: Selector,
     confirm: str | None,
     progress: _Progress,
-    address: str | None,
-    role: str,
+    actor: audit.Actor,
 ) -> dict[str, Any]:
-    """Delete a selection as `cachectl flush --yes [--max-keys N]` does, then audit it.
+    """Delete a selection as `cachectl flush --yes [--max-keys N]` does (ops.flush.flush, which
+    writes the audit entry, as it does for the command line).
 
     confirm None: no typed confirmation is asked (the /flush endpoint of old)."""
-    from cachectl.ops.flush import delete
+    from cachectl.ops.flush import flush
 
     selection = body.selection(conn)
     if confirm is not None and confirm != body.confirm_text(conn, selection):
@@ -601,12 +616,11 @@ def _flush(
         raise HTTPException(status.HTTP_409_CONFLICT, "a flush is already running")
     try:
         rate = body.rate if isinstance(body, FlushRequest) else None
-        result = delete(conn, selection, on_batch=progress.tick, rate=rate)
+        result = flush(conn, selection, actor, on_batch=progress.tick, rate=rate)
     except BaseException as exc:
         progress.finish(str(exc) or type(exc).__name__)
         raise
     progress.finish()
-    audit.record(conn, "flush", selection.label, result.removed, address, role)
     return {"removed": result.removed, "seconds": result.seconds, "label": selection.label}
 
 

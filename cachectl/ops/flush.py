@@ -2,6 +2,9 @@
 
 Memory stays flat whatever the number of keys: one SCAN batch is held at a time, and on a
 cluster every primary is scanned and each batch is unlinked grouped by hash slot.
+
+`flush` is the operation both faces run (`cachectl flush` and the admin router): `delete` and
+then one entry in the namespace's audit log, saying who, what selection and how many keys.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cachectl.errors import ConfigError
+from cachectl.ops import audit
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import STEP_COUNT, Selection
 
@@ -84,3 +88,34 @@ def delete(
     if selection.tag_keys:
         removed += backend.invalidate_tags(list(selection.tag_keys), callback, count)
     return FlushResult(removed, time.perf_counter() - start)
+
+
+def flush(
+    conn: Connection,
+    selection: Selection,
+    actor: audit.Actor,
+    on_batch: Progress | None = None,
+    rate: float | None = None,
+    scan_count: int = STEP_COUNT,
+) -> FlushResult:
+    """Delete the selection (as delete does) and record it in the audit log.
+
+    A flush cut short (Ctrl-C, Redis lost) that removed keys is recorded too, with what it
+    removed and '(interrupted)'; its error is what the caller sees.
+    """
+    removed = 0
+
+    def counted(n: int) -> None:
+        nonlocal removed
+        removed += n
+        if on_batch is not None:
+            on_batch(n)
+
+    try:
+        result = delete(conn, selection, counted, rate, scan_count)
+    except BaseException:
+        if removed:
+            audit.record_by(conn, actor, "flush", f"{selection.label} (interrupted)", removed)
+        raise
+    audit.record_by(conn, actor, "flush", selection.label, result.removed)
+    return result

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from cachectl.errors import CheckFailed, DecodeError
 from cachectl.ops.connect import Connection
-from cachectl.ops.selection import SCAN_COUNT, server_ms
+from cachectl.ops.selection import STEP_COUNT, scan_node, server_ms
 
 GZIP, ZSTD, LZ4_FRAME = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"
 #: Bytes of a value shown in a hex dump when it cannot be decoded.
@@ -73,6 +73,7 @@ class Inspection:
     ttl_ms: int | None  # None: no expiry
     memory: int | None
     tags: tuple[str, ...] = ()
+    tags_searched: int | None = None  # None: every tag set searched; else keys examined (TAG_SCAN)
     value: Any = None  # a string's decoded value, or a collection's first items
     length: int | None = None  # a collection's item count
     encoding: Encoding | None = None
@@ -91,7 +92,10 @@ class Inspection:
             "ttl_ms": self.ttl_ms,
             "memory": self.memory,
             "tags": list(self.tags),
+            "tags_complete": self.tags_searched is None,
         }
+        if self.tags_searched is not None:
+            out["tags_searched"] = self.tags_searched
         if self.length is not None:
             out["length"] = self.length
         if self.encoding is not None:
@@ -471,20 +475,47 @@ def _collection(conn: Connection, full: bytes, kind: str, items: int) -> tuple[i
     return 0, None
 
 
-def tags_of(conn: Connection, full: bytes) -> tuple[str, ...]:
-    """The tags a key was written with and that have not expired (a scan of the tag sets)."""
+#: Keys a search for a key's tags examines per primary before it stops (about 0.1 s of Redis
+#: time; a SCAN of one million keys takes about 0.55 s). Tags are found only by scanning for
+#: the tag sets ('<ns>#tag:{...}'): the value does not list them, and an index kept on every
+#: tagged write would cost the write path (measured in bench/bench_tags.py).
+TAG_SCAN = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class TagSearch:
+    """The tags found for a key, and whether every tag set was searched."""
+
+    tags: tuple[str, ...]
+    searched: int | None  # None: the whole keyspace; else keys examined before stopping
+
+
+def tags_of(conn: Connection, full: bytes, max_scan: int | None = TAG_SCAN) -> TagSearch:
+    """The tags a key was written with and that have not expired, from a scan of the tag sets
+    that stops after max_scan keys examined per primary (None: never)."""
     now = server_ms(conn)
     found: list[str] = []
-    for batch in conn.backend.scan(conn.keys.tag_glob, SCAN_COUNT):
-        pipe = conn.client.pipeline(transaction=False)
-        for tag_key in batch:
-            pipe.zscore(tag_key, full)
-        # A key named like a tag set that is not one (written by someone else) answers
-        # WRONGTYPE: it is no tag of this key, and must not stop the inspection of any key.
-        for tag_key, score in zip(batch, pipe.execute(raise_on_error=False), strict=True):
-            if isinstance(score, bytes | int | float) and float(score) >= now:
-                found.append(conn.keys.tag_name(tag_key))
-    return tuple(sorted(found))
+    examined = 0
+    complete = True
+    for node in conn.primaries():
+        seen = 0
+        for done, batch in scan_node(conn, node.name, conn.keys.tag_glob, STEP_COUNT):
+            seen += STEP_COUNT  # SCAN examines about COUNT keys a call, whatever matches
+            if batch:
+                pipe = conn.client.pipeline(transaction=False)
+                for tag_key in batch:
+                    pipe.zscore(tag_key, full)
+                # A key named like a tag set that is not one (written by someone else) answers
+                # WRONGTYPE: it is no tag of this key, and must not stop the inspection.
+                scores = pipe.execute(raise_on_error=False)
+                for tag_key, score in zip(batch, scores, strict=True):
+                    if isinstance(score, bytes | int | float) and float(score) >= now:
+                        found.append(conn.keys.tag_name(tag_key))
+            if not done and max_scan is not None and seen >= max_scan:
+                complete = False
+                break
+        examined += seen
+    return TagSearch(tuple(sorted(set(found))), None if complete else examined)
 
 
 def inspect_key(
@@ -509,13 +540,15 @@ def inspect_key(
     kind = kind_raw.decode() if isinstance(kind_raw, bytes) else str(kind_raw)
     if kind == "none":
         raise CheckFailed(f"key {display_key(app)!r} not found in {conn.keys.where}")
+    tags = tags_of(conn, full, TAG_SCAN)  # read now: a test may lower it
     base = Inspection(
         app,
         full,
         kind,
         ttl_ms=int(pttl) if int(pttl) >= 0 else None,
         memory=int(memory) if isinstance(memory, int) else None,
-        tags=tags_of(conn, full),
+        tags=tags.tags,
+        tags_searched=tags.searched,
     )
     if kind != "string":
         length, value = _collection(conn, full, kind, items)

@@ -154,7 +154,8 @@ def discover(conn: Connection, sample: int = SAMPLE, stats_scan: int = STATS_SCA
             kinds["keys"],
             kinds["tags"],
             name in with_stats,
-            name in with_stats or kinds["tags"] > 0 or name in formatted,
+            # An audit log is written only by cachectl's flush, delete and TTL changes.
+            name in with_stats or kinds["tags"] > 0 or kinds["audit"] > 0 or name in formatted,
         )
         for name, kinds in counts.items()
     ]

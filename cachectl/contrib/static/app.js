@@ -605,9 +605,14 @@ async function loadKey() {
   const codec = enc.format
     ? [enc.format, enc.serializer, enc.compression && enc.compression !== "none" ? enc.compression : null].filter(Boolean).join(" · ")
     : "–";
-  const tags = doc.tags && doc.tags.length
+  const found = doc.tags && doc.tags.length
     ? el("span", { class: "tags" }, ...doc.tags.map((t) => el("span", { class: "tag", text: t })))
-    : "none";
+    : null;
+  // On a big keyspace the tag search stops early (ops.inspect.TAG_SCAN): say so, never "none".
+  const partial = doc.tags_complete === false
+    ? el("span", { class: "muted", text: `tag sets searched among the first ~${num(doc.tags_searched)} keys only` })
+    : null;
+  const tags = found && partial ? el("span", {}, found, " ", partial) : found || partial || "none";
   const pairs = [
     ["Type", doc.type ?? "–"],
     ["TTL", duration(doc.ttl_ms !== undefined ? doc.ttl_ms : ttlMs(doc))],
@@ -816,7 +821,8 @@ async function loadAudit() {
       { title: "Selection", cls: "keycell", cell: (r) => (typeof r.selection === "string" ? r.selection : JSON.stringify(r.selection)) },
       { title: "Keys", num: true, cell: (r) => num(r.count) },
       { title: "From", cell: (r) => r.address ?? "–" },
-      { title: "Role", cell: (r) => r.role ?? "–" },
+      // The page's actions carry the token's role; `cachectl flush` carries 'cli' and the OS user.
+      { title: "By", cell: (r) => (r.source === "cli" ? `cli${r.user ? ` (${r.user})` : ""}` : r.role ?? "–") },
     ],
     data.entries || [],
     "No destructive action recorded.",
