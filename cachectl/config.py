@@ -155,12 +155,20 @@ def env_setting(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+#: The longest duration a setting may hold, about 31 years: a socket timeout of 1e300 passes
+#: every finiteness check and then overflows the socket's timer on each call.
+MAX_SECONDS = 1e9
+
+
 def seconds(value: object, name: str) -> float:
-    """value as seconds: a positive, finite number (not a bool), else ConfigError."""
+    """value as seconds: a positive number up to MAX_SECONDS (not a bool), else ConfigError."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{name} must be a number of seconds, not {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{name} must be a positive, finite number of seconds, not {value!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise ConfigError(
+            f"{name} must be a positive, finite number of seconds (at most {MAX_SECONDS:g}), "
+            f"not {value!r}"
+        )
     return float(value)
 
 

@@ -327,9 +327,13 @@ def _whole(low: int) -> Callable[[str], int]:
     return parse
 
 
+#: The longest socket timeout a URL may ask for: a day (1e300 would overflow a timer).
+MAX_SOCKET_SECONDS = 86_400
+
+
 def _seconds(value: str) -> float:
     number = float(value)
-    if not (math.isfinite(number) and number > 0):
+    if not (math.isfinite(number) and 0 < number <= MAX_SOCKET_SECONDS):
         raise ValueError(value)
     return number
 
@@ -399,8 +403,8 @@ def _cert_reqs(value: str) -> str:
 #: (URL_QUERY_ARGUMENT_PARSERS), and the text options its connections accept.
 OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "db": (_whole(0), "a database number (0 or more)"),
-    "socket_timeout": (_seconds, "a positive, finite number of seconds"),
-    "socket_connect_timeout": (_seconds, "a positive, finite number of seconds"),
+    "socket_timeout": (_seconds, "a positive, finite number of seconds, at most 86400"),
+    "socket_connect_timeout": (_seconds, "a positive, finite number of seconds, at most 86400"),
     "socket_read_size": (_whole(1), "a whole number of bytes (1 or more)"),
     "socket_keepalive": (_flag, "true or false"),
     "retry_on_timeout": (_flag, "true or false"),

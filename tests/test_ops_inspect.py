@@ -17,7 +17,16 @@ import pytest
 
 from cachectl.codec import Codec
 from cachectl.errors import DecodeError
-from cachectl.ops.inspect import clip, decode, describe_head, hexdump, jsonable, layer_of, peel
+from cachectl.ops.inspect import (
+    CODEC_SAMPLE,
+    clip,
+    decode,
+    describe_head,
+    hexdump,
+    jsonable,
+    layer_of,
+    peel,
+)
 
 LIMIT = 1 << 20
 
@@ -134,10 +143,10 @@ def test_describe_head() -> None:
     ],
 )
 def test_keys_and_inspect_name_a_foreign_value_alike(stored: bytes, serializer: str) -> None:
-    # keys reads a sample of a value's first bytes; inspect the whole value.
+    # keys reads a sample of a value's first bytes (GETRANGE); inspect the whole value.
     encoding, _ = decode(stored, LIMIT)
     assert encoding.serializer == serializer
-    assert describe_head(stored[:11]) == serializer
+    assert describe_head(stored[:CODEC_SAMPLE]) == serializer
     assert describe_head(stored) == serializer
 
 

@@ -32,7 +32,8 @@ EXIT_STATUSES = (
     "Exit status: 0 success (also a --dry-run, or nothing to delete); 1 a check failed (a "
     "threshold, a corrupt value, a key not found, --max-keys exceeded, an endpoint that failed "
     "to warm), the output could not be written, or an internal error; 2 usage error (an "
-    "unknown option or command, a bad value or endpoint file, an empty --url/--namespace or "
+    "unknown option or command, a bad value (nan, inf, or above the option's stated "
+    "maximum) or endpoint file, an empty --url/--namespace or "
     "CACHECTL_ variable, a malformed URL or settings file, flush without --yes when stdin is "
     "not a terminal); 3 Redis unreachable, authentication refused, or timed out (for warm: the "
     "base URL); 4 flush declined at the confirmation prompt, nothing deleted; 130 interrupted "
@@ -90,6 +91,10 @@ class CachectlGroup(TyperGroup):
     def make_context(
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
     ) -> Any:
+        if parent is None and not getattr(self, "_bounded", False):
+            # Here, not in run(): every way of running the app (tests' CliRunner too) parses so.
+            _bounded_numbers(self)
+            self._bounded = True
         try:
             return super().make_context(info_name, args, parent, **extra)
         except Exception as exc:
@@ -221,35 +226,53 @@ app.command()(demo)
 app.command()(ui)
 
 
-def _finite_floats(command: Any) -> None:
-    """Every float option refuses nan and inf, which Click's float type takes: a nan threshold
-    would pass every check and an inf interval would overflow a timer."""
+def _is_number(kind: Any, name: str) -> bool:
+    # By class name: Typer may carry a Click of its own (typer._click).
+    return any(cls.__name__ == name for cls in type(kind).__mro__)
+
+
+def _bounded_numbers(command: Any) -> None:
+    """Every numeric option refuses what no run can use, as a usage error (status 2): nan and
+    inf, which Click's float type takes (a nan threshold would pass every check, an inf
+    interval overflow a timer), and anything above its maximum in common.MAXIMA, which its
+    help states."""
     import copy
     import math
 
+    from cachectl.cli.common import DEFAULT_MAXIMUM, MAXIMA
+
     for param in command.params:
-        # By class name: Typer may carry a Click of its own (typer._click).
-        if any(cls.__name__ == "FloatParamType" for cls in type(param.type).__mro__):
-            kind: Any = copy.copy(param.type)  # click.FLOAT is shared: patch a copy
-            param.type = kind
+        if not (_is_number(param.type, "FloatParamType") or _is_number(param.type, "IntParamType")):
+            continue
+        kind: Any = copy.copy(param.type)  # click.FLOAT and click.INT are shared: patch a copy
+        param.type = kind
+        most = MAXIMA.get(param.name, DEFAULT_MAXIMUM)
+        if getattr(param, "help", None):
+            param.help = f"{param.help.rstrip()} At most {most:,}."
 
-            def finite(
-                value: Any, p: Any, ctx: Any, convert: Any = kind.convert, kind: Any = kind
-            ) -> Any:
-                number = convert(value, p, ctx)
-                if isinstance(number, float) and not math.isfinite(number):
-                    kind.fail(f"{value!r} is not a finite number", p, ctx)
-                return number
+        def bounded(
+            value: Any,
+            p: Any,
+            ctx: Any,
+            convert: Any = kind.convert,
+            kind: Any = kind,
+            most: float = most,
+        ) -> Any:
+            number = convert(value, p, ctx)
+            if isinstance(number, float) and not math.isfinite(number):
+                kind.fail(f"{value!r} is not a finite number", p, ctx)
+            if isinstance(number, int | float) and number > most:
+                kind.fail(f"{value} is more than the maximum, {most:,}", p, ctx)
+            return number
 
-            kind.convert = finite
+        kind.convert = bounded
     for sub in getattr(command, "commands", {}).values():
-        _finite_floats(sub)
+        _bounded_numbers(sub)
 
 
 def run(args: Sequence[str]) -> int:
     """Run the application on args; returns the exit status."""
     command = typer.main.get_command(app)
-    _finite_floats(command)
     try:
         command.main(args=list(args), prog_name="cachectl")
     except SystemExit as exc:

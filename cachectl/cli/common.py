@@ -16,6 +16,34 @@ if TYPE_CHECKING:
     from cachectl.config import CacheConfig
     from cachectl.ops.connect import Connection
 
+#: The largest value of each numeric option, by parameter name, in every command (enforced by
+#: cli.app, which also adds "At most N." to the option's help). Beyond these a run would hang
+#: (latency --samples 10**12), hold memory (keys --limit) or overflow a timer (--timeout 1e300).
+MAXIMA: dict[str, float] = {
+    "timeout": 3600,  # seconds: the global --timeout (also from the environment or a file), warm's
+    "watch": 86_400,  # seconds: stats --watch
+    "interval": 60_000,  # ms: latency --interval
+    "samples": 100_000,  # latency
+    "max_p50": 3_600_000,  # ms: latency thresholds
+    "max_p99": 3_600_000,
+    "max_p95": 3_600_000,  # ms: warm
+    "min_hit_ratio": 1,
+    "limit": 1_000_000,  # keys
+    "top": 1_000_000,
+    "items": 100_000,  # inspect
+    "max_bytes": 512 * 1024 * 1024,  # inspect: Redis's largest string
+    "max_scan": 100_000_000,  # stats
+    "max_keys": 1_000_000_000,  # flush
+    "rate": 1_000_000,  # flush keys/s, warm requests/s
+    "sample": 10_000_000,  # namespaces
+    "concurrency": 10_000,  # warm (its library check agrees)
+    "retries": 20,
+    "passes": 100,
+    "port": 65_535,  # ui
+}
+#: The largest value of a numeric option missing from MAXIMA (a test keeps the table whole).
+DEFAULT_MAXIMUM = 1_000_000_000
+
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else there.")
 ]
@@ -37,8 +65,17 @@ class Settings:
     def config(self) -> CacheConfig:
         """Options merged with the environment, the settings file and the defaults."""
         from cachectl.config import cli_config
+        from cachectl.errors import ConfigError
 
-        return cli_config(self.url, self.namespace, self.password_file, self.timeout)
+        config = cli_config(self.url, self.namespace, self.password_file, self.timeout)
+        # --timeout is bounded where options are parsed; $CACHECTL_TIMEOUT and the settings
+        # file, here, by the same figure.
+        if config.socket_timeout > MAXIMA["timeout"]:
+            raise ConfigError(
+                f"the timeout must be at most {MAXIMA['timeout']:g} seconds, not "
+                f"{config.socket_timeout:g} ($CACHECTL_TIMEOUT or the settings file)"
+            )
+        return config
 
 
 def print_json(document: Any) -> None:

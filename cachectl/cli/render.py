@@ -548,6 +548,8 @@ def show_inspection(found: Inspection) -> None:
     grid.add_row("tags", text(tags))
     if found.length is not None:
         grid.add_row("items", f"{number(found.length)} (first {_shown(found.value)} shown)")
+    if found.type == "string":
+        grid.add_row("codec", text(found.codec))  # as `keys` names it
     encoding = found.encoding
     if encoding is not None:
         grid.add_row("format", "cachectl" if encoding.format == "cachectl" else "not cachectl's")

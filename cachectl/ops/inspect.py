@@ -25,6 +25,10 @@ from cachectl.ops.selection import STEP_COUNT, scan_node, server_ms
 GZIP, ZSTD, LZ4_FRAME = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"
 #: Bytes of a value shown in a hex dump when it cannot be decoded.
 HEAD = 64
+#: Bytes at the start of a stored value that name its codec (describe_head): `keys` reads
+#: them with GETRANGE, `inspect` cuts its value to them, so both name every value alike. A
+#: shorter value is seen whole; a value this long or longer is named from its start.
+CODEC_SAMPLE = 1024
 #: Items of a hash, list, set, sorted set or stream shown by default.
 ITEMS = 20
 #: Bytes of a value shown by default: raw bytes, text, and the strings of a decoded value
@@ -82,6 +86,7 @@ class Inspection:
     raw: bytes | None = field(default=None, repr=False)  # stored bytes shown, when asked
     size: int | None = None  # a string's stored bytes, all of them
     clipped: int = 0  # bytes or items of the value left out by max_bytes
+    codec: str = "-"  # a string's describe_head, as `keys` names it; collections: "-"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the value made JSON-compatible, see jsonable)."""
@@ -93,6 +98,7 @@ class Inspection:
             "memory": self.memory,
             "tags": list(self.tags),
             "tags_complete": self.tags_searched is None,
+            "codec": self.codec,
         }
         if self.tags_searched is not None:
             out["tags_searched"] = self.tags_searched
@@ -123,7 +129,7 @@ def display_key(key: bytes) -> str:
 
 
 def layer_of(data: bytes) -> str | None:
-    """The compression a value's magic bytes announce, if any."""
+    """The compression a value's magic bytes announce, if any (zlib's may also be text)."""
     if data.startswith(GZIP):
         return "gzip"
     if data.startswith(ZSTD):
@@ -135,15 +141,35 @@ def layer_of(data: bytes) -> str | None:
     return None
 
 
-def describe_head(head: bytes) -> str:
-    """A short codec description from a value's first bytes: cachectl's header, a compression
-    layer's magic, else the serializer those bytes show (json, msgpack, pickle, text, binary).
+def layer(data: bytes) -> str | None:
+    """The compression layer data starts with, judged from its first CODEC_SAMPLE bytes.
 
-    The one classification shared by `keys` and `inspect`: for a foreign value without a
-    compression layer it names what read_payload would decode it as.
+    zlib's two magic bytes are also text ('x^', 'x '): a zlib layer is one whose start also
+    inflates. Decided from the sample alone, so that every reader of a value decides alike.
+    """
+    sample = data[:CODEC_SAMPLE]
+    name = layer_of(sample)
+    if name == "zlib":
+        try:
+            zlib.decompressobj(15).decompress(sample, 64)
+        except zlib.error:
+            return None
+    return name
+
+
+def describe_head(head: bytes) -> str:
+    """The codec of a stored value, named from its first CODEC_SAMPLE bytes (head may be the
+    whole value, or GETRANGE's sample of it): cachectl's header ("msgpack", "msgpack+lz4"), a
+    compression layer ("gzip", "zlib", "zstd", "lz4-frame"), else the serializer those bytes
+    show (json, msgpack, pickle, text, binary).
+
+    The one classification of a value: `keys` and the page's listing name a value with it
+    from a sample, `inspect` and the key view from the same sample of the value they read,
+    and decode() reads a foreign value as what it names.
     """
     from cachectl.codec import read_header
 
+    head = head[:CODEC_SAMPLE]
     if head[:1] == b"\xc1":
         try:
             header = read_header(head)
@@ -152,7 +178,7 @@ def describe_head(head: bytes) -> str:
         name = header.serializer.name.lower()
         compression = header.compression.name.lower()
         return name if compression == "none" else f"{name}+{compression}"
-    return layer_of(head) or sniff(head)
+    return layer(head) or sniff(head)
 
 
 def is_pickle(data: bytes) -> bool:
@@ -206,16 +232,11 @@ def _zstd(data: bytes, limit: int) -> bytes | None:
 def peel(data: bytes, limit: int) -> tuple[list[str], bytes, bool]:
     """Remove compression layers: their names, the inner bytes, and whether all came off."""
     layers: list[str] = []
-    while len(layers) < 4 and (name := layer_of(data)) is not None:
+    while len(layers) < 4 and (name := layer(data)) is not None:
         if name == "gzip":
             data = _inflate(data, 31, limit, name)
         elif name == "zlib":
-            try:
-                data = _inflate(data, 15, limit, name)
-            except DecodeError:
-                if layers:
-                    raise
-                break  # 0x78 is also 'x': a text value, not a zlib stream
+            data = _inflate(data, 15, limit, name)
         elif name == "lz4-frame":
             data = _lz4_frame(data, limit)
         else:
@@ -228,40 +249,176 @@ def peel(data: bytes, limit: int) -> tuple[list[str], bytes, bool]:
     return layers, data, True
 
 
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_STRING = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*'
+#: One JSON token (or whitespace), the token's kind told by its first character.
+_JSON_LEX = re.compile(
+    r"\s+|" + _STRING + r'"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?'
+    r"|true|false|null|NaN|-?Infinity|[\[\]{},:]"
+)
+#: What a token cut by the end of a sample may look like.
+_JSON_CUT = re.compile(
+    _STRING + r"(?:\\u?[0-9a-fA-F]{0,3})?|-?[0-9.eE+-]*|-?I[nfity]*|N(?:aN?)?"
+    r"|t(?:r(?:ue?)?)?|f(?:a(?:l(?:se?)?)?)?|n(?:u(?:ll?)?)?"
+)
+_CLOSER = {"[": "]", "{": "}"}
 
 
-def _utf8(data: bytes) -> str | None:
-    """data as UTF-8, a multi-byte character cut at the very end forgiven (a sample's end)."""
+def _utf8(data: bytes, complete: bool) -> str | None:
+    """data as UTF-8; in a sample (not complete), a character cut at the very end forgiven."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+        if not complete and exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
             return data[: exc.start].decode("utf-8")
         return None
 
 
-def sniff(data: bytes) -> str:
-    """The serializer a foreign value's bytes show: pickle, json, msgpack, text or binary.
+def _json_start(text: str) -> bool:
+    """Whether text is how one JSON document can begin (tokens and brackets; a sample)."""
+    pos, open_, done, seen = 0, [], False, False
+    while pos < len(text):
+        token = _JSON_LEX.match(text, pos)
+        if token is None:
+            return _JSON_CUT.fullmatch(text, pos) is not None and not done
+        pos, char = token.end(), token.group()[0]
+        if char.isspace():
+            continue
+        if done:
+            return False  # a second document after the first
+        seen = True
+        if char in "[{":
+            open_.append(_CLOSER[char])
+        elif char in "]}":
+            if not open_ or open_.pop() != char:
+                return False
+            done = not open_
+        elif char in ",:":
+            if not open_:
+                return False
+        else:
+            done = not open_
+    return seen
 
-    Works on a value's first bytes as well as on all of them, so that `keys` (which reads a
-    sample) and `inspect` (which reads the value) name a value alike. Nothing is decoded.
+
+def _json_whole(text: str) -> bool:
+    """Whether text (a whole value, under CODEC_SAMPLE bytes) is one JSON document."""
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+#: Redis's largest string (proto-max-bulk-len): no length or count inside a value is larger.
+_MAX_STRING = 512 * 1024 * 1024
+
+
+def _msgpack_start(data: bytes) -> bool:
+    """Whether data is how one msgpack document can begin, as msgpack would read it: no
+    unused byte, lengths and counts a Redis string can hold, strings in UTF-8, timestamps
+    4, 8 or 12 bytes, and no byte after the end of the first document (a sample: the last
+    item may run past its end)."""
+    pending, pos, end = 1, 0, len(data)
+    while pos < end:
+        if pending == 0:
+            return False
+        first = data[pos]
+        pending -= 1
+        size, items = _MSGPACK_FIXED.get(first, (1, 0))
+        text = first in _MSGPACK_TEXT or 0xA0 <= first <= 0xBF
+        if 0x80 <= first <= 0x8F:
+            items = 2 * (first & 0x0F)
+        elif 0x90 <= first <= 0x9F:
+            items = first & 0x0F
+        elif 0xA0 <= first <= 0xBF:
+            size = 1 + (first & 0x1F)
+        elif first == 0xC1:
+            return False
+        elif first in _MSGPACK_SIZED:
+            width, extra, kind = _MSGPACK_SIZED[first]
+            if pos + 1 + width > end:
+                return True
+            count = int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
+            if count > _MAX_STRING:
+                return False
+            if kind == "bytes":
+                size = 1 + width + extra + count
+                if extra and _timestamp_at(data, pos + 1 + width) and count not in (4, 8, 12):
+                    return False
+            else:
+                size, items = 1 + width, count * (2 if kind == "map" else 1)
+        elif first in _MSGPACK_FIXEXT and _timestamp_at(data, pos + 1) and size - 2 not in (4, 8):
+            return False
+        if text:
+            start = pos + size - _text_length(data, pos, first)
+            if _utf8(data[start : pos + size], complete=pos + size <= end) is None:
+                return False
+        pos += size
+        pending += items
+    return True
+
+
+def _timestamp_at(data: bytes, pos: int) -> bool:
+    """Whether the extension type byte at pos is -1, msgpack's timestamp (4, 8 or 12 bytes)."""
+    return pos < len(data) and data[pos] == 0xFF
+
+
+def _text_length(data: bytes, pos: int, first: int) -> int:
+    """The byte length of the msgpack string starting at pos (its header within data)."""
+    if first <= 0xBF:
+        return first & 0x1F
+    width = _MSGPACK_SIZED[first][0]
+    return int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
+
+
+_MSGPACK_TEXT = frozenset({0xD9, 0xDA, 0xDB})
+_MSGPACK_FIXEXT = frozenset({0xD4, 0xD5, 0xD6, 0xD7, 0xD8})
+# msgpack type byte -> (encoded size, items that follow) for fixed-size types.
+_MSGPACK_FIXED = {
+    0xCA: (5, 0), 0xCB: (9, 0), 0xCC: (2, 0), 0xCD: (3, 0), 0xCE: (5, 0), 0xCF: (9, 0),
+    0xD0: (2, 0), 0xD1: (3, 0), 0xD2: (5, 0), 0xD3: (9, 0),
+    0xD4: (3, 0), 0xD5: (4, 0), 0xD6: (6, 0), 0xD7: (10, 0), 0xD8: (18, 0),
+}  # fmt: skip
+# msgpack type byte -> (length bytes, bytes between length and data, what it holds).
+_MSGPACK_SIZED = {
+    0xC4: (1, 0, "bytes"), 0xC5: (2, 0, "bytes"), 0xC6: (4, 0, "bytes"),
+    0xC7: (1, 1, "bytes"), 0xC8: (2, 1, "bytes"), 0xC9: (4, 1, "bytes"),
+    0xD9: (1, 0, "bytes"), 0xDA: (2, 0, "bytes"), 0xDB: (4, 0, "bytes"),
+    0xDC: (2, 0, "array"), 0xDD: (4, 0, "array"), 0xDE: (2, 0, "map"), 0xDF: (4, 0, "map"),
+}  # fmt: skip
+
+
+def sniff(data: bytes) -> str:
+    """The serializer a foreign value's first CODEC_SAMPLE bytes show: pickle, json, msgpack,
+    text or binary. Nothing is unpickled.
+
+    A value shorter than the sample is seen whole, and named exactly: json or msgpack only
+    if it parses as such. A longer one is named from its start: json or msgpack only if it
+    begins as one document of it, text if it begins as UTF-8.
     """
-    if is_pickle(data):
+    sample = data[:CODEC_SAMPLE]
+    complete = len(sample) < CODEC_SAMPLE
+    if is_pickle(sample):
         return "pickle"
-    text = _utf8(data)
+    text = _utf8(sample, complete)
     if text is not None:
-        stripped = text.strip()
-        if stripped[:1] in ("{", "[", '"') or stripped in ("true", "false", "null"):
+        if _json_whole(text) if complete else _json_start(text):
             return "json"
-        if _JSON_NUMBER.fullmatch(stripped):
-            return "json"
-        if not data or data[0] < 0x80:
-            return "text"  # ASCII bytes are also msgpack integers: only text here
-    if data and data[0] >= 0x80 and text is None:
-        return "msgpack"
-    return "text" if text is not None else "binary"
+        return "text"  # ASCII bytes are also msgpack integers: text here
+    if sample and sample[0] >= 0x80:
+        if complete:
+            from cachectl.codec import unpack_foreign
+
+            try:
+                unpack_foreign(sample)
+            except DecodeError as exc:
+                if "nested deeper" not in str(exc):
+                    return "binary"
+            return "msgpack"
+        if _msgpack_start(sample):
+            return "msgpack"
+    return "binary"
 
 
 def json_too_deep(text: str, limit: int) -> bool:
@@ -281,36 +438,29 @@ def json_too_deep(text: str, limit: int) -> bool:
 
 
 def read_payload(data: bytes) -> tuple[str, Any]:
-    """The serializer and value of foreign bytes, as sniff names them.
+    """The serializer and value of foreign bytes, read as what sniff names them.
 
     A pickle is reported with its bytes as the value: it is never unpickled (that runs code).
-    JSON or msgpack nested past the codec's MAX_DEPTH raises DecodeError; bytes that are not
-    what they looked like are read as text, else binary.
+    JSON or msgpack that does not parse past its first bytes, or nests past the codec's
+    MAX_DEPTH, raises DecodeError (a corrupt value); text that stops being UTF-8 past them is
+    shown with the stray bytes escaped.
     """
     from cachectl.codec import MAX_DEPTH, unpack_foreign
 
     kind = sniff(data)
-    if kind == "pickle":
-        return "pickle", data
+    if kind in ("pickle", "binary"):
+        return kind, data
     if kind == "json":
         text = data.decode("utf-8", "replace")
         if json_too_deep(text, MAX_DEPTH):
             raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
         try:
             return "json", json.loads(text)
-        except ValueError:
-            kind = "text"
+        except ValueError as exc:
+            raise DecodeError(f"corrupt JSON ({exc})") from None
     if kind == "msgpack":
-        try:
-            return "msgpack", unpack_foreign(data)
-        except DecodeError as exc:
-            if "nested deeper" in str(exc):
-                raise
-            kind = "binary"
-    try:
-        return "text", data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "binary", data
+        return "msgpack", unpack_foreign(data)
+    return "text", data.decode("utf-8", "backslashreplace")
 
 
 def decode(data: bytes, max_size: int) -> tuple[Encoding, Any]:
@@ -557,7 +707,7 @@ def inspect_key(
     data: bytes | None = client.get(full)
     if data is None:
         raise CheckFailed(f"key {display_key(app)!r} expired while it was read")
-    base = replace(base, size=len(data), head=data[:HEAD])
+    base = replace(base, size=len(data), head=data[:HEAD], codec=describe_head(data))
     if raw:
         return replace(base, raw=data[:max_bytes] if max_bytes > 0 else data)
     try:

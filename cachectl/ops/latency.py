@@ -231,6 +231,12 @@ def cache_for(config: CacheConfig) -> Cache:
     return Cache(url, namespace=namespace, **options)
 
 
+def _unrecorded(config: CacheConfig) -> CacheConfig:
+    """config for the probe's own Cache: no stats, so that the canary's prefix never shows
+    among the application's (an application's config, from the admin router, has them on)."""
+    return config.replace(stats=False)
+
+
 def _pause(interval_s: float) -> None:
     if interval_s > 0:
         time.sleep(interval_s)
@@ -287,7 +293,7 @@ def measure(conn: Connection, samples: int = 100, interval_ms: float = 5.0) -> L
         return _measure_memory(conn, samples, interval, value)
     probes: list[Probe] = []
     canaries = canary_keys(conn)
-    with cache_for(conn.config) as cache:
+    with cache_for(_unrecorded(conn.config)) as cache:
         for node in conn.primaries():
             key = canaries[node.name]
             cache.set(key, value, ttl=60)
@@ -307,8 +313,8 @@ def _measure_memory(conn: Connection, samples: int, interval: float, value: byte
     store = getattr(conn.backend, "store", None)
     key = CANARY
     full = conn.keys.full(key)
-    config = conn.config
-    with Cache(config.url, namespace=config.namespace, store=store) as cache:
+    config = _unrecorded(conn.config)
+    with Cache(config.url, namespace=config.namespace, store=store, stats=False) as cache:
         cache.set(key, value, ttl=60)
         try:
             times = []

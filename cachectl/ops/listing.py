@@ -19,7 +19,7 @@ import redis
 
 from cachectl.errors import ConfigError
 from cachectl.ops.connect import Connection
-from cachectl.ops.inspect import describe_head, display_key
+from cachectl.ops.inspect import CODEC_SAMPLE, describe_head, display_key
 from cachectl.ops.selection import (
     SCAN_COUNT,
     STEP_COUNT,
@@ -31,8 +31,8 @@ from cachectl.ops.selection import (
 )
 
 SORTS = ("name", "ttl", "memory")
-#: Bytes read from the start of a string value: the longest cachectl header.
-HEADER_BYTES = 11
+#: Bytes read from the start of a string value: the sample that names its codec.
+HEADER_BYTES = CODEC_SAMPLE
 
 
 @dataclass(frozen=True, slots=True)
