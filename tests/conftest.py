@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.servers import RedisCluster, RedisServer
+
+# CI runs the examples a fixed seed gives, so a red build is one anyone can run again; a local
+# run keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # ---------------------------------------------------------------------------------------------
 # Real Redis: one shared server, and dedicated servers for tests that break theirs

@@ -98,7 +98,8 @@ def _check_inspect(doc: dict[str, Any], codec: str) -> None:
     elif encoding["compression"] == "none":
         assert encoding["serializer"] == codec
     else:
-        assert encoding["compression"].split("+")[0] == codec
+        # A layer whose module is missing (zstandard) is named, with "(not decoded)".
+        assert encoding["compression"].split("+")[0].removesuffix(" (not decoded)") == codec
 
 
 # No watchdog: some thirty runs of the script, each with its own timeout as the hang guard.
@@ -207,7 +208,7 @@ def test_decode_reads_a_value_as_its_codec_names_it(data: bytes) -> None:
     from cachectl.ops.inspect import Encoding, decode
 
     codec = describe_head(data)
-    assert describe_head(data[:CODEC_SAMPLE]) == codec  # what GETRANGE returns
+    assert describe_head(data[:CODEC_SAMPLE], len(data)) == codec  # GETRANGE and STRLEN
     try:
         encoding, _ = decode(data, DEFAULT_MAX_SIZE)
     except DecodeError:

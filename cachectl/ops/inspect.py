@@ -157,11 +157,12 @@ def layer(data: bytes) -> str | None:
     return name
 
 
-def describe_head(head: bytes) -> str:
-    """The codec of a stored value, named from its first CODEC_SAMPLE bytes (head may be the
-    whole value, or GETRANGE's sample of it): cachectl's header ("msgpack", "msgpack+lz4"), a
-    compression layer ("gzip", "zlib", "zstd", "lz4-frame"), else the serializer those bytes
-    show (json, msgpack, pickle, text, binary).
+def describe_head(head: bytes, total: int | None = None) -> str:
+    """The codec of a stored value of total bytes, named from its first CODEC_SAMPLE bytes
+    (head may be the whole value, or GETRANGE's sample of it, total then its STRLEN):
+    cachectl's header ("msgpack", "msgpack+lz4"), a compression layer ("gzip", "zlib",
+    "zstd", "lz4-frame"), else the serializer those bytes show (json, msgpack, pickle, text,
+    binary).
 
     The one classification of a value: `keys` and the page's listing name a value with it
     from a sample, `inspect` and the key view from the same sample of the value they read,
@@ -169,6 +170,7 @@ def describe_head(head: bytes) -> str:
     """
     from cachectl.codec import read_header
 
+    total = len(head) if total is None else total
     head = head[:CODEC_SAMPLE]
     if head[:1] == b"\xc1":
         try:
@@ -178,7 +180,7 @@ def describe_head(head: bytes) -> str:
         name = header.serializer.name.lower()
         compression = header.compression.name.lower()
         return name if compression == "none" else f"{name}+{compression}"
-    return layer(head) or sniff(head)
+    return layer(head) or sniff(head, total)
 
 
 def is_pickle(data: bytes) -> bool:
@@ -310,19 +312,15 @@ def _json_whole(text: str) -> bool:
     return True
 
 
-#: Redis's largest string (proto-max-bulk-len): no length or count inside a value is larger.
-_MAX_STRING = 512 * 1024 * 1024
-
-
-def _msgpack_start(data: bytes) -> bool:
-    """Whether data is how one msgpack document can begin, as msgpack would read it: no
-    unused byte, lengths and counts a Redis string can hold, strings in UTF-8, timestamps
-    4, 8 or 12 bytes, and no byte after the end of the first document (a sample: the last
-    item may run past its end)."""
+def _msgpack_start(data: bytes, total: int) -> bool:
+    """Whether data, the start of a value of total bytes, is how one msgpack document of
+    that length can begin, as msgpack would read it: no unused byte, strings in UTF-8,
+    timestamps 4, 8 or 12 bytes, no length or count the value has no room for, and a first
+    document that ends where the value does (the sample's last item may run past its end)."""
     pending, pos, end = 1, 0, len(data)
     while pos < end:
-        if pending == 0:
-            return False
+        if pending == 0 or pending > total - pos:
+            return False  # bytes after the document, or more items than bytes left
         first = data[pos]
         pending -= 1
         size, items = _MSGPACK_FIXED.get(first, (1, 0))
@@ -340,7 +338,7 @@ def _msgpack_start(data: bytes) -> bool:
             if pos + 1 + width > end:
                 return True
             count = int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
-            if count > _MAX_STRING:
+            if count > total - pos:
                 return False
             if kind == "bytes":
                 size = 1 + width + extra + count
@@ -356,7 +354,9 @@ def _msgpack_start(data: bytes) -> bool:
                 return False
         pos += size
         pending += items
-    return True
+        if pos > total:
+            return False
+    return pending > 0 or pos == total
 
 
 def _timestamp_at(data: bytes, pos: int) -> bool:
@@ -389,7 +389,7 @@ _MSGPACK_SIZED = {
 }  # fmt: skip
 
 
-def sniff(data: bytes) -> str:
+def sniff(data: bytes, total: int | None = None) -> str:
     """The serializer a foreign value's first CODEC_SAMPLE bytes show: pickle, json, msgpack,
     text or binary. Nothing is unpickled.
 
@@ -398,7 +398,8 @@ def sniff(data: bytes) -> str:
     begins as one document of it, text if it begins as UTF-8.
     """
     sample = data[:CODEC_SAMPLE]
-    complete = len(sample) < CODEC_SAMPLE
+    total = len(data) if total is None else total
+    complete = total <= len(sample)
     if is_pickle(sample):
         return "pickle"
     text = _utf8(sample, complete)
@@ -416,7 +417,7 @@ def sniff(data: bytes) -> str:
                 if "nested deeper" not in str(exc):
                     return "binary"
             return "msgpack"
-        if _msgpack_start(sample):
+        if _msgpack_start(sample, total):
             return "msgpack"
     return "binary"
 

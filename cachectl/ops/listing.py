@@ -102,14 +102,17 @@ def describe(conn: Connection, keys: Sequence[bytes]) -> list[KeyInfo]:
         pipe.pttl(key)
         conn.memory_usage(pipe, key)
         pipe.getrange(key, 0, HEADER_BYTES - 1)
+        pipe.strlen(key)
     replies = pipe.execute(raise_on_error=False)
     rows = []
     for i, key in enumerate(keys):
-        kind, pttl, size, head = replies[4 * i : 4 * i + 4]
+        kind, pttl, size, head, length = replies[5 * i : 5 * i + 5]
         kind = _text(kind)
         if kind == "none" or isinstance(pttl, Exception) or int(pttl) == -2:
             continue
-        codec = describe_head(head) if kind == "string" and isinstance(head, bytes) else "-"
+        codec = "-"
+        if kind == "string" and isinstance(head, bytes) and isinstance(length, int):
+            codec = describe_head(head, length)
         rows.append(
             KeyInfo(
                 conn.keys.app(key),

@@ -139,6 +139,11 @@ class MemoryClient:
         value = self.store.get(key)
         return b"" if value is None else value[start : end + 1]
 
+    def strlen(self, key: bytes) -> int:
+        """The length of an entry's stored bytes; 0 when absent."""
+        value = self.store.get(key)
+        return 0 if value is None else len(value)
+
     def unlink(self, *keys: bytes) -> int:
         """Delete keys."""
         return self.store.delete(list(keys))
