@@ -602,8 +602,9 @@ async function loadKey() {
   state.keyName = doc.key ?? state.keyName;
   $("key-title").textContent = state.keyName;
   const enc = doc.encoding || {};
-  const codec = enc.format
-    ? [enc.format, enc.serializer, enc.compression && enc.compression !== "none" ? enc.compression : null].filter(Boolean).join(" · ")
+  // The label the Keys view shows (ops.inspect.describe_head), and whose format it is.
+  const codec = doc.codec && doc.codec !== "-"
+    ? (enc.format ? `${doc.codec} (${enc.format})` : doc.codec)
     : "–";
   const found = doc.tags && doc.tags.length
     ? el("span", { class: "tags" }, ...doc.tags.map((t) => el("span", { class: "tag", text: t })))
