@@ -142,3 +142,57 @@ def test_a_ttl_set_by_an_operator_moves_the_tags_too(redis_url: str, namespace: 
         time.sleep(1.2)
         assert cache.invalidate_tag("products") == 1
         assert cache.get("product:1", MISS) is MISS
+
+
+def _records(client: Any, namespace: str) -> list[bytes]:
+    return sorted(client.scan_iter(match=f"{namespace}#tag::*".encode(), count=1000))
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+def test_deleting_an_entry_in_any_way_removes_its_tags_record(
+    raw_redis: redis.Redis, redis_url: str, namespace: str, face: str
+) -> None:
+    entries = {"a:1": 1, "a:2": 2, "b:1": 3, "c:1": 4, "keep": 5}
+    if face == "sync":
+        with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+            cache.set_many(entries, tags=("t",))
+            cache.set("d:1", 6, tags=("u",))
+            assert len(_records(raw_redis, namespace)) == 6
+            assert cache.delete("a:1") == 1
+            assert cache.invalidate_pattern("a:*") == 1
+            assert cache.invalidate_prefix("b") == 1
+            assert cache.delete_many(["c:1", "c:none"]) == 1
+            assert cache.invalidate_tag("u") == 1
+    else:
+
+        async def run() -> None:
+            async with AsyncCache(redis_url, namespace=namespace, **PATIENT) as cache:
+                await cache.set_many(entries, tags=("t",))
+                await cache.set("d:1", 6, tags=("u",))
+                assert await cache.delete("a:1") == 1
+                assert await cache.invalidate_pattern("a:*") == 1
+                assert await cache.invalidate_prefix("b") == 1
+                assert await cache.delete_many(["c:1", "c:none"]) == 1
+                assert await cache.invalidate_tag("u") == 1
+
+        asyncio.run(run())
+    assert _records(raw_redis, namespace) == [tags_record(f"{namespace}:keep".encode())]
+
+
+@pytest.mark.cluster
+def test_a_cluster_touch_and_delete_keep_the_records_in_step(
+    redis_cluster: Any, cluster_url: str, namespace: str
+) -> None:
+    client = redis_cluster.client()
+    try:
+        with Cache(cluster_url, namespace=namespace, **PATIENT) as cache:
+            cache.set_many({f"k:{i}": i for i in range(20)}, ttl=1, tags=("t",))
+            assert all(cache.touch(f"k:{i}", 60) for i in range(20))
+            time.sleep(1.2)
+            assert cache.delete("k:0", "k:1") == 2
+            assert len(_records(client, namespace)) == 18
+            assert cache.invalidate_tag("t") == 18
+            assert cache.get_many([f"k:{i}" for i in range(20)]) == {}
+            assert _records(client, namespace) == []
+    finally:
+        client.close()

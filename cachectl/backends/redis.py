@@ -316,6 +316,11 @@ def _mget_command(keys: Sequence[bytes]) -> bytes:
     return head + b"".join([b"$%d\r\n%s\r\n" % (len(key), key) for key in keys])
 
 
+def _unlink_command(keys: Sequence[bytes]) -> bytes:
+    head = b"*%d\r\n$6\r\nUNLINK\r\n" % (len(keys) + 1)
+    return head + b"".join([b"$%d\r\n%s\r\n" % (len(key), key) for key in keys])
+
+
 def _mget_prefixed_command(prefix: bytes, keys: Sequence[str | bytes]) -> bytes:
     """MGET of prefix + each key; built as text when every key is ASCII text (the usual case)."""
     try:
@@ -639,8 +644,9 @@ class RedisBackend:
                 self._client = client
             return self._client, self._pool
 
-    def _call(self, command: bytes) -> Any:
-        """Send a command already in RESP and read its reply: the hot path of get/get_many.
+    def _call(self, command: bytes, replies: int = 1) -> Any:
+        """Send a command already in RESP and read its reply: the hot path of get/get_many
+        (several commands in one buffer: a list of their replies).
 
         redis-py's generic path (argument packing, retry wrapper, observability hooks) costs
         about 6 µs of a 60 µs local GET, and 140 µs of the 320 µs of a 1,000-key MGET.
@@ -650,8 +656,12 @@ class RedisBackend:
         connection = pool.get_connection()
         try:
             connection.send_packed_command((command,), False)
-            return connection.read_response()
+            if replies == 1:
+                return connection.read_response()
+            return [connection.read_response() for _ in range(replies)]
         except redis.exceptions.ResponseError:
+            if replies > 1:  # a later reply may be left unread
+                connection.disconnect()
             raise  # an error reply (WRONGTYPE...), read in full: the connection is in step
         except BaseException:
             # Interrupted between sending and reading (a signal, a task's time limit): the
@@ -700,7 +710,11 @@ class RedisBackend:
             if records := _records_of(keys):
                 self.client.unlink(*records)
             return removed
-        return int(_queue_unlink(self.client.pipeline(transaction=False), keys).execute()[0])
+        # The keys, then their records, in one buffer: a pipeline would cost ~10 µs more.
+        records = _records_of(keys)
+        if not records:
+            return int(self._call(_unlink_command(keys)))
+        return int(self._call(_unlink_command(keys) + _unlink_command(records), 2)[0])
 
     def add(
         self, key: bytes, value: bytes, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()
