@@ -475,7 +475,9 @@ def tags_of(conn: Connection, full: bytes) -> tuple[str, ...]:
     """The tags a key was written with and that have not expired (a scan of the tag sets)."""
     now = server_ms(conn)
     found: list[str] = []
-    for batch in conn.backend.scan(conn.keys.tag_glob, SCAN_COUNT):
+    records = conn.keys.namespace.encode() + b"#tag::"  # tags records (keys.tags_record)
+    for found_keys in conn.backend.scan(conn.keys.tag_glob, SCAN_COUNT):
+        batch = [key for key in found_keys if not key.startswith(records)]
         pipe = conn.client.pipeline(transaction=False)
         for tag_key in batch:
             pipe.zscore(tag_key, full)
