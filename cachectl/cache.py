@@ -879,7 +879,10 @@ class Cache(_CacheBase):
     # -- the rest of the cache API ------------------------------------------------------------
 
     def add(self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()) -> bool:
-        """Store value under key only if key is absent, atomically; whether it did."""
+        """Store value under key only if key is absent, atomically; whether it did.
+
+        A value the codec refuses raises (ValueTooLarge past max_value_size) and changes nothing.
+        """
         added: bool = self._change(self._add_change(key, value, ttl, tags))
         return added
 
@@ -896,7 +899,10 @@ class Cache(_CacheBase):
         return self.incr(key, -_delta(delta))
 
     def touch(self, key: Key, ttl: float | None = None) -> bool:
-        """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
+        """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists.
+
+        Its tags follow: invalidating one of them removes it for as long as it now lives.
+        """
         touched: bool = self._change(self._touch_change(key, ttl))
         return touched
 
@@ -1305,7 +1311,8 @@ class AsyncCache(_CacheBase):
     async def add(
         self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
     ) -> bool:
-        """Store value under key only if key is absent, atomically; whether it did."""
+        """Store value under key only if key is absent, atomically; whether it did (see
+        Cache.add)."""
         added: bool = await self._change(self._add_change(key, value, ttl, tags))
         return added
 
