@@ -25,6 +25,7 @@ _EXPORTS = {
     "DecodeError": "cachectl.errors",
     "PrefixStats": "cachectl.stats",
     "SerializationError": "cachectl.errors",
+    "ValueTooLarge": "cachectl.errors",
     "cached": "cachectl.default",
     "configure": "cachectl.default",
     "default_async_cache": "cachectl.default",
@@ -48,6 +49,7 @@ __all__ = [
     "DecodeError",
     "PrefixStats",
     "SerializationError",
+    "ValueTooLarge",
     "__version__",
     "cached",
     "configure",
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
         ConfigError,
         DecodeError,
         SerializationError,
+        ValueTooLarge,
     )
     from cachectl.stats import CacheStats, PrefixStats
 

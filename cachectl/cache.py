@@ -30,7 +30,13 @@ from cachectl.breaker import Breaker, BreakerState, Pending
 from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config
 from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom, cached
-from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
+from cachectl.errors import (
+    BackendUnavailable,
+    ConfigError,
+    DecodeError,
+    SerializationError,
+    ValueTooLarge,
+)
 from cachectl.keys import Key, KeySpace, prefixed
 from cachectl.stats import CacheStats, Counters, StatsRecorder
 
@@ -87,6 +93,28 @@ def _delta(delta: int) -> int:
     if isinstance(delta, bool) or not isinstance(delta, int):
         raise TypeError(f"incr and decr add an int, not {type(delta).__name__}")
     return int(delta)
+
+
+def _refusal_error(
+    refused: Sequence[tuple[Key, SerializationError]], replaced: bool
+) -> SerializationError:
+    """The error a refused write raises: a type msgpack cannot store as the codec said it,
+    values over max_value_size as one ValueTooLarge naming their keys."""
+    for _, exc in refused:
+        if not isinstance(exc, ValueTooLarge):
+            return exc
+    keys = tuple(key for key, _ in refused)
+    named = ", ".join(repr(key)[:100] for key in keys[:5]) + (", ..." if len(keys) > 5 else "")
+    first = refused[0][1]
+    assert isinstance(first, ValueTooLarge)
+    size = f"{first.size} bytes" if len(keys) == 1 else "each"
+    after = "; the old value was removed" if replaced else ""
+    return ValueTooLarge(
+        f"not cached: {named}: {size} encoded, over max_value_size ({first.limit} bytes){after}",
+        max(exc.size for _, exc in refused if isinstance(exc, ValueTooLarge)),
+        first.limit,
+        keys,
+    )
 
 
 def _key_list(keys: Iterable[Key]) -> list[Key]:
@@ -240,12 +268,57 @@ class _CacheBase:
         if self.breaker.failure():
             self._opened(exc)
 
-    def _count_sets(self, mapping: Mapping[Key, Any]) -> int:
+    def _count_sets(
+        self, mapping: Mapping[Key, Any], refused: Sequence[tuple[Key, SerializationError]] = ()
+    ) -> int:
         """Count a set_many's writes on each key's own prefix (so _write counts none)."""
         if self._stats_on:
+            skipped = {key for key, _ in refused}
             for key in mapping:
-                self._counters(key).sets += 1
+                if key not in skipped:
+                    self._counters(key).sets += 1
         return 0
+
+    # A write the codec refuses (a type msgpack cannot store, a value over max_value_size) is
+    # decided here for both faces: set, set_many and store_entry delete the key's old value
+    # (the caller meant to replace it: no read may return it after the write failed; memcached
+    # and Django's memcached backend do the same), then raise; add raises and deletes nothing.
+
+    def _encode_many(
+        self, mapping: Mapping[Key, Any]
+    ) -> tuple[list[tuple[bytes, bytes]], list[tuple[Key, SerializationError]]]:
+        """The items to write, and apart the keys whose values the codec refuses."""
+        full, encode = self.keys.full, self.codec.encode
+        try:
+            return [(full(k), encode(v)) for k, v in mapping.items()], []
+        except SerializationError:
+            pass  # rare: encode each, keeping the others
+        items: list[tuple[bytes, bytes]] = []
+        refused: list[tuple[Key, SerializationError]] = []
+        for key, value in mapping.items():
+            try:
+                items.append((full(key), encode(value)))
+            except SerializationError as exc:
+                refused.append((key, exc))
+        return items, refused
+
+    def _refusing(
+        self, refused: Sequence[tuple[Key, SerializationError]], replaced: bool
+    ) -> SerializationError:
+        """Count refused writes as errors, log the first, and return the error to raise."""
+        for key, _ in refused:
+            self._counters(key).errors += 1
+        error = _refusal_error(refused, replaced)
+        self._warn_once("refused-write", "cachectl: a write was refused: %s", error)
+        return error
+
+    def _refusal(
+        self, refused: Sequence[tuple[Key, SerializationError]]
+    ) -> tuple[_Change, SerializationError]:
+        """The deletion of refused keys' old values, and the error to raise once it is made."""
+        fulls = [self.keys.full(key) for key, _ in refused]
+        error = self._refusing(refused, replaced=True)
+        return _Change("delete", (fulls,), keys=fulls), error
 
     # Changes (writes but set's, deletions, invalidations) are decided here for both faces: a
     # face only sends change.remote to its backend, awaiting it or not (see _change).
@@ -269,7 +342,12 @@ class _CacheBase:
         return result if change.done is None else change.done(result)
 
     def _add_change(self, key: Key, value: Any, ttl: float | None, tags: Iterable[str]) -> _Change:
-        full, data, counters = self.keys.full(key), self.codec.encode(value), self._counters(key)
+        try:
+            data = self.codec.encode(value)
+        except SerializationError as exc:
+            # Nothing to delete: add would not have replaced a value that is there.
+            raise self._refusing([(key, exc)], replaced=False) from None
+        full, counters = self.keys.full(key), self._counters(key)
         ttl_ms, tag_keys = self._ttl_ms(ttl), self._tag_keys(tags)
 
         def mirror(store: MemoryStore, added: bool) -> None:
@@ -677,9 +755,19 @@ class Cache(_CacheBase):
     # -- writes -------------------------------------------------------------------------------
 
     def set(self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()) -> None:
-        """Store value under key for ttl seconds (None: the cache's default_ttl)."""
+        """Store value under key for ttl seconds (None: the cache's default_ttl).
+
+        A value the codec refuses (SerializationError; ValueTooLarge past max_value_size)
+        removes the key's old value, then raises.
+        """
+        try:
+            data = self.codec.encode(value)
+        except SerializationError as exc:
+            change, error = self._refusal([(key, exc)])
+            self._change(change)
+            raise error from None
         self._write(
-            [(self.keys.full(key), self.codec.encode(value))],
+            [(self.keys.full(key), data)],
             self._ttl_ms(ttl),
             self._tag_keys(tags),
             self._counters(key),
@@ -688,23 +776,39 @@ class Cache(_CacheBase):
     def store_entry(
         self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
     ) -> None:
-        """Store a decorated call's value; with stale, Redis keeps it stale seconds past ttl."""
-        items, ttl_ms = self._entry(key, value, ttl, stale)
+        """Store a decorated call's value; with stale, Redis keeps it stale seconds past ttl.
+
+        A value the codec refuses removes the old entry, then raises (see set).
+        """
+        try:
+            items, ttl_ms = self._entry(key, value, ttl, stale)
+        except SerializationError as exc:
+            change, error = self._refusal([(key, exc)])
+            self._change(change)
+            raise error from None
         self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
 
     def set_many(
         self, mapping: Mapping[Key, Any], ttl: float | None = None, tags: Iterable[str] = ()
     ) -> None:
-        """Store several values, in one round trip."""
-        items = [(self.keys.full(k), self.codec.encode(v)) for k, v in mapping.items()]
+        """Store several values, in one round trip.
+
+        Values the codec refuses do not stop the others: those are stored, the refused keys'
+        old values removed, then one error names the refused keys (ValueTooLarge.keys).
+        """
+        items, refused = self._encode_many(mapping)
         if items:
             self._write(
                 items,
                 self._ttl_ms(ttl),
                 self._tag_keys(tags),
                 self._counters(next(iter(mapping))),
-                count=self._count_sets(mapping),
+                count=self._count_sets(mapping, refused),
             )
+        if refused:
+            change, error = self._refusal(refused)
+            self._change(change)
+            raise error from None
 
     def _write(
         self,
@@ -775,7 +879,10 @@ class Cache(_CacheBase):
     # -- the rest of the cache API ------------------------------------------------------------
 
     def add(self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()) -> bool:
-        """Store value under key only if key is absent, atomically; whether it did."""
+        """Store value under key only if key is absent, atomically; whether it did.
+
+        A value the codec refuses raises (ValueTooLarge past max_value_size) and changes nothing.
+        """
         added: bool = self._change(self._add_change(key, value, ttl, tags))
         return added
 
@@ -792,7 +899,10 @@ class Cache(_CacheBase):
         return self.incr(key, -_delta(delta))
 
     def touch(self, key: Key, ttl: float | None = None) -> bool:
-        """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists."""
+        """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists.
+
+        Its tags follow: invalidating one of them removes it for as long as it now lives.
+        """
         touched: bool = self._change(self._touch_change(key, ttl))
         return touched
 
@@ -830,13 +940,17 @@ class Cache(_CacheBase):
     ) -> Any:
         """The cached value of key; on a miss, default (called if callable) is added and returned.
 
-        When another caller adds first, its value is returned, as Django's get_or_set does.
+        When another caller adds first, its value is returned, as Django's get_or_set does. A
+        value over max_value_size is returned uncached (the refusal is counted and logged).
         """
         found = self._lookup(key)
         if not isinstance(found, _Missing):
             return found[0]
         value = default() if callable(default) else default
-        if self.add(key, value, ttl, tags):
+        try:
+            if self.add(key, value, ttl, tags):
+                return value
+        except ValueTooLarge:
             return value
         found = self._lookup(key)
         return value if isinstance(found, _Missing) else found[0]
@@ -1085,9 +1199,15 @@ class AsyncCache(_CacheBase):
     async def set(
         self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
     ) -> None:
-        """Store value under key for ttl seconds (None: the cache's default_ttl)."""
+        """Store value under key for ttl seconds (see Cache.set)."""
+        try:
+            data = self.codec.encode(value)
+        except SerializationError as exc:
+            change, error = self._refusal([(key, exc)])
+            await self._change(change)
+            raise error from None
         await self._write(
-            [(self.keys.full(key), self.codec.encode(value))],
+            [(self.keys.full(key), data)],
             self._ttl_ms(ttl),
             self._tag_keys(tags),
             self._counters(key),
@@ -1097,22 +1217,31 @@ class AsyncCache(_CacheBase):
         self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
     ) -> None:
         """See Cache.store_entry."""
-        items, ttl_ms = self._entry(key, value, ttl, stale)
+        try:
+            items, ttl_ms = self._entry(key, value, ttl, stale)
+        except SerializationError as exc:
+            change, error = self._refusal([(key, exc)])
+            await self._change(change)
+            raise error from None
         await self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
 
     async def set_many(
         self, mapping: Mapping[Key, Any], ttl: float | None = None, tags: Iterable[str] = ()
     ) -> None:
-        """Store several values, in one round trip."""
-        items = [(self.keys.full(k), self.codec.encode(v)) for k, v in mapping.items()]
+        """Store several values, in one round trip (see Cache.set_many)."""
+        items, refused = self._encode_many(mapping)
         if items:
             await self._write(
                 items,
                 self._ttl_ms(ttl),
                 self._tag_keys(tags),
                 self._counters(next(iter(mapping))),
-                count=self._count_sets(mapping),
+                count=self._count_sets(mapping, refused),
             )
+        if refused:
+            change, error = self._refusal(refused)
+            await self._change(change)
+            raise error from None
 
     async def _write(
         self,
@@ -1182,7 +1311,8 @@ class AsyncCache(_CacheBase):
     async def add(
         self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
     ) -> bool:
-        """Store value under key only if key is absent, atomically; whether it did."""
+        """Store value under key only if key is absent, atomically; whether it did (see
+        Cache.add)."""
         added: bool = await self._change(self._add_change(key, value, ttl, tags))
         return added
 
@@ -1234,7 +1364,8 @@ class AsyncCache(_CacheBase):
     ) -> Any:
         """The cached value of key; on a miss, default (called if callable) is added and returned.
 
-        When another caller adds first, its value is returned, as Django's get_or_set does.
+        When another caller adds first, its value is returned, as Django's get_or_set does. A
+        value over max_value_size is returned uncached (see Cache.get_or_set).
         """
         found = await self._lookup(key)
         if not isinstance(found, _Missing):
@@ -1242,7 +1373,10 @@ class AsyncCache(_CacheBase):
         value = default() if callable(default) else default
         if inspect.isawaitable(value):
             value = await value
-        if await self.add(key, value, ttl, tags):
+        try:
+            if await self.add(key, value, ttl, tags):
+                return value
+        except ValueTooLarge:
             return value
         found = await self._lookup(key)
         return value if isinstance(found, _Missing) else found[0]

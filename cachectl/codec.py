@@ -16,7 +16,8 @@ counts in doubles). Every int the library writes with set is stored so. An incre
 that form and the key's TTL; Redis does it in one Lua script (one key, so one cluster slot),
 the embedded store with add_to_integer below.
 
-Limits, the same on write (SerializationError) and read (DecodeError, so a miss):
+Limits, the same on write (SerializationError; ValueTooLarge for size) and read (DecodeError, so
+a miss):
 - containers (list, dict, tuple, set, frozenset) nest at most MAX_DEPTH levels;
 - a payload decompresses to at most max_size bytes, and an lz4 block may not claim more than
   lz4 can produce from its length (LZ4_MAX_RATIO), checked before anything is allocated.
@@ -43,7 +44,7 @@ from uuid import UUID
 import lz4.block
 import msgpack
 
-from cachectl.errors import DecodeError, SerializationError
+from cachectl.errors import DecodeError, SerializationError, ValueTooLarge
 
 K = TypeVar("K", bound=Hashable)
 
@@ -443,12 +444,22 @@ class Codec:
     def encode(self, value: Any, fresh_until_ms: int | None = None) -> bytes:
         """Encode a value; payloads above the threshold are compressed.
 
-        Raises SerializationError for a type msgpack cannot store or nesting past MAX_DEPTH.
+        Raises SerializationError for a type msgpack cannot store or nesting past MAX_DEPTH,
+        and ValueTooLarge for a payload over max_size, which decode would refuse.
         """
         try:
             payload, bounded = _pack(value, 0, _BOUNDED_DEFAULT), True
         except _Unbounded:
             payload, bounded = _pack(value), False
+        if len(payload) > self.max_size:
+            # The limit decode applies, on the same bytes (before compression): a value written
+            # past it would only ever be read back as a miss.
+            raise ValueTooLarge(
+                f"a value of {len(payload)} bytes encoded is over max_value_size "
+                f"({self.max_size} bytes)",
+                len(payload),
+                self.max_size,
+            )
         if len(payload) > MAX_DEPTH and len(heads := _heads(payload)) > MAX_DEPTH:
             # The same checks as on read (see _unpack_checked), the walk of the value last.
             if not _has_ext(heads):

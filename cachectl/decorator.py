@@ -1,7 +1,9 @@
 """The @cached decorator: stable keys, single flight, stale-while-revalidate, None cached.
 
 Works on def and async def functions and methods; bound to a cache (cache.cached) or to the
-process-wide default (cachectl.cached, see cachectl.default).
+process-wide default (cachectl.cached, see cachectl.default). A result over max_value_size is
+returned to the caller uncached (the cache removed the old entry, counted and logged the
+refusal); a result of a type msgpack cannot store still raises, a bug rather than a size.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from cachectl import forksafe
 from cachectl.api import AsyncEntryStore, Entry, EntryStore, Missing
-from cachectl.errors import ConfigError
+from cachectl.errors import ConfigError, ValueTooLarge
 from cachectl.keys import bind_arguments, function_key
 
 P = ParamSpec("P")
@@ -384,7 +386,8 @@ def _sync_wrapper(
         start = time.monotonic()
         value = func(*args, **kwargs)
         flights.took(time.monotonic() - start)
-        cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+        with contextlib.suppress(ValueTooLarge):  # returned uncached (module docstring)
+            cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
         return value
 
     @functools.wraps(func)
@@ -478,7 +481,8 @@ def _async_wrapper(
         start = time.monotonic()
         value = await func(*args, **kwargs)
         flights.took(time.monotonic() - start)
-        await cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+        with contextlib.suppress(ValueTooLarge):  # returned uncached (module docstring)
+            await cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
         return value
 
     @functools.wraps(func)

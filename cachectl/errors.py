@@ -3,6 +3,7 @@
     CachectlError                 base of everything cachectl raises on purpose
     ├── ConfigError               a bad URL, option or settings file (also ValueError)
     ├── SerializationError        a value msgpack cannot store (also TypeError)
+    │   └── ValueTooLarge         a value encoded past max_value_size: refused, old value removed
     ├── DecodeError               stored bytes that are not a readable cachectl value
     ├── BackendUnavailable        Redis unreachable, refused authentication, or timed out
     └── CheckFailed               a check did not pass (a threshold, a missing key)
@@ -25,6 +26,22 @@ class ConfigError(CachectlError, ValueError):
 
 class SerializationError(CachectlError, TypeError):
     """A value that cannot be stored (a type msgpack and cachectl's extensions do not cover)."""
+
+
+class ValueTooLarge(SerializationError):
+    """A value whose encoded size is over max_value_size, so it could never be read back.
+
+    A write refused so removes the key's old value (as memcached does), so no read returns what
+    the caller meant to replace; keys names the keys refused, size and limit are in bytes.
+    """
+
+    def __init__(
+        self, message: str, size: int = 0, limit: int = 0, keys: tuple[object, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+        self.keys = keys
 
 
 class DecodeError(CachectlError):

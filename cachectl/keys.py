@@ -4,6 +4,7 @@ Layout (read by the command-line tool and by other languages):
 
     <namespace>:<key>              an application entry; <key> reads <prefix>:<rest>
     <namespace>#tag:{<tag>}        sorted set of the full keys written with <tag>
+    <namespace>#tag::<key>         the tag keys <key> was written with (so touch can move them)
     <namespace>#stats              hash of counters published by every process
     <namespace>#audit              list of destructive actions (cachectl.ops.audit)
 
@@ -57,8 +58,8 @@ def check_namespace(namespace: str) -> str:
 def namespace_of(key: bytes) -> str | None:
     """The namespace a full Redis key belongs to, or None when it belongs to none.
 
-    A key belongs to N when it is 'N:<anything>', 'N#stats', 'N#audit' or 'N#tag:{...}' with N
-    valid.
+    A key belongs to N when it is 'N:<anything>', 'N#stats', 'N#audit', 'N#tag:{...}' or
+    'N#tag::<key>' with N valid.
     """
     cut = len(key)
     for sep in (b":", b"#"):
@@ -73,6 +74,7 @@ def namespace_of(key: bytes) -> str | None:
         rest.startswith(b":")
         or rest in (b"#stats", b"#audit")
         or (rest.startswith(b"#tag:{") and rest.endswith(b"}"))
+        or rest.startswith(b"#tag::")
     ):
         return head.decode("ascii")
     return None
@@ -93,6 +95,16 @@ def prefixed(prefix: bytes, keys: Sequence[Key]) -> list[bytes]:
         prefix + (k.encode("utf-8", "surrogateescape") if type(k) is str else to_bytes(k))
         for k in keys
     ]
+
+
+def tags_record(full: bytes) -> bytes:
+    """The bookkeeping key that records the tags of a full key: 'N:<key>' -> 'N#tag::<key>'.
+
+    Under 'N#tag:', so that whatever removes a namespace's tag bookkeeping removes it too; the
+    second ':' keeps it apart from every tag set ('N#tag:{...}').
+    """
+    namespace, _, key = full.partition(b":")
+    return namespace + b"#tag::" + key
 
 
 def escape_glob(text: bytes) -> bytes:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,9 +31,16 @@ import pytest
 
 from cachectl.cache import MISS, AsyncCache, Cache
 from cachectl.codec import MAX_COUNTER
+from cachectl.errors import SerializationError, ValueTooLarge
 
 #: Generous timeouts: a slow reply on a busy machine must not send a test to the fallback.
 PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
+
+#: max_value_size of the caches the size tests make, and values over it (one compresses well:
+#: the limit is on the encoded size before compression, as on read).
+SMALL = 1024
+BIG = hashlib.shake_256(b"cachectl").digest(4 * SMALL)
+BIG_COMPRESSIBLE = "x" * (4 * SMALL)
 
 #: The faces each test runs on: sync or async, with the breaker closed or held open.
 FACES = ("sync", "async", "sync-open", "async-open")
@@ -96,14 +104,14 @@ class CacheConformance:
         request: pytest.FixtureRequest,
         cache_url: str,
         cache_options: dict[str, Any],
-    ) -> Iterator[Callable[[str], Face]]:
-        """Makes caches of this test's face, closing them after the test."""
+    ) -> Iterator[Callable[..., Face]]:
+        """Makes caches of this test's face (namespace, then options), closing them after."""
         kind: str = request.param
         made: list[Face] = []
         shared: dict[str, Any] = {}
 
-        def make(namespace: str) -> Face:
-            options = dict(cache_options)
+        def make(namespace: str, **overrides: Any) -> Face:
+            options = {**cache_options, **overrides}
             if kind.endswith("-open"):
                 options["recovery_interval"] = 3600.0  # no probe during the test
             face: Face
@@ -279,6 +287,19 @@ class CacheConformance:
         assert c.ttl("absent") is MISS
         assert c.get("k") == 1
 
+    @pytest.mark.parametrize("longer", [30.0, None], ids=["ttl", "no-expiry"])
+    def test_touch_keeps_the_entry_under_its_tags(self, c: Face, longer: float | None) -> None:
+        # The tag's bookkeeping must live as long as the entry now does: after the first TTL
+        # (when the tag set expired, and a later tagged write reaped what had expired),
+        # invalidating the tag still removes the entry: no stale read.
+        c.set("tt:1", "v", ttl=0.3, tags=("t", "u"))
+        assert c.touch("tt:1", longer) is True
+        time.sleep(0.5)
+        c.set("tt:2", "w", ttl=30, tags=("t",))
+        assert c.get("tt:1") == "v"
+        assert c.invalidate_tag("t") == 2
+        assert c.get_many(["tt:1", "tt:2"]) == {}
+
     def test_has_and_in(self, c: Face) -> None:
         assert not c.has("k")
         assert "k" not in c
@@ -357,3 +378,93 @@ class CacheConformance:
         c.get("s:2")
         figures = c.stats()["s"]
         assert (figures.hits, figures.misses) == (1, 1)
+
+    # -- values over max_value_size -----------------------------------------------------------
+    # A value the cache could never read back is refused at write, and the key's old value goes
+    # with it, so that no read returns what the caller meant to replace.
+
+    @pytest.fixture
+    def small(self, make_face: Callable[..., Face], cache_namespace: str) -> Face:
+        """A cache of this test's face whose max_value_size is SMALL bytes."""
+        return make_face(cache_namespace, max_value_size=SMALL)
+
+    def test_a_value_at_the_limit_is_stored_one_byte_more_is_refused(self, small: Face) -> None:
+        at_limit = b"a" * (SMALL - 3)  # msgpack bin 16: three bytes of header
+        small.set("v:at", at_limit)
+        assert small.get("v:at") == at_limit
+        with pytest.raises(ValueTooLarge) as refused:
+            small.set("v:over", at_limit + b"a")
+        assert (refused.value.size, refused.value.limit, refused.value.keys) == (
+            SMALL + 1,
+            SMALL,
+            ("v:over",),
+        )
+        assert isinstance(refused.value, SerializationError)
+
+    @pytest.mark.parametrize("big", [BIG, BIG_COMPRESSIBLE], ids=["random", "compressible"])
+    def test_a_refused_set_removes_the_old_value(self, small: Face, big: Any) -> None:
+        small.set("v:1", "old", tags=("t",))
+        with pytest.raises(ValueTooLarge, match="max_value_size"):
+            small.set("v:1", big, tags=("t",))
+        assert small.get("v:1", "absent") == "absent"
+        assert not small.has("v:1")
+        assert small.stats()["v"].errors == 1
+        small.set("v:1", "new")
+        assert small.get("v:1") == "new"
+
+    def test_set_many_stores_the_others_and_names_the_refused(self, small: Face) -> None:
+        small.set_many({"m:1": "old", "m:big": "old", "m:2": "old"})
+        with pytest.raises(ValueTooLarge) as refused:
+            small.set_many({"m:1": 1, "m:big": BIG, "m:2": 2}, tags=("t",))
+        assert refused.value.keys == ("m:big",)
+        assert small.get_many(["m:1", "m:big", "m:2"]) == {"m:1": 1, "m:2": 2}
+        small.invalidate_tag("t")
+        assert small.get_many(["m:1", "m:2"]) == {}
+
+    def test_a_value_msgpack_cannot_store_removes_the_old_value_too(self, c: Face) -> None:
+        c.set_many({"t:1": "old", "t:2": "old"})
+        with pytest.raises(SerializationError):
+            c.set("t:1", object())
+        with pytest.raises(SerializationError):
+            c.set_many({"t:2": object(), "t:3": 3})
+        assert c.get_many(["t:1", "t:2", "t:3"]) == {"t:3": 3}
+
+    def test_a_refused_add_stores_nothing_and_keeps_what_is_there(self, small: Face) -> None:
+        with pytest.raises(ValueTooLarge):
+            small.add("a:new", BIG)
+        assert not small.has("a:new")
+        small.set("a:old", "old")
+        with pytest.raises(ValueTooLarge):
+            small.add("a:old", BIG)  # add would not have replaced it: nothing is stale
+        assert small.get("a:old") == "old"
+
+    def test_get_or_set_returns_a_value_too_large_to_cache(self, small: Face) -> None:
+        assert small.get_or_set("g:1", lambda: BIG) == BIG
+        assert not small.has("g:1")
+        assert small.stats()["g"].errors == 1
+
+    def test_a_decorated_result_too_large_is_returned_and_not_cached(self, small: Face) -> None:
+        calls: list[int] = []
+        if isinstance(small.cache, AsyncCache):
+
+            @small.cache.cached(ttl=60, prefix="report")
+            async def report_async(n: int) -> Any:
+                calls.append(n)
+                return BIG if n else "small"
+
+            def report(n: int) -> Any:
+                assert small.loop is not None
+                return small.loop.run_until_complete(report_async(n))
+
+        else:
+
+            @small.cache.cached(ttl=60, prefix="report")
+            def report(n: int) -> Any:
+                calls.append(n)
+                return BIG if n else "small"
+
+        assert report(1) == BIG
+        assert report(1) == BIG  # computed again: it could not be cached
+        assert report(0) == report(0) == "small"
+        assert calls == [1, 1, 0]
+        assert small.stats()["report"].errors == 2

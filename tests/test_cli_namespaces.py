@@ -57,7 +57,8 @@ def test_namespaces_lists_what_the_server_holds(populated: str, run_script: Run)
     assert done.exit_code == 0, done.stderr
     found = done.json()
     assert found["exact"] is True
-    assert found["total_keys"] == 12 + 2 + 3 + 3 + 1  # shop: entries, tag set, stats hash
+    # shop: entries, their tags records, tag set, stats hash
+    assert found["total_keys"] == 12 + 12 + 2 + 3 + 3 + 1
     assert found["foreign_keys"] == 1
     assert found["namespaces"] == [
         {"name": "shop", "keys": 12, "tags": 1, "stats": True, "cachectl": True},
@@ -70,7 +71,7 @@ def test_namespaces_human_output_is_a_plain_escaped_table(populated: str, run_sc
     done = run_script("--url", populated, "namespaces")
     assert done.exit_code == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].endswith("every key examined (21)")
+    assert lines[0].endswith("every key examined (33)")
     assert re.match(r"namespace\s+keys\s+tags\s+stats\s+cachectl$", lines[1])
     assert re.match(r"shop\s+12\s+1\s+published\s+yes$", lines[2])
     assert re.match(r"api\s+3\s+0\s+-\s+yes$", lines[3])
@@ -92,7 +93,7 @@ def test_namespaces_beyond_the_sample_are_estimated_and_say_so(
     assert done.exit_code == 0, done.stderr
     found = done.json()
     assert found["exact"] is False
-    assert found["total_keys"] == 3000 + 2 + 2
+    assert found["total_keys"] == 3000 + 3000 + 2 + 2
     assert 200 <= found["examined"] < 3000
     by_name = {ns["name"]: ns for ns in found["namespaces"]}
     assert 2000 <= by_name["shop"]["keys"] <= 4000
@@ -194,7 +195,7 @@ def test_no_namespace_is_for_reading_only(populated: str, run_script: Run) -> No
             delete(conn, select(conn.keys, pattern="*"))
         with pytest.raises(ConfigError, match="--all needs a namespace"):
             select(conn.keys, everything=True)
-    assert run_script("--url", populated, "namespaces", "--json").json()["total_keys"] == 21
+    assert run_script("--url", populated, "namespaces", "--json").json()["total_keys"] == 33
 
 
 def test_namespaces_on_a_cluster_covers_every_primary(cluster_url: str, run_script: Run) -> None:

@@ -74,8 +74,9 @@ def planted(redis_server: RedisServer, redis_url: str) -> Callable[[], dict[str,
     client = redis_server.client()
     before = _neighbours(client)
     for namespace, keys in before.items():
-        # Four entries, one tag, one stats hash each: the test has something to lose.
-        assert len(keys) == 6, (namespace, sorted(keys))
+        # Four entries, their four tags records, one tag, one stats hash each: the test has
+        # something to lose.
+        assert len(keys) == 10, (namespace, sorted(keys))
 
     def check() -> dict[str, Any]:
         after = _neighbours(client)
@@ -123,7 +124,7 @@ BOOKKEEPING = {b"shop#stats", b"shop#audit"}
     ("args", "left"),
     [
         (["--all"], BOOKKEEPING),
-        (["--prefix", "v2"], {b"shop:other", b"shop#tag:{t}", *BOOKKEEPING}),
+        (["--prefix", "v2"], {b"shop:other", b"shop#tag::other", b"shop#tag:{t}", *BOOKKEEPING}),
         (["--pattern", "*"], {b"shop#tag:{t}", *BOOKKEEPING}),
         (["--tag", "t"], BOOKKEEPING),
     ],

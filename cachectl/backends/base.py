@@ -46,7 +46,8 @@ class Backend(Protocol):
     key is absent, atomically, and says whether it did. incr adds to an integer stored as
     cachectl.codec describes, keeping the TTL, atomically; None when the key is absent,
     TypeError when its value is no such integer, OverflowError past codec.MAX_COUNTER. touch
-    sets a new TTL (None: none) and says whether the key exists. ttl_ms is the remaining life
+    sets a new TTL (None: none), and the key's tag memberships follow it (no tag forgets a
+    key while it lives), and says whether the key exists. ttl_ms is the remaining life
     in milliseconds, None without expiry, -2 when the key is absent.
 
     incr_counters adds a stats delta to a published hash atomically, at most max_prefixes

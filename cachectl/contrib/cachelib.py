@@ -10,7 +10,9 @@
 Flask-Caching builds a cache whose import path names "cachelib" by calling it with
 default_timeout, ignore_delete_many_errors and CACHE_OPTIONS as keywords, which is this
 constructor. cachelib's semantics: timeout None is the default, 0 forever; get_many returns a
-list; inc/dec start a missing key at 0. Values are msgpack, never pickle (TypeError at set).
+list; inc/dec start a missing key at 0. Values are msgpack, never pickle (TypeError at set). A
+value over max_value_size is not stored and the key's old value is removed: set and add return
+False, set_many leaves the key out of the keys it returns.
 Needs the `flask` extra.
 """
 
@@ -23,6 +25,7 @@ from cachelib.base import BaseCache
 
 from cachectl.api import Missing
 from cachectl.cache import Cache
+from cachectl.errors import ValueTooLarge
 from cachectl.keys import Key
 
 #: The namespace entries live under unless the options name another.
@@ -74,14 +77,20 @@ class CachectlCache(BaseCache):
         if ttl == -1.0:
             self.cachectl.delete(self._key(key))
         else:
-            self.cachectl.set(self._key(key), value, ttl)
+            try:
+                self.cachectl.set(self._key(key), value, ttl)
+            except ValueTooLarge:
+                return False
         return True
 
     def add(self, key: str, value: Any, timeout: int | dt.timedelta | None = None) -> bool:
         ttl, made = self._ttl(timeout), self._key(key)
         if ttl == -1.0:
             return not self.cachectl.has(made)
-        return self.cachectl.add(made, value, ttl)
+        try:
+            return self.cachectl.add(made, value, ttl)
+        except ValueTooLarge:
+            return False
 
     def set_many(
         self, mapping: dict[str, Any], timeout: int | dt.timedelta | None = None
@@ -91,7 +100,11 @@ class CachectlCache(BaseCache):
         if ttl == -1.0:
             self.cachectl.delete_many(made)
         elif made:
-            self.cachectl.set_many(made, ttl)
+            try:
+                self.cachectl.set_many(made, ttl)
+            except ValueTooLarge as exc:
+                refused = set(exc.keys)
+                return [key for key in mapping if self._key(key) not in refused]
         return list(mapping)
 
     def delete(self, key: str) -> bool:

@@ -14,12 +14,16 @@ stored keys are `<namespace>:<KEY_PREFIX>:<version>:<key>`, so `cachectl keys --
 and `cachectl flush --namespace django --prefix site` act on them as on the library's. Values
 are msgpack, never pickle: a value msgpack cannot carry (a model instance) is a TypeError at
 set; cache `values()` or dicts instead. An HttpResponse (cache_page, the cache middleware) is
-stored as plain data and rebuilt. Needs the `django` extra.
+stored as plain data and rebuilt. A value over max_value_size is not cached, as with Django's
+memcached backends: set removes the key's old value and returns, add returns False, set_many
+returns the keys it could not store, get_or_set returns the default uncached; so a large page
+is served, never a 500. Needs the `django` extra.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
@@ -40,7 +44,7 @@ from cachectl.api import Missing
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
 from cachectl.config import CacheConfig, build_config
-from cachectl.errors import ConfigError, SerializationError
+from cachectl.errors import ConfigError, SerializationError, ValueTooLarge
 from cachectl.keys import Key
 
 if TYPE_CHECKING:
@@ -241,7 +245,10 @@ class CachectlCache(BaseCache):
         made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
         if ttl == 0:
             return not self._cache.has(made)
-        return self._cache.add(made, _stored(value), ttl, tags)
+        try:
+            return self._cache.add(made, _stored(value), ttl, tags)
+        except ValueTooLarge:
+            return False
 
     def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
         found = self._cache.get(self.make_and_validate_key(key, version=version), default)
@@ -260,7 +267,9 @@ class CachectlCache(BaseCache):
         if ttl == 0:
             self._cache.delete(made)
         else:
-            self._cache.set(made, _stored(value), ttl, tags)
+            # Too large: the old value is gone, as Django's memcached set leaves it.
+            with contextlib.suppress(ValueTooLarge):
+                self._cache.set(made, _stored(value), ttl, tags)
 
     def touch(self, key: str, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
@@ -300,7 +309,11 @@ class CachectlCache(BaseCache):
         if ttl == 0:
             self._cache.delete_many(made)
         elif made:
-            self._cache.set_many(made, ttl, tags)
+            try:
+                self._cache.set_many(made, ttl, tags)
+            except ValueTooLarge as exc:
+                refused = set(exc.keys)
+                return [k for k in data if self.make_key(k, version) in refused]
         return []
 
     def delete_many(self, keys: Iterable[str], version: int | None = None) -> None:
@@ -342,7 +355,10 @@ class CachectlCache(BaseCache):
         made, ttl = self.make_and_validate_key(key, version=version), self._ttl(timeout)
         if ttl == 0:
             return not await self._acache.has(made)
-        return await self._acache.add(made, _stored(value), ttl, tags)
+        try:
+            return await self._acache.add(made, _stored(value), ttl, tags)
+        except ValueTooLarge:
+            return False
 
     async def aget(self, key: str, default: Any = None, version: int | None = None) -> Any:
         found = await self._acache.get(self.make_and_validate_key(key, version=version), default)
@@ -361,7 +377,8 @@ class CachectlCache(BaseCache):
         if ttl == 0:
             await self._acache.delete(made)
         else:
-            await self._acache.set(made, _stored(value), ttl, tags)
+            with contextlib.suppress(ValueTooLarge):  # see set
+                await self._acache.set(made, _stored(value), ttl, tags)
 
     async def atouch(
         self, key: str, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
@@ -402,7 +419,11 @@ class CachectlCache(BaseCache):
         if ttl == 0:
             await self._acache.delete_many(made)
         elif made:
-            await self._acache.set_many(made, ttl, tags)
+            try:
+                await self._acache.set_many(made, ttl, tags)
+            except ValueTooLarge as exc:
+                refused = set(exc.keys)
+                return [k for k in data if self.make_key(k, version) in refused]
         return []
 
     async def adelete_many(self, keys: Iterable[str], version: int | None = None) -> None:

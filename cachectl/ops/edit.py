@@ -26,10 +26,8 @@ def set_ttl(conn: Connection, key: Key, ttl: float | None) -> int | None:
     client = conn.client
     if not client.exists(full):
         raise CheckFailed(f"key {display_key(to_bytes(key))!r} not found in {conn.keys.where}")
-    if ttl is None:
-        client.persist(full)
-    else:
-        client.pexpire(full, max(1, round(ttl * 1000)))
+    # The backend's touch: the key's tag memberships follow its new TTL.
+    conn.backend.touch(full, None if ttl is None else max(1, round(ttl * 1000)))
     pttl = int(client.pttl(full))
     if pttl == -2:
         raise CheckFailed(f"key {display_key(to_bytes(key))!r} expired while it was changed")

@@ -648,10 +648,12 @@ def tags_of(conn: Connection, full: bytes, max_scan: int | None = TAG_SCAN) -> T
     found: list[str] = []
     examined = 0
     complete = True
+    records = conn.keys.namespace.encode() + b"#tag::"  # tags records (keys.tags_record)
     for node in conn.primaries():
         seen = 0
         for done, batch in scan_node(conn, node.name, conn.keys.tag_glob, STEP_COUNT):
             seen += STEP_COUNT  # SCAN examines about COUNT keys a call, whatever matches
+            batch = [key for key in batch if not key.startswith(records)]
             if batch:
                 pipe = conn.client.pipeline(transaction=False)
                 for tag_key in batch:

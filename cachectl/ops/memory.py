@@ -252,6 +252,10 @@ class MemoryOpsBackend:
         """Remove keys; returns how many existed."""
         return self.store.delete(keys) if keys else 0
 
+    def touch(self, key: bytes, ttl_ms: int | None) -> bool:
+        """A new TTL (None: none); whether key exists."""
+        return self.store.touch(key, ttl_ms)
+
     def delete_matching(
         self,
         globs: Sequence[bytes],

@@ -93,12 +93,14 @@ class Discovery:
 
 
 def _kind(key: bytes, namespace: str) -> str:
-    """'keys', 'tags', 'stats' or 'audit': what a key of namespace is."""
+    """'keys', 'tags', 'records', 'stats' or 'audit': what a key of namespace is."""
     mark = key[len(namespace) : len(namespace) + 1]
     if mark == b":":
         return "keys"
     if key.endswith(b"#audit"):
         return "audit"  # the admin router's log of destructive actions (ops.audit)
+    if mark == b"#" and key.startswith(b"#tag::", len(namespace)):
+        return "records"  # the tags an entry was written with (keys.tags_record)
     return "stats" if key.endswith(b"#stats") else "tags"
 
 
