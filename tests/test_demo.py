@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import CLI_ENV_VARS
+from tests.conftest import CLI_ENV_VARS, CliResult
 from tests.servers import require_binary
 
 pytestmark = pytest.mark.slow
@@ -450,3 +450,23 @@ def test_keep_running_serves_the_cache_page_until_ctrl_c(
     assert demo.wait(INTERRUPT_TIMEOUT) == 0, demo.stderr
     assert "Traceback" not in demo.stderr, demo.stderr
     assert_nothing_left(demo, before)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--url", "redis://127.0.0.1:1/0"], "drop --url"),
+        (["--namespace", "mine"], "drop --namespace"),
+        (["--url", "redis://127.0.0.1:1/0", "--namespace", "mine"], "drop --url and --namespace"),
+    ],
+)
+def test_the_demo_refuses_to_run_on_a_redis_an_option_names(
+    run_script: Callable[..., CliResult], options: list[str], named: str
+) -> None:
+    # The tour flushes keys: it runs on its own Redis only, and says so rather than ignore
+    # the option (nothing is started, nothing connects).
+    done = run_script(*options, "demo", "--json", timeout=60)
+    assert done.exit_code == 2, done
+    assert done.stdout == ""
+    assert done.stderr.startswith("cachectl: error: cachectl demo runs on a Redis of its own")
+    assert named in done.stderr and done.stderr.count("\n") == 1

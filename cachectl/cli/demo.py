@@ -14,6 +14,7 @@ from cachectl.cli.common import JsonOption, print_json
 
 
 def demo(
+    ctx: typer.Context,
     no_redis_server: Annotated[
         bool,
         typer.Option(
@@ -40,8 +41,11 @@ def demo(
     pip install 'cachectl[fastapi]'. With --json, one JSON document: the environment, every
     step's result and the summary (the speedup of the cached dashboard endpoints). The shop
     mounts the Cache Management page at /_cache/; its address and admin token are printed,
-    and --keep-running leaves it up after the tour until Ctrl-C.
+    and --keep-running leaves it up after the tour until Ctrl-C. The demo never uses your
+    Redis: --url, --namespace and --password-file are refused (the tour flushes keys), and
+    $CACHECTL_URL and the settings file are not read.
     """
+    _refuse_connection_options(ctx)
     try:
         import fakeredis  # noqa: F401
         import fastapi  # noqa: F401
@@ -59,6 +63,25 @@ def demo(
     except KeyboardInterrupt:
         typer.echo("cachectl: interrupted; stopped everything the demo started", err=True)
         raise typer.Exit(130) from None
+
+
+def _refuse_connection_options(ctx: typer.Context) -> None:
+    """The tour writes, invalidates and flushes keys: on its own Redis only, never on one an
+    option names (so an option given is an error, not silently ignored)."""
+    from cachectl.cli.common import Settings
+    from cachectl.errors import ConfigError
+
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("url", "namespace", "password_file")
+        if getattr(settings, name) is not None
+    ]
+    if given:
+        raise ConfigError(
+            f"cachectl demo runs on a Redis of its own and never touches yours: drop "
+            f"{' and '.join(given)} (for your own cache, try: cachectl --url URL ui)"
+        )
 
 
 @contextlib.contextmanager
