@@ -19,6 +19,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO
 
+from cachectl.ops.display import ESCAPE, visible
+from cachectl.ops.display import HIDDEN as HIDDEN
+from cachectl.ops.display import safe as safe
+
 if TYPE_CHECKING:
     from rich.console import Console, OverflowMethod, RenderableType
     from rich.table import Table
@@ -39,40 +43,7 @@ if TYPE_CHECKING:
 
 # -- escaping ---------------------------------------------------------------------------------
 
-#: Characters a terminal acts on or that reorder or hide text: the Unicode categories Cc
-#: (C0 and C1 controls, ESC, CR, backspace), Cf (bidi overrides and isolates, zero-width
-#: characters, soft hyphen), Cs (lone surrogates: bytes that were not UTF-8), Zl and Zp.
-HIDDEN = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
-    r"\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
-    r"\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
-    r"\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
-)
-_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def _visible(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _SHORT:
-        return _SHORT[char]
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"  # a byte that was not UTF-8 (surrogateescape)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def safe(text: str | bytes, newlines: bool = False) -> str:
-    """text fit for a terminal: controls, bidi and format characters and bytes that are not
-    UTF-8 shown as escapes (\\x1b, \\u202e, \\xff); line breaks kept only with newlines."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "surrogateescape")
-    if text.isprintable():  # the common case, in C: nothing HIDDEN can be in it
-        return text
-    if newlines:
-        return "\n".join(HIDDEN.sub(_visible, part) for part in text.split("\n"))
-    return HIDDEN.sub(_visible, text)
+# HIDDEN and safe() live in cachectl.ops.display: the Prometheus text escapes alike.
 
 
 def text(value: str | bytes, style: str = "", overflow: OverflowMethod | None = None) -> Text:
@@ -121,7 +92,7 @@ def _console(stderr: bool) -> Console:
             for segment in console.render(self.inner, options):
                 body = segment.text
                 if segment.control is None and body and not body.isprintable():
-                    body = "\n".join(HIDDEN.sub(_visible, part) for part in body.split("\n"))
+                    body = "\n".join(HIDDEN.sub(visible, part) for part in body.split("\n"))
                     yield Segment(body, segment.style)
                 else:
                     yield segment
@@ -242,26 +213,34 @@ def key_text(key: bytes) -> Text:
 
 
 def middle(value: str, width: int) -> str:
-    """value shortened in the middle to width cells ('very-lo…prefix') when it is wider."""
-    from rich.cells import cell_len, get_character_cell_size
+    """value (made safe) shortened in the middle to width cells ('very-lo…prefix') when it is
+    wider; an escape ('\\x1b[2J', '\\xff') is kept whole or left out, never cut."""
+    from rich.cells import cell_len
 
     if cell_len(value) <= width:
         return value
+    units = [m.group() for m in ESCAPE.finditer(value)]
     room = max(width - 1, 2)
     head_room, tail_room = (room + 1) // 2, room // 2
     head: list[str] = []
-    for char in value:
-        head_room -= get_character_cell_size(char)
+    for unit in units:
+        head_room -= cell_len(unit)
         if head_room < 0:
             break
-        head.append(char)
+        head.append(unit)
     tail: list[str] = []
-    for char in reversed(value):
-        tail_room -= get_character_cell_size(char)
+    for unit in reversed(units[len(head) :]):
+        tail_room -= cell_len(unit)
         if tail_room < 0:
             break
-        tail.append(char)
+        tail.append(unit)
     return "".join(head) + "…" + "".join(reversed(tail))
+
+
+def name(value: str | bytes, width: int = 60) -> str:
+    """A name (key, prefix, pattern) for a title or a note: made safe, shortened in the middle
+    to width cells (--json has it whole)."""
+    return middle(safe(value), width)
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -532,7 +511,7 @@ def show_inspection(found: Inspection) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from cachectl.ops.inspect import hexdump, jsonable
+    from cachectl.ops.inspect import UNITS, hexdump_lines, jsonable
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -569,24 +548,44 @@ def show_inspection(found: Inspection) -> None:
     console.print()
     serializer = encoding.serializer if encoding is not None else None
     if found.raw is not None:
-        console.print(Text(hexdump(found.raw, len(found.raw), total=found.size)))
+        stream(hexdump_lines(found.raw, len(found.raw), total=found.size))
     elif found.error is not None:
         console.print(text(f"corrupt value: {found.error}", style="bold red"))
-        console.print(Text(hexdump(found.head, total=found.size)))
+        stream(hexdump_lines(found.head, total=found.size))
     elif serializer in ("binary", "pickle") and isinstance(found.value, bytes):
         if serializer == "pickle":
             console.print(Text("a pickle: shown, never unpickled (that would run its code)"))
-        total = len(found.value) + found.clipped
-        console.print(Text(hexdump(found.value, len(found.value), total=total)))
+        total = len(found.value) + found.left_out.get("bytes", 0)
+        stream(hexdump_lines(found.value, len(found.value), total=total))
     elif serializer == "text":
-        console.print(Text(safe(str(found.value), newlines=True)))
+        stream([str(found.value)])
     elif serializer == "json":
-        document = json.dumps(jsonable(found.value), indent=2, ensure_ascii=False)
-        console.print(Text(safe(document, newlines=True)))
+        stream([json.dumps(jsonable(found.value), indent=2, ensure_ascii=False)])
     else:
-        console.print(Pretty(found.value, max_length=200, max_string=4000, indent_guides=True))
-    if found.clipped and found.raw is None and serializer not in ("binary", "pickle"):
-        console.print(Text(f"(value shortened: {number(found.clipped)} more left out)"))
+        # Never cut by Rich: clip() bounded the value and wrote its own markers.
+        console.print(Pretty(found.value, max_length=None, max_string=None, indent_guides=True))
+    omitted = found.left_out
+    if omitted and found.raw is None and serializer not in ("binary", "pickle"):
+        parts = [f"{number(omitted[unit])} more {unit}" for unit in UNITS if omitted.get(unit)]
+        console.print(Text(f"(value shortened: {', '.join(parts)} left out)"))
+
+
+def stream(lines: Iterable[str]) -> None:
+    """Lines of any length and number written to stdout as they come, made safe, in time
+    linear in their size: never laid out by Rich (a hex dump of megabytes would take it
+    minutes), so a terminal wraps them itself."""
+    file = out().file if not _plain(sys.stdout) else sys.stdout
+    batch: list[str] = []
+    size = 0
+    for chunk in lines:
+        batch.append(safe(chunk, newlines=True))
+        size += len(chunk)
+        if size >= 1 << 16:
+            file.write("\n".join(batch) + "\n")
+            batch, size = [], 0
+    if batch:
+        file.write("\n".join(batch) + "\n")
+    file.flush()
 
 
 def _shown(value: Any) -> int:
