@@ -113,3 +113,95 @@ def test_a_prefix_that_is_not_utf8_is_shown_as_escapes(
     assert {"bad\\xff\\xfeutf", "bad\\xfe\\xffutf"} <= names
     keys = cli(run_script, redis_url, "keys", env={"COLUMNS": "200"})
     assert "bad\\xff\\xfeutf:1" in keys.stdout  # as `keys` shows it
+
+
+def test_shortening_a_name_never_cuts_an_escape(
+    raw_redis: redis.Redis, redis_url: str, run_script: Run
+) -> None:
+    from cachectl.cli.render import middle, safe
+
+    for width in range(4, 30):
+        cut = middle(safe("esc\x1b[2Jkey-with-a-longer-tail\xad\u202eend"), width)
+        assert not re.search(r"\\(?:x[0-9a-f]?|u[0-9a-f]{0,3})…", cut), cut
+        assert not re.search(r"\\x1b\[[0-9;]*…", cut), cut
+    raw_redis.set(f"{NS}:esc\x1b[2Jkey-with-a-much-longer-name-than-fits:1".encode(), b"v")
+    table = cli(run_script, redis_url, "stats", env={"COLUMNS": "50"})
+    assert "\x1b" not in table.stdout
+    assert not re.search(r"\\(?:x[0-9a-f]?|x1b\[[0-9;]*)…", table.stdout), table.stdout
+
+
+def test_a_100kb_name_is_shortened_in_titles_and_notes(
+    raw_redis: redis.Redis, redis_url: str, run_script: Run
+) -> None:
+    long = "p" * 100_000
+    raw_redis.set(f"{NS}:{long}:1".encode(), b"v")
+    assert len(cli(run_script, redis_url, "stats").stdout) < 20_000  # counted as (other)
+    for args in (
+        ["stats", "--prefix", long],
+        ["keys", "--prefix", long],
+        ["inspect", f"{long}:1"],
+        ["inspect", f"{long}:2"],  # not found: the error line
+        ["flush", "--prefix", long, "--dry-run"],
+    ):
+        result = cli(run_script, redis_url, *args)
+        assert len(result.stdout) + len(result.stderr) < 20_000, args
+        assert "…" in result.stdout + result.stderr, args
+    whole = cli(run_script, redis_url, "keys", "--prefix", long, "--json").json()
+    assert whole["keys"][0]["key"] == f"{long}:1"  # --json has the name whole
+
+
+def test_narrow_stats_names_every_column_left_out(
+    raw_redis: redis.Redis, redis_url: str, run_script: Run
+) -> None:
+    raw_redis.hset(f"{NS}#stats", mapping={"hits:dashboard": 123_456_789_012, "misses:x": 5})
+    raw_redis.set(f"{NS}:dashboard:1", b"v")
+    result = cli(run_script, redis_url, "stats", env={"COLUMNS": "50"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 50 for line in lines), [line for line in lines if len(line) > 50]
+    assert "123,456,789,012" in result.stdout
+    note = " ".join(result.stdout.split("Not shown at this width:")[1].split())
+    header = next(line for line in lines if line.startswith("prefix"))
+    for column in ("sets", "errors", "fallback", "p50 ms", "p99 ms", "keys", "memory"):
+        assert (column in note) != (column in header), column  # shown, or named as left out
+    assert note.endswith("(--json has every column).")
+
+
+def test_namespaces_sentences_wrap_at_the_width(
+    raw_redis: redis.Redis, redis_url: str, run_script: Run
+) -> None:
+    raw_redis.set(b"other:thing", b"v")  # a namespace that is not cachectl's
+    raw_redis.set(b"plainkey", b"v")
+    result = run_script("--url", redis_url, "namespaces", env={"COLUMNS": "60"})
+    assert result.exit_code == 0, result.stderr
+    assert all(len(line) <= 60 for line in result.stdout.splitlines()), result.stdout
+    assert "probably another program's keys" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["flush", "--prefix"], "cachectl flush"),
+        (["stats", "--format"], "cachectl stats"),
+        (["stats", "--watch"], "cachectl stats"),
+        (["--namespace"], "cachectl"),
+        (["keys", "--limit", "x"], "cachectl keys"),
+    ],
+)
+def test_a_missing_option_value_says_where_to_look(
+    run_script: Run, args: list[str], command: str
+) -> None:
+    result = run_script(*args)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("cachectl: error: ")
+    assert result.stderr.rstrip().endswith(f"(see '{command} --help')"), result.stderr
+
+
+def test_flush_without_a_selection_says_so_before_asking_for_yes(
+    redis_url: str, run_script: Run
+) -> None:
+    result = cli(run_script, redis_url, "flush")
+    assert result.exit_code == 2
+    assert "choose what to act on" in result.stderr and "--yes" not in result.stderr.split(":")[2]
+    refused = cli(run_script, redis_url, "flush", "--prefix", "x")
+    assert refused.exit_code == 2 and "refusing to flush without --yes" in refused.stderr

@@ -16,7 +16,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 from cachectl.ops.display import ESCAPE, visible
@@ -142,6 +142,25 @@ def line(message: str) -> None:
         out().print(text(message))
 
 
+def width() -> int:
+    """The width output is laid out for, decided without loading Rich as Rich decides it:
+    $COLUMNS, else the terminal's, else 120 for a pipe or a file."""
+    try:
+        return max(int(os.environ["COLUMNS"]), 20)
+    except (KeyError, ValueError):
+        pass
+    if not _plain(sys.stdout):
+        return max(os.get_terminal_size(sys.stdout.fileno()).columns, 20)
+    return 120
+
+
+def prose(message: str) -> str:
+    """A sentence made safe and wrapped at width() (names in it cut: see name())."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(safe(message), width(), break_on_hyphens=False)) + "\n"
+
+
 def note(message: str) -> None:
     """A line for the person at the terminal, on stderr, made safe."""
     err().print(text(message))
@@ -208,13 +227,16 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def key_text(key: bytes) -> Text:
-    """A key made safe: controls escaped, bytes that are not UTF-8 shown as \\xNN."""
-    return text(key, overflow="fold")
+    """A key made safe (controls escaped, bytes that are not UTF-8 shown as \\xNN), folded
+    over lines, at most KEY_CELLS of it (--json has it whole)."""
+    return text(name(key, KEY_CELLS), overflow="fold")
 
 
 def middle(value: str, width: int) -> str:
     """value (made safe) shortened in the middle to width cells ('very-lo…prefix') when it is
     wider; an escape ('\\x1b[2J', '\\xff') is kept whole or left out, never cut."""
+    if 2 * len(value) <= width:
+        return value  # no character takes more than 2 cells (and Rich need not load)
     from rich.cells import cell_len
 
     if cell_len(value) <= width:
@@ -237,9 +259,15 @@ def middle(value: str, width: int) -> str:
     return "".join(head) + "…" + "".join(reversed(tail))
 
 
-def name(value: str | bytes, width: int = 60) -> str:
-    """A name (key, prefix, pattern) for a title or a note: made safe, shortened in the middle
-    to width cells (--json has it whole)."""
+#: Cells of a title or a sentence naming something (a 100 KB prefix is shown cut to this).
+NAME_CELLS = 100
+#: Cells of a key in inspect's table, shown folded over lines up to this.
+KEY_CELLS = 1000
+
+
+def name(value: str | bytes, width: int = NAME_CELLS) -> str:
+    """A name, or a title or sentence holding one, made safe and shortened in the middle to
+    width cells: a 100 KB key or prefix is never printed whole (--json has it whole)."""
     return middle(safe(value), width)
 
 
@@ -340,7 +368,7 @@ def _servers(report: StatsReport) -> list[Table]:
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
-            title=None if tables else text(f"Redis {report.url}"),
+            title=None if tables else text(name(f"Redis {report.url}")),
             title_justify="left",
         )
         table.add_column("", no_wrap=True)
@@ -364,74 +392,82 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
         servers += [Text(""), table] if servers else [table]
     skipped = f"{count(report.skipped_fields, 'unusable field')} of the stats hash skipped"
     if not report.prefixes:
-        empty = f"Namespace {report.namespace!r}: no keys and no published stats."
+        empty = f"{name(f'Namespace {report.namespace!r}')}: no keys and no published stats."
         if report.skipped_fields:
             empty += f" {skipped}."
         return Group(*servers, Text(""), text(empty))
     approx = "" if report.keys_exact else "~"
-    counters = ("hits", "misses", "ratio", "sets", "errors", "fallback")
 
-    def build(name: Callable[[str], Text], wide: bool) -> Table:
-        # Where the figures do not fit, the counters of rarer events give way to the ones
-        # read most.
-        notes = [] if wide else ["sets, errors and fallback calls: with --json or more columns"]
-        if not report.keys_exact:
-            notes.append(
-                "~ key counts and memory extrapolated from a partial scan (see --max-scan)"
-            )
-        if report.skipped_fields:
-            notes.append(skipped)
+    def cells(stats: Any, keys: int, memory: int | None) -> dict[str, Text | str]:
+        low = (
+            min_hit_ratio is not None
+            and stats.hit_ratio is not None
+            and stats.hit_ratio < min_hit_ratio
+        )
+        return {
+            "hits": number(stats.hits),
+            "misses": number(stats.misses),
+            "ratio": Text(ratio(stats.hit_ratio), style="bold red" if low else ""),
+            "sets": number(stats.sets),
+            "errors": number(stats.errors),
+            "fallback": number(stats.fallback),
+            "p50 ms": millis(stats.percentile_ms(50)),
+            "p99 ms": millis(stats.percentile_ms(99)),
+            "keys": approx + number(keys),
+            "memory": (approx + size(memory)) if memory is not None else "-",
+        }
+
+    rows = [(r.prefix, cells(r.stats, r.keys, r.memory)) for r in report.prefixes]
+    keys = sum(r.keys for r in report.prefixes)
+    total = cells(report.total, keys, sum(r.memory or 0 for r in report.prefixes))
+
+    def build(cell: Callable[[str], Text], shown: Sequence[str]) -> Table:
         prefixes = Table(
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
             collapse_padding=True,  # two spaces between columns: 11 of them fit 100 columns
-            title=text(f"Namespace {report.namespace!r}"),
+            title=text(name(f"Namespace {report.namespace!r}")),
             title_justify="left",
-            caption="\n".join(notes) or None,
-            caption_justify="left",
         )
         prefixes.add_column("prefix", no_wrap=True)
-        _figures(
-            prefixes, *(counters if wide else counters[:3]), "p50 ms", "p99 ms", "keys", "memory"
-        )
-
-        def row(label: Text, stats: Any, keys: int, memory: int | None, style: str = "") -> None:
-            low = (
-                min_hit_ratio is not None
-                and stats.hit_ratio is not None
-                and stats.hit_ratio < min_hit_ratio
-            )
-            cells: list[Text | str] = [
-                label,
-                number(stats.hits),
-                number(stats.misses),
-                Text(ratio(stats.hit_ratio), style="bold red" if low else ""),
-            ]
-            if wide:
-                cells += [number(stats.sets), number(stats.errors), number(stats.fallback)]
-            cells += [
-                millis(stats.percentile_ms(50)),
-                millis(stats.percentile_ms(99)),
-                approx + number(keys),
-                (approx + size(memory)) if memory is not None else "-",
-            ]
-            prefixes.add_row(*cells, style=style)
-
-        for r in report.prefixes:
-            row(name(r.prefix), r.stats, r.keys, r.memory)
-        if len(report.prefixes) > 1:
+        _figures(prefixes, *shown)
+        for prefix, row in rows:
+            prefixes.add_row(cell(prefix), *(row[column] for column in shown))
+        if len(rows) > 1:
             prefixes.add_section()
-            memory = sum(r.memory or 0 for r in report.prefixes)
-            keys = sum(r.keys for r in report.prefixes)
-            row(Text("total"), report.total, keys, memory, style="bold")
+            prefixes.add_row(Text("total"), *(total[c] for c in shown), style="bold")
         return prefixes
 
+    # Where the figures do not fit, columns give way, the least read first; the note below
+    # the table names every one left out.
     names = [r.prefix for r in report.prefixes]
-    table, fits = _fitted(lambda name: build(name, wide=True), names)
-    if not fits:
-        table, _ = _fitted(lambda name: build(name, wide=False), names)
-    return Group(*servers, Text(""), table)
+    dropped: list[str] = []
+    table, fits = _fitted(partial(build, shown=STATS_COLUMNS), names)
+    for group in STATS_DROP_ORDER:
+        if fits:
+            break
+        dropped += group
+        shown = [column for column in STATS_COLUMNS if column not in dropped]
+        table, fits = _fitted(partial(build, shown=shown), names)
+    notes = []
+    if dropped:
+        notes.append(f"Not shown at this width: {', '.join(dropped)} (--json has every column).")
+    if not report.keys_exact:
+        notes.append("~ key counts and memory extrapolated from a partial scan (see --max-scan)")
+    if report.skipped_fields:
+        notes.append(skipped)
+    return Group(*servers, Text(""), table, *(Text(n) for n in notes))
+
+
+#: The columns of the stats prefixes table after the prefix, and the groups of them left out,
+#: in that order, while the table is wider than the console (hits and ratio always stay).
+STATS_COLUMNS = (
+    "hits", "misses", "ratio", "sets", "errors", "fallback", "p50 ms", "p99 ms", "keys", "memory"
+)  # fmt: skip
+STATS_DROP_ORDER = (
+    ("sets", "errors", "fallback"), ("p99 ms",), ("p50 ms",), ("memory",), ("keys",), ("misses",)
+)  # fmt: skip
 
 
 def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
@@ -473,7 +509,7 @@ def show_listing(listing: Listing) -> None:
     """Print a key listing, saying which keys of how many are shown."""
     from rich.table import Table
 
-    table = Table(title=text(listing.selection), title_justify="left")
+    table = Table(title=text(name(listing.selection)), title_justify="left")
     table.add_column("key", overflow="fold")
     table.add_column("type", no_wrap=True)
     _figures(table, "ttl", "memory")
@@ -604,12 +640,12 @@ def show_plan(
 ) -> None:
     """A dry run: how many keys would go, some of them (application keys), and whether the
     real run would be refused by --max-keys."""
-    line(f"Would delete {count(total, 'key')}: {selection.label}, on {url}.")
+    line(f"Would delete {count(total, 'key')}: {name(selection.label)}, on {name(url)}.")
     if sample:
         shown = "all of them" if len(sample) == total else f"{number(len(sample))} of them"
         line(f"{shown[0].upper()}{shown[1:]}:")
         for key in sample:
-            line("  " + key.decode("utf-8", "surrogateescape"))
+            line("  " + name(key, KEY_CELLS))
     line("Nothing was deleted (--dry-run).")
     if max_keys is not None and total > max_keys:
         line(f"Without --dry-run it would be refused: more than --max-keys {number(max_keys)}.")
@@ -655,10 +691,10 @@ def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
 def show_flushed(result: FlushResult, selection: Selection) -> None:
     """How many keys were removed, and how fast."""
     if result.removed == 0:
-        line(f"Nothing to delete: no keys match ({selection.label}).")
+        line(f"Nothing to delete: no keys match ({name(selection.label)}).")
         return
     line(
-        f"Deleted {count(result.removed, 'key')} ({selection.label}) in "
+        f"Deleted {count(result.removed, 'key')} ({name(selection.label)}) in "
         f"{elapsed(result.seconds)}, {number(int(result.rate))} keys/s."
     )
 
@@ -670,7 +706,7 @@ def show_latency(report: LatencyReport, over: Sequence[str]) -> None:
     """The probes' percentiles in milliseconds."""
     from rich.table import Table
 
-    table = Table(title=text(f"Round trips to {report.url} (ms)"), title_justify="left")
+    table = Table(title=text(name(f"Round trips to {report.url} (ms)")), title_justify="left")
     if report.cluster:
         table.add_column("node", overflow="fold")
     table.add_column("probe", overflow="fold")
