@@ -139,7 +139,7 @@ def hint_if_empty(conn: Connection, known_empty: bool = False) -> None:
     if others:
         text += f"; did you mean --namespace {others[0].name}?"
         listed = ", ".join(_named(ns, found.exact) for ns in others[:5])
-        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        more = f" and {len(others) - 5:,} more" if len(others) > 5 else ""
         text += f" Namespaces found: {listed}{more} (cachectl namespaces lists them)."
     else:
         text += (

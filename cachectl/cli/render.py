@@ -796,8 +796,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         )
     out().print(_unbreakable(table))
     if len(shown) < len(report.endpoints):
-        out().print(Text(f"... and {len(report.endpoints) - len(shown)} more endpoints"))
-    counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items()))
+        out().print(Text(f"... and {number(len(report.endpoints) - len(shown))} more endpoints"))
+    counts = ", ".join(f"{code}: {number(n)}" for code, n in sorted(s.status_counts.items()))
     in_flight = (
         f"with {s.concurrency} requests in flight: latency includes queueing in the application "
         "(--concurrency 1 measures one request at a time)"
@@ -834,8 +834,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         lines.append(("ok    " if threshold.passed else "FAILED ") + threshold.message)
     if report.interrupted:
         lines.append(
-            f"INTERRUPTED after {s.requests} of {s.targets * s.passes} requests: the figures "
-            "cover those"
+            f"INTERRUPTED after {number(s.requests)} of {number(s.targets * s.passes)} "
+            "requests: the figures cover those"
         )
     for line in lines:
         out().print(text(line))
