@@ -205,3 +205,15 @@ def test_flush_without_a_selection_says_so_before_asking_for_yes(
     assert "choose what to act on" in result.stderr and "--yes" not in result.stderr.split(":")[2]
     refused = cli(run_script, redis_url, "flush", "--prefix", "x")
     assert refused.exit_code == 2 and "refusing to flush without --yes" in refused.stderr
+
+
+def test_a_redis_list_cut_by_the_budget_counts_every_item_left_out(
+    raw_redis: redis.Redis, redis_url: str, run_script: Run
+) -> None:
+    raw_redis.rpush(f"{NS}:rows", *[f"row-{i:04d}-" + "x" * 90 for i in range(1500)])
+    result = cli(run_script, redis_url, "inspect", "rows", "--items", "1000")
+    assert result.exit_code == 0, result.stderr
+    shown = int(re.search(r"1,500 \(first (\d+) shown\)", result.stdout).group(1))  # type: ignore[union-attr]
+    assert f"... {1500 - shown:,} more items" in result.stdout  # of the list, not of those read
+    doc = cli(run_script, redis_url, "inspect", "rows", "--items", "1000", "--json").json()
+    assert doc["clipped_items"] == 1500 - shown and doc["length"] == 1500

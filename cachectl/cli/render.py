@@ -602,7 +602,7 @@ def show_inspection(found: Inspection) -> None:
         console.print(Pretty(found.value, max_length=None, max_string=None, indent_guides=True))
     omitted = found.left_out
     if omitted and found.raw is None and serializer not in ("binary", "pickle"):
-        parts = [f"{number(omitted[unit])} more {unit}" for unit in UNITS if omitted.get(unit)]
+        parts = [count(omitted[unit], f"more {unit[:-1]}") for unit in UNITS if omitted.get(unit)]
         console.print(Text(f"(value shortened: {', '.join(parts)} left out)"))
 
 
@@ -625,7 +625,12 @@ def stream(lines: Iterable[str]) -> None:
 
 
 def _shown(value: Any) -> int:
-    return len(value) if isinstance(value, list | dict) else 0
+    """Items of a clipped collection shown, its '... N more items' marker aside."""
+    from cachectl.ops.inspect import Omitted
+
+    if not isinstance(value, list | dict):
+        return 0
+    return sum(not isinstance(item, Omitted) for item in value)
 
 
 # -- flush ------------------------------------------------------------------------------------

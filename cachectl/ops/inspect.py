@@ -539,8 +539,8 @@ class Omitted(str):
 
 
 def more(n: int, unit: str) -> Omitted:
-    """The marker of n more units left out: '... 4,800 more items'."""
-    return Omitted(f"... {n:,} more {unit}")
+    """The marker of n more units left out: '... 4,800 more items', '... 1 more byte'."""
+    return Omitted(f"... {n:,} more {unit[:-1] if n == 1 else unit}")
 
 
 def hexdump_lines(data: bytes, limit: int = HEAD, total: int | None = None) -> Iterator[str]:
@@ -611,7 +611,7 @@ def clip(value: Any, max_bytes: int, items: int = CLIP_ITEMS) -> tuple[Any, dict
                 out[k] = cut(v)
             if total > len(out):
                 left_out["items"] += total - len(out)
-                out[more(total - len(out), "items")] = "..."
+                out[more(total - len(out), "items")] = Omitted("...")
             return out
         if isinstance(obj, list | tuple | set | frozenset):
             seq = obj if isinstance(obj, list | tuple) else sorted(obj, key=repr)
@@ -752,6 +752,17 @@ def inspect_key(
     if kind != "string":
         length, value = _collection(conn, full, kind, items)
         shown, left_out = clip(value, max_bytes, max(items, CLIP_ITEMS))
+        if left_out.get("items") and isinstance(shown, list | dict):
+            # Cut by the budget: the marker counts the collection's items left out, not only
+            # those read (--items of them).
+            kept = [item for item in shown if not isinstance(item, Omitted)]
+            left_out["items"] = length - len(kept)
+            marker = more(length - len(kept), "items")
+            if isinstance(shown, dict):
+                shown = {k: shown[k] for k in kept}
+                shown[marker] = Omitted("...")
+            else:
+                shown = [*kept, marker]
         return replace(base, value=shown, length=length, left_out=left_out)
     data: bytes | None = client.get(full)
     if data is None:
