@@ -149,8 +149,11 @@ def width() -> int:
         return max(int(os.environ["COLUMNS"]), 20)
     except (KeyError, ValueError):
         pass
-    if not _plain(sys.stdout):
-        return max(os.get_terminal_size(sys.stdout.fileno()).columns, 20)
+    try:
+        if sys.stdout.isatty():
+            return max(os.get_terminal_size(sys.stdout.fileno()).columns, 20)
+    except (OSError, ValueError):  # closed, or no file descriptor (a test's capture)
+        pass
     return 120
 
 
