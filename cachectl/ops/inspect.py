@@ -202,7 +202,7 @@ def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
     except zlib.error as exc:
         raise DecodeError(f"corrupt {name} layer: {exc}") from None
     if inflater.unconsumed_tail:
-        raise DecodeError(f"{name} layer would decompress past {limit} bytes")
+        raise DecodeError(f"{name} layer would decompress past {limit:,} bytes")
     if not inflater.eof:
         raise DecodeError(f"truncated {name} layer")
     return out
@@ -217,7 +217,7 @@ def _lz4_frame(data: bytes, limit: int) -> bytes:
     except RuntimeError as exc:
         raise DecodeError(f"corrupt lz4-frame layer: {exc}") from None
     if not decompressor.needs_input and not decompressor.eof:
-        raise DecodeError(f"lz4-frame layer would decompress past {limit} bytes")
+        raise DecodeError(f"lz4-frame layer would decompress past {limit:,} bytes")
     if not decompressor.eof:
         raise DecodeError("truncated lz4-frame layer")
     return out
