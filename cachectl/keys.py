@@ -119,10 +119,15 @@ def escape_glob(text: bytes) -> bytes:
     return bytes(out)
 
 
+def display_name(raw: bytes) -> str:
+    """A key, prefix or other name as text; bytes that are not UTF-8 shown as \\xNN escapes
+    (the one decoding of a name for display: distinct names stay distinct)."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def prefix_of(key: bytes) -> str:
-    """The stats prefix of an application key: its first segment."""
-    head = key.split(b":", 1)[0]
-    return head.decode("utf-8", "replace")
+    """The stats prefix of an application key: its first segment (see display_name)."""
+    return display_name(key.split(b":", 1)[0])
 
 
 def prefix_globs(prefix: bytes) -> tuple[bytes, bytes]:

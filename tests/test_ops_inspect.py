@@ -189,6 +189,7 @@ def test_hexdump() -> None:
     assert first.startswith("00000000  c1 01 00 61 62 63")
     assert first.endswith("|...abc..........|")
     assert second == "... 10 more bytes"
+    assert hexdump(bytes(10), 0, total=12_345) == "... 12,345 more bytes"
 
 
 @pytest.mark.parametrize(
@@ -215,16 +216,25 @@ def test_foreign_value_at_the_limit_decodes() -> None:
 
 
 def test_clip_bounds_strings_and_collections() -> None:
-    value = {"s": "x" * 10_000, "rows": list(range(1000)), "b": b"\x00" * 50}
+    value = {"rows": list(range(1000)), "b": b"\x00" * 50, "s": "x" * 10_000}
     shown, left_out = clip(value, 100)
-    assert shown["s"] == "x" * 100 + "... 9900 more characters"
     assert shown["rows"][:3] == [0, 1, 2] and shown["rows"][-1] == "... 800 more items"
-    assert shown["b"].startswith(b"... 50 more bytes")  # the budget is spent
-    assert left_out == 9900 + 800 + 50
-    assert clip(value, 0) == (value, 0)
+    assert shown["b"] == b"\x00" * 50
+    assert shown["s"] == "x" * 50 + "... 9,950 more characters"
+    assert left_out == {"items": 800, "characters": 9950}  # each unit counted apart
+    whole, left = clip(value, 0)  # no byte budget; still at most 200 items of a list
+    assert whole["s"] == value["s"] and whole["rows"][-1] == "... 800 more items"
+    assert left == {"items": 800}
+
+
+def test_clip_stops_a_list_where_the_budget_is_spent() -> None:
+    shown, left_out = clip(["y" * 1000] * 5000, 4096)
+    assert len(shown) == 6 and shown[4] == "y" * 96 + "... 904 more characters"
+    assert shown[-1] == "... 4,995 more items" and repr(shown[-1]) == "... 4,995 more items"
+    assert left_out == {"items": 4995, "characters": 904}
 
 
 def test_hexdump_of_a_prefix_names_the_rest() -> None:
     dump = hexdump(b"\x00" * 32, 32, total=1_000_000)
-    assert dump.splitlines()[-1] == "... 999968 more bytes"
+    assert dump.splitlines()[-1] == "... 999,968 more bytes"
     assert len(dump.splitlines()) == 3

@@ -58,13 +58,18 @@ def exit_status(exc: CachectlError) -> int:
 
 def report(message: str, label: str = "error") -> None:
     """One line on stderr, the one style of every error: 'cachectl: error: ...'."""
-    from cachectl.cli.render import safe
+    from cachectl.cli.render import name
 
     # Split on line feeds only: a CR or another control character in a key is escaped, not
     # taken for a line break (or obeyed by the terminal).
     parts = [part.strip() for part in message.strip().split("\n")]
     text = " ".join(part for part in parts if part) or "unknown error"
-    typer.echo(f"cachectl: {label}: {safe(text)}", err=True)
+    # A message quoting a 100 KB key is shortened in its middle: still one readable line.
+    typer.echo(f"cachectl: {label}: {name(text, ERROR_CELLS)}", err=True)
+
+
+#: Cells of an error message at most.
+ERROR_CELLS = 500
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -74,13 +79,15 @@ def _is_usage_error(exc: BaseException) -> bool:
     )
 
 
-def _usage_error(exc: Any) -> NoReturn:
-    """The framework's usage errors as one line (no usage block), with where to find help."""
+def _usage_error(exc: Any, command_path: str) -> NoReturn:
+    """The framework's usage errors as one line (no usage block), with where to find help:
+    the error's own command, else command_path (the parser names none for an option given
+    without its value)."""
     message = str(exc.format_message())
     message = message[:1].lower() + message[1:] if message[1:2].islower() else message
     ctx = getattr(exc, "ctx", None)
-    if ctx is not None:
-        message = f"{message.rstrip().rstrip('.')} (see '{ctx.command_path} --help')"
+    path = ctx.command_path if ctx is not None else command_path
+    message = f"{message.rstrip().rstrip('.')} (see '{path} --help')"
     report(message)
     raise typer.Exit(int(exc.exit_code))
 
@@ -101,7 +108,8 @@ class CachectlGroup(TyperGroup):
             # Bare `cachectl` shows the help (on stderr, status 2); other errors are one line.
             if type(exc).__name__ == "NoArgsIsHelpError" or not _is_usage_error(exc):
                 raise
-            _usage_error(exc)
+            path = info_name or "cachectl"
+            _usage_error(exc, path if parent is None else f"{parent.command_path} {path}")
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -127,7 +135,9 @@ class CachectlGroup(TyperGroup):
             if isinstance(exc, typer.Exit):
                 raise
             if _is_usage_error(exc):
-                _usage_error(exc)  # a subcommand's options, parsed here
+                # A subcommand's options, parsed here: the error names its command, or not.
+                sub = ctx.invoked_subcommand
+                _usage_error(exc, f"{ctx.command_path} {sub}" if sub else ctx.command_path)
             if hasattr(exc, "exit_code"):
                 raise
             if os.environ.get("CACHECTL_DEBUG"):

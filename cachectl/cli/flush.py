@@ -75,20 +75,24 @@ def flush(
     are grouped by hash slot. Each flush that runs is recorded in the namespace's audit log
     (the page's Audit view) with the OS user and host; a dry run records nothing.
     """
+    from cachectl.keys import KeySpace
     from cachectl.ops import selection as sel
     from cachectl.ops.flush import FlushResult
 
+    # What to act on is checked first: "choose what to act on" is the error to fix before
+    # --yes matters. The namespace is all a selection needs of the connection.
+    settings = ctx.find_object(common.Settings) or common.Settings()
+    selection = sel.select(
+        KeySpace(settings.config().namespace),
+        prefix=prefix,
+        pattern=pattern,
+        tag=tag,
+        keys=key or (),
+        everything=everything,
+    )
     if not (dry_run or yes or common.stdin_is_terminal()):
         raise ConfigError("refusing to flush without --yes: standard input is not a terminal")
     with connection(ctx) as conn:
-        selection = sel.select(
-            conn.keys,
-            prefix=prefix,
-            pattern=pattern,
-            tag=tag,
-            keys=key or (),
-            everything=everything,
-        )
         url = conn.config.display_url
         # Counting costs a scan: done when a decision or the progress bar's total needs it.
         total = sel.count(conn, selection) if dry_run or max_keys is not None or not yes else None
@@ -101,7 +105,7 @@ def flush(
         if refused:
             # A dry run says so too, with the same status: it is how a script tests the limit.
             raise CheckFailed(
-                f"{_keys(total)} match ({selection.label}), more than --max-keys {max_keys:,}; "
+                f"{_keys(total)} match ({_label(selection)}), more than --max-keys {max_keys:,}; "
                 "nothing was deleted"
             )
         if dry_run:
@@ -109,7 +113,7 @@ def flush(
         if total == 0:
             result = FlushResult(0, 0.0)
         else:
-            if not yes and not _confirm(f"Delete {_keys(total)} ({selection.label}) on {url}?"):
+            if not yes and not _confirm(f"Delete {_keys(total)} ({_label(selection)}) on {url}?"):
                 raise Declined("not confirmed; nothing was deleted")
             result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
         if result.removed == 0:
@@ -142,6 +146,8 @@ def _show_plan(
 
         render.show_plan(selection, url, total, sample, max_keys)
         return
+    from cachectl.keys import display_name
+
     print_json(
         {
             "dry_run": True,
@@ -151,7 +157,7 @@ def _show_plan(
             "max_keys": max_keys,
             "refused": max_keys is not None and total > max_keys,
             # Display text: bytes that are not UTF-8 appear as \\xNN (keys --json has key_hex).
-            "sample": [k.decode("utf-8", "backslashreplace") for k in sample],
+            "sample": [display_name(k) for k in sample],
         }
     )
 
@@ -166,6 +172,12 @@ def _keys(n: int | None) -> str:
     from cachectl.cli.render import count
 
     return count(n or 0, "key")
+
+
+def _label(selection: Selection) -> str:
+    from cachectl.cli.render import name
+
+    return name(selection.label)
 
 
 def _confirm(question: str) -> bool:

@@ -1,8 +1,8 @@
 """`cachectl namespaces`: the namespaces a server holds; and the hint for an empty namespace.
 
-Printed as plain text: every name shown is a namespace found by cachectl.keys.namespace_of
-(letters, digits, '_', '.', '-' only), so nothing here can carry markup or control characters;
-the URL, given by the user, is escaped.
+Printed as plain text (no Rich), the sentences wrapped at the output's width: every name shown
+is a namespace found by cachectl.keys.namespace_of (letters, digits, '_', '.', '-' only), so
+nothing here can carry markup or control characters; the URL, given by the user, is escaped.
 """
 
 from __future__ import annotations
@@ -47,29 +47,25 @@ def namespaces(
         print_text(render(found))
 
 
-def _escape(text: str) -> str:
-    """Text with control characters shown as escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _count(n: int, exact: bool) -> str:
     return f"{n:,}" if exact else f"~{n:,}"
 
 
 def render(found: Discovery) -> str:
     """The discovery as an aligned plain-text table."""
+    from cachectl.cli.render import name, prose
+
     exact = found.exact
-    head = (
-        f"Namespaces on {_escape(found.url)}: "
+    head = prose(
+        f"Namespaces on {name(found.url)}: "
         + (
             f"every key examined ({found.total:,})"
             if exact
             else f"counts estimated from {found.examined:,} of {found.total:,} keys (~)"
         )
-        + "\n"
     )
     if not found.namespaces:
-        return head + "No cachectl namespace found.\n" + _foreign(found)
+        return head + prose("No cachectl namespace found.") + _foreign(found)
     rows = [("namespace", "keys", "tags", "stats", "cachectl")]
     for ns in found.namespaces:
         rows.append(
@@ -96,9 +92,9 @@ def render(found: Discovery) -> str:
     ]
     note = ""
     if any(not ns.cachectl for ns in found.namespaces):
-        note = (
+        note = prose(
             "cachectl 'no': no stats hash, tag or sampled value in cachectl's format "
-            "(probably another program's keys).\n"
+            "(probably another program's keys)."
         )
     return head + "\n".join(lines) + "\n" + note + _foreign(found)
 
@@ -106,9 +102,11 @@ def render(found: Discovery) -> str:
 def _foreign(found: Discovery) -> str:
     if not found.foreign:
         return ""
-    return (
+    from cachectl.cli.render import prose
+
+    return prose(
         f"{_count(found.foreign, found.exact)} keys belong to no namespace "
-        "(keys --no-namespace lists them).\n"
+        "(keys --no-namespace lists them)."
     )
 
 
@@ -141,7 +139,7 @@ def hint_if_empty(conn: Connection, known_empty: bool = False) -> None:
     if others:
         text += f"; did you mean --namespace {others[0].name}?"
         listed = ", ".join(_named(ns, found.exact) for ns in others[:5])
-        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        more = f" and {len(others) - 5:,} more" if len(others) > 5 else ""
         text += f" Namespaces found: {listed}{more} (cachectl namespaces lists them)."
     else:
         text += (

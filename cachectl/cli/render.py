@@ -16,8 +16,12 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, TextIO
+
+from cachectl.ops.display import ESCAPE, visible
+from cachectl.ops.display import HIDDEN as HIDDEN
+from cachectl.ops.display import safe as safe
 
 if TYPE_CHECKING:
     from rich.console import Console, OverflowMethod, RenderableType
@@ -39,40 +43,7 @@ if TYPE_CHECKING:
 
 # -- escaping ---------------------------------------------------------------------------------
 
-#: Characters a terminal acts on or that reorder or hide text: the Unicode categories Cc
-#: (C0 and C1 controls, ESC, CR, backspace), Cf (bidi overrides and isolates, zero-width
-#: characters, soft hyphen), Cs (lone surrogates: bytes that were not UTF-8), Zl and Zp.
-HIDDEN = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
-    r"\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
-    r"\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
-    r"\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
-)
-_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def _visible(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _SHORT:
-        return _SHORT[char]
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"  # a byte that was not UTF-8 (surrogateescape)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def safe(text: str | bytes, newlines: bool = False) -> str:
-    """text fit for a terminal: controls, bidi and format characters and bytes that are not
-    UTF-8 shown as escapes (\\x1b, \\u202e, \\xff); line breaks kept only with newlines."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "surrogateescape")
-    if text.isprintable():  # the common case, in C: nothing HIDDEN can be in it
-        return text
-    if newlines:
-        return "\n".join(HIDDEN.sub(_visible, part) for part in text.split("\n"))
-    return HIDDEN.sub(_visible, text)
+# HIDDEN and safe() live in cachectl.ops.display: the Prometheus text escapes alike.
 
 
 def text(value: str | bytes, style: str = "", overflow: OverflowMethod | None = None) -> Text:
@@ -121,7 +92,7 @@ def _console(stderr: bool) -> Console:
             for segment in console.render(self.inner, options):
                 body = segment.text
                 if segment.control is None and body and not body.isprintable():
-                    body = "\n".join(HIDDEN.sub(_visible, part) for part in body.split("\n"))
+                    body = "\n".join(HIDDEN.sub(visible, part) for part in body.split("\n"))
                     yield Segment(body, segment.style)
                 else:
                     yield segment
@@ -169,6 +140,28 @@ def line(message: str) -> None:
         print(safe(message), flush=True)
     else:
         out().print(text(message))
+
+
+def width() -> int:
+    """The width output is laid out for, decided without loading Rich as Rich decides it:
+    $COLUMNS, else the terminal's, else 120 for a pipe or a file."""
+    try:
+        return max(int(os.environ["COLUMNS"]), 20)
+    except (KeyError, ValueError):
+        pass
+    try:
+        if sys.stdout.isatty():
+            return max(os.get_terminal_size(sys.stdout.fileno()).columns, 20)
+    except (OSError, ValueError):  # closed, or no file descriptor (a test's capture)
+        pass
+    return 120
+
+
+def prose(message: str) -> str:
+    """A sentence made safe and wrapped at width() (names in it cut: see name())."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(safe(message), width(), break_on_hyphens=False)) + "\n"
 
 
 def note(message: str) -> None:
@@ -237,31 +230,48 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def key_text(key: bytes) -> Text:
-    """A key made safe: controls escaped, bytes that are not UTF-8 shown as \\xNN."""
-    return text(key, overflow="fold")
+    """A key made safe (controls escaped, bytes that are not UTF-8 shown as \\xNN), folded
+    over lines, at most KEY_CELLS of it (--json has it whole)."""
+    return text(name(key, KEY_CELLS), overflow="fold")
 
 
 def middle(value: str, width: int) -> str:
-    """value shortened in the middle to width cells ('very-lo…prefix') when it is wider."""
-    from rich.cells import cell_len, get_character_cell_size
+    """value (made safe) shortened in the middle to width cells ('very-lo…prefix') when it is
+    wider; an escape ('\\x1b[2J', '\\xff') is kept whole or left out, never cut."""
+    if 2 * len(value) <= width:
+        return value  # no character takes more than 2 cells (and Rich need not load)
+    from rich.cells import cell_len
 
     if cell_len(value) <= width:
         return value
+    units = [m.group() for m in ESCAPE.finditer(value)]
     room = max(width - 1, 2)
     head_room, tail_room = (room + 1) // 2, room // 2
     head: list[str] = []
-    for char in value:
-        head_room -= get_character_cell_size(char)
+    for unit in units:
+        head_room -= cell_len(unit)
         if head_room < 0:
             break
-        head.append(char)
+        head.append(unit)
     tail: list[str] = []
-    for char in reversed(value):
-        tail_room -= get_character_cell_size(char)
+    for unit in reversed(units[len(head) :]):
+        tail_room -= cell_len(unit)
         if tail_room < 0:
             break
-        tail.append(char)
+        tail.append(unit)
     return "".join(head) + "…" + "".join(reversed(tail))
+
+
+#: Cells of a title or a sentence naming something (a 100 KB prefix is shown cut to this).
+NAME_CELLS = 100
+#: Cells of a key in inspect's table, shown folded over lines up to this.
+KEY_CELLS = 1000
+
+
+def name(value: str | bytes, width: int = NAME_CELLS) -> str:
+    """A name, or a title or sentence holding one, made safe and shortened in the middle to
+    width cells: a 100 KB key or prefix is never printed whole (--json has it whole)."""
+    return middle(safe(value), width)
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -361,7 +371,7 @@ def _servers(report: StatsReport) -> list[Table]:
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
-            title=None if tables else text(f"Redis {report.url}"),
+            title=None if tables else text(name(f"Redis {report.url}")),
             title_justify="left",
         )
         table.add_column("", no_wrap=True)
@@ -385,74 +395,82 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
         servers += [Text(""), table] if servers else [table]
     skipped = f"{count(report.skipped_fields, 'unusable field')} of the stats hash skipped"
     if not report.prefixes:
-        empty = f"Namespace {report.namespace!r}: no keys and no published stats."
+        empty = f"{name(f'Namespace {report.namespace!r}')}: no keys and no published stats."
         if report.skipped_fields:
             empty += f" {skipped}."
         return Group(*servers, Text(""), text(empty))
     approx = "" if report.keys_exact else "~"
-    counters = ("hits", "misses", "ratio", "sets", "errors", "fallback")
 
-    def build(name: Callable[[str], Text], wide: bool) -> Table:
-        # Where the figures do not fit, the counters of rarer events give way to the ones
-        # read most.
-        notes = [] if wide else ["sets, errors and fallback calls: with --json or more columns"]
-        if not report.keys_exact:
-            notes.append(
-                "~ key counts and memory extrapolated from a partial scan (see --max-scan)"
-            )
-        if report.skipped_fields:
-            notes.append(skipped)
+    def cells(stats: Any, keys: int, memory: int | None) -> dict[str, Text | str]:
+        low = (
+            min_hit_ratio is not None
+            and stats.hit_ratio is not None
+            and stats.hit_ratio < min_hit_ratio
+        )
+        return {
+            "hits": number(stats.hits),
+            "misses": number(stats.misses),
+            "ratio": Text(ratio(stats.hit_ratio), style="bold red" if low else ""),
+            "sets": number(stats.sets),
+            "errors": number(stats.errors),
+            "fallback": number(stats.fallback),
+            "p50 ms": millis(stats.percentile_ms(50)),
+            "p99 ms": millis(stats.percentile_ms(99)),
+            "keys": approx + number(keys),
+            "memory": (approx + size(memory)) if memory is not None else "-",
+        }
+
+    rows = [(r.prefix, cells(r.stats, r.keys, r.memory)) for r in report.prefixes]
+    keys = sum(r.keys for r in report.prefixes)
+    total = cells(report.total, keys, sum(r.memory or 0 for r in report.prefixes))
+
+    def build(cell: Callable[[str], Text], shown: Sequence[str]) -> Table:
         prefixes = Table(
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
             collapse_padding=True,  # two spaces between columns: 11 of them fit 100 columns
-            title=text(f"Namespace {report.namespace!r}"),
+            title=text(name(f"Namespace {report.namespace!r}")),
             title_justify="left",
-            caption="\n".join(notes) or None,
-            caption_justify="left",
         )
         prefixes.add_column("prefix", no_wrap=True)
-        _figures(
-            prefixes, *(counters if wide else counters[:3]), "p50 ms", "p99 ms", "keys", "memory"
-        )
-
-        def row(label: Text, stats: Any, keys: int, memory: int | None, style: str = "") -> None:
-            low = (
-                min_hit_ratio is not None
-                and stats.hit_ratio is not None
-                and stats.hit_ratio < min_hit_ratio
-            )
-            cells: list[Text | str] = [
-                label,
-                number(stats.hits),
-                number(stats.misses),
-                Text(ratio(stats.hit_ratio), style="bold red" if low else ""),
-            ]
-            if wide:
-                cells += [number(stats.sets), number(stats.errors), number(stats.fallback)]
-            cells += [
-                millis(stats.percentile_ms(50)),
-                millis(stats.percentile_ms(99)),
-                approx + number(keys),
-                (approx + size(memory)) if memory is not None else "-",
-            ]
-            prefixes.add_row(*cells, style=style)
-
-        for r in report.prefixes:
-            row(name(r.prefix), r.stats, r.keys, r.memory)
-        if len(report.prefixes) > 1:
+        _figures(prefixes, *shown)
+        for prefix, row in rows:
+            prefixes.add_row(cell(prefix), *(row[column] for column in shown))
+        if len(rows) > 1:
             prefixes.add_section()
-            memory = sum(r.memory or 0 for r in report.prefixes)
-            keys = sum(r.keys for r in report.prefixes)
-            row(Text("total"), report.total, keys, memory, style="bold")
+            prefixes.add_row(Text("total"), *(total[c] for c in shown), style="bold")
         return prefixes
 
+    # Where the figures do not fit, columns give way, the least read first; the note below
+    # the table names every one left out.
     names = [r.prefix for r in report.prefixes]
-    table, fits = _fitted(lambda name: build(name, wide=True), names)
-    if not fits:
-        table, _ = _fitted(lambda name: build(name, wide=False), names)
-    return Group(*servers, Text(""), table)
+    dropped: list[str] = []
+    table, fits = _fitted(partial(build, shown=STATS_COLUMNS), names)
+    for group in STATS_DROP_ORDER:
+        if fits:
+            break
+        dropped += group
+        shown = [column for column in STATS_COLUMNS if column not in dropped]
+        table, fits = _fitted(partial(build, shown=shown), names)
+    notes = []
+    if dropped:
+        notes.append(f"Not shown at this width: {', '.join(dropped)} (--json has every column).")
+    if not report.keys_exact:
+        notes.append("~ key counts and memory extrapolated from a partial scan (see --max-scan)")
+    if report.skipped_fields:
+        notes.append(skipped)
+    return Group(*servers, Text(""), table, *(Text(n) for n in notes))
+
+
+#: The columns of the stats prefixes table after the prefix, and the groups of them left out,
+#: in that order, while the table is wider than the console (hits and ratio always stay).
+STATS_COLUMNS = (
+    "hits", "misses", "ratio", "sets", "errors", "fallback", "p50 ms", "p99 ms", "keys", "memory"
+)  # fmt: skip
+STATS_DROP_ORDER = (
+    ("sets", "errors", "fallback"), ("p99 ms",), ("p50 ms",), ("memory",), ("keys",), ("misses",)
+)  # fmt: skip
 
 
 def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
@@ -494,7 +512,7 @@ def show_listing(listing: Listing) -> None:
     """Print a key listing, saying which keys of how many are shown."""
     from rich.table import Table
 
-    table = Table(title=text(listing.selection), title_justify="left")
+    table = Table(title=text(name(listing.selection)), title_justify="left")
     table.add_column("key", overflow="fold")
     table.add_column("type", no_wrap=True)
     _figures(table, "ttl", "memory")
@@ -532,7 +550,7 @@ def show_inspection(found: Inspection) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from cachectl.ops.inspect import hexdump, jsonable
+    from cachectl.ops.inspect import UNITS, hexdump_lines, jsonable
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -569,28 +587,53 @@ def show_inspection(found: Inspection) -> None:
     console.print()
     serializer = encoding.serializer if encoding is not None else None
     if found.raw is not None:
-        console.print(Text(hexdump(found.raw, len(found.raw), total=found.size)))
+        stream(hexdump_lines(found.raw, len(found.raw), total=found.size))
     elif found.error is not None:
         console.print(text(f"corrupt value: {found.error}", style="bold red"))
-        console.print(Text(hexdump(found.head, total=found.size)))
+        stream(hexdump_lines(found.head, total=found.size))
     elif serializer in ("binary", "pickle") and isinstance(found.value, bytes):
         if serializer == "pickle":
             console.print(Text("a pickle: shown, never unpickled (that would run its code)"))
-        total = len(found.value) + found.clipped
-        console.print(Text(hexdump(found.value, len(found.value), total=total)))
+        total = len(found.value) + found.left_out.get("bytes", 0)
+        stream(hexdump_lines(found.value, len(found.value), total=total))
     elif serializer == "text":
-        console.print(Text(safe(str(found.value), newlines=True)))
+        stream([str(found.value)])
     elif serializer == "json":
-        document = json.dumps(jsonable(found.value), indent=2, ensure_ascii=False)
-        console.print(Text(safe(document, newlines=True)))
+        stream([json.dumps(jsonable(found.value), indent=2, ensure_ascii=False)])
     else:
-        console.print(Pretty(found.value, max_length=200, max_string=4000, indent_guides=True))
-    if found.clipped and found.raw is None and serializer not in ("binary", "pickle"):
-        console.print(Text(f"(value shortened: {number(found.clipped)} more left out)"))
+        # Never cut by Rich: clip() bounded the value and wrote its own markers.
+        console.print(Pretty(found.value, max_length=None, max_string=None, indent_guides=True))
+    omitted = found.left_out
+    if omitted and found.raw is None and serializer not in ("binary", "pickle"):
+        parts = [count(omitted[unit], f"more {unit[:-1]}") for unit in UNITS if omitted.get(unit)]
+        console.print(Text(f"(value shortened: {', '.join(parts)} left out)"))
+
+
+def stream(lines: Iterable[str]) -> None:
+    """Lines of any length and number written to stdout as they come, made safe, in time
+    linear in their size: never laid out by Rich (a hex dump of megabytes would take it
+    minutes), so a terminal wraps them itself."""
+    file = out().file if not _plain(sys.stdout) else sys.stdout
+    batch: list[str] = []
+    size = 0
+    for chunk in lines:
+        batch.append(safe(chunk, newlines=True))
+        size += len(chunk)
+        if size >= 1 << 16:
+            file.write("\n".join(batch) + "\n")
+            batch, size = [], 0
+    if batch:
+        file.write("\n".join(batch) + "\n")
+    file.flush()
 
 
 def _shown(value: Any) -> int:
-    return len(value) if isinstance(value, list | dict) else 0
+    """Items of a clipped collection shown, its '... N more items' marker aside."""
+    from cachectl.ops.inspect import Omitted
+
+    if not isinstance(value, list | dict):
+        return 0
+    return sum(not isinstance(item, Omitted) for item in value)
 
 
 # -- flush ------------------------------------------------------------------------------------
@@ -605,12 +648,12 @@ def show_plan(
 ) -> None:
     """A dry run: how many keys would go, some of them (application keys), and whether the
     real run would be refused by --max-keys."""
-    line(f"Would delete {count(total, 'key')}: {selection.label}, on {url}.")
+    line(f"Would delete {count(total, 'key')}: {name(selection.label)}, on {name(url)}.")
     if sample:
         shown = "all of them" if len(sample) == total else f"{number(len(sample))} of them"
         line(f"{shown[0].upper()}{shown[1:]}:")
         for key in sample:
-            line("  " + key.decode("utf-8", "surrogateescape"))
+            line("  " + name(key, KEY_CELLS))
     line("Nothing was deleted (--dry-run).")
     if max_keys is not None and total > max_keys:
         line(f"Without --dry-run it would be refused: more than --max-keys {number(max_keys)}.")
@@ -656,10 +699,10 @@ def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
 def show_flushed(result: FlushResult, selection: Selection) -> None:
     """How many keys were removed, and how fast."""
     if result.removed == 0:
-        line(f"Nothing to delete: no keys match ({selection.label}).")
+        line(f"Nothing to delete: no keys match ({name(selection.label)}).")
         return
     line(
-        f"Deleted {count(result.removed, 'key')} ({selection.label}) in "
+        f"Deleted {count(result.removed, 'key')} ({name(selection.label)}) in "
         f"{elapsed(result.seconds)}, {number(int(result.rate))} keys/s."
     )
 
@@ -671,7 +714,7 @@ def show_latency(report: LatencyReport, over: Sequence[str]) -> None:
     """The probes' percentiles in milliseconds."""
     from rich.table import Table
 
-    table = Table(title=text(f"Round trips to {report.url} (ms)"), title_justify="left")
+    table = Table(title=text(name(f"Round trips to {report.url} (ms)")), title_justify="left")
     if report.cluster:
         table.add_column("node", overflow="fold")
     table.add_column("probe", overflow="fold")
@@ -761,8 +804,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         )
     out().print(_unbreakable(table))
     if len(shown) < len(report.endpoints):
-        out().print(Text(f"... and {len(report.endpoints) - len(shown)} more endpoints"))
-    counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items()))
+        out().print(Text(f"... and {number(len(report.endpoints) - len(shown))} more endpoints"))
+    counts = ", ".join(f"{code}: {number(n)}" for code, n in sorted(s.status_counts.items()))
     in_flight = (
         f"with {s.concurrency} requests in flight: latency includes queueing in the application "
         "(--concurrency 1 measures one request at a time)"
@@ -799,8 +842,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         lines.append(("ok    " if threshold.passed else "FAILED ") + threshold.message)
     if report.interrupted:
         lines.append(
-            f"INTERRUPTED after {s.requests} of {s.targets * s.passes} requests: the figures "
-            "cover those"
+            f"INTERRUPTED after {number(s.requests)} of {number(s.targets * s.passes)} "
+            "requests: the figures cover those"
         )
     for line in lines:
         out().print(text(line))

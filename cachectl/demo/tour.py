@@ -73,12 +73,13 @@ def endpoints_file() -> Path:
 
 
 def _entries(conn: Connection) -> set[str]:
+    from cachectl.keys import display_name
     from cachectl.ops.selection import entries
 
     found: set[str] = set()
     for glob in entries(conn.keys).globs:
         for batch in conn.backend.scan(glob):
-            found.update(conn.keys.app(k).decode("utf-8", "replace") for k in batch)
+            found.update(display_name(conn.keys.app(k)) for k in batch)
     return found
 
 

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -85,7 +85,7 @@ class Inspection:
     head: bytes = b""  # the start of a string's stored bytes
     raw: bytes | None = field(default=None, repr=False)  # stored bytes shown, when asked
     size: int | None = None  # a string's stored bytes, all of them
-    clipped: int = 0  # bytes or items of the value left out by max_bytes
+    left_out: Mapping[str, int] = field(default_factory=dict)  # by unit, see clip()
     codec: str = "-"  # a string's describe_head, as `keys` names it; collections: "-"
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,13 +116,17 @@ class Inspection:
             out["raw_more_bytes"] = (self.size or 0) - len(self.raw)
         else:
             out["value"] = jsonable(self.value)
-            out["clipped"] = self.clipped
+            left = self.left_out
+            out["clipped"] = left.get("characters", 0) + left.get("bytes", 0)
+            out["clipped_items"] = left.get("items", 0)
         return out
 
 
 def display_key(key: bytes) -> str:
     """A key as text; bytes that are not UTF-8 shown as \\xNN escapes."""
-    return key.decode("utf-8", "backslashreplace")
+    from cachectl.keys import display_name
+
+    return display_name(key)
 
 
 # -- pure decoding ----------------------------------------------------------------------------
@@ -198,7 +202,7 @@ def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
     except zlib.error as exc:
         raise DecodeError(f"corrupt {name} layer: {exc}") from None
     if inflater.unconsumed_tail:
-        raise DecodeError(f"{name} layer would decompress past {limit} bytes")
+        raise DecodeError(f"{name} layer would decompress past {limit:,} bytes")
     if not inflater.eof:
         raise DecodeError(f"truncated {name} layer")
     return out
@@ -213,7 +217,7 @@ def _lz4_frame(data: bytes, limit: int) -> bytes:
     except RuntimeError as exc:
         raise DecodeError(f"corrupt lz4-frame layer: {exc}") from None
     if not decompressor.needs_input and not decompressor.eof:
-        raise DecodeError(f"lz4-frame layer would decompress past {limit} bytes")
+        raise DecodeError(f"lz4-frame layer would decompress past {limit:,} bytes")
     if not decompressor.eof:
         raise DecodeError("truncated lz4-frame layer")
     return out
@@ -524,64 +528,106 @@ def jsonable(value: Any) -> Any:
 _PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
 
 
-def hexdump(data: bytes, limit: int = HEAD, total: int | None = None) -> str:
-    """Offset, hex and ASCII columns of the first limit bytes, 16 a line (time linear in what
-    it shows); total is the whole value's size when data is only its start."""
+class Omitted(str):
+    """What clip() or hexdump() left out ('... 4,800 more items'): a string in JSON, shown
+    bare (not quoted like a value's own strings) by a repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def more(n: int, unit: str) -> Omitted:
+    """The marker of n more units left out: '... 4,800 more items', '... 1 more byte'."""
+    return Omitted(f"... {n:,} more {unit[:-1] if n == 1 else unit}")
+
+
+def hexdump_lines(data: bytes, limit: int = HEAD, total: int | None = None) -> Iterator[str]:
+    """The lines of hexdump(), one at a time (a dump of megabytes is never one string)."""
     shown = memoryview(data)[:limit]
-    lines = []
     for offset in range(0, len(shown), 16):
         chunk = bytes(shown[offset : offset + 16])
         text = chunk.translate(_PRINTABLE).decode("ascii")
-        lines.append(f"{offset:08x}  {chunk.hex(' '):<47}  |{text}|")
-    more = (len(data) if total is None else total) - len(shown)
-    if more > 0:
-        lines.append(f"... {more} more bytes")
-    return "\n".join(lines)
+        yield f"{offset:08x}  {chunk.hex(' '):<47}  |{text}|"
+    left = (len(data) if total is None else total) - len(shown)
+    if left > 0:
+        yield more(left, "bytes")
 
 
-def clip(value: Any, max_bytes: int, items: int = 200) -> tuple[Any, int]:
-    """A copy of a decoded value small enough to show, and how much was left out.
+def hexdump(data: bytes, limit: int = HEAD, total: int | None = None) -> str:
+    """Offset, hex and ASCII columns of the first limit bytes, 16 a line (time linear in what
+    it shows); total is the whole value's size when data is only its start."""
+    return "\n".join(hexdump_lines(data, limit, total))
 
-    Strings and bytes share a budget of max_bytes; a collection shows at most items entries
-    (max_bytes 0: the value as it is). What is cut is replaced by a "... N more ..." marker.
+
+#: clip()'s units of what it leaves out, in the order they are named.
+UNITS = ("items", "characters", "bytes")
+
+
+#: Items of a decoded list, dict or set shown at most (a Redis collection: --items if more).
+CLIP_ITEMS = 200
+
+
+def clip(value: Any, max_bytes: int, items: int = CLIP_ITEMS) -> tuple[Any, dict[str, int]]:
+    """A copy of a decoded value small enough to show, and how much was left out by unit
+    (items, characters, bytes; only the units that were cut).
+
+    Strings and bytes share a budget of max_bytes (0: no limit); a collection shows at most
+    items entries, and none past the point where the budget is spent. What is cut is replaced
+    by a "... N more items/characters/bytes" marker (an Omitted).
     """
-    if max_bytes <= 0:
-        return value, 0
-    budget = [max_bytes]
-    left_out = [0]
+    budget = [max_bytes if max_bytes > 0 else -1]  # -1: unlimited
+    left_out = dict.fromkeys(UNITS, 0)
+
+    def spent() -> bool:
+        return budget[0] == 0
 
     def cut(obj: Any) -> Any:
         if isinstance(obj, str | bytes | bytearray):
             room = budget[0]
+            if room < 0:
+                return obj
             if len(obj) <= room:
                 budget[0] -= len(obj)
                 return obj
             budget[0] = 0
-            left_out[0] += len(obj) - room
+            unit = "characters" if isinstance(obj, str) else "bytes"
+            left_out[unit] += len(obj) - room
+            marker = more(len(obj) - room, unit)
             if isinstance(obj, str):
-                return obj[:room] + f"... {len(obj) - room} more characters"
-            return bytes(obj[:room]) + f"... {len(obj) - room} more bytes".encode()
+                return obj[:room] + marker
+            return bytes(obj[:room]) + marker.encode()
         if isinstance(obj, Mapping):
-            pairs = list(obj.items())
-            # Keys are not charged to the budget (a shown value keeps its names); a long one is cut.
-            out = {
-                (k[:max_bytes] + "...") if isinstance(k, str) and len(k) > max_bytes else k: cut(v)
-                for k, v in pairs[:items]
-            }
-            if len(pairs) > items:
-                left_out[0] += len(pairs) - items
-                out[f"... {len(pairs) - items} more items"] = "..."
+            out: dict[Any, Any] = {}
+            total = len(obj)
+            for k, v in obj.items():
+                if len(out) >= items or (out and spent()):
+                    break
+                # Keys are not charged to the budget (a shown value keeps its names); a long
+                # one is cut.
+                if isinstance(k, str) and 0 < max_bytes < len(k):
+                    k = k[:max_bytes] + "..."
+                out[k] = cut(v)
+            if total > len(out):
+                left_out["items"] += total - len(out)
+                out[more(total - len(out), "items")] = Omitted("...")
             return out
         if isinstance(obj, list | tuple | set | frozenset):
-            seq = list(obj) if isinstance(obj, list | tuple) else sorted(obj, key=repr)
-            shown = [cut(v) for v in seq[:items]]
-            if len(seq) > items:
-                left_out[0] += len(seq) - items
-                shown.append(f"... {len(seq) - items} more items")
+            seq = obj if isinstance(obj, list | tuple) else sorted(obj, key=repr)
+            shown: list[Any] = []
+            for v in seq:
+                if len(shown) >= items or (shown and spent()):
+                    break
+                shown.append(cut(v))
+            if len(seq) > len(shown):
+                left_out["items"] += len(seq) - len(shown)
+                shown.append(more(len(seq) - len(shown), "items"))
             return tuple(shown) if isinstance(obj, tuple) else shown
         return obj
 
-    return cut(value), left_out[0]
+    shown_value = cut(value)
+    return shown_value, {unit: n for unit, n in left_out.items() if n}
 
 
 # -- reading a key ----------------------------------------------------------------------------
@@ -705,8 +751,19 @@ def inspect_key(
     )
     if kind != "string":
         length, value = _collection(conn, full, kind, items)
-        shown, clipped = clip(value, max_bytes)
-        return replace(base, value=shown, length=length, clipped=clipped)
+        shown, left_out = clip(value, max_bytes, max(items, CLIP_ITEMS))
+        if left_out.get("items") and isinstance(shown, list | dict):
+            # Cut by the budget: the marker counts the collection's items left out, not only
+            # those read (--items of them).
+            kept = [item for item in shown if not isinstance(item, Omitted)]
+            left_out["items"] = length - len(kept)
+            marker = more(length - len(kept), "items")
+            if isinstance(shown, dict):
+                shown = {k: shown[k] for k in kept}
+                shown[marker] = Omitted("...")
+            else:
+                shown = [*kept, marker]
+        return replace(base, value=shown, length=length, left_out=left_out)
     data: bytes | None = client.get(full)
     if data is None:
         raise CheckFailed(f"key {display_key(app)!r} expired while it was read")
@@ -721,7 +778,7 @@ def inspect_key(
         return replace(base, encoding=encoding, error=str(exc))
     if isinstance(value, bytes) and encoding.serializer in ("binary", "pickle"):
         shown_bytes = value[:max_bytes] if max_bytes > 0 else value
-        clipped_bytes = len(value) - len(shown_bytes)
-        return replace(base, value=shown_bytes, encoding=encoding, clipped=clipped_bytes)
-    shown, clipped = clip(value, max_bytes)
-    return replace(base, value=shown, encoding=encoding, clipped=clipped)
+        left = {"bytes": len(value) - len(shown_bytes)} if len(shown_bytes) < len(value) else {}
+        return replace(base, value=shown_bytes, encoding=encoding, left_out=left)
+    shown, left_out = clip(value, max_bytes)
+    return replace(base, value=shown, encoding=encoding, left_out=left_out)

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from cachectl.errors import ConfigError
+from cachectl.keys import display_name
 from cachectl.ops.connect import Connection
 from cachectl.ops.inspect import CODEC_SAMPLE, describe_head, display_key
 from cachectl.ops.selection import (
@@ -89,7 +90,7 @@ class Listing:
 
 
 def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return display_name(value) if isinstance(value, bytes) else str(value)
 
 
 def describe(conn: Connection, keys: Sequence[bytes]) -> list[KeyInfo]:

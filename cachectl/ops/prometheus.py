@@ -1,18 +1,21 @@
 """A stats report in the Prometheus text exposition format (node-exporter textfile collector).
 
 Written with prometheus_client, so names, label escaping and the histogram layout are the
-client library's. Label values are bounded: a prefix is a label only when the application
-published figures for it (a first segment that only the keyspace holds is not), and at most
-MAX_LABELS of those, the busiest; the keys, memory and figures of every other prefix are added
-up under the prefix label OTHER. Latency is a histogram whose bucket bounds are powers of two
-microseconds (16 µs to about 16.8 s), edges of the library's own buckets, so every bucket count
-is exact; its _sum is estimated from the library's bucket midpoints (within 3%).
+client library's. Label values are made safe first (cachectl.ops.display): a control character
+or a byte that is not UTF-8 becomes a visible escape such as '\\x1b' (which the format writes
+as '\\\\x1b'), so the text never drives a terminal it is shown on. Label values are bounded: a
+prefix is a label only when the application published figures for it (a first segment that
+only the keyspace holds is not), and at most MAX_LABELS of those, the busiest; the keys, memory
+and figures of every other prefix are added up under the prefix label OTHER. Latency is a
+histogram whose bucket bounds are powers of two microseconds (16 µs to about 16.8 s), edges of
+the library's own buckets, so every bucket count is exact; its _sum is estimated from the
+library's bucket midpoints (within 3%).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -20,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from cachectl.ops.display import safe
 from cachectl.stats import OTHER, CacheStats, PrefixStats, bucket_bounds
 
 if TYPE_CHECKING:
@@ -130,8 +134,8 @@ class _Collector(Collector):
         self.rows = rows
 
     def collect(self) -> Iterator[Metric]:
-        ns = self.report.namespace
-        rows = self.rows
+        ns = safe_label(self.report.namespace)
+        rows = [replace(row, prefix=safe_label(row.prefix)) for row in self.rows]
         labels = ["namespace", "prefix"]
         for counter, help_text in _PREFIX_COUNTERS:
             family = CounterMetricFamily(f"cachectl_{counter}", help_text, labels=labels)
@@ -189,7 +193,7 @@ class _Collector(Collector):
             make = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             per_node = make(f"cachectl_redis_{metric}", help_text, labels=["node"])
             for server in self.report.servers:
-                per_node.add_metric([server.node], getattr(server, attribute))
+                per_node.add_metric([safe_label(server.node)], getattr(server, attribute))
             yield per_node
         info = GaugeMetricFamily(
             "cachectl_redis_info",
@@ -197,8 +201,14 @@ class _Collector(Collector):
             labels=["node", "version", "mode"],
         )
         for server in self.report.servers:
-            info.add_metric([server.node, server.version, server.mode], 1)
+            values = [safe_label(server.node), safe_label(server.version), safe_label(server.mode)]
+            info.add_metric(values, 1)
         yield info
+
+
+def safe_label(value: str) -> str:
+    """A label value made safe; a line break is left to the format's own '\\n' escape."""
+    return safe(value, newlines=True)
 
 
 def render(report: StatsReport, max_labels: int = MAX_LABELS) -> str:
