@@ -37,7 +37,7 @@ from cachectl.errors import (
     SerializationError,
     ValueTooLarge,
 )
-from cachectl.keys import Key, KeySpace, prefixed
+from cachectl.keys import Key, KeySpace, display_name, prefixed
 from cachectl.stats import CacheStats, Counters, StatsRecorder
 
 P = ParamSpec("P")
@@ -52,7 +52,7 @@ def _prefix(key: Key) -> str:
     if isinstance(key, str):
         return key.partition(":")[0]
     if isinstance(key, bytes):
-        return key.partition(b":")[0].decode("utf-8", "replace")
+        return display_name(key.partition(b":")[0])  # as `stats` shows the keyspace's rows
     raise TypeError(f"cache keys are str or bytes, not {type(key).__name__}")
 
 

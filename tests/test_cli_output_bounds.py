@@ -115,6 +115,24 @@ def test_a_prefix_that_is_not_utf8_is_shown_as_escapes(
     assert "bad\\xff\\xfeutf:1" in keys.stdout  # as `keys` shows it
 
 
+def test_an_application_with_bytes_keys_publishes_under_the_row_stats_shows(
+    redis_url: str, run_script: Run
+) -> None:
+    # The library names a bytes key's prefix as `stats` names the keyspace's: one row, whose
+    # published figures and key count belong together.
+    from cachectl import Cache
+
+    with Cache(redis_url, namespace=NS) as app:
+        app.set(b"bad\xff\xfeutf:1", 1)
+        assert app.get(b"bad\xff\xfeutf:1") == 1
+        app.publish_stats()
+    doc = cli(run_script, redis_url, "stats", "--json").json()
+    rows = [row for row in doc["prefixes"] if row["prefix"].startswith("bad")]
+    assert [(row["prefix"], row["hits"], row["keys"]) for row in rows] == [
+        ("bad\\xff\\xfeutf", 1, 1)
+    ]
+
+
 def test_shortening_a_name_never_cuts_an_escape(
     raw_redis: redis.Redis, redis_url: str, run_script: Run
 ) -> None:
