@@ -190,9 +190,10 @@ class KeySpace:
         return self.namespace.encode() + b"#tag:{" + tag.encode("utf-8", "surrogateescape") + b"}"
 
     def tag_name(self, tag_key: bytes) -> str:
-        """The tag a bookkeeping key belongs to."""
+        """The tag a bookkeeping key belongs to, for display (see display_name: a tag set
+        another program named with bytes that are not UTF-8 must not break a JSON answer)."""
         start = len(self.namespace) + len("#tag:{")
-        return tag_key[start:-1].decode("utf-8", "surrogateescape")
+        return display_name(tag_key[start:-1])
 
 
 class RawKeySpace(KeySpace):

@@ -117,3 +117,25 @@ def test_a_cluster_is_searched_on_every_primary(cluster_url: str, namespace: str
             conn.close()
     assert found == ops_inspect.TagSearch(("all", "t5"), None)
     assert bounded == found  # a small keyspace ends within one SCAN step, whatever the budget
+
+
+async def test_a_tag_set_named_with_bytes_that_are_not_utf8_is_shown_as_escapes(
+    redis_url: str, namespace: str, raw_redis: redis.Redis, run_script: Run
+) -> None:
+    # Another program's tag set: the key view answers JSON (it was a 500: a lone surrogate
+    # cannot be encoded), and both faces show the same escaped name.
+    raw_redis.set(f"{namespace}:k".encode(), b"v")
+    raw_redis.zadd(f"{namespace}#tag:{{".encode() + b"\xff\xfe}", {f"{namespace}:k": 9e12})
+    shown = run_script("--url", redis_url, "--namespace", namespace, "inspect", "k", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json()["tags"] == ["\\xff\\xfe"]
+    with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+        app = FastAPI()
+        app.include_router(admin_router(cache, token=ADMIN), prefix="/_cache")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get(
+                "/_cache/api/key", params={"key": "k"}, headers={"Authorization": f"Bearer {ADMIN}"}
+            )
+    assert response.status_code == 200, response.text
+    assert response.json()["tags"] == ["\\xff\\xfe"]
