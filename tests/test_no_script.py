@@ -8,6 +8,7 @@ import asyncio
 import math
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -328,6 +329,38 @@ def test_a_tagged_write_where_scripts_run_sends_no_command_of_the_fallback(
         called = {name.removeprefix("cmdstat_") for name in raw.info("commandstats")}
     assert {"eval", "set"} <= called
     assert not called & {"multi", "watch", "renamenx", "pexpiretime", "zmscore"}
+
+
+@pytest.mark.usefixtures("watchdog")
+def test_owed_tag_invalidations_are_replayed_where_scripts_are_refused(
+    own_redis: RedisServer, make_face: Callable[..., Face], namespace: str
+) -> None:
+    # The breaker's replay runs the same tag invalidation: it must close where scripts are
+    # refused, having removed what the outage owed.
+    with own_redis.client() as admin:
+        admin.execute_command("ACL", "SETUSER", USER, *NOSCRIPT_ACL)
+    quick = {"socket_timeout": 0.25, "connect_timeout": 0.25, "recovery_interval": 0.2}
+    c = make_face(_with_user(own_redis.url), namespace, failure_threshold=1, **quick)
+    c.set("a", 1, ttl=60, tags=("x",))
+    c.set("b", 2, ttl=60, tags=("y",))
+    own_redis.pause()
+    try:
+        c.invalidate_tag("x")
+        c.set("c", 3, ttl=60, tags=("x",))
+        assert c.breaker_state.value == "open"
+    finally:
+        own_redis.resume()
+    for _ in range(500):  # a hang guard: the reads drive the probe and the replay
+        if c.get("probe") is None and c.breaker_state.value == "closed":
+            break
+        time.sleep(0.02)
+    assert c.breaker_state.value == "closed"
+    assert c.get_many(["a", "b", "c"]) == {"b": 2}
+    with own_redis.client() as raw:
+        assert raw.exists(f"{namespace}:a", f"{namespace}:c") == 0
+    c.set("d", 4, ttl=60, tags=("x",))
+    assert c.invalidate_tag("x") == 1
+    assert c.get_many(["b", "d"]) == {"b": 2}
 
 
 def test_forgetting_keeps_a_member_written_again_meanwhile() -> None:
