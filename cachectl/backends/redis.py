@@ -619,7 +619,7 @@ class RedisBackend:
         self._pool: BoundedPool | None = None
         self._making = threading.Lock()
         # Learnt from the first refusal (an ACL, a managed service): from then on the client
-        # does the scripts' work itself (see scriptless) without sending them first.
+        # does the scripts' work itself (scriptless, _watched_incr) without sending them first.
         self._scripts_refused = False
         forksafe.register(self)
 
@@ -800,18 +800,21 @@ class RedisBackend:
         return True
 
     def incr(self, key: bytes, delta: int) -> int | None:
-        try:
-            reply = self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
-        except redis.exceptions.NoPermissionError:
-            value: int | None = self.client.transaction(
-                lambda pipe: _watched_incr(pipe.get(key), pipe, key, delta),
-                key,
-                value_from_callable=True,
-            )
-            return value
-        except redis.exceptions.ResponseError as exc:
-            raise _counter_error(exc) from None
-        return None if reply is None else int(reply)
+        if not self._scripts_refused:
+            try:
+                reply = self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+            except redis.exceptions.ResponseError as exc:
+                raise _counter_error(exc) from None
+            else:
+                return None if reply is None else int(reply)
+        value: int | None = self.client.transaction(
+            lambda pipe: _watched_incr(pipe.get(key), pipe, key, delta),
+            key,
+            value_from_callable=True,
+        )
+        return value
 
     def touch(self, key: bytes, ttl_ms: int | None) -> bool:
         replies = _queue_touch(self.client.pipeline(transaction=False), key, ttl_ms).execute()
@@ -1142,18 +1145,21 @@ class AsyncRedisBackend:
         return True
 
     async def incr(self, key: bytes, delta: int) -> int | None:
-        try:
-            reply = await self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
-        except redis.exceptions.NoPermissionError:
+        if not self._scripts_refused:
+            try:
+                reply = await self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+            except redis.exceptions.ResponseError as exc:
+                raise _counter_error(exc) from None
+            else:
+                return None if reply is None else int(reply)
 
-            async def step(pipe: Any) -> int | None:
-                return _watched_incr(await pipe.get(key), pipe, key, delta)
+        async def step(pipe: Any) -> int | None:
+            return _watched_incr(await pipe.get(key), pipe, key, delta)
 
-            value: int | None = await self.client.transaction(step, key, value_from_callable=True)
-            return value
-        except redis.exceptions.ResponseError as exc:
-            raise _counter_error(exc) from None
-        return None if reply is None else int(reply)
+        value: int | None = await self.client.transaction(step, key, value_from_callable=True)
+        return value
 
     async def touch(self, key: bytes, ttl_ms: int | None) -> bool:
         pipe = _queue_touch(self.client.pipeline(transaction=False), key, ttl_ms)
