@@ -79,6 +79,19 @@ class Face:
         self.loop.close()
 
 
+def _record_refusals(cache: Cache | AsyncCache, refused: list[BaseException]) -> None:
+    """Append to refused every error of cache's backend that is not an outage (see the
+    make_face fixture); outages (a slow reply on a busy machine) are the breaker's to judge."""
+    failed = cache._failed
+
+    def recording(exc: BaseException, counters: Any = None) -> None:
+        if not isinstance(exc, cache.backend.transient_errors):
+            refused.append(exc)
+        failed(exc, counters)
+
+    setattr(cache, "_failed", recording)  # noqa: B010  (an instance's own, for this test)
+
+
 class CacheConformance:
     """Tests of the whole cache API; subclass it and override the `cache_url` fixture."""
 
@@ -126,12 +139,19 @@ class CacheConformance:
                 face.cache.backend = store
             if kind.endswith("-open"):
                 face.cache.breaker.trip()
+            else:
+                _record_refusals(face.cache, refused)
             made.append(face)
             return face
 
+        refused: list[BaseException] = []
         yield make
         for face in made:
             face.close()
+        # A command the backend refuses (a script where scripts are refused, a WRONGTYPE) is
+        # taken by the breaker, and the fallback answers: a test may pass while the backend
+        # never stored anything. A closed face must meet none.
+        assert not refused, f"the backend refused a call, and the fallback hid it: {refused[0]!r}"
 
     @pytest.fixture
     def c(self, make_face: Callable[[str], Face], cache_namespace: str) -> Face:

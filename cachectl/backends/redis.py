@@ -7,11 +7,10 @@ round trip per server, and on a cluster commands are grouped by hash slot, never
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Any, ClassVar, Self, cast
 
@@ -23,6 +22,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cachectl import forksafe
+from cachectl.backends import scriptless
 from cachectl.backends.base import BACKEND_ERRORS, BATCH, TRANSIENT_ERRORS, BatchCallback
 from cachectl.backends.loops import PerLoop
 from cachectl.codec import MAX_COUNTER, add_to_integer
@@ -42,7 +42,8 @@ from cachectl.stats import (
 # microseconds as a fraction, so each write scores apart and invalidation can tell an entry
 # written again meanwhile from the one it unlinked. Expired members are reaped on every write,
 # and the set expires with its longest-lived member, so bookkeeping never outlives the entries.
-NO_TTL_BASE = 4_000_000_000_000  # ms: the year 2096; scores at or above it have no expiry
+# Where scripts are refused, cachectl.backends.scriptless does the same from the client.
+NO_TTL_BASE = scriptless.NO_TTL_BASE  # ms: the year 2096; scores at or above it have no expiry
 TAG_SCRIPT = f"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -521,16 +522,28 @@ def _queue_writes(
 ) -> Any:
     """Queue a set of items and their tag bookkeeping (members: the tagged keys, if not items'):
     each tagged key's record of its tags, with its TTL, then its place in each tag set."""
-    for key, value in items:
-        pipe.set(key, value, px=ttl_ms)
-    if tag_keys:
-        tagged = [key for key, _ in items] if members is None else members
-        record = _record(tag_keys)
-        for key in tagged:
-            pipe.set(tags_record(key), record, px=ttl_ms)
-        for tag_key in tag_keys:
-            pipe.execute_command(*_tag_args(tag_key, ttl_ms, tagged))
+    tagged = _tagged(items, members)
+    scriptless.queue_sets(pipe, items, ttl_ms, tag_keys, tagged, _record(tag_keys))
+    for tag_key in tag_keys:
+        pipe.execute_command(*_tag_args(tag_key, ttl_ms, tagged))
     return pipe
+
+
+def _tagged(items: Sequence[tuple[bytes, bytes]], members: Sequence[bytes] | None) -> list[bytes]:
+    return [key for key, _ in items] if members is None else list(members)
+
+
+def _queue_sets_here(
+    pipe: Any,
+    items: Sequence[tuple[bytes, bytes]],
+    ttl_ms: int | None,
+    tag_keys: Sequence[bytes],
+    members: Sequence[bytes] | None,
+) -> Any:
+    """Step 1 of a tagged write where scripts are refused (see scriptless): the items and
+    their tags records; the caller then reads TIME."""
+    tagged = _tagged(items, members)
+    return scriptless.queue_sets(pipe, items, ttl_ms, tag_keys, tagged, _record(tag_keys))
 
 
 def _queue_touch(pipe: Any, key: bytes, ttl_ms: int | None) -> Any:
@@ -547,23 +560,6 @@ def _touched(key: bytes, ttl_ms: int | None, replies: list[Any]) -> tuple[bool, 
     """Whether key exists, and the tag sets its membership must move in (its new TTL)."""
     exists = bool(replies[1] if ttl_ms is None else replies[0])
     return exists, _recorded_tags(key, replies[-1]) if exists else []
-
-
-def _queue_retag_here(
-    pipe: Any, key: bytes, ttl_ms: int | None, tag_keys: Sequence[bytes], server_time: Any
-) -> Any:
-    """TAG_SCRIPT's score and expiry for one member, from the client, where scripts are refused:
-    server_time is TIME's reply; a tag set's expiry only grows (GT; one without stays without)."""
-    seconds, micros = int(server_time[0]), int(server_time[1])
-    now, stamp = seconds * 1000 + micros // 1000, (micros % 1000) / 1000
-    score = now + stamp + (NO_TTL_BASE if ttl_ms is None else ttl_ms)
-    for tag_key in tag_keys:
-        pipe.zadd(tag_key, {key: score})
-        if ttl_ms is None:
-            pipe.persist(tag_key)
-        else:
-            pipe.pexpireat(tag_key, math.ceil(score), gt=True)
-    return pipe
 
 
 def _queue_persist(pipe: Any, key: bytes) -> Any:
@@ -622,6 +618,9 @@ class RedisBackend:
         self._client: Any = None
         self._pool: BoundedPool | None = None
         self._making = threading.Lock()
+        # Learnt from the first refusal (an ACL, a managed service): from then on the client
+        # does the scripts' work itself (scriptless, _watched_incr) without sending them first.
+        self._scripts_refused = False
         forksafe.register(self)
 
     def after_fork(self) -> None:
@@ -700,7 +699,81 @@ class RedisBackend:
             key, value = items[0]
             self.client.set(key, value, px=ttl_ms)
             return
-        _queue_writes(self.client.pipeline(transaction=False), items, ttl_ms, tag_keys).execute()
+        if tag_keys:
+            self._write_tagged(items, ttl_ms, tag_keys)
+            return
+        _queue_writes(self.client.pipeline(transaction=False), items, ttl_ms, ()).execute()
+
+    def _write_tagged(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        members: Sequence[bytes] | None = None,
+    ) -> None:
+        """Items (or members already written) and their tag bookkeeping: TAG_SCRIPT, or its work
+        from the client where scripts are refused."""
+        if not self._scripts_refused:
+            try:
+                _queue_writes(
+                    self.client.pipeline(transaction=False), items, ttl_ms, tag_keys, members
+                ).execute()
+                return
+            except redis.exceptions.NoPermissionError:
+                # The writes before the refused EVALs are made again below: the same values.
+                self._scripts_refused = True
+        self._tag_here(items, ttl_ms, tag_keys, members)
+
+    def _tag_here(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        members: Sequence[bytes] | None,
+    ) -> None:
+        """TAG_SCRIPT's work from the client: the steps and why they are safe are scriptless's."""
+        client = self.client
+        pipe = _queue_sets_here(
+            client.pipeline(transaction=False), items, ttl_ms, tag_keys, members
+        )
+        if self.cluster:  # a cluster pipeline has no node to send TIME to
+            pipe.execute()
+            now = client.time()
+        else:
+            now = pipe.time().execute()[-1]
+        tagged = _tagged(items, members)
+        stale: list[bytes] = []
+        for group in scriptless.tag_groups(tag_keys, self.cluster):
+            multi = client.pipeline(transaction=True)
+            replies = scriptless.queue_tags(multi, group, ttl_ms, tagged, now).execute()
+            stale += scriptless.stale_expiries(group, replies)
+        for tag_key in stale:
+            self._fix_expiry(tag_key)
+
+    def _fix_expiry(self, tag_key: bytes) -> None:
+        self._watched(
+            tag_key,
+            lambda pipe: scriptless.expiry_step(
+                pipe,
+                tag_key,
+                pipe.zrange(tag_key, -1, -1, withscores=True),
+                pipe.pexpiretime(tag_key),
+            ),
+        )
+
+    def _watched(self, key: bytes, step: Callable[[Any], bool]) -> bool:
+        """Run step (reads, then a MULTI if it says so) with key WATCHed, starting over when
+        another client wrote key meanwhile; False when it kept changing (scriptless.WATCH_TRIES)."""
+        for _ in range(scriptless.WATCH_TRIES):
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)
+                    if step(pipe):
+                        pipe.execute()
+                    return True
+                except redis.exceptions.WatchError:
+                    continue
+        return False
 
     def delete(self, keys: Sequence[bytes]) -> int:
         if not keys:
@@ -723,26 +796,25 @@ class RedisBackend:
         if not self.client.set(key, value, px=ttl_ms, nx=True):
             return False
         if tag_keys:
-            _queue_writes(
-                self.client.pipeline(transaction=False), (), ttl_ms, tag_keys, [key]
-            ).execute()
+            self._write_tagged((), ttl_ms, tag_keys, [key])
         return True
 
     def incr(self, key: bytes, delta: int) -> int | None:
-        try:
-            reply = self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
-        except redis.exceptions.NoPermissionError:
-            if self.cluster:
-                raise
-            value: int | None = self.client.transaction(
-                lambda pipe: _watched_incr(pipe.get(key), pipe, key, delta),
-                key,
-                value_from_callable=True,
-            )
-            return value
-        except redis.exceptions.ResponseError as exc:
-            raise _counter_error(exc) from None
-        return None if reply is None else int(reply)
+        if not self._scripts_refused:
+            try:
+                reply = self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+            except redis.exceptions.ResponseError as exc:
+                raise _counter_error(exc) from None
+            else:
+                return None if reply is None else int(reply)
+        value: int | None = self.client.transaction(
+            lambda pipe: _watched_incr(pipe.get(key), pipe, key, delta),
+            key,
+            value_from_callable=True,
+        )
+        return value
 
     def touch(self, key: bytes, ttl_ms: int | None) -> bool:
         replies = _queue_touch(self.client.pipeline(transaction=False), key, ttl_ms).execute()
@@ -750,13 +822,7 @@ class RedisBackend:
         if tag_keys:
             # The key's place in its tag sets moves to its new expiry, so that no tag set
             # expires, or reaps it, while it lives.
-            try:
-                _queue_writes(
-                    self.client.pipeline(transaction=False), (), ttl_ms, tag_keys, [key]
-                ).execute()
-            except redis.exceptions.NoPermissionError:
-                pipe = self.client.pipeline(transaction=False)
-                _queue_retag_here(pipe, key, ttl_ms, tag_keys, self.client.time()).execute()
+            self._write_tagged((), ttl_ms, tag_keys, [key])
         return touched
 
     def ttl_ms(self, key: bytes) -> int | None:
@@ -860,11 +926,28 @@ class RedisBackend:
             while passes and (pairs := self.client.zrange(tag_key, 0, count - 1, withscores=True)):
                 passes -= 1
                 n = self.delete(_members(pairs))
-                self.client.execute_command(*_forget_args(tag_key, pairs))
+                self._forget(tag_key, pairs)
                 removed += n
                 if on_batch is not None:
                     on_batch(n)
         return removed
+
+    def _forget(self, tag_key: bytes, pairs: list[tuple[bytes, float]]) -> None:
+        """FORGET_SCRIPT, or its work under WATCH where scripts are refused (given up when the
+        tag keeps changing: a member left behind is only deleted again by a later invalidation)."""
+        if not self._scripts_refused:
+            try:
+                self.client.execute_command(*_forget_args(tag_key, pairs))
+                return
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+        members = _members(pairs)
+        self._watched(
+            tag_key,
+            lambda pipe: scriptless.forget_step(
+                pipe, tag_key, pairs, pipe.zmscore(tag_key, members)
+            ),
+        )
 
     def incr_counters(
         self,
@@ -873,7 +956,21 @@ class RedisBackend:
         ttl: int = STATS_TTL,
         max_prefixes: int = MAX_PREFIXES,
     ) -> None:
-        self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
+        if not self._scripts_refused:
+            try:
+                self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
+                return
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+        fields = scriptless.publish_fields(counters)
+        published = self._watched(
+            key,
+            lambda pipe: scriptless.publish_step(
+                pipe, key, fields, pipe.hmget(key, fields), counters, ttl, max_prefixes
+            ),
+        )
+        if not published:  # the caller keeps the delta for the next publish
+            raise redis.exceptions.WatchError("the stats hash kept changing")
 
     def read_counters(self, key: bytes) -> dict[bytes, bytes]:
         try:
@@ -924,6 +1021,7 @@ class AsyncRedisBackend:
         self.config = config
         self.cluster = config.cluster
         self._clients: PerLoop[Any] = PerLoop(lambda: async_client(config), _aclose)
+        self._scripts_refused = False  # see RedisBackend
 
     @property
     def client(self) -> Any:
@@ -957,9 +1055,74 @@ class AsyncRedisBackend:
             key, value = items[0]
             await self.client.set(key, value, px=ttl_ms)
             return
-        await _queue_writes(
-            self.client.pipeline(transaction=False), items, ttl_ms, tag_keys
-        ).execute()
+        if tag_keys:
+            await self._write_tagged(items, ttl_ms, tag_keys)
+            return
+        await _queue_writes(self.client.pipeline(transaction=False), items, ttl_ms, ()).execute()
+
+    async def _write_tagged(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        members: Sequence[bytes] | None = None,
+    ) -> None:
+        """See RedisBackend._write_tagged."""
+        if not self._scripts_refused:
+            try:
+                await _queue_writes(
+                    self.client.pipeline(transaction=False), items, ttl_ms, tag_keys, members
+                ).execute()
+                return
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+        await self._tag_here(items, ttl_ms, tag_keys, members)
+
+    async def _tag_here(
+        self,
+        items: Sequence[tuple[bytes, bytes]],
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        members: Sequence[bytes] | None,
+    ) -> None:
+        """See RedisBackend._tag_here."""
+        client = self.client
+        pipe = _queue_sets_here(
+            client.pipeline(transaction=False), items, ttl_ms, tag_keys, members
+        )
+        if self.cluster:
+            await pipe.execute()
+            now = await client.time()
+        else:
+            now = (await pipe.time().execute())[-1]
+        tagged = _tagged(items, members)
+        stale: list[bytes] = []
+        for group in scriptless.tag_groups(tag_keys, self.cluster):
+            multi = client.pipeline(transaction=True)
+            replies = await scriptless.queue_tags(multi, group, ttl_ms, tagged, now).execute()
+            stale += scriptless.stale_expiries(group, replies)
+        for tag_key in stale:
+            await self._fix_expiry(tag_key)
+
+    async def _fix_expiry(self, tag_key: bytes) -> None:
+        async def step(pipe: Any) -> bool:
+            top = await pipe.zrange(tag_key, -1, -1, withscores=True)
+            return scriptless.expiry_step(pipe, tag_key, top, await pipe.pexpiretime(tag_key))
+
+        await self._watched(tag_key, step)
+
+    async def _watched(self, key: bytes, step: Callable[[Any], Awaitable[bool]]) -> bool:
+        """See RedisBackend._watched."""
+        for _ in range(scriptless.WATCH_TRIES):
+            async with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    if await step(pipe):
+                        await pipe.execute()
+                    return True
+                except redis.exceptions.WatchError:
+                    continue
+        return False
 
     async def delete(self, keys: Sequence[bytes]) -> int:
         if not keys:
@@ -978,39 +1141,31 @@ class AsyncRedisBackend:
         if not await self.client.set(key, value, px=ttl_ms, nx=True):
             return False
         if tag_keys:
-            await _queue_writes(
-                self.client.pipeline(transaction=False), (), ttl_ms, tag_keys, [key]
-            ).execute()
+            await self._write_tagged((), ttl_ms, tag_keys, [key])
         return True
 
     async def incr(self, key: bytes, delta: int) -> int | None:
-        try:
-            reply = await self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
-        except redis.exceptions.NoPermissionError:
-            if self.cluster:
-                raise
+        if not self._scripts_refused:
+            try:
+                reply = await self.client.execute_command("EVAL", INCR_SCRIPT, 1, key, delta)
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+            except redis.exceptions.ResponseError as exc:
+                raise _counter_error(exc) from None
+            else:
+                return None if reply is None else int(reply)
 
-            async def step(pipe: Any) -> int | None:
-                return _watched_incr(await pipe.get(key), pipe, key, delta)
+        async def step(pipe: Any) -> int | None:
+            return _watched_incr(await pipe.get(key), pipe, key, delta)
 
-            value: int | None = await self.client.transaction(step, key, value_from_callable=True)
-            return value
-        except redis.exceptions.ResponseError as exc:
-            raise _counter_error(exc) from None
-        return None if reply is None else int(reply)
+        value: int | None = await self.client.transaction(step, key, value_from_callable=True)
+        return value
 
     async def touch(self, key: bytes, ttl_ms: int | None) -> bool:
         pipe = _queue_touch(self.client.pipeline(transaction=False), key, ttl_ms)
         touched, tag_keys = _touched(key, ttl_ms, await pipe.execute())
         if tag_keys:  # see RedisBackend.touch
-            try:
-                await _queue_writes(
-                    self.client.pipeline(transaction=False), (), ttl_ms, tag_keys, [key]
-                ).execute()
-            except redis.exceptions.NoPermissionError:
-                pipe = self.client.pipeline(transaction=False)
-                now = await self.client.time()
-                await _queue_retag_here(pipe, key, ttl_ms, tag_keys, now).execute()
+            await self._write_tagged((), ttl_ms, tag_keys, [key])
         return touched
 
     async def ttl_ms(self, key: bytes) -> int | None:
@@ -1118,11 +1273,27 @@ class AsyncRedisBackend:
             ):
                 passes -= 1
                 n = await self.delete(_members(pairs))
-                await self.client.execute_command(*_forget_args(tag_key, pairs))
+                await self._forget(tag_key, pairs)
                 removed += n
                 if on_batch is not None:
                     on_batch(n)
         return removed
+
+    async def _forget(self, tag_key: bytes, pairs: list[tuple[bytes, float]]) -> None:
+        """See RedisBackend._forget."""
+        if not self._scripts_refused:
+            try:
+                await self.client.execute_command(*_forget_args(tag_key, pairs))
+                return
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+        members = _members(pairs)
+
+        async def step(pipe: Any) -> bool:
+            scores = await pipe.zmscore(tag_key, members)
+            return scriptless.forget_step(pipe, tag_key, pairs, scores)
+
+        await self._watched(tag_key, step)
 
     async def incr_counters(
         self,
@@ -1131,7 +1302,20 @@ class AsyncRedisBackend:
         ttl: int = STATS_TTL,
         max_prefixes: int = MAX_PREFIXES,
     ) -> None:
-        await self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
+        if not self._scripts_refused:
+            try:
+                await self.client.execute_command(*_publish_args(key, counters, ttl, max_prefixes))
+                return
+            except redis.exceptions.NoPermissionError:
+                self._scripts_refused = True
+        fields = scriptless.publish_fields(counters)
+
+        async def step(pipe: Any) -> bool:
+            values = await pipe.hmget(key, fields)
+            return scriptless.publish_step(pipe, key, fields, values, counters, ttl, max_prefixes)
+
+        if not await self._watched(key, step):  # see RedisBackend.incr_counters
+            raise redis.exceptions.WatchError("the stats hash kept changing")
 
     async def read_counters(self, key: bytes) -> dict[bytes, bytes]:
         try:
