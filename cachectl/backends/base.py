@@ -24,12 +24,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.BusyLoadingError,
     redis.exceptions.TryAgainError,
     redis.exceptions.MasterDownError,
+    redis.exceptions.SlotNotCoveredError,  # a cluster whose slots are moving, or a node down
     OSError,
 )
 
 #: Every error the Redis backends raise: the transient ones, and commands Redis refused (OOM,
 #: WRONGTYPE); each backend says its own (errors).
-BACKEND_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+BACKEND_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.RedisError,
+    # redis-py's cluster client raises these, which are not RedisErrors.
+    redis.exceptions.RedisClusterException,
+    OSError,
+)
 
 #: Keys are unlinked this many at a time; SCAN is asked for this many per call.
 BATCH = 1000
