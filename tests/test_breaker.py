@@ -26,6 +26,9 @@ QUICK = {"socket_timeout": 0.25, "connect_timeout": 0.25, "recovery_interval": 0
 #: The replay tests open the breaker at the first failure, to stay quick.
 REPLAY = {**QUICK, "failure_threshold": 1}
 DEADLINE = 5.0
+#: Thirty callers queue for two connections: a reply slowed by a busy machine (a shared CI
+#: runner) must not be taken for an outage before the test makes one.
+CROWD = {**QUICK, "socket_timeout": 1.0}
 
 
 def wait_closed(cache: Cache) -> bool:
@@ -162,7 +165,7 @@ async def test_async_small_pool_serves_crowds_before_and_after_an_outage(
 ) -> None:
     # More concurrent callers than connections: they wait for a free one; an outage must not
     # leak pool slots, or every call after recovery would find the pool exhausted.
-    options = {**QUICK, "max_connections": 2, "pool_timeout": 2.0}
+    options = {**CROWD, "max_connections": 2, "pool_timeout": 2.0}
     async with AsyncCache(resumed.url, namespace="crowd", **options) as c:
         await c.set("k", "v")
         assert set(await asyncio.gather(*(c.get("k", MISS) for _ in range(30)))) == {"v"}
@@ -177,7 +180,7 @@ async def test_async_small_pool_serves_crowds_before_and_after_an_outage(
 
 
 def test_small_pool_serves_threads_before_and_after_an_outage(resumed: RedisServer) -> None:
-    options = {**QUICK, "max_connections": 2, "pool_timeout": 2.0}
+    options = {**CROWD, "max_connections": 2, "pool_timeout": 2.0}
     with Cache(resumed.url, namespace="tcrowd", **options) as c, ThreadPoolExecutor(8) as pool:
         c.set("k", "v")
         assert set(pool.map(lambda _: c.get("k", MISS), range(30))) == {"v"}
