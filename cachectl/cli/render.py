@@ -773,7 +773,7 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     out().print(_unbreakable(table))
     if len(shown) < len(report.endpoints):
         out().print(Text(f"... and {len(report.endpoints) - len(shown)} more endpoints"))
-    counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items()))
+    counts = ", ".join(f"{code}: {n}" for code, n in sorted(s.status_counts.items())) or "none"
     in_flight = (
         f"with {s.concurrency} requests in flight: latency includes queueing in the application "
         "(--concurrency 1 measures one request at a time)"

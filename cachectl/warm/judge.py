@@ -129,8 +129,8 @@ def build_report(
         if tally.measured_requests and measured_s > 0
         else None,
         duration_s=round(duration_s, 3),
-        requests_s=round(duration_s if requests_s is None else requests_s, 3),
-        measured_s=round(measured_s, 3),
+        requests_s=round(duration_s if requests_s is None else requests_s, 6),
+        measured_s=round(measured_s, 6),
         settle_s=None if settle_s is None else round(settle_s, 3),
         failed_endpoints=sum(1 for e in endpoints if e.failed),
         stats_delta=stats_delta,

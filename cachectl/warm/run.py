@@ -12,7 +12,7 @@ import httpx
 
 from cachectl.config import redact_url
 from cachectl.errors import BackendUnavailable, ConfigError
-from cachectl.warm.app import lifespan, load_app
+from cachectl.warm.app import ABANDON_AFTER, lifespan, load_app
 from cachectl.warm.engine import Engine, ProgressCallback
 from cachectl.warm.headers import expand_headers
 from cachectl.warm.judge import build_report
@@ -85,6 +85,7 @@ class _Run:
         self.settle_s: float | None = None  # waiting for published stats, when probed
         self.delta: dict[str, int] | None = None
         self.interrupted = False
+        self.prepared: _Prepared | None = None
 
 
 async def run_warm(
@@ -108,7 +109,19 @@ async def run_warm(
     """
     options = options or WarmOptions()
     run = _Run()
-    prepared = _Prepared(files, options, transport)
+    return await _warm(files, options, run, on_progress, stats_probe, transport, partial_on_cancel)
+
+
+async def _warm(
+    files: EndpointFiles,
+    options: WarmOptions,
+    run: _Run,
+    on_progress: ProgressCallback | None,
+    stats_probe: StatsProbe | None,
+    transport: httpx.AsyncBaseTransport | None,
+    partial_on_cancel: bool,
+) -> WarmReport:
+    prepared = run.prepared = _Prepared(files, options, transport)
     try:
         return await _run(prepared, options, run, on_progress, stats_probe, transport)
     except asyncio.CancelledError:
@@ -210,7 +223,7 @@ def _report(prepared: _Prepared, options: WarmOptions, run: _Run) -> WarmReport:
         base_url=options.effective_base_url,
         header_names=[name for name, _ in headers],
         passes=options.passes,
-        duration_s=run.ended - run.started if run.started and run.ended else 0.0,
+        duration_s=(run.ended or time.perf_counter()) - run.started if run.started else 0.0,
         measured_s=sum(run.pass_s[1:]),
         requests_s=sum(run.pass_s),
         settle_s=run.settle_s,
@@ -235,15 +248,43 @@ def warm(
 ) -> WarmReport:
     """run_warm() for synchronous callers such as the CLI (starts its own event loop).
 
-    Ctrl-C stops the run and returns what was measured, with `interrupted` set.
+    Ctrl-C stops the run and returns what was measured, with `interrupted` set; a second
+    Ctrl-C (say, while an application served with --app shuts down) too.
     """
-    return asyncio.run(
-        run_warm(
-            files,
-            options,
-            on_progress=on_progress,
-            stats_probe=stats_probe,
-            transport=transport,
-            partial_on_cancel=True,
-        )
-    )
+    options = options or WarmOptions()
+    run = _Run()
+    # asyncio.Runner, as asyncio.run, turns the first Ctrl-C into a cancellation of the run
+    # and a second into KeyboardInterrupt; unlike asyncio.run, the tasks left over are not
+    # awaited forever (an application under --app may ignore its cancellation).
+    runner = asyncio.Runner()
+    try:
+        return runner.run(_warm(files, options, run, on_progress, stats_probe, transport, True))
+    except KeyboardInterrupt:
+        if run.prepared is None:
+            raise
+        run.interrupted = True
+        return _report(run.prepared, options, run)
+    finally:
+        _close(runner)
+
+
+def _close(runner: asyncio.Runner) -> None:
+    """runner.close(), unless tasks outlive their cancellation: then they are left behind."""
+    loop = runner.get_loop()
+    left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C again: wait no longer
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=ABANDON_AFTER))
+    if all(task.done() for task in left):
+        runner.close()
+        return
+    # runner.close() would await them forever. No "Task was destroyed but it is pending!"
+    # either: they are left on purpose.
+    loop.set_exception_handler(lambda loop, context: None)
+    with contextlib.suppress(KeyboardInterrupt):
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    asyncio.set_event_loop(None)
+    loop.close()
