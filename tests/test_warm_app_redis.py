@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import time
@@ -137,34 +139,175 @@ def test_ctrl_c_during_warm_app_prints_the_partial_summary(
 ) -> None:
     (cli_isolated / "slowapp.py").write_text(SLOW_APP, encoding="utf-8")
     (cli_isolated / "ep.txt").write_text("/fast/{1..5}\n/slow/{1..5}\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in CLI_ENV_VARS}
-    env.update(_app_env(own_redis, cli_isolated))
     argv = [cachectl_script, "--url", own_redis.url, "--namespace", "slow"]
     argv += ["warm", "ep.txt", "--app", "slowapp:app", "--timeout", "120", "--retries", "0"]
-    warm = subprocess.Popen(
+
+    # Once a slow request is in the application.
+    status, out, err = _interrupt_when(
+        argv, cli_isolated, cli_isolated / "requested", _app_env(own_redis, cli_isolated)
+    )
+
+    assert status == 130, (out, err)
+    assert "INTERRUPTED after " in out
+    assert err.strip().splitlines()[-1] == "cachectl: interrupted"
+    assert "Traceback" not in err
+
+
+# An application whose shutdown never ends and ignores its cancellation: Ctrl-C still ends warm.
+STUCK_APP = """
+import asyncio
+from pathlib import Path
+
+MARK = Path(__file__).with_name("shutting-down")
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+                continue
+            MARK.touch()
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-cache", b"HIT")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+def _interrupt_when(
+    argv: list[str], work: Path, mark: Path, env: dict[str, str]
+) -> tuple[int, str, str]:
+    """Run argv; SIGINT once `mark` exists; its status, stdout and stderr."""
+    full_env = {k: v for k, v in os.environ.items() if k not in CLI_ENV_VARS}
+    full_env.update(env)
+    child = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=cli_isolated,
-        env=env,
+        cwd=work,
+        env=full_env,
     )
     try:
-        mark = cli_isolated / "requested"
-        for _ in range(HANG_GUARD * 10):  # until a slow request is in the application
-            if mark.exists() or warm.poll() is not None:
+        for _ in range(HANG_GUARD * 10):
+            if mark.exists() or child.poll() is not None:
                 break
             time.sleep(0.1)
-        assert mark.exists(), warm.communicate(timeout=HANG_GUARD)
-        warm.send_signal(signal.SIGINT)
-        out, err = warm.communicate(timeout=HANG_GUARD)
+        assert mark.exists(), child.communicate(timeout=HANG_GUARD)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=HANG_GUARD)
     finally:
-        if warm.poll() is None:
-            warm.kill()
-            warm.wait()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return child.returncode, out, err
 
-    assert warm.returncode == 130, (out, err)
-    assert "INTERRUPTED after " in out
-    assert err.strip().splitlines()[-1] == "cachectl: interrupted"
-    assert "Traceback" not in err
+
+def test_ctrl_c_ends_warm_when_the_app_never_finishes_shutting_down(
+    cli_isolated: Path, cachectl_script: str
+) -> None:
+    (cli_isolated / "stuckapp.py").write_text(STUCK_APP, encoding="utf-8")
+    (cli_isolated / "ep.txt").write_text("/a\n/b\n", encoding="utf-8")
+
+    status, out, err = _interrupt_when(
+        [cachectl_script, "warm", "ep.txt", "--app", "stuckapp:app"],
+        cli_isolated,
+        cli_isolated / "shutting-down",
+        {},
+    )
+
+    assert status == 130, (out, err)
+    assert "2 endpoints x 2 passes = 4 requests, sent in " in out
+    assert "INTERRUPTED after 4 of 4 requests" in out
+    assert err.strip().splitlines() == ["cachectl: interrupted"]
+
+
+# -- on a terminal: nothing is drawn before the inputs are checked ------------------------------
+
+SLEEPY_APP = """
+import asyncio
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await asyncio.sleep(0.5)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-cache", b"HIT")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+def _on_a_terminal(script: str, work: Path, *args: str) -> tuple[int, str]:
+    """Run the script with stdout and stderr on a pseudo-terminal: status and all it showed."""
+    controller, terminal = pty.openpty()
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in CLI_ENV_VARS}
+        env.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
+        env.pop("NO_COLOR", None)
+        child = subprocess.Popen(
+            [script, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=terminal,
+            cwd=work,
+            env=env,
+        )
+        os.close(terminal)
+        shown = bytearray()
+        deadline = time.monotonic() + HANG_GUARD
+        while time.monotonic() < deadline:
+            if not select.select([controller], [], [], 1.0)[0]:
+                if child.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the child is gone and its side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        status = child.wait(timeout=HANG_GUARD)
+    finally:
+        os.close(controller)
+    return status, shown.decode("utf-8", "replace")
+
+
+def test_a_missing_endpoint_file_on_a_terminal_draws_no_progress_bar(
+    cli_isolated: Path, cachectl_script: str
+) -> None:
+    status, shown = _on_a_terminal(
+        cachectl_script, cli_isolated, "warm", "missing.txt", "--base-url", "http://127.0.0.1:9"
+    )
+
+    assert status == 2, shown
+    assert "requesting" not in shown
+    assert "missing.txt" in shown and "cachectl: error:" in shown
+
+
+def test_the_progress_bar_still_shows_on_a_terminal(
+    cli_isolated: Path, cachectl_script: str
+) -> None:
+    (cli_isolated / "sleepy.py").write_text(SLEEPY_APP, encoding="utf-8")
+    (cli_isolated / "ep.txt").write_text("/a\n/b\n", encoding="utf-8")
+
+    status, shown = _on_a_terminal(
+        cachectl_script,
+        cli_isolated,
+        "warm",
+        "ep.txt",
+        "--app",
+        "sleepy:app",
+        "--concurrency",
+        "1",
+    )
+
+    assert status == 0, shown
+    assert "requesting" in shown
+    assert "4 requests, sent in" in shown
