@@ -19,7 +19,7 @@ from cachectl.warm.judge import build_report
 from cachectl.warm.options import SETTLE_INTERVAL, SETTLE_LIMIT, WarmOptions
 from cachectl.warm.record import EndpointRecord, Tally
 from cachectl.warm.report import WarmReport
-from cachectl.warm.targets import load_targets
+from cachectl.warm.targets import Target, load_targets
 
 StatsProbe = Callable[[], Mapping[str, int]]
 USER_AGENT = "cachectl-warm"
@@ -121,7 +121,10 @@ async def _warm(
     transport: httpx.AsyncBaseTransport | None,
     partial_on_cancel: bool,
 ) -> WarmReport:
-    prepared = run.prepared = _Prepared(files, options, transport)
+    # Reading the files (a sitemap may be large) would block the caller's loop; the app is
+    # imported and made on it, as uvicorn does.
+    targets = await asyncio.to_thread(load_targets, files, options)
+    prepared = run.prepared = _Prepared(targets, options, transport)
     try:
         return await _run(prepared, options, run, on_progress, stats_probe, transport)
     except asyncio.CancelledError:
@@ -136,11 +139,11 @@ class _Prepared:
 
     def __init__(
         self,
-        files: EndpointFiles,
+        targets: Sequence[Target],
         options: WarmOptions,
         transport: httpx.AsyncBaseTransport | None,
     ) -> None:
-        self.targets = load_targets(files, options)
+        self.targets = targets
         self.headers = expand_headers(options.headers, os.environ)
         self.policy = options.header_policy
         self.app = load_app(options.app, options.factory) if options.app is not None else None
