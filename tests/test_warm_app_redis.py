@@ -91,7 +91,7 @@ def test_warm_app_table_names_request_time_and_settle_time(
     assert "3 endpoints x 2 passes = 6 requests, sent in " in result.stdout
     assert "requests/s (3 requests in " in result.stdout
     assert "published cache stats moved during the measured passes: hits +" in result.stdout
-    assert "for the published stats to settle" in result.stdout
+    assert "for the published stats to settle, before and after the measured" in result.stdout
 
 
 # An app whose cache is on Redis (so its stats publisher runs) and whose /slow/N never answers

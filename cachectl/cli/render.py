@@ -810,8 +810,8 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
         lines.append(f"published cache stats moved during the measured passes: {moved}")
     if s.settle_s is not None:
         lines.append(
-            f"then waited {elapsed(s.settle_s)} for the published stats to settle (they lag "
-            "by up to the application's stats interval)"
+            f"waited {elapsed(s.settle_s)} for the published stats to settle, before and after "
+            "the measured passes (not in the request times)"
         )
     for threshold in report.thresholds:
         lines.append(("ok    " if threshold.passed else "FAILED ") + threshold.message)
