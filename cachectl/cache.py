@@ -1116,12 +1116,21 @@ class AsyncCache(_CacheBase):
         )
 
     async def _publish_loop(self) -> None:
-        while True:
+        # On Python 3.11 redis-py's asyncio.wait_for drops a cancel that lands as a command
+        # completes (CPython gh-86296): the loop would go on and close() or the loop's
+        # shutdown await it forever. So it also ends on _closed, and re-raises a cancel that
+        # was requested but swallowed.
+        me = asyncio.current_task()
+        while not self._closed:
             await asyncio.sleep(self.config.stats_interval)
+            if self._closed:
+                return
             try:
                 await self._publish()
             except Exception as exc:  # the publisher must outlive any one failure
                 self._warn_once("publish", "cachectl: publishing stats failed: %s", exc)
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
 
     async def _lookup(self, key: Key) -> Entry | _Missing:
         # The hot path: str keys are handled inline (a call costs as much as the work).
@@ -1409,8 +1418,9 @@ class AsyncCache(_CacheBase):
             loop = task.get_loop()
             if loop is asyncio.get_running_loop():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                # wait(), not `await task`: the task's cancellation is not raised here, and a
+                # cancellation of close() itself still is.
+                await asyncio.wait({task})
             elif not loop.is_closed():  # started on another thread's loop: cancelled there
                 with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
                     loop.call_soon_threadsafe(task.cancel)

@@ -312,12 +312,15 @@ def test_progress_and_stats_probe(live: LiveServer, tmp_path: Path) -> None:
 
     report = warm(
         [path],
-        WarmOptions(base_url=live.base_url, passes=3),
+        WarmOptions(base_url=live.base_url, passes=3, settle_interval=0.01),
         on_progress=lambda done, total: progress.append((done, total)),
         stats_probe=probe,
     )
-    assert len(probes) == 2
+    # Read until two readings agree, before and after the measured passes.
+    assert len(probes) == 4
     assert report.summary.stats_delta == {"constant": 0, "served": 20}
+    assert report.summary.settle_s is not None
+    assert progress[0] == (0, 30)  # once the inputs are checked, before any request
     assert progress[-1] == (30, 30)
     assert [done for done, _ in progress] == sorted({done for done, _ in progress})
     assert {total for _, total in progress} == {30}

@@ -754,9 +754,20 @@ def request_progress() -> Iterator[Callable[[int, int], None]]:
 
     console = err()
     columns = [SpinnerColumn(), TextColumn("requesting"), BarColumn(), MofNCompleteColumn()]
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("warm", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    bar = Progress(*columns, TimeElapsedColumn(), console=console, transient=True)
+    task = bar.add_task("warm", total=None)
+
+    def update(done: int, total: int) -> None:
+        # Drawn from the first call on, which comes once the inputs are checked: a bad
+        # endpoint file is reported without a bar flashing first.
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        bar.stop()
 
 
 def show_warm(report: WarmReport, limit: int | None = None) -> None:
@@ -805,21 +816,25 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     out().print(_unbreakable(table))
     if len(shown) < len(report.endpoints):
         out().print(Text(f"... and {number(len(report.endpoints) - len(shown))} more endpoints"))
-    counts = ", ".join(f"{code}: {number(n)}" for code, n in sorted(s.status_counts.items()))
+    counts = (
+        ", ".join(f"{code}: {number(n)}" for code, n in sorted(s.status_counts.items())) or "none"
+    )
     in_flight = (
         f"with {s.concurrency} requests in flight: latency includes queueing in the application "
         "(--concurrency 1 measures one request at a time)"
         if s.concurrency > 1
         else "one request at a time"
     )
+    # Each time says what it covers: requesting, the measured passes (the rate's basis), and
+    # the wait for published stats, which no request figure includes.
     lines = [
         f"{count(s.targets, 'endpoint')} x {count(s.passes, 'pass', 'passes')} = "
-        f"{count(s.requests, 'request')} in "
-        f"{elapsed(s.duration_s)}; statuses {counts}",
+        f"{count(s.requests, 'request')}, sent in {elapsed(s.requests_s)}; statuses {counts}",
         f"measured {in_flight}",
         f"measured: p50 {millis(s.p50_ms)} ms, p95 {millis(s.p95_ms)} ms, p99 "
         f"{millis(s.p99_ms)} ms; hit ratio {ratio(s.hit_ratio)}; "
-        f"{s.requests_per_s or 0:,.0f} requests/s",
+        f"{s.requests_per_s or 0:,.0f} requests/s ({count(s.measured_requests, 'request')} "
+        f"in {elapsed(s.measured_s)})",
     ]
     if s.already_cached:
         one = s.already_cached == 1
@@ -838,6 +853,11 @@ def show_warm(report: WarmReport, limit: int | None = None) -> None:
     if s.stats_delta:
         moved = ", ".join(f"{k} +{v}" for k, v in s.stats_delta.items())
         lines.append(f"published cache stats moved during the measured passes: {moved}")
+    if s.settle_s is not None:
+        lines.append(
+            f"waited {elapsed(s.settle_s)} for the published stats to settle, before and after "
+            "the measured passes (not in the request times)"
+        )
     for threshold in report.thresholds:
         lines.append(("ok    " if threshold.passed else "FAILED ") + threshold.message)
     if report.interrupted:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,16 +14,13 @@ if TYPE_CHECKING:
     from cachectl.warm import StatsProbe
 
 
-PUBLISH_WAIT = 1.2  # seconds: the library's default stats_interval, and a margin
-SETTLE_LIMIT = 6.0  # seconds a reading waits at most for the published figures to settle
 INTERRUPTED = 130  # as a shell reports a command stopped by SIGINT
 
 
 def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
-    """Total cache hits from the published stats, when a cache URL is given or configured.
+    """A reading of the total hits and misses published, when a cache URL is given or configured.
 
-    A reading is taken once the figures have stopped moving for a publish interval, so that
-    the delta counts the measured passes' own hits, not pass 1's published late.
+    warm calls it from a worker thread until two readings agree (published figures lag).
     """
     settings = ctx.find_object(Settings) or Settings()
     if settings.url is None and not (os.environ.get("CACHECTL_URL") or os.environ.get("REDIS_URL")):
@@ -45,16 +40,7 @@ def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
             return {}
         return {"hits": total.hits, "misses": total.misses}
 
-    def probe() -> Mapping[str, int]:
-        deadline = time.monotonic() + SETTLE_LIMIT
-        reading = read()
-        while True:
-            time.sleep(PUBLISH_WAIT)
-            settled, reading = reading, read()
-            if reading == settled or time.monotonic() > deadline:
-                return reading
-
-    return probe
+    return read
 
 
 def warm(

@@ -17,6 +17,8 @@ from typing import Any, cast
 
 from cachectl.errors import BackendUnavailable, ConfigError
 
+ABANDON_AFTER = 5.0  # seconds a cancelled application task is waited for, at most
+
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -158,8 +160,10 @@ async def lifespan(app: ASGIApp, name: str) -> AsyncIterator[ASGIApp]:
     finally:
         if not task.done():
             task.cancel()
-        await asyncio.wait({task})
-        if not task.cancelled():
+            # An app that ignores its cancellation is left behind rather than hold the run,
+            # and Ctrl-C, forever.
+            await asyncio.wait({task}, timeout=ABANDON_AFTER)
+        if task.done() and not task.cancelled():
             # Retrieved, not raised: an error of the app's shutdown is not the warm run's.
             task.exception()
 

@@ -96,6 +96,8 @@ def build_report(
     passes: int,
     duration_s: float,
     measured_s: float,
+    requests_s: float | None = None,
+    settle_s: float | None = None,
     stats_delta: Mapping[str, int] | None = None,
     max_p95_ms: float | None = None,
     min_hit_ratio: float | None = None,
@@ -127,6 +129,9 @@ def build_report(
         if tally.measured_requests and measured_s > 0
         else None,
         duration_s=round(duration_s, 3),
+        requests_s=round(duration_s if requests_s is None else requests_s, 6),
+        measured_s=round(measured_s, 6),
+        settle_s=None if settle_s is None else round(settle_s, 3),
         failed_endpoints=sum(1 for e in endpoints if e.failed),
         stats_delta=stats_delta,
         concurrency=concurrency,

@@ -16,6 +16,10 @@ from cachectl.warm.origins import HeaderPolicy, origin_key, parse_origin
 ASGI_BASE_URL = "http://testserver"
 
 
+SETTLE_INTERVAL = 1.2  # seconds: the library's default stats_interval, and a margin
+SETTLE_LIMIT = 6.0  # seconds a stats reading waits at most for the figures to settle
+
+
 @dataclass(frozen=True, slots=True)
 class WarmOptions:
     """How to warm: target server, pacing, retries, passes and pass/fail thresholds.
@@ -41,6 +45,10 @@ class WarmOptions:
     backoff: float = 0.05
     header_origins: tuple[str, ...] = ()
     factory: bool | None = None  # whether `app` names a factory; None: told by its signature
+    # Published stats are read once two readings this far apart agree, waiting at most
+    # settle_limit seconds: they lag by up to the application's stats_interval.
+    settle_interval: float = SETTLE_INTERVAL
+    settle_limit: float = SETTLE_LIMIT
 
     def __post_init__(self) -> None:
         # Typer hands over lists; keep the dataclass hashable and immutable.
@@ -59,6 +67,13 @@ class WarmOptions:
             raise ConfigError(f"--retries must be between 0 and 20, not {self.retries}")
         if not (self.backoff >= 0 and math.isfinite(self.backoff)):
             raise ConfigError(f"backoff must be zero or more seconds, not {self.backoff}")
+        if not (
+            0 <= self.settle_interval <= self.settle_limit and math.isfinite(self.settle_limit)
+        ):
+            raise ConfigError(
+                "settle_interval and settle_limit must be 0 <= interval <= limit seconds, not "
+                f"{self.settle_interval} and {self.settle_limit}"
+            )
         if self.passes < 1:
             raise ConfigError(f"--passes must be at least 1, not {self.passes}")
         if self.max_p95_ms is not None and not self.max_p95_ms > 0:

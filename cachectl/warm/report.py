@@ -60,13 +60,16 @@ class Summary:
     status_counts: Mapping[str, int]  # '200', '500', ..., 'error' (no response); all passes
     hits: int  # measured responses judged HIT from their headers
     hit_ratio: float | None  # hits / measured_requests
-    requests_per_s: float | None  # measured requests / measured seconds
-    duration_s: float  # all passes
+    requests_per_s: float | None  # measured requests / measured_s
+    duration_s: float  # the whole run from pass 1 on: requests_s, then settle_s
     failed_endpoints: int
     stats_delta: Mapping[str, int] | None  # stats_probe() after minus before the measured passes
     concurrency: int = 1  # requests in flight: latencies above 1 include queueing in the app
     already_cached: int = 0  # targets whose pass-1 ("cold") response was already a cache hit
     received_bytes: int = 0  # response bodies, as sent over the wire, all passes
+    requests_s: float = 0.0  # seconds spent requesting, all passes
+    measured_s: float = 0.0  # seconds spent requesting in the measured passes
+    settle_s: float | None = None  # seconds waiting for published stats to settle; None: unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,9 @@ class WarmReport:
                 "hit_ratio": summary.hit_ratio,
                 "requests_per_s": summary.requests_per_s,
                 "duration_s": summary.duration_s,
+                "requests_s": summary.requests_s,
+                "measured_s": summary.measured_s,
+                "settle_s": summary.settle_s,
                 "failed_endpoints": summary.failed_endpoints,
                 "stats_delta": None if summary.stats_delta is None else dict(summary.stats_delta),
                 "concurrency": summary.concurrency,

@@ -12,13 +12,14 @@ import httpx
 
 from cachectl.config import redact_url
 from cachectl.errors import BackendUnavailable, ConfigError
-from cachectl.warm.app import lifespan, load_app
+from cachectl.warm.app import ABANDON_AFTER, lifespan, load_app
 from cachectl.warm.engine import Engine, ProgressCallback
 from cachectl.warm.headers import expand_headers
 from cachectl.warm.judge import build_report
-from cachectl.warm.options import WarmOptions
+from cachectl.warm.options import SETTLE_INTERVAL, SETTLE_LIMIT, WarmOptions
+from cachectl.warm.record import EndpointRecord, Tally
 from cachectl.warm.report import WarmReport
-from cachectl.warm.targets import load_targets
+from cachectl.warm.targets import Target, load_targets
 
 StatsProbe = Callable[[], Mapping[str, int]]
 USER_AGENT = "cachectl-warm"
@@ -55,6 +56,38 @@ def _delta(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int
     return {key: after.get(key, 0) - before.get(key, 0) for key in sorted({*before, *after})}
 
 
+async def settled_reading(
+    probe: StatsProbe, interval: float = SETTLE_INTERVAL, limit: float = SETTLE_LIMIT
+) -> Mapping[str, int]:
+    """probe() once two readings `interval` apart agree, or once `limit` seconds have passed.
+
+    Published stats lag by up to a publish interval. probe() does blocking I/O, so it runs in
+    a worker thread: the event loop stays free, and an application served in process on it
+    goes on publishing while this waits.
+    """
+    deadline = time.monotonic() + limit
+    reading = await asyncio.to_thread(probe)
+    while True:
+        await asyncio.sleep(interval)
+        settled, reading = reading, await asyncio.to_thread(probe)
+        if reading == settled or time.monotonic() > deadline:
+            return reading
+
+
+class _Run:
+    """What a run has done so far: enough to report on it whenever it stops."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.started: float | None = None  # when pass 1 started
+        self.ended: float | None = None  # when the last request or stats reading ended
+        self.pass_s: list[float] = []  # each pass's requesting time, pass 1 first
+        self.settle_s: float | None = None  # waiting for published stats, when probed
+        self.delta: dict[str, int] | None = None
+        self.interrupted = False
+        self.prepared: _Prepared | None = None
+
+
 async def run_warm(
     files: EndpointFiles,
     options: WarmOptions | None = None,
@@ -67,24 +100,76 @@ async def run_warm(
     """Warm every endpoint of the files, then measure; ConfigError before any request is sent.
 
     Pass 1 warms, passes 2..N are measured. Raises BackendUnavailable when no request of pass 1
-    could connect. `on_progress(done, total)` is called as requests finish (throttled);
-    `stats_probe()` is called before and after the measured passes and its delta reported.
-    With `partial_on_cancel`, a cancellation (Ctrl-C under asyncio.run) returns the report
-    of the requests done so far, marked interrupted, instead of raising.
+    could connect. `on_progress(done, total)` is called with 0 once the inputs are checked,
+    then as requests finish (throttled). `stats_probe()` reads the published cache stats (a
+    blocking call, run in a worker thread); its settled readings before and after the measured
+    passes are reported as a delta. With `partial_on_cancel`, a cancellation (Ctrl-C under
+    asyncio.run) returns the report of the requests done so far, marked interrupted, instead
+    of raising.
     """
     options = options or WarmOptions()
-    targets = load_targets(files, options)
-    headers = expand_headers(options.headers, os.environ)
-    policy = options.header_policy
-    app = load_app(options.app, options.factory) if options.app is not None else None
-    if app is not None and transport is not None:
-        raise ConfigError("--app serves the requests itself: give no transport with it")
+    run = _Run()
+    return await _warm(files, options, run, on_progress, stats_probe, transport, partial_on_cancel)
+
+
+async def _warm(
+    files: EndpointFiles,
+    options: WarmOptions,
+    run: _Run,
+    on_progress: ProgressCallback | None,
+    stats_probe: StatsProbe | None,
+    transport: httpx.AsyncBaseTransport | None,
+    partial_on_cancel: bool,
+) -> WarmReport:
+    # Reading the files (a sitemap may be large) would block the caller's loop; the app is
+    # imported and made on it, as uvicorn does.
+    targets = await asyncio.to_thread(load_targets, files, options)
+    prepared = run.prepared = _Prepared(targets, options, transport)
+    try:
+        return await _run(prepared, options, run, on_progress, stats_probe, transport)
+    except asyncio.CancelledError:
+        if not partial_on_cancel:
+            raise
+        run.interrupted = True
+        return _report(prepared, options, run)
+
+
+class _Prepared:
+    """The checked inputs of a run."""
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        options: WarmOptions,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        self.targets = targets
+        self.headers = expand_headers(options.headers, os.environ)
+        self.policy = options.header_policy
+        self.app = load_app(options.app, options.factory) if options.app is not None else None
+        if self.app is not None and transport is not None:
+            raise ConfigError("--app serves the requests itself: give no transport with it")
+
+
+async def _run(
+    prepared: _Prepared,
+    options: WarmOptions,
+    run: _Run,
+    on_progress: ProgressCallback | None,
+    stats_probe: StatsProbe | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> WarmReport:
+    targets = prepared.targets
+    total = len(targets) * options.passes
+    if on_progress is not None:
+        on_progress(0, total)
+    probe = stats_probe if options.passes > 1 else None
     async with contextlib.AsyncExitStack() as stack:
-        if app is not None:
-            served = await stack.enter_async_context(lifespan(app, str(options.app)))
+        if prepared.app is not None:
+            served = await stack.enter_async_context(lifespan(prepared.app, str(options.app)))
             transport = httpx.ASGITransport(app=served, raise_app_exceptions=False)
         client = await stack.enter_async_context(_client(options, transport))
-        engine = Engine(
+        engine = run.engine = Engine(
             client,
             targets,
             concurrency=options.concurrency,
@@ -92,46 +177,67 @@ async def run_warm(
             retries=options.retries,
             backoff=options.backoff,
             rate=options.rate,
-            total=len(targets) * options.passes,
-            headers=headers,
-            policy=policy,
+            total=total,
+            headers=prepared.headers,
+            policy=prepared.policy,
             on_progress=on_progress,
         )
-        started = time.perf_counter()
-        tally = engine.tally
-        measured_s = 0.0
-        delta = None
-        interrupted = False
+        run.started = time.perf_counter()
         try:
-            await engine.run_pass(measured=False)
-            if tally.responses == 0 and tally.connect_failures == len(targets):
+            await _pass(engine, run, measured=False)
+            if engine.tally.responses == 0 and engine.tally.connect_failures == len(targets):
                 raise _unreachable(engine, options)
-            before = stats_probe() if stats_probe is not None and options.passes > 1 else None
+            before = await _settle(probe, options, run) if probe is not None else None
             for _ in range(options.passes - 1):
-                measured_s += await engine.run_pass(measured=True)
-            delta = _delta(before, stats_probe()) if before is not None and stats_probe else None
-        except asyncio.CancelledError:
-            if not partial_on_cancel:
-                raise
-            interrupted = True
-        duration_s = time.perf_counter() - started
+                await _pass(engine, run, measured=True)
+            if before is not None and probe is not None:
+                run.delta = _delta(before, await _settle(probe, options, run))
+        finally:
+            # Before the app's shutdown and the client's close, which are not the run's time.
+            run.ended = time.perf_counter()
+    return _report(prepared, options, run)
+
+
+async def _pass(engine: Engine, run: _Run, measured: bool) -> None:
+    started = time.perf_counter()
+    try:
+        await engine.run_pass(measured=measured)
+    finally:  # an interrupted pass counts as far as it went
+        run.pass_s.append(time.perf_counter() - started)
+
+
+async def _settle(probe: StatsProbe, options: WarmOptions, run: _Run) -> Mapping[str, int]:
+    started = time.perf_counter()
+    try:
+        return await settled_reading(probe, options.settle_interval, options.settle_limit)
+    finally:
+        run.settle_s = (run.settle_s or 0.0) + time.perf_counter() - started
+
+
+def _report(prepared: _Prepared, options: WarmOptions, run: _Run) -> WarmReport:
+    engine = run.engine
+    targets = prepared.targets
+    records = engine.records if engine is not None else [EndpointRecord() for _ in targets]
+    headers = prepared.headers
     return build_report(
         targets,
-        engine.records,
-        tally,
+        records,
+        engine.tally if engine is not None else Tally(),
         base_url=options.effective_base_url,
         header_names=[name for name, _ in headers],
         passes=options.passes,
-        duration_s=duration_s,
-        measured_s=measured_s,
-        stats_delta=delta,
+        duration_s=(run.ended or time.perf_counter()) - run.started if run.started else 0.0,
+        measured_s=sum(run.pass_s[1:]),
+        requests_s=sum(run.pass_s),
+        settle_s=run.settle_s,
+        stats_delta=run.delta,
         max_p95_ms=options.max_p95_ms,
         min_hit_ratio=options.min_hit_ratio,
         concurrency=options.concurrency,
-        received_bytes=engine.received_bytes,
-        header_origins=policy.names if headers else (),
-        headers_withheld=dict(engine.withheld),
-        interrupted=interrupted,
+        received_bytes=engine.received_bytes if engine is not None else 0,
+        header_origins=prepared.policy.names if headers else (),
+        headers_withheld=dict(engine.withheld) if engine is not None else {},
+        interrupted=run.interrupted,
     )
 
 
@@ -145,15 +251,43 @@ def warm(
 ) -> WarmReport:
     """run_warm() for synchronous callers such as the CLI (starts its own event loop).
 
-    Ctrl-C stops the run and returns what was measured, with `interrupted` set.
+    Ctrl-C stops the run and returns what was measured, with `interrupted` set; a second
+    Ctrl-C (say, while an application served with --app shuts down) too.
     """
-    return asyncio.run(
-        run_warm(
-            files,
-            options,
-            on_progress=on_progress,
-            stats_probe=stats_probe,
-            transport=transport,
-            partial_on_cancel=True,
-        )
-    )
+    options = options or WarmOptions()
+    run = _Run()
+    # asyncio.Runner, as asyncio.run, turns the first Ctrl-C into a cancellation of the run
+    # and a second into KeyboardInterrupt; unlike asyncio.run, the tasks left over are not
+    # awaited forever (an application under --app may ignore its cancellation).
+    runner = asyncio.Runner()
+    try:
+        return runner.run(_warm(files, options, run, on_progress, stats_probe, transport, True))
+    except KeyboardInterrupt:
+        if run.prepared is None:
+            raise
+        run.interrupted = True
+        return _report(run.prepared, options, run)
+    finally:
+        _close(runner)
+
+
+def _close(runner: asyncio.Runner) -> None:
+    """runner.close(), unless tasks outlive their cancellation: then they are left behind."""
+    loop = runner.get_loop()
+    left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C again: wait no longer
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=ABANDON_AFTER))
+    if all(task.done() for task in left):
+        runner.close()
+        return
+    # runner.close() would await them forever. No "Task was destroyed but it is pending!"
+    # either: they are left on purpose.
+    loop.set_exception_handler(lambda loop, context: None)
+    with contextlib.suppress(KeyboardInterrupt):
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    asyncio.set_event_loop(None)
+    loop.close()
