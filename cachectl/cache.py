@@ -48,6 +48,10 @@ log = logging.getLogger("cachectl")
 REPLAY_ROUNDS = 3
 
 
+#: The longest ttl a write takes, in seconds: Redis refuses an expiry past 2**63 ms from now.
+MAX_TTL = 1e15
+
+
 def _prefix(key: Key) -> str:
     if isinstance(key, str):
         return key.partition(":")[0]
@@ -205,8 +209,12 @@ class _CacheBase:
             ttl = self.config.default_ttl
             if ttl is None:
                 return None
-        if ttl <= 0:
-            raise ConfigError(f"ttl must be positive seconds or None, not {ttl!r}")
+        # Written so that nan fails too; past MAX_TTL, Redis refuses the expiry (or the
+        # conversion overflows), and the write would fail where the caller learns nothing.
+        if not 0 < ttl <= MAX_TTL:
+            raise ConfigError(
+                f"ttl must be positive seconds up to {MAX_TTL:.0e}, or None, not {ttl!r}"
+            )
         return max(1, int(ttl * 1000))
 
     def _tag_keys(self, tags: Iterable[str]) -> list[bytes]:

@@ -579,3 +579,23 @@ def test_set_many_counts_sets_per_prefix(cache: Cache) -> None:
     cache.set_many({"users:1": 1, "users:2": 2, "orders:1": 3})
     stats = cache.stats()
     assert (stats["users"].sets, stats["orders"].sets) == (2, 1)
+
+
+@pytest.mark.parametrize("ttl", [float("inf"), float("nan"), 1e300, -1.0, 0.0])
+async def test_a_ttl_out_of_range_is_refused_before_anything_is_written(
+    cache: Cache, acache: AsyncCache, ttl: float
+) -> None:
+    # inf raised OverflowError, nan ValueError, and 1e300 reached Redis, which refused it,
+    # so the write failed where the caller learned nothing.
+    for call in (
+        lambda: cache.set("t", 1, ttl=ttl),
+        lambda: cache.set_many({"t": 1}, ttl=ttl),
+        lambda: cache.touch("t", ttl),
+    ):
+        with pytest.raises(ConfigError, match="ttl must be positive seconds"):
+            call()
+    with pytest.raises(ConfigError, match="ttl must be positive seconds"):
+        await acache.set("t", 1, ttl=ttl, tags=("x",))
+    assert cache.get("t") is None and await acache.get("t") is None
+    cache.set("t", 1, ttl=1e10)  # far, but within Redis's range
+    assert cache.ttl("t") == pytest.approx(1e10, rel=1e-6)
