@@ -43,6 +43,29 @@ def own_redis() -> Iterator[RedisServer]:
         yield server
 
 
+#: An ACL user that may do everything but run scripts (as on some managed services).
+NO_SCRIPT_USER = "noscript"
+NO_SCRIPT_ACL = ("on", ">pw", "~*", "+@all", "-@scripting")
+
+
+def no_script(url: str) -> str:
+    """url as NO_SCRIPT_USER (the user must exist on the server: see no_script_url)."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{NO_SCRIPT_USER}:pw@{rest}"
+
+
+@pytest.fixture
+def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
+    """The shared server (flushed) as a user that may not run scripts."""
+    with redis_server.client() as admin:
+        admin.execute_command("ACL", "SETUSER", NO_SCRIPT_USER, *NO_SCRIPT_ACL)
+    try:
+        yield no_script(redis_url)
+    finally:
+        with redis_server.client() as admin:
+            admin.execute_command("ACL", "DELUSER", NO_SCRIPT_USER)
+
+
 # ---------------------------------------------------------------------------------------------
 # Real Redis Cluster: three primaries, no replicas
 # ---------------------------------------------------------------------------------------------
@@ -60,6 +83,20 @@ def cluster_url(redis_cluster: RedisCluster) -> str:
     """``redis+cluster://`` URL of the first node, every node FLUSHALL-ed before the test."""
     redis_cluster.flush()
     return f"redis+cluster://127.0.0.1:{redis_cluster.ports[0]}/0"
+
+
+@pytest.fixture
+def no_script_cluster_url(redis_cluster: RedisCluster, cluster_url: str) -> Iterator[str]:
+    """The cluster (flushed) as a user that may not run scripts: ACLs are per node."""
+    for node in redis_cluster.nodes:
+        with node.client() as admin:
+            admin.execute_command("ACL", "SETUSER", NO_SCRIPT_USER, *NO_SCRIPT_ACL)
+    try:
+        yield no_script(cluster_url)
+    finally:
+        for node in redis_cluster.nodes:
+            with node.client() as admin:
+                admin.execute_command("ACL", "DELUSER", NO_SCRIPT_USER)
 
 
 # ---------------------------------------------------------------------------------------------

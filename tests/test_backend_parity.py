@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterator
 
 import pytest
 
@@ -62,20 +61,6 @@ def test_the_redis_backends_offer_the_same_methods() -> None:
             assert inspect.iscoroutinefunction(attr) or inspect.isasyncgenfunction(attr), name
             sync_params = list(inspect.signature(sync_public[name]).parameters)  # type: ignore[arg-type]
             assert list(inspect.signature(attr).parameters) == sync_params, name
-
-
-@pytest.fixture
-def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
-    """A URL of a user that may not run scripts (as on some managed services)."""
-    with redis_server.client() as admin:
-        admin.execute_command(
-            "ACL", "SETUSER", "noscript-parity", "on", ">pw", "~*", "+@all", "-@scripting"
-        )
-    try:
-        yield redis_url.replace("redis://", "redis://noscript-parity:pw@")
-    finally:
-        with redis_server.client() as admin:
-            admin.execute_command("ACL", "DELUSER", "noscript-parity")
 
 
 @pytest.mark.parametrize("scripts", [True, False], ids=["server-side", "scripts-refused"])

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 import redis
 
 from cachectl import AsyncCache, Cache
 from cachectl.codec import PLAIN_HEADER, Codec
-from tests.servers import RedisServer
 
 PATIENT = {"socket_timeout": 5.0, "connect_timeout": 5.0, "pool_timeout": 5.0}
 
@@ -69,20 +67,6 @@ def test_a_value_written_by_someone_else_is_no_counter(
             c.incr("n")
         assert raw_redis.get(b"foreign:n") == foreign
         assert c.breaker_state.value == "closed"
-
-
-@pytest.fixture
-def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
-    """A URL of a user that may not run scripts (as on some managed services)."""
-    with redis_server.client() as admin:
-        admin.execute_command(
-            "ACL", "SETUSER", "noscript-count", "on", ">pw", "~*", "+@all", "-@scripting"
-        )
-    try:
-        yield redis_url.replace("redis://", "redis://noscript-count:pw@")
-    finally:
-        with redis_server.client() as admin:
-            admin.execute_command("ACL", "DELUSER", "noscript-count")
 
 
 def test_where_scripts_are_refused_increments_are_still_atomic(no_script_url: str) -> None:

@@ -464,20 +464,6 @@ def test_an_entry_written_again_during_tag_invalidation_keeps_its_tag(
 # -- where scripts are refused ----------------------------------------------------------------
 
 
-@pytest.fixture
-def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
-    """A URL of a user that may not run scripts (as on some managed services)."""
-    with redis_server.client() as admin:
-        admin.execute_command(
-            "ACL", "SETUSER", "noscript", "on", ">pw", "~*", "+@all", "-@scripting"
-        )
-    try:
-        yield redis_url.replace("redis://", "redis://noscript:pw@")
-    finally:
-        with redis_server.client() as admin:
-            admin.execute_command("ACL", "DELUSER", "noscript")
-
-
 def test_prefix_invalidation_without_scripts(no_script_url: str) -> None:
     with Cache(no_script_url, namespace="acl", **PATIENT) as cache:
         cache.set_many({key: 1 for key in DASHBOARD_KEYS})

@@ -5,7 +5,6 @@ step in a script or, where scripts are refused, the client ranks."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,20 +15,6 @@ from cachectl.ops.selection import select
 from tests.servers import RedisServer
 
 LAST = 1 << 62
-
-
-@pytest.fixture
-def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
-    """A URL of a user that may not run scripts (as on some managed services)."""
-    with redis_server.client() as admin:
-        admin.execute_command(
-            "ACL", "SETUSER", "noscript-rank", "on", ">pw", "~*", "+@all", "-@scripting"
-        )
-    try:
-        yield redis_url.replace("redis://", "redis://noscript-rank:pw@")
-    finally:
-        with redis_server.client() as admin:
-            admin.execute_command("ACL", "DELUSER", "noscript-rank")
 
 
 def _fill(server: RedisServer, seed: int) -> None:

@@ -20,42 +20,10 @@ from cachectl.backends import scriptless
 from cachectl.backends.redis import RedisBackend
 from cachectl.config import build_config
 from cachectl.testing import CacheConformance, Face
+from tests.conftest import NO_SCRIPT_ACL, NO_SCRIPT_USER, no_script
 from tests.servers import RedisCluster, RedisServer
 
 PATIENT: dict[str, Any] = {"socket_timeout": 5.0, "connect_timeout": 5.0, "pool_timeout": 5.0}
-USER = "noscript-h17"
-NOSCRIPT_ACL = ("on", ">pw", "~*", "+@all", "-@scripting")
-
-
-def _with_user(url: str) -> str:
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://{USER}:pw@{rest}"
-
-
-@pytest.fixture
-def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
-    """The shared server (flushed) as a user that may not run scripts."""
-    with redis_server.client() as admin:
-        admin.execute_command("ACL", "SETUSER", USER, *NOSCRIPT_ACL)
-    try:
-        yield _with_user(redis_url)
-    finally:
-        with redis_server.client() as admin:
-            admin.execute_command("ACL", "DELUSER", USER)
-
-
-@pytest.fixture
-def no_script_cluster_url(redis_cluster: RedisCluster, cluster_url: str) -> Iterator[str]:
-    """The cluster (flushed) as a user that may not run scripts: ACLs are per node."""
-    for node in redis_cluster.nodes:
-        with node.client() as admin:
-            admin.execute_command("ACL", "SETUSER", USER, *NOSCRIPT_ACL)
-    try:
-        yield _with_user(cluster_url)
-    finally:
-        for node in redis_cluster.nodes:
-            with node.client() as admin:
-                admin.execute_command("ACL", "DELUSER", USER)
 
 
 @dataclass
@@ -342,9 +310,9 @@ def test_owed_tag_invalidations_are_replayed_where_scripts_are_refused(
     # The breaker's replay runs the same tag invalidation: it must close where scripts are
     # refused, having removed what the outage owed.
     with own_redis.client() as admin:
-        admin.execute_command("ACL", "SETUSER", USER, *NOSCRIPT_ACL)
+        admin.execute_command("ACL", "SETUSER", NO_SCRIPT_USER, *NO_SCRIPT_ACL)
     quick = {"socket_timeout": 0.25, "connect_timeout": 0.25, "recovery_interval": 0.2}
-    c = make_face(_with_user(own_redis.url), namespace, failure_threshold=1, **quick)
+    c = make_face(no_script(own_redis.url), namespace, failure_threshold=1, **quick)
     c.set("a", 1, ttl=60, tags=("x",))
     c.set("b", 2, ttl=60, tags=("y",))
     own_redis.pause()

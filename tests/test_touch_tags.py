@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -15,7 +14,6 @@ import redis
 
 from cachectl import MISS, AsyncCache, Cache
 from cachectl.keys import namespace_of, tags_record
-from tests.servers import RedisServer
 
 PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
@@ -86,20 +84,6 @@ def test_a_forged_tags_record_makes_touch_write_no_other_key(
 
 
 # -- where scripts are refused (an ACL, a managed service) ---------------------------------------
-
-
-@pytest.fixture
-def no_script_url(redis_server: RedisServer, redis_url: str) -> Iterator[str]:
-    """A URL of a user that may not run scripts."""
-    with redis_server.client() as admin:
-        admin.execute_command(
-            "ACL", "SETUSER", "noscript-touch", "on", ">pw", "~*", "+@all", "-@scripting"
-        )
-    try:
-        yield redis_url.replace("redis://", "redis://noscript-touch:pw@")
-    finally:
-        with redis_server.client() as admin:
-            admin.execute_command("ACL", "DELUSER", "noscript-touch")
 
 
 @pytest.mark.parametrize("longer", [60.0, None], ids=["ttl", "no-expiry"])
