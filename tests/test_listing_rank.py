@@ -76,3 +76,16 @@ def test_the_chosen_keys_score_the_n_best_scores(
     assert len(got) == n
     assert all(abs(a - b) <= tolerance for a, b in zip(got, expected, strict=True)), (got, expected)
     assert all(not row.key.startswith(b"other") for row in chosen.rows)
+
+
+@pytest.mark.parametrize("n", [1, 7, 40, 1000])
+def test_name_order_lists_the_first_n_names_of_the_whole_selection(
+    redis_server: RedisServer, redis_url: str, n: int
+) -> None:
+    _fill(redis_server, seed=n)
+    config = build_config(redis_url, namespace="rank", socket_timeout=10.0)
+    with connection(config) as conn:
+        chosen = listing.list_keys(conn, select(conn.keys, required=False), n, "name", 13)
+    with redis_server.client() as raw:
+        names = sorted(key.removeprefix(b"rank:") for key in raw.scan_iter(b"rank:*"))
+    assert [row.key for row in chosen.rows] == names[:n]

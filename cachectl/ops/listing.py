@@ -216,14 +216,13 @@ class _Pool:
     """The n first keys of everything added, by score and then by name (name order) or by
     arrival (ttl and memory order: ties go to the key scanned first).
 
-    Memory stays within about 2n keys: the pool is cut to its n best whenever it doubles, and
-    from then on only keys that rank before the n-th best (the bound) are kept.
+    Memory stays within about 2n keys: once n keys are in, only keys that rank before the
+    n-th best (nth) are kept, and the pool is cut to its n best whenever it doubles.
     """
 
     def __init__(self, n: int, by_name: bool) -> None:
         self.n, self.by_name = n, by_name
         self.ranks: dict[bytes, Any] = {}  # by key: SCAN may return a key twice
-        self.bound: Any = None
         self.seen = 0
         self._nth: Any = None
         self._added = 0  # keys kept since _nth was found
@@ -235,14 +234,14 @@ class _Pool:
             ranked = scored
         else:
             ranked = [((score, first + i), key) for i, (score, key) in enumerate(scored)]
-        if self.bound is not None:
-            ranked = [item for item in ranked if item[0] < self.bound]
+        bound = self.nth()
+        if bound is not None:
+            ranked = [item for item in ranked if item[0] < bound]
         for rank, key in ranked:
             self.ranks.setdefault(key, rank)
         self._added += len(ranked)
         if len(self.ranks) >= 2 * self.n + 1024:
-            best = heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1))
-            self.ranks, self.bound = dict(best), best[-1][1]
+            self.ranks = dict(heapq.nsmallest(self.n, self.ranks.items(), key=itemgetter(1)))
 
     def nth(self) -> Any:
         """A rank no key after which can enter the first n (None: fewer than n keys yet), so
