@@ -23,6 +23,7 @@ from typing import Any
 
 import redis.exceptions
 
+from cachectl.keys import display_name
 from cachectl.ops.connect import Connection
 
 log = logging.getLogger("cachectl")
@@ -128,9 +129,7 @@ def record(
         # The key holds something else (written by someone else), or Redis went away after
         # the action: the action is done and is reported as done; the log says what could
         # not be recorded, nothing is overwritten.
-        log.warning(
-            "cachectl: audit entry not recorded (%s): %s", key.decode(errors="replace"), exc
-        )
+        log.warning("cachectl: audit entry not recorded (%s): %s", display_name(key), exc)
     return entry
 
 
