@@ -18,6 +18,7 @@ import msgpack
 import redis
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -414,13 +415,14 @@ class BoundedAsyncPool(aioredis.ConnectionPool):
             self._free_slot()
 
 
-def client_options(config: CacheConfig) -> dict[str, Any]:
-    """Connection options shared by the sync and async clients."""
+def client_options(config: CacheConfig, *, for_asyncio: bool = False) -> dict[str, Any]:
+    """Connection options of the sync client, or of the asyncio one (its own Retry class:
+    redis-py 8.2 warns when an asyncio client is given the sync one)."""
     options: dict[str, Any] = {
         "socket_timeout": config.socket_timeout,
         "socket_connect_timeout": config.connect_timeout,
         # The breaker decides what a failure means; redis-py retrying would multiply timeouts.
-        "retry": Retry(NoBackoff(), 0),
+        "retry": (AsyncRetry if for_asyncio else Retry)(NoBackoff(), 0),
         "client_name": "cachectl",
     }
     if config.password is not None:
@@ -461,7 +463,7 @@ class _AsyncCluster(aioredis.RedisCluster):
 
 def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
     """The asyncio counterpart of sync_client."""
-    options = client_options(config)
+    options = client_options(config, for_asyncio=True)
     if config.cluster:
         return _AsyncCluster.from_url(
             config.redis_url, max_connections=config.max_connections, **options
