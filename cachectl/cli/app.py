@@ -61,7 +61,7 @@ def exit_status(exc: CachectlError) -> int:
 
 def report(message: str, label: str = "error") -> None:
     """One line on stderr, the one style of every error: 'cachectl: error: ...'."""
-    from cachectl.cli.render import name
+    from cachectl.cli.render import ERROR_CELLS, name
 
     # Split on line feeds only: a CR or another control character in a key is escaped, not
     # taken for a line break (or obeyed by the terminal).
@@ -69,10 +69,6 @@ def report(message: str, label: str = "error") -> None:
     text = " ".join(part for part in parts if part) or "unknown error"
     # A message quoting a 100 KB key is shortened in its middle: still one readable line.
     typer.echo(f"cachectl: {label}: {name(text, ERROR_CELLS)}", err=True)
-
-
-#: Cells of an error message at most.
-ERROR_CELLS = 500
 
 
 def _is_usage_error(exc: BaseException) -> bool:

@@ -530,7 +530,8 @@ def append_unreachable(last: StatsReport, note: str, error: str, since: str, as_
     sys.stdout.flush()
 
 
-#: Cells of a note in a stream at most (an error quoting a long URL stays one line).
+#: Cells of an error line, or of a note in a stream, at most: a message quoting a 100 KB key
+#: stays one readable line.
 ERROR_CELLS = 500
 
 

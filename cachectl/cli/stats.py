@@ -306,16 +306,13 @@ def _rewrite(
             if isinstance(taken, Unreachable):
                 if down is None:
                     down = taken
-                    typer.echo(
-                        f"cachectl: {_unreachable(down, taken, stopper.interval)}; {output} "
-                        "keeps the last snapshot",
-                        err=True,
-                    )
+                    note = _unreachable(down, taken, stopper.interval)
+                    _say(f"{note}; {output} keeps the last snapshot")
             else:
                 if down is not None:
                     from cachectl.cli.render import utc_now
 
-                    typer.echo(f"cachectl: Redis answers again at {utc_now()}", err=True)
+                    _say(f"Redis answers again at {utc_now()}")
                     down = None
                 report = taken
                 _write_atomically(output, _text(report, fmt))
@@ -323,6 +320,13 @@ def _rewrite(
             taken = stopper.run(take)
     except _Stop:
         return report
+
+
+def _say(message: str) -> None:
+    """One line on stderr, escaped and bounded as an error line is."""
+    from cachectl.cli.render import ERROR_CELLS, name
+
+    typer.echo(f"cachectl: {name(message, ERROR_CELLS)}", err=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:
