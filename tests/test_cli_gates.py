@@ -222,6 +222,16 @@ def test_a_forgotten_namespace_points_at_the_biggest(shops: str, run_script: Run
     )
 
 
+def test_a_namespace_flushed_whole_is_still_the_nearest(shops: str, run_script: Run) -> None:
+    flushed = run_script("--url", shops, "--namespace", "billing", "flush", "--all", "--yes")
+    assert flushed.exit_code == 0, flushed.stderr  # its stats hash stays: it holds something
+    done = run_script("--url", shops, "--namespace", "billng", "keys")
+    assert done.exit_code == 5
+    assert "did you mean --namespace billing? Namespaces found: billing (0 keys), shop" in (
+        done.stderr
+    )
+
+
 def test_names_equally_near_are_all_suggested(redis_url: str, run_script: Run) -> None:
     _namespace(redis_url, "ship", 3)
     _namespace(redis_url, "shop", 9)

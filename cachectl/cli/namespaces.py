@@ -152,15 +152,17 @@ def _hint(conn: Connection) -> str:
         return text + allow  # a server that refuses SCAN or INFO to this user
     if found.total == 0:
         return text + "; the database holds no keys at all" + allow
-    # A namespace holding only bookkeeping (a flushed one's stats hash or audit log) is no
-    # place to point at.
-    others = [ns for ns in found.others(current) if ns.cachectl and ns.keys]
-    if not others:
+    # Near names are any that hold something of cachectl's (a flushed namespace keeps its
+    # stats); a name that is far off is suggested for its entries alone, and an audit log is
+    # no reason to point anywhere.
+    held = [ns for ns in found.others(current) if ns.cachectl and (ns.keys or ns.tags or ns.stats)]
+    close, far = nearest(current, held)
+    far = [ns for ns in far if ns.keys]
+    if not close and not far:
         return (
             text + f", and no other cachectl namespace among {found.examined:,} keys "
             "examined (keys --no-namespace lists the keys of other programs)" + allow
         )
-    close, far = nearest(current, others)
     # No name near enough to be a typo: the biggest, as for a --namespace forgotten.
     meant = [ns.name for ns in close[:3]] or [far[0].name]
     shown = " or ".join(f"--namespace {name(n, NAME_CELLS)}" for n in meant)
