@@ -175,11 +175,9 @@ def test_a_namespace_with_stats_is_settled_by_one_exists_without_a_scan(
 def test_a_small_namespace_without_stats_among_many_keys_is_found(
     redis_url: str, raw_redis: redis.Redis, run_script: Run
 ) -> None:
-    pipe = raw_redis.pipeline(transaction=False)
-    for i in range(30_000):
-        pipe.set(f"big:k{i}", b"x")
-    pipe.execute()
-    raw_redis.set("quiet:one", b"1")  # no stats, one entry among 30,001 keys
+    for start in range(0, 25_000, 5_000):  # more than two SCAN steps of 10,000
+        raw_redis.mset({f"big:k{i}": b"x" for i in range(start, start + 5_000)})
+    raw_redis.set("quiet:one", b"1")  # no stats, one entry among 25,001 keys
     with connection(build_config(redis_url, namespace="quiet")) as conn:
         assert holds_anything(conn) is True
     with connection(build_config(redis_url, namespace="quiet2")) as conn:

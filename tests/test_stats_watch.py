@@ -270,6 +270,47 @@ def test_a_watch_ends_on_its_own_deadline_even_while_redis_is_down(
     assert lines[-1].get("unreachable") is True
 
 
+def test_an_output_file_keeps_its_last_snapshot_through_an_outage(
+    own_redis: RedisServer, cachectl_script: str, cli_isolated: Path
+) -> None:
+    with Cache(own_redis.url, namespace=CLI_NAMESPACE, socket_timeout=2.0) as cache:
+        cache.get("users:1")
+        cache.publish_stats()
+    out, err = cli_isolated / "stats.json", cli_isolated / "watch.err"
+
+    def wait_for(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + HANG_GUARD
+        while not done():
+            assert time.monotonic() < deadline, err.read_text()
+            time.sleep(0.05)
+
+    with err.open("wb") as sink:
+        env = {k: v for k, v in os.environ.items() if k not in CLI_ENV_VARS}
+        child = subprocess.Popen(
+            [cachectl_script, "stats", "--url", own_redis.url, "--namespace", CLI_NAMESPACE,
+             "--watch", "0.2", "--format", "json", "--output", str(out)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink, env=env,
+        )  # fmt: skip
+        try:
+            wait_for(out.exists)
+            own_redis.stop()
+            wait_for(lambda: "Redis unreachable since" in err.read_text())
+            last = json.loads(out.read_text())
+            time.sleep(0.6)  # intervals without Redis: the file is left as it was
+            assert json.loads(out.read_text()) == last and child.poll() is None
+            own_redis.start()
+            wait_for(lambda: "Redis answers again at" in err.read_text())
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=HANG_GUARD)
+    assert child.returncode == 0, err.read_text()
+    lines = err.read_text().splitlines()
+    assert len(lines) == 2, lines  # one line when the outage began, one when it ended
+    assert lines[0].startswith("cachectl: Redis unreachable since ")
+    assert lines[0].endswith(f"{out} keeps the last snapshot")
+    assert _users(last) == (0, 1)
+
+
 def test_for_needs_watch(run_script: Callable[..., Any], redis_url: str) -> None:
     done = run_script("--url", redis_url, "stats", "--for", "5")
     assert done.exit_code == 2
