@@ -36,6 +36,8 @@ from cachectl.errors import BackendUnavailable, CachectlError, CheckFailed, Conf
 from cachectl.ops import aio, audit
 from cachectl.ops import selection as sel
 from cachectl.ops.connect import Connection, for_cache, translate_errors
+from cachectl.ops.edit import MAX_TTL
+from cachectl.ops.flush import MAX_LIMIT, MAX_RATE
 from cachectl.ops.inspect import display_key, hexdump
 from cachectl.stats import percentile
 
@@ -84,8 +86,8 @@ class Selector(BaseModel):
     pattern: str | None = None
     tag: str | None = None
     keys: list[str] | None = Field(None, max_length=MAX_NAMED)
-    everything: bool = Field(False, alias="all")
-    max_keys: int | None = Field(None, ge=0)
+    everything: bool = Field(False, alias="all", strict=True)
+    max_keys: int | None = Field(None, ge=0, le=MAX_LIMIT, strict=True)
 
     def selection(self, conn: Connection) -> sel.Selection:
         """The ops selection, by the command line's rules."""
@@ -99,27 +101,29 @@ class Selector(BaseModel):
         )
 
     def confirm_text(self, conn: Connection, selection: sel.Selection) -> str:
-        """What the user types to confirm: the prefix, pattern or tag, 'N named keys', or the
-        namespace for all."""
+        """What the user types to confirm: the namespace's name for a selection that covers it
+        all (ops' rule, as on the command line), else the prefix, pattern or tag, or 'N named
+        keys'."""
+        if selection.whole:
+            return conn.keys.namespace
         if self.prefix is not None:
             return self.prefix
         if self.pattern is not None:
             return self.pattern
         if self.tag is not None:
             return self.tag
-        if self.keys:
-            # The keys named, not those that exist now (the preview's count): typed text that
-            # an expiry between preview and flush would change would refuse the flush.
-            n = len(selection.keys)
-            return f"{n} named key{'' if n == 1 else 's'}"
-        return conn.keys.namespace
+        # The keys named, not those that exist now (the preview's count): typed text that an
+        # expiry between preview and flush would change would refuse the flush.
+        n = len(selection.keys)
+        return f"{n} named key{'' if n == 1 else 's'}"
 
 
-def _flush_selection(params: list[tuple[str, str]]) -> Selector:
-    """The selection of a /flush request (?prefix= | ?tag= | ?pattern=); 422 for an unknown or
-    repeated parameter (the rest is checked by ops.selection.select, as `cachectl flush` is)."""
+def _flush_selection(params: list[tuple[str, str]]) -> tuple[Selector, str | None]:
+    """The selection of a /flush request (?prefix= | ?tag= | ?pattern=) and its ?confirm=; 422
+    for an unknown or repeated parameter (the rest is checked by ops.selection.select, as
+    `cachectl flush` is)."""
     names = [name for name, _ in params]
-    unknown = sorted({name for name in names if name not in SELECTORS})
+    unknown = sorted({name for name in names if name not in (*SELECTORS, "confirm")})
     if unknown:
         raise _bad_request(
             f"unknown query parameter {unknown[0]!r}: give one of prefix, tag, pattern"
@@ -127,16 +131,20 @@ def _flush_selection(params: list[tuple[str, str]]) -> Selector:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise _bad_request(f"{repeated[0]} is given more than once")
-    if not params:
+    given = dict(params)
+    confirm = given.pop("confirm", None)
+    if not given:
         raise _bad_request("choose what to flush: give one of prefix, tag, pattern")
-    return Selector.model_validate(dict(params))
+    return Selector.model_validate(given), confirm
 
 
 class FlushRequest(Selector):
     """A flush: the selection, the typed confirmation, and an optional limit."""
 
-    confirm: str = Field(max_length=MAX_KEY)
-    rate: float | None = Field(None, ge=1.0)  # keys a second at most, as `cachectl flush --rate`
+    # Missing: a 409 that says what to type, as a wrong one is.
+    confirm: str | None = Field(None, max_length=MAX_KEY)
+    # Keys a second at most, as `cachectl flush --rate`.
+    rate: float | None = Field(None, ge=1.0, le=MAX_RATE, strict=True, allow_inf_nan=False)
 
 
 class TtlRequest(BaseModel):
@@ -146,7 +154,7 @@ class TtlRequest(BaseModel):
 
     key: str | None = Field(None, max_length=MAX_KEY)
     key_hex: str | None = Field(None, max_length=2 * MAX_KEY)
-    ttl: float | None
+    ttl: float | None = Field(gt=0, le=MAX_TTL, strict=True, allow_inf_nan=False)
 
 
 class LatencyRequest(BaseModel):
@@ -154,7 +162,7 @@ class LatencyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    samples: int = Field(20, ge=1, le=1000)
+    samples: int = Field(20, ge=1, le=1000, strict=True)
 
 
 def _app_key(key: str | None, key_hex: str | None) -> bytes:
@@ -270,12 +278,21 @@ def admin_router(
     The admin token may do everything; the read-only token may GET, probe latency and plan a
     flush. Every error is a 4xx/5xx with a small JSON body {"detail": ...} that never echoes
     the request (cachectl.contrib.bounded); a body is at most 1 MiB of finite, shallow JSON
-    (413, 400); Redis unreachable: 503.
+    (413, 400), every number in a body or a query is finite and within its bounds (422); Redis
+    unreachable: 503. Every JSON answer carries Cache-Control: no-store and nosniff.
+
+    A flush is confirmed by typing: the prefix, pattern or tag, or the namespace's name when
+    the selection covers the whole namespace (all, or a glob such as '*').
+
+    The audit log records the client address the server gives (the ASGI scope's client): behind
+    a proxy, let the server take it from X-Forwarded-For for that proxy only (uvicorn
+    --forwarded-allow-ips).
 
     GET  /health   Redis latency and breaker state (503 when Redis is unreachable)
     GET  /stats    this process's figures and those every process published, per prefix
     GET  /latency  a short PING probe (min/p50/p99/max in ms)
-    POST /flush    ?prefix=P | ?tag=T | ?pattern=GLOB: how many keys were removed (admin)
+    POST /flush    ?prefix=P | ?tag=T | ?pattern=GLOB: how many keys were removed (admin);
+                   a selection of the whole namespace also needs ?confirm=<namespace>
     GET  /api/whoami, /api/overview, /api/keys, /api/keys/top, /api/key, /api/audit,
          /api/flush/progress
     POST /api/latency, /api/flush/plan, /api/flush (admin), /api/key/ttl (admin)
@@ -394,11 +411,12 @@ def admin_router(
         prefix: str | None = None,
         tag: str | None = None,
         pattern: str | None = None,
+        confirm: str | None = Query(None, max_length=MAX_KEY),
     ) -> dict[str, Any]:
         params = request.query_params.multi_items()
-        body = _flush_selection(params)
-        result = await ops.run(_flush, body, None, progress, actor(request))
-        return {**dict(params), "removed": result["removed"]}
+        body, typed = _flush_selection(params)
+        result = await ops.run(_flush, body, typed, progress, actor(request), True)
+        return {**{k: v for k, v in params if k != "confirm"}, "removed": result["removed"]}
 
     # -- the JSON API of the page -------------------------------------------------------------
 
@@ -538,6 +556,7 @@ def admin_router(
                 "sample": [display_key(k) for k in sample],
                 "sample_hex": [k.hex() for k in sample],
                 "confirm": body.confirm_text(conn, selection),
+                "whole": selection.whole,
                 "max_keys": body.max_keys,
                 "refused": body.max_keys is not None and count > body.max_keys,
             }
@@ -546,7 +565,7 @@ def admin_router(
 
     @router.post("/api/flush", dependencies=admin)
     async def api_flush(request: Request, body: FlushRequest) -> dict[str, Any]:
-        return await ops.run(_flush, body, body.confirm, progress, actor(request))
+        return await ops.run(_flush, body, body.confirm or "", progress, actor(request))
 
     @router.get("/api/flush/progress")
     async def flush_progress() -> dict[str, Any]:
@@ -592,19 +611,23 @@ def _flush(
     confirm: str | None,
     progress: _Progress,
     actor: audit.Actor,
+    legacy: bool = False,
 ) -> dict[str, Any]:
     """Delete a selection as `cachectl flush --yes [--max-keys N]` does (ops.flush.flush, which
-    writes the audit entry, as it does for the command line).
+    writes the audit entry, as it does for the command line), once confirmed.
 
-    confirm None: no typed confirmation is asked (the /flush endpoint of old)."""
+    legacy (the /flush endpoint of old): a confirmation is asked only of a selection that covers
+    the whole namespace, as ?confirm=<namespace>."""
     from cachectl.ops.flush import flush
 
     selection = body.selection(conn)
-    if confirm is not None and confirm != body.confirm_text(conn, selection):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"type {body.confirm_text(conn, selection)!r} to confirm; nothing was deleted",
-        )
+    expected = body.confirm_text(conn, selection)
+    if (confirm is not None or selection.whole or not legacy) and confirm != expected:
+        field = "the query parameter confirm" if legacy else '"confirm"'
+        ask = f"to confirm, send {field} equal to {expected!r}"
+        if selection.whole:
+            ask = f"{selection.label} covers the whole namespace: {ask}, its name"
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{ask}; nothing was deleted")
     total = sel.count(conn, selection) if body.max_keys is not None else None
     if body.max_keys is not None and total is not None and total > body.max_keys:
         raise HTTPException(

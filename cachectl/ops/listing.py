@@ -385,7 +385,8 @@ def _parse_cursor(cursor: str | None) -> tuple[int, int, int]:
         source, node, position = (int(part) for part in cursor.split("."))
     except ValueError:
         raise ConfigError(f"not a cursor of this listing: {cursor[:40]!r}") from None
-    if min(source, node, position) < 0:
+    # SCAN and ZSCAN cursors are unsigned 64-bit numbers.
+    if min(source, node, position) < 0 or position >= 1 << 64:
         raise ConfigError(f"not a cursor of this listing: {cursor[:40]!r}")
     return source, node, position
 
@@ -407,6 +408,8 @@ def page(
     sources = _sources(selection)
     source, node, position = _parse_cursor(cursor)
     nodes = conn.primaries()
+    if cursor and (source >= len(sources) or node >= len(nodes)):
+        raise ConfigError("not a cursor of this listing: no such selection or node")
     found: dict[bytes, None] = {}
     examined, step = 0, count
     while source < len(sources) and len(found) < count and examined < PAGE_EXAMINE:
@@ -418,8 +421,6 @@ def page(
         if kind == "tag":
             position, keys = _zscan_once(conn, name, position, step)
         else:
-            if node >= len(nodes):
-                raise ConfigError("not a cursor of this listing: no such node")
             position, keys = _scan_once(conn, nodes[node].name, name, position, step)
         before = len(found)
         found.update(dict.fromkeys(keys))
