@@ -15,16 +15,17 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import perf_counter_ns
 from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar, Unpack
 
 from cachectl.api import MISS, Entry, Missing
+from cachectl.backends.base import Items
 from cachectl.breaker import Pending
 from cachectl.cache.changes import Change
 from cachectl.cache.faces import SyncFace
 from cachectl.cache.helpers import checked_delta, key_list, prefix_of, seconds_left
 from cachectl.cache.recovery import thrown
 from cachectl.config import DEFAULT_NAMESPACE
-from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom, cached
+from cachectl.decorator import CachedFunction, CachedOptions, cached
 from cachectl.errors import SerializationError, ValueTooLarge
 from cachectl.keys import Key, prefixed
 from cachectl.stats import CacheStats, Counters
@@ -224,7 +225,7 @@ class Cache(SyncFace):
 
     def _write(
         self,
-        items: Sequence[tuple[bytes, bytes]],
+        items: Items,
         ttl_ms: int | None,
         tag_keys: Sequence[bytes],
         counters: Counters,
@@ -404,14 +405,8 @@ class Cache(SyncFace):
         self.close()
 
     def cached(
-        self,
-        ttl: float | None = None,
-        prefix: str = "",
-        *,
-        tags: Iterable[str] = (),
-        tags_from: TagsFrom = None,
-        key: KeyTemplate = None,
-        stale: float | None = None,
+        self, ttl: float | None = None, prefix: str = "", **options: Unpack[CachedOptions]
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
-        """Decorate a function so its results are cached here (see cachectl.cached)."""
-        return cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale, cache=self)
+        """Decorate a function so its results are cached here: cachectl.cached(..., cache=self),
+        with its options (tags, tags_from, key, stale)."""
+        return cached(ttl, prefix, cache=self, **options)

@@ -21,6 +21,7 @@ from cachectl.api import AsyncEntryStore, EntryStore
 from cachectl.decorator._async import async_wrapper
 from cachectl.decorator._sync import sync_wrapper
 from cachectl.decorator.calls import (
+    CachedOptions,
     KeyMaker,
     KeyTemplate,
     TagsFrom,
@@ -32,6 +33,7 @@ from cachectl.errors import ConfigError
 
 __all__ = [
     "CachedFunction",
+    "CachedOptions",
     "KeyTemplate",
     "TagsFrom",
     "cached",

@@ -40,6 +40,14 @@ def async_wrapper(
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
+        async def run() -> Any:
+            start = time.monotonic()
+            value = await func(*args, **kwargs)
+            flights.took(time.monotonic() - start)
+            with contextlib.suppress(ValueTooLarge):  # returned uncached (see cachectl.decorator)
+                await cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+            return value
+
         while True:
             future, leader = flights.lead(key)
             if leader:
@@ -50,11 +58,11 @@ def async_wrapper(
                 if future.done():
                     raise  # the leader's own TimeoutError, shared
                 waited_too_long(maker.qualname, flights.wait_bound())
-                return await run(cache, key, arguments, args, kwargs)
+                return await run()
             except LeaderGone:
                 continue  # one of the callers still waiting takes the computation over
         try:
-            value = await run(cache, key, arguments, args, kwargs)
+            value = await run()
             future.set_result(value)
             return value
         except BaseException as exc:
@@ -62,20 +70,6 @@ def async_wrapper(
             raise
         finally:
             flights.done(key, future)
-
-    async def run(
-        cache: AsyncEntryStore,
-        key: str,
-        arguments: dict[str, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        start = time.monotonic()
-        value = await func(*args, **kwargs)
-        flights.took(time.monotonic() - start)
-        with contextlib.suppress(ValueTooLarge):  # returned uncached (see cachectl.decorator)
-            await cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
-        return value
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -42,6 +42,14 @@ def sync_wrapper(
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
+        def run() -> Any:
+            start = time.monotonic()
+            value = func(*args, **kwargs)
+            flights.took(time.monotonic() - start)
+            with contextlib.suppress(ValueTooLarge):  # returned uncached (see cachectl.decorator)
+                cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
+            return value
+
         while True:
             future, leader = flights.lead(key)
             if leader:
@@ -52,11 +60,11 @@ def sync_wrapper(
                 if future.done():
                     raise  # the leader's own TimeoutError, shared
                 waited_too_long(maker.qualname, flights.wait_bound())
-                return run(cache, key, arguments, args, kwargs)
+                return run()
             except LeaderGone:
                 continue  # one of the callers still waiting takes the computation over
         try:
-            value = run(cache, key, arguments, args, kwargs)
+            value = run()
             future.set_result(value)
             return value
         except BaseException as exc:
@@ -64,20 +72,6 @@ def sync_wrapper(
             raise
         finally:
             flights.done(key, future)
-
-    def run(
-        cache: EntryStore,
-        key: str,
-        arguments: dict[str, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        start = time.monotonic()
-        value = func(*args, **kwargs)
-        flights.took(time.monotonic() - start)
-        with contextlib.suppress(ValueTooLarge):  # returned uncached (see cachectl.decorator)
-            cache.store_entry(key, value, ttl, maker.tag_list(arguments, value), stale)
-        return value
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypedDict
 
 from cachectl.api import AsyncEntryStore, Entry, EntryStore, Missing
 from cachectl.decorator.flights import AsyncFlights, Flights
@@ -19,6 +19,17 @@ from cachectl.keys import bind_arguments, function_key
 log = logging.getLogger("cachectl")
 KeyTemplate = str | Callable[..., str] | None
 TagsFrom = Callable[[Any], Iterable[str]] | None
+
+
+class CachedOptions(TypedDict, total=False):
+    """The keyword options of cachectl.cached, for the methods that pass them on."""
+
+    tags: Iterable[str]
+    tags_from: TagsFrom
+    key: KeyTemplate
+    stale: float | None
+
+
 #: The cache a function is decorated with: a Cache or an AsyncCache, as api.py sees them.
 Store = EntryStore | AsyncEntryStore
 

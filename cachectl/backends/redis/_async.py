@@ -8,12 +8,12 @@ way (its clients, the sync face's raw-RESP reads) is in backends.redis.connectio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, ClassVar, Self
 
 import redis.exceptions
 
-from cachectl.backends.base import BACKEND_ERRORS, BATCH, TRANSIENT_ERRORS, BatchCallback
+from cachectl.backends.base import BACKEND_ERRORS, BATCH, TRANSIENT_ERRORS, BatchCallback, Items
 from cachectl.backends.redis import scriptless
 from cachectl.backends.redis.connections import AsyncRedisConnections
 from cachectl.backends.redis.pipelines import (
@@ -39,7 +39,7 @@ from cachectl.backends.redis.scripts import (
     step_args,
 )
 from cachectl.config import CacheConfig
-from cachectl.stats import MAX_PREFIXES, STATS_TTL
+from cachectl.stats import MAX_PREFIXES, STATS_TTL, Delta
 
 #: What _script answers where scripts are refused.
 REFUSED: Any = object()
@@ -69,10 +69,7 @@ class AsyncRedisBackend(AsyncRedisConnections):
             return REFUSED
 
     async def set_many(
-        self,
-        items: Sequence[tuple[bytes, bytes]],
-        ttl_ms: int | None,
-        tag_keys: Sequence[bytes] = (),
+        self, items: Items, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()
     ) -> None:
         if len(items) == 1 and not tag_keys:
             key, value = items[0]
@@ -85,7 +82,7 @@ class AsyncRedisBackend(AsyncRedisConnections):
 
     async def _write_tagged(
         self,
-        items: Sequence[tuple[bytes, bytes]],
+        items: Items,
         ttl_ms: int | None,
         tag_keys: Sequence[bytes],
         members: Sequence[bytes] | None = None,
@@ -105,7 +102,7 @@ class AsyncRedisBackend(AsyncRedisConnections):
 
     async def _tag_here(
         self,
-        items: Sequence[tuple[bytes, bytes]],
+        items: Items,
         ttl_ms: int | None,
         tag_keys: Sequence[bytes],
         members: Sequence[bytes] | None,
@@ -332,11 +329,7 @@ class AsyncRedisBackend(AsyncRedisConnections):
         await self._watched(tag_key, step)
 
     async def incr_counters(
-        self,
-        key: bytes,
-        counters: Mapping[bytes, int],
-        ttl: int = STATS_TTL,
-        max_prefixes: int = MAX_PREFIXES,
+        self, key: bytes, counters: Delta, ttl: int = STATS_TTL, max_prefixes: int = MAX_PREFIXES
     ) -> None:
         if await self._script(publish_args(key, counters, ttl, max_prefixes)) is not REFUSED:
             return

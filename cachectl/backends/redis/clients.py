@@ -14,35 +14,40 @@ from cachectl.backends.redis.pool import BoundedAsyncPool, BoundedPool
 from cachectl.config import CacheConfig
 
 
-def client_options(config: CacheConfig, *, for_asyncio: bool = False) -> dict[str, Any]:
-    """Connection options of the sync client, or of the asyncio one (its own Retry class:
-    redis-py 8.2 warns when an asyncio client is given the sync one)."""
+def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
+    """A redis-py client for config: over a bounded pool, or a cluster client."""
+    client: redis.Redis | redis.RedisCluster = _client(
+        config, redis.RedisCluster, BoundedPool, redis.Redis, Retry
+    )
+    return client
+
+
+def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
+    """The asyncio counterpart of sync_client."""
+    client: aioredis.Redis | aioredis.RedisCluster = _client(
+        config, _AsyncCluster, BoundedAsyncPool, aioredis.Redis, AsyncRetry
+    )
+    return client
+
+
+def _client(config: CacheConfig, cluster: Any, pool: Any, plain: Any, retry: Any) -> Any:
+    # Each face its own classes; the asyncio client its own Retry too (redis-py 8.2 warns when
+    # it is given the sync one).
     options: dict[str, Any] = {
         "socket_timeout": config.socket_timeout,
         "socket_connect_timeout": config.connect_timeout,
         # The breaker decides what a failure means; redis-py retrying would multiply timeouts.
-        "retry": (AsyncRetry if for_asyncio else Retry)(NoBackoff(), 0),
+        "retry": retry(NoBackoff(), 0),
         "client_name": "cachectl",
+        "max_connections": config.max_connections,
     }
     if config.password is not None:
         options["password"] = config.password
-    return options
-
-
-def sync_client(config: CacheConfig) -> redis.Redis | redis.RedisCluster:
-    """A redis-py client for config: a bounded blocking pool, or a cluster client."""
-    options = client_options(config)
     if config.cluster:
-        return redis.RedisCluster.from_url(
-            config.redis_url, max_connections=config.max_connections, **options
-        )
-    pool = BoundedPool.from_url(
-        config.redis_url,
-        max_connections=config.max_connections,
-        wait_timeout=config.pool_timeout,
-        **options,
+        return cluster.from_url(config.redis_url, **options)
+    return plain.from_pool(
+        pool.from_url(config.redis_url, wait_timeout=config.pool_timeout, **options)
     )
-    return redis.Redis.from_pool(pool)
 
 
 class _AsyncCluster(aioredis.RedisCluster):
@@ -58,19 +63,3 @@ class _AsyncCluster(aioredis.RedisCluster):
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         await self.initialize()
         return await super().execute_command(*args, **kwargs)
-
-
-def async_client(config: CacheConfig) -> aioredis.Redis | aioredis.RedisCluster:
-    """The asyncio counterpart of sync_client."""
-    options = client_options(config, for_asyncio=True)
-    if config.cluster:
-        return _AsyncCluster.from_url(
-            config.redis_url, max_connections=config.max_connections, **options
-        )
-    pool = BoundedAsyncPool.from_url(
-        config.redis_url,
-        max_connections=config.max_connections,
-        wait_timeout=config.pool_timeout,
-        **options,
-    )
-    return aioredis.Redis.from_pool(pool)

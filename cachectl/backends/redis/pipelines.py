@@ -12,6 +12,7 @@ from typing import Any
 import msgpack
 import redis.exceptions
 
+from cachectl.backends.base import Items
 from cachectl.backends.redis import scriptless
 from cachectl.backends.redis.scripts import tag_args
 from cachectl.keys import tags_record
@@ -54,7 +55,7 @@ def recorded_tags(key: bytes, data: bytes | None) -> list[bytes]:
 
 def queue_writes(
     pipe: Any,
-    items: Sequence[tuple[bytes, bytes]],
+    items: Items,
     ttl_ms: int | None,
     tag_keys: Sequence[bytes],
     members: Sequence[bytes] | None = None,
@@ -68,16 +69,14 @@ def queue_writes(
     return pipe
 
 
-def tagged_keys(
-    items: Sequence[tuple[bytes, bytes]], members: Sequence[bytes] | None
-) -> list[bytes]:
+def tagged_keys(items: Items, members: Sequence[bytes] | None) -> list[bytes]:
     """The keys a write tags: members when given, else the items' keys."""
     return [key for key, _ in items] if members is None else list(members)
 
 
 def queue_sets_here(
     pipe: Any,
-    items: Sequence[tuple[bytes, bytes]],
+    items: Items,
     ttl_ms: int | None,
     tag_keys: Sequence[bytes],
     members: Sequence[bytes] | None,

@@ -39,6 +39,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cachectl.backends.base import Items
 from cachectl.codec import add_to_integer
 from cachectl.keys import tags_record
 from cachectl.stats import OTHER, PLACE_KIND, PLACES_FIELD, add_fields, split_field
@@ -68,7 +69,7 @@ def tag_score(server_time: Any, ttl_ms: int | None) -> tuple[int, str]:
 
 def queue_sets(
     pipe: Any,
-    items: Sequence[tuple[bytes, bytes]],
+    items: Items,
     ttl_ms: int | None,
     tag_keys: Sequence[bytes],
     members: Sequence[bytes],
