@@ -15,15 +15,18 @@ from cachectl.keys import prefixed
 
 
 def get_command(key: bytes) -> bytes:
+    """GET key."""
     return b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key)
 
 
 def mget_command(keys: Sequence[bytes]) -> bytes:
+    """MGET of keys."""
     head = b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1)
     return head + b"".join([b"$%d\r\n%s\r\n" % (len(key), key) for key in keys])
 
 
 def unlink_command(keys: Sequence[bytes]) -> bytes:
+    """UNLINK of keys."""
     head = b"*%d\r\n$6\r\nUNLINK\r\n" % (len(keys) + 1)
     return head + b"".join([b"$%d\r\n%s\r\n" % (len(key), key) for key in keys])
 
