@@ -30,6 +30,7 @@ import msgpack
 import redis
 import redis.asyncio as aioredis
 from _server import RedisServer
+from _timing import aper_call, per_call
 
 from cachectl import AsyncCache, Cache
 
@@ -42,31 +43,6 @@ VALUE = {
     ],
     "flags": ["fresh", "eu", "weekly"],
 }
-
-
-def per_call(fn: Callable[[], Any], seconds: float) -> float:
-    """Seconds per call of fn, measured for about `seconds`."""
-    n, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(200):
-            fn()
-        n += 200
-        now = time.perf_counter()
-        if now >= deadline:
-            return (now - start) / n
-
-
-async def aper_call(fn: Callable[[], Awaitable[Any]], seconds: float) -> float:
-    n, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(200):
-            await fn()
-        n += 200
-        now = time.perf_counter()
-        if now >= deadline:
-            return (now - start) / n
 
 
 def best_of(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
