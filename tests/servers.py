@@ -8,6 +8,10 @@ hook as a backstop, and on Linux by the kernel if the test process dies without 
 When ``redis-server`` (or ``redis-cli`` for the cluster) is not on PATH, starting a server skips
 the requesting test, unless ``CACHECTL_REQUIRE_REDIS`` is set (``.ci/run`` sets it), in which case
 it fails, so that CI can never go green by silently skipping every Redis test.
+
+``CACHECTL_REDIS_SERVER`` names another server binary (a newer Redis, Valkey) for every server
+started here but the Sentinels, so that the same tests run against each server of the matrix
+(``.ci/run``); ``server_name()`` says which one runs.
 """
 
 from __future__ import annotations
@@ -34,7 +38,15 @@ import pytest
 import redis
 import redis.cluster
 
-__all__ = ["RedisCluster", "RedisServer", "RedisServerError", "free_port", "require_binary"]
+__all__ = [
+    "RedisCluster",
+    "RedisServer",
+    "RedisServerError",
+    "SentinelGroup",
+    "free_port",
+    "require_binary",
+    "server_binary",
+]
 
 HOST = "127.0.0.1"
 CLUSTER_SLOTS = 16384
@@ -70,6 +82,27 @@ def require_binary(name: str) -> str:
             pytest.fail(f"{reason}; CACHECTL_REQUIRE_REDIS is set", pytrace=False)
         pytest.skip(reason)
     return path
+
+
+def server_binary() -> str:
+    """The redis-server to run: CACHECTL_REDIS_SERVER when set (it must exist), else PATH's."""
+    chosen = os.environ.get("CACHECTL_REDIS_SERVER")
+    if not chosen:
+        return require_binary("redis-server")
+    if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+        pytest.fail(f"CACHECTL_REDIS_SERVER={chosen} is not an executable file", pytrace=False)
+    return chosen
+
+
+def server_name() -> str:
+    """What the server binary says it is: 'redis 7.0.15', 'valkey 8.1.8'."""
+    out = subprocess.run(
+        [server_binary(), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    # "Redis server v=7.0.15 ..." / "Valkey server v=8.1.8 ..."
+    words = out.split()
+    version = next((w[2:] for w in words if w.startswith("v=")), "?")
+    return f"{words[0].lower() if words else '?'} {version}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +248,7 @@ class RedisServer:
         """Start redis-server and wait until it answers PING; return self."""
         if self.running:
             return self
-        binary = require_binary("redis-server")
+        binary = self._binary()
         # A kernel-chosen port can be taken by someone else before redis binds it; retry with a
         # fresh one unless the caller (or restart) pinned the port.
         attempts = 1 if self._fixed_port else 3
@@ -284,6 +317,9 @@ class RedisServer:
         return f"<RedisServer {HOST}:{self._port or '?'} {state}>"
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _binary(self) -> str:
+        return server_binary()
 
     def _workdir(self) -> Path:
         if self._dir is None:
@@ -401,7 +437,7 @@ class RedisCluster:
         if self.nodes:
             return self
         cli = require_binary("redis-cli")
-        require_binary("redis-server")
+        server_binary()
         try:
             for _ in range(self.size):
                 # The bus port is set explicitly: the default (port + 10000) can be above 65535
@@ -498,6 +534,202 @@ class RedisCluster:
     def _error(self, what: str, output: str) -> RedisServerError:
         tails = "\n".join(f"--- node {n.port} log tail ---\n{n.log_tail(10)}" for n in self.nodes)
         return RedisServerError(f"redis cluster: {what}\n{output.strip()}\n{tails}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentinel: one primary, one replica, three Sentinels
+# ---------------------------------------------------------------------------------------------
+
+SERVICE = "mymaster"
+#: Low, so that a failover takes about a second (the defaults take 30 s and more).
+DOWN_AFTER_MS = 400
+FAILOVER_TIMEOUT_MS = 2000
+
+
+class RedisSentinel(RedisServer):
+    """One redis-sentinel (Debian's: the matrix's servers need not ship one) watching a primary."""
+
+    def __init__(
+        self,
+        primary_port: int,
+        *,
+        password: str | None = None,
+        auth_pass: str | None = None,
+        known: Sequence[str] = (),
+    ) -> None:
+        super().__init__(port=free_port())
+        self.myid = os.urandom(20).hex()
+        self.known: tuple[str, ...] = tuple(known)
+        self.primary_port = primary_port
+        self.sentinel_password = password
+        self.auth_pass = auth_pass
+
+    @property
+    def password(self) -> str | None:
+        return self.sentinel_password
+
+    def _binary(self) -> str:
+        return require_binary("redis-sentinel")
+
+    def _command(self, binary: str) -> list[str]:
+        # Sentinel rewrites its configuration file, so it gets one of its own.
+        lines = [
+            f"bind {HOST}",
+            f"port {self._port}",
+            f"dir {self._workdir()}",
+            "protected-mode no",
+            f"sentinel monitor {SERVICE} {HOST} {self.primary_port} 2",
+            f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
+            f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
+            f"sentinel parallel-syncs {SERVICE} 1",
+        ]
+        if self.auth_pass:
+            lines.append(f"sentinel auth-pass {SERVICE} {self.auth_pass}")
+        # Told of each other and of the replica up front: found by their hello messages, they
+        # take seconds to be known.
+        lines += [f"sentinel myid {self.myid}", *self.known]
+        if self.sentinel_password:
+            lines.append(f"requirepass {self.sentinel_password}")
+        config = self._workdir() / "sentinel.conf"
+        if not config.exists():
+            config.write_text("\n".join(lines) + "\n")
+        return [binary, str(config)]
+
+
+class SentinelGroup:
+    """A primary, a replica and three Sentinels on 127.0.0.1, service SERVICE.
+
+    ``password`` protects the data nodes (the replica and the Sentinels are given it);
+    ``sentinel_password`` the Sentinels themselves.
+    """
+
+    def __init__(
+        self,
+        *,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+        sentinels: int = 3,
+        timeout: float = CLUSTER_TIMEOUT,
+    ) -> None:
+        self.password = password
+        self.sentinel_password = sentinel_password
+        self.size = sentinels
+        self.timeout = timeout
+        self.nodes: list[RedisServer] = []
+        self.sentinels: list[RedisSentinel] = []
+
+    @property
+    def url(self) -> str:
+        """``redis+sentinel://[:pw@]127.0.0.1:S1,...,127.0.0.1:S3/mymaster/0[?sentinel_password=]``."""
+        userinfo = f":{self.password}@" if self.password else ""
+        hosts = ",".join(f"{HOST}:{s.port}" for s in self.sentinels)
+        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
+        return f"redis+sentinel://{userinfo}{hosts}/{SERVICE}/0{query}"
+
+    def start(self) -> Self:
+        """Start the primary, its replica (in sync) and the Sentinels (each aware of all)."""
+        if self.nodes:
+            return self
+        args = (
+            ["--requirepass", self.password, "--masterauth", self.password] if self.password else []
+        )
+        # A full sync starts at once, not after the default 5 s wait for more replicas.
+        args += ["--repl-diskless-sync-delay", "0"]
+        try:
+            primary = RedisServer(args)
+            self.nodes.append(primary)
+            primary.start()
+            replica = RedisServer([*args, "--replicaof", HOST, str(primary.port)])
+            self.nodes.append(replica)
+            replica.start()
+            self._wait(
+                lambda: self._info(replica).get("master_link_status") == "up", "replica sync"
+            )
+            self.sentinels = [
+                RedisSentinel(
+                    primary.port, password=self.sentinel_password, auth_pass=self.password
+                )
+                for _ in range(self.size)
+            ]
+            for sentinel in self.sentinels:
+                sentinel.known = (
+                    f"sentinel known-replica {SERVICE} {HOST} {replica.port}",
+                    *(
+                        f"sentinel known-sentinel {SERVICE} {HOST} {other.port} {other.myid}"
+                        for other in self.sentinels
+                        if other is not sentinel
+                    ),
+                )
+                sentinel.start()
+            self._wait(self._sentinels_ready, "Sentinels to find each other and the replica")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every Sentinel and node; idempotent."""
+        for server in [*self.sentinels, *self.nodes]:
+            server.stop()
+        self.sentinels, self.nodes = [], []
+
+    def primary_port(self) -> int:
+        """The primary's port as the first answering Sentinel says."""
+        for sentinel in self.sentinels:
+            if not sentinel.running:
+                continue
+            with contextlib.suppress(redis.RedisError), sentinel.client() as client:
+                _host, port = client.execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", SERVICE)
+                return int(port)
+        raise RedisServerError("no Sentinel answers")
+
+    def node(self, port: int) -> RedisServer:
+        """This group's data node on port."""
+        return next(n for n in self.nodes if n.port == port)
+
+    def role(self, node: RedisServer) -> str:
+        """'master' or 'slave' as the node's INFO says ('' when it does not answer)."""
+        try:
+            return self._info(node).get("role", "")
+        except redis.RedisError:
+            return ""
+
+    def kill(self, node: RedisServer) -> None:
+        """SIGKILL a node, as a crash would; it stays down."""
+        assert node._proc is not None
+        node._proc.kill()
+        node._proc.wait(STOP_TIMEOUT)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _info(self, node: RedisServer) -> dict[str, str]:
+        with node.client(socket_timeout=1.0, socket_connect_timeout=1.0) as client:
+            return _parse_info(client.execute_command("INFO", "replication"))
+
+    def _sentinels_ready(self) -> bool:
+        for sentinel in self.sentinels:
+            with sentinel.client() as client:
+                state = client.sentinel_master(SERVICE)
+            if int(state["num-other-sentinels"]) != self.size - 1 or int(state["num-slaves"]) < 1:
+                return False
+        return True
+
+    def _wait(self, ready: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {s.port} ---\n{s.log_tail(10)}" for s in self.sentinels)
+                raise RedisServerError(f"sentinel group: no {what} after {self.timeout}s\n{tails}")
+            time.sleep(0.05)
 
 
 def _parse_info(raw: Any) -> dict[str, str]:
