@@ -350,6 +350,9 @@ def _servers(report: StatsReport) -> list[Table]:
         ("clients", lambda s: number(s.connected_clients)),
         ("keys in database", lambda s: number(s.keys)),
     ]
+    if any(s.sentinel_service for s in report.servers):
+        # Which node is the primary now: the column's name; this row says Sentinel chose it.
+        fields.insert(0, ("primary of", lambda s: f"{s.sentinel_service} (Sentinel)"))
     cells = [[safe(cell(server)) for _label, cell in fields] for server in report.servers]
     widths = [
         max(cell_len(safe(server.node)), *(cell_len(c) for c in column))

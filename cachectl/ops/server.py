@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import redis.exceptions
@@ -29,6 +29,8 @@ class ServerInfo:
     connected_clients: int
     keys: int  # in the connection's database
     ops_per_sec: int = 0  # INFO's instantaneous_ops_per_sec
+    #: Over Sentinel: the service whose primary this node is ('' otherwise).
+    sentinel_service: str = ""
 
     @property
     def hit_ratio(self) -> float | None:
@@ -79,6 +81,9 @@ def server_info(conn: Connection) -> list[ServerInfo]:
         except redis.exceptions.ResponseError:
             info = {}  # a server without INFO (an embedded one, such as fakeredis)
             client.connection_pool.disconnect()
-        return [from_info(conn.primaries()[0].name, info, db)]
+        node = from_info(conn.primaries()[0].name, info, db)
+        if conn.sentinel_service:
+            node = replace(node, sentinel_service=conn.sentinel_service)
+        return [node]
     replies = client.info(target_nodes=client.PRIMARIES)
     return [from_info(name, info) for name, info in sorted(replies.items())]

@@ -377,6 +377,7 @@ function renderServer(data) {
   }
   facts($("server"), [
     ["Version", server.version ?? "–"],
+    ...(server.primary ? [["Primary", `${server.primary} (Sentinel service ${server.sentinel_service})`]] : []),
     ["Breaker", badge],
     ["Memory used", bytes(server.memory_used)],
     ["Memory peak", bytes(server.memory_peak)],
