@@ -19,6 +19,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import datetime
+import ipaddress
 import os
 import shlex
 import shutil
@@ -33,16 +35,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import pytest
 import redis
 import redis.cluster
 
 __all__ = [
+    "Certificates",
     "RedisCluster",
     "RedisServer",
     "RedisServerError",
     "SentinelGroup",
+    "TlsRedisServer",
     "free_port",
     "require_binary",
     "server_binary",
@@ -403,6 +408,144 @@ class RedisServer:
 
 
 # ---------------------------------------------------------------------------------------------
+# TLS: certificates made here, and a server that speaks only TLS
+# ---------------------------------------------------------------------------------------------
+
+
+class Certificates:
+    """PEM files in ``directory``: a CA; signed by it, a server certificate for localhost,
+    127.0.0.1 and ::1, one for another host only ('elsewhere'), and a client certificate; and
+    a second CA ('other-ca') that signed nothing the servers have."""
+
+    def __init__(self, directory: Path) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        self.directory = directory
+        now = datetime.datetime.now(datetime.UTC)
+
+        def name(common: str) -> x509.Name:
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+        def write(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+            (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            (directory / f"{stem}.key").write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+
+        def issue(
+            subject: str,
+            key: ec.EllipticCurvePrivateKey,
+            issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+            usage: x509.ObjectIdentifier | None = None,
+        ) -> x509.Certificate:
+            builder = (
+                x509.CertificateBuilder()
+                .subject_name(name(subject))
+                .issuer_name(issuer[0] if issuer else name(subject))
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=2))
+                .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
+            )
+            if usage is not None:
+                # A server is a client too: of its replicas' and cluster peers' links.
+                usages = [usage, ExtendedKeyUsageOID.CLIENT_AUTH]
+                builder = builder.add_extension(x509.ExtendedKeyUsage(list(set(usages))), False)
+                if usage == ExtendedKeyUsageOID.SERVER_AUTH:
+                    names: list[x509.GeneralName] = (
+                        [x509.DNSName("cache.elsewhere.example")]
+                        if subject.endswith("elsewhere")
+                        else [
+                            x509.DNSName("localhost"),
+                            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                            x509.IPAddress(ipaddress.ip_address("::1")),
+                        ]
+                    )
+                    builder = builder.add_extension(x509.SubjectAlternativeName(names), False)
+            return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = issue("cachectl test CA", ca_key, None)
+        write("ca", ca, ca_key)
+        for stem, usage in (
+            ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+            ("elsewhere", ExtendedKeyUsageOID.SERVER_AUTH),
+            ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+        ):
+            key = ec.generate_private_key(ec.SECP256R1())
+            write(stem, issue(f"cachectl test {stem}", key, (ca.subject, ca_key), usage), key)
+        other_key = ec.generate_private_key(ec.SECP256R1())
+        write("other-ca", issue("another CA", other_key, None), other_key)
+
+    def path(self, stem: str) -> str:
+        """The PEM file of a certificate ('ca', 'server', 'client', 'other-ca') or key ('.key')."""
+        return str(self.directory / (stem if "." in stem else f"{stem}.crt"))
+
+    def query(self, *, client_cert: bool = True, ca: str = "ca") -> str:
+        """The ssl_ query options of a rediss:// URL trusting ``ca``, with the client cert."""
+        options = {"ssl_ca_certs": self.path(ca)}
+        if client_cert:
+            options |= {"ssl_certfile": self.path("client"), "ssl_keyfile": self.path("client.key")}
+        return "&".join(f"{k}={quote(v, safe='/')}" for k, v in options.items())
+
+    def server_args(self, auth_clients: str = "yes", server: str = "server") -> list[str]:
+        """redis-server's TLS options (clients must show a certificate unless auth_clients)."""
+        return [
+            *("--tls-cert-file", self.path(server)),
+            *("--tls-key-file", self.path(f"{server}.key")),
+            *("--tls-ca-cert-file", self.path("ca")),
+            *("--tls-auth-clients", auth_clients),
+        ]
+
+    def client_options(self) -> dict[str, Any]:
+        """redis-py's keyword options for a client of the test servers."""
+        return {
+            "ssl": True,
+            "ssl_ca_certs": self.path("ca"),
+            "ssl_certfile": self.path("client"),
+            "ssl_keyfile": self.path("client.key"),
+            "ssl_check_hostname": False,
+        }
+
+
+class TlsRedisServer(RedisServer):
+    """A redis-server that listens only with TLS (``--port 0 --tls-port P``)."""
+
+    def __init__(
+        self,
+        certs: Certificates,
+        extra_args: Sequence[str] = (),
+        *,
+        auth_clients: str = "yes",
+        server: str = "server",
+    ) -> None:
+        super().__init__([*certs.server_args(auth_clients, server), *extra_args])
+        self.certs = certs
+
+    @property
+    def url(self) -> str:
+        """``rediss://localhost:PORT/0?ssl_ca_certs=...&ssl_certfile=...&ssl_keyfile=...``."""
+        return f"rediss://localhost:{self.port}/0?{self.certs.query()}"
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        return super().client(**{**self.certs.client_options(), **kwargs})
+
+    def _command(self, binary: str) -> list[str]:
+        command = super()._command(binary)
+        at = command.index("--port")
+        command[at : at + 2] = ["--port", "0", "--tls-port", str(self._port)]
+        return command
+
+
+# ---------------------------------------------------------------------------------------------
 # A three-primary cluster
 # ---------------------------------------------------------------------------------------------
 
@@ -410,9 +553,12 @@ class RedisServer:
 class RedisCluster:
     """Three redis-server primaries joined by ``redis-cli --cluster create``, no replicas."""
 
-    def __init__(self, size: int = 3, *, timeout: float = CLUSTER_TIMEOUT) -> None:
+    def __init__(
+        self, size: int = 3, *, timeout: float = CLUSTER_TIMEOUT, tls: Certificates | None = None
+    ) -> None:
         self.size = size
         self.timeout = timeout
+        self.tls = tls
         self.nodes: list[RedisServer] = []
 
     @property
@@ -442,7 +588,14 @@ class RedisCluster:
             for _ in range(self.size):
                 # The bus port is set explicitly: the default (port + 10000) can be above 65535
                 # for a kernel-chosen port, or already taken.
-                node = RedisServer([*CLUSTER_NODE_ARGS, "--cluster-port", str(free_port())])
+                args = [*CLUSTER_NODE_ARGS, "--cluster-port", str(free_port())]
+                node = (
+                    RedisServer(args)
+                    if self.tls is None
+                    else TlsRedisServer(
+                        self.tls, [*args, "--tls-cluster", "yes", "--tls-replication", "yes"]
+                    )
+                )
                 self.nodes.append(node)
                 node.start()
             self._create(cli)
@@ -472,6 +625,8 @@ class RedisCluster:
             "socket_timeout": 5.0,
             "socket_connect_timeout": 2.0,
         }
+        if self.tls is not None:
+            options.update(self.tls.client_options())
         options.update(kwargs)
         return redis.cluster.RedisCluster(**options)
 
@@ -492,6 +647,9 @@ class RedisCluster:
     def _create(self, cli: str) -> None:
         addresses = [f"{HOST}:{port}" for port in self.ports]
         command = [cli, "--cluster", "create", *addresses]
+        if self.tls is not None:
+            command += ["--tls", "--cacert", self.tls.path("ca")]
+            command += ["--cert", self.tls.path("client"), "--key", self.tls.path("client.key")]
         command += ["--cluster-replicas", "0", "--cluster-yes"]
         try:
             result = subprocess.run(

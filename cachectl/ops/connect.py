@@ -16,6 +16,7 @@ from redis.sentinel import MasterNotFoundError
 from cachectl.config import CacheConfig
 from cachectl.errors import BackendUnavailable, CachectlError, ConfigError
 from cachectl.keys import KeySpace
+from cachectl.tls import explain
 
 if TYPE_CHECKING:
     from cachectl.backends.memory import MemoryStore
@@ -152,6 +153,9 @@ def describe(exc: BaseException, config: CacheConfig) -> BackendUnavailable:
                 f"authentication refused by {url}: it needs a password; {AUTH_HINT}"
             )
         return BackendUnavailable(f"authentication refused by {url} ({text}): {AUTH_HINT}")
+    tls = explain(exc, config)
+    if tls is not None:
+        return BackendUnavailable(f"cannot reach {url}: {tls}")
     if isinstance(exc, redis.exceptions.TimeoutError | TimeoutError):
         return BackendUnavailable(
             f"{url} did not answer within {config.socket_timeout:g}s ({text}): "
