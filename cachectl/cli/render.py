@@ -337,7 +337,10 @@ def _servers(report: StatsReport) -> list[Table]:
     from rich.table import Table
 
     fields: list[tuple[str, Callable[[ServerInfo], str]]] = [
-        ("version", lambda s: f"{s.version} {s.mode}"),
+        (
+            "version",
+            lambda s: f"{'' if s.server == 'redis' else s.server + ' '}{s.version} {s.mode}",
+        ),
         ("uptime", lambda s: duration(s.uptime_seconds)),
         ("used memory", lambda s: size(s.used_memory)),
         ("peak memory", lambda s: size(s.peak_memory)),

@@ -194,6 +194,7 @@ def _server_summary(servers: list[Any]) -> dict[str, Any] | None:
         return None
     return {
         "version": servers[0].version,
+        "server": servers[0].server,
         "mode": servers[0].mode,
         "nodes": len(servers),
         "memory_used": sum(s.used_memory for s in servers),

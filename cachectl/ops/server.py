@@ -31,6 +31,8 @@ class ServerInfo:
     ops_per_sec: int = 0  # INFO's instantaneous_ops_per_sec
     #: Over Sentinel: the service whose primary this node is ('' otherwise).
     sentinel_service: str = ""
+    #: Which server: 'redis', or 'valkey' (whose redis_version is a fixed 7.2.4).
+    server: str = "redis"
 
     @property
     def hit_ratio(self) -> float | None:
@@ -55,8 +57,10 @@ def from_info(node: str, info: Mapping[str, Any], db: int = 0) -> ServerInfo:
     keyspace = info.get(f"db{db}") or {}
     return ServerInfo(
         node=node,
-        version=str(info.get("redis_version", "?")),
-        mode=str(info.get("redis_mode", "standalone")),
+        # Valkey says 'redis_version:7.2.4' for old clients' sake; its own version is apart,
+        # and its mode is 'server_mode' from Valkey 8 on.
+        version=str(info.get("valkey_version") or info.get("redis_version", "?")),
+        mode=str(info.get("redis_mode") or info.get("server_mode") or "standalone"),
         uptime_seconds=_int(info, "uptime_in_seconds"),
         used_memory=_int(info, "used_memory"),
         peak_memory=_int(info, "used_memory_peak"),
@@ -68,6 +72,7 @@ def from_info(node: str, info: Mapping[str, Any], db: int = 0) -> ServerInfo:
         connected_clients=_int(info, "connected_clients"),
         keys=_int(keyspace, "keys") if isinstance(keyspace, Mapping) else 0,
         ops_per_sec=_int(info, "instantaneous_ops_per_sec"),
+        server=str(info.get("server_name") or "redis"),
     )
 
 
