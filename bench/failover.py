@@ -161,7 +161,7 @@ def _watch(group: SentinelGroup, run: Failover, marker: list[int], stop: threadi
     run.new_port = replica.port
     floor = marker[0]  # markers up to this one may have been written to the old primary
     namespace = run.book_namespace  # type: ignore[attr-defined]
-    with Cache(f"redis://127.0.0.1:{replica.port}/0", namespace=namespace, stats=False) as plain:
+    with Cache(group.node_url(replica.port), namespace=namespace, stats=False) as plain:
         while time.monotonic() < deadline and not stop.is_set():
             found = plain.get("marker", MISS)
             if found is not MISS and found > floor:
@@ -192,7 +192,7 @@ def _survivors(group: SentinelGroup, namespace: str, run: Failover) -> None:
     """Keys on the new primary still holding a version completed before the flush began."""
     assert run.flush is not None
     port = group.primary_port()
-    with Cache(f"redis://127.0.0.1:{port}/0", namespace=namespace, stats=False) as plain:
+    with Cache(group.node_url(port), namespace=namespace, stats=False) as plain:
         for k, floor in enumerate(run.flush.done):
             found = plain.get(key_name(k), MISS)
             if found is not MISS and isinstance(found, list) and found[1] <= floor:
@@ -224,7 +224,9 @@ def _start_failover(
     return threads
 
 
-def run_sync(group: SentinelGroup, steady: float, flush: bool, namespace: str) -> Failover:
+def run_sync(
+    group: SentinelGroup, steady: float, flush: bool, namespace: str, **options: Any
+) -> Failover:
     book = Book()
     run = Failover("Cache, 8 threads", [Worker(i, THREADS, seed=i) for i in range(THREADS)], book)
     run.book_namespace = namespace  # type: ignore[attr-defined]
@@ -240,7 +242,7 @@ def run_sync(group: SentinelGroup, steady: float, flush: bool, namespace: str) -
                 run.errors.append(f"marker: {type(exc).__name__}: {exc}")
             time.sleep(MARKER_EVERY)
 
-    with Cache(group.url, namespace=namespace) as cache:
+    with Cache(group.url, namespace=namespace, **options) as cache:
         threads = [
             threading.Thread(target=sync_worker, args=(cache, book, w, stop, 0.0))
             for w in run.workers
@@ -278,7 +280,9 @@ def run_sync(group: SentinelGroup, steady: float, flush: bool, namespace: str) -
     return run
 
 
-async def run_async(group: SentinelGroup, steady: float, flush: bool, namespace: str) -> Failover:
+async def run_async(
+    group: SentinelGroup, steady: float, flush: bool, namespace: str, **options: Any
+) -> Failover:
     book = Book()
     run = Failover(
         "AsyncCache, 20 tasks", [Worker(i, TASKS, seed=100 + i) for i in range(TASKS)], book
@@ -296,7 +300,7 @@ async def run_async(group: SentinelGroup, steady: float, flush: bool, namespace:
                 run.errors.append(f"marker: {type(exc).__name__}: {exc}")
             await asyncio.sleep(MARKER_EVERY)
 
-    async with AsyncCache(group.url, namespace=namespace) as cache:
+    async with AsyncCache(group.url, namespace=namespace, **options) as cache:
         tasks = [asyncio.create_task(async_worker(cache, book, w, stop)) for w in run.workers]
         tasks.append(asyncio.create_task(write_markers(cache)))
         helpers: list[threading.Thread] = []

@@ -415,7 +415,7 @@ class RedisServer:
 class Certificates:
     """PEM files in ``directory``: a CA; signed by it, a server certificate for localhost,
     127.0.0.1 and ::1, one for another host only ('elsewhere'), and a client certificate; and
-    a second CA ('other-ca') that signed nothing the servers have."""
+    a second CA ('other-ca') that signed only a client certificate ('stranger')."""
 
     def __init__(self, directory: Path) -> None:
         from cryptography import x509
@@ -483,17 +483,26 @@ class Certificates:
             key = ec.generate_private_key(ec.SECP256R1())
             write(stem, issue(f"cachectl test {stem}", key, (ca.subject, ca_key), usage), key)
         other_key = ec.generate_private_key(ec.SECP256R1())
-        write("other-ca", issue("another CA", other_key, None), other_key)
+        other = issue("another CA", other_key, None)
+        write("other-ca", other, other_key)
+        stranger_key = ec.generate_private_key(ec.SECP256R1())
+        stranger = issue(
+            "a stranger", stranger_key, (other.subject, other_key), ExtendedKeyUsageOID.CLIENT_AUTH
+        )
+        write("stranger", stranger, stranger_key)
 
     def path(self, stem: str) -> str:
         """The PEM file of a certificate ('ca', 'server', 'client', 'other-ca') or key ('.key')."""
         return str(self.directory / (stem if "." in stem else f"{stem}.crt"))
 
-    def query(self, *, client_cert: bool = True, ca: str = "ca") -> str:
-        """The ssl_ query options of a rediss:// URL trusting ``ca``, with the client cert."""
+    def query(self, *, client_cert: bool = True, ca: str = "ca", client: str = "client") -> str:
+        """The ssl_ query options of a rediss:// URL trusting ``ca``, with a client cert."""
         options = {"ssl_ca_certs": self.path(ca)}
         if client_cert:
-            options |= {"ssl_certfile": self.path("client"), "ssl_keyfile": self.path("client.key")}
+            options |= {
+                "ssl_certfile": self.path(client),
+                "ssl_keyfile": self.path(f"{client}.key"),
+            }
         return "&".join(f"{k}={quote(v, safe='/')}" for k, v in options.items())
 
     def server_args(self, auth_clients: str = "yes", server: str = "server") -> list[str]:
@@ -724,8 +733,10 @@ class RedisSentinel(RedisServer):
         password: str | None = None,
         auth_pass: str | None = None,
         known: Sequence[str] = (),
+        tls: Certificates | None = None,
     ) -> None:
         super().__init__(port=free_port())
+        self.tls = tls
         self.myid = os.urandom(20).hex()
         self.known: tuple[str, ...] = tuple(known)
         self.primary_port = primary_port
@@ -739,11 +750,16 @@ class RedisSentinel(RedisServer):
     def _binary(self) -> str:
         return require_binary("redis-sentinel")
 
+    def client(self, **kwargs: Any) -> redis.Redis:
+        tls = self.tls.client_options() if self.tls is not None else {}
+        return super().client(**{**tls, **kwargs})
+
     def _command(self, binary: str) -> list[str]:
         # Sentinel rewrites its configuration file, so it gets one of its own.
+        tls = self.tls
         lines = [
             f"bind {HOST}",
-            f"port {self._port}",
+            f"port {self._port}" if tls is None else f"port 0\ntls-port {self._port}",
             f"dir {self._workdir()}",
             "protected-mode no",
             f"sentinel monitor {SERVICE} {HOST} {self.primary_port} 2",
@@ -758,6 +774,14 @@ class RedisSentinel(RedisServer):
         lines += [f"sentinel myid {self.myid}", *self.known]
         if self.sentinel_password:
             lines.append(f"requirepass {self.sentinel_password}")
+        if tls is not None:
+            # TLS to clients, to the data nodes and to the other Sentinels alike.
+            lines += [
+                f"tls-cert-file {tls.path('server')}",
+                f"tls-key-file {tls.path('server.key')}",
+                f"tls-ca-cert-file {tls.path('ca')}",
+                "tls-replication yes",
+            ]
         config = self._workdir() / "sentinel.conf"
         if not config.exists():
             config.write_text("\n".join(lines) + "\n")
@@ -778,7 +802,9 @@ class SentinelGroup:
         sentinel_password: str | None = None,
         sentinels: int = 3,
         timeout: float = CLUSTER_TIMEOUT,
+        tls: Certificates | None = None,
     ) -> None:
+        self.tls = tls
         self.password = password
         self.sentinel_password = sentinel_password
         self.size = sentinels
@@ -791,8 +817,12 @@ class SentinelGroup:
         """``redis+sentinel://[:pw@]127.0.0.1:S1,...,127.0.0.1:S3/mymaster/0[?sentinel_password=]``."""
         userinfo = f":{self.password}@" if self.password else ""
         hosts = ",".join(f"{HOST}:{s.port}" for s in self.sentinels)
-        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
-        return f"redis+sentinel://{userinfo}{hosts}/{SERVICE}/0{query}"
+        options = [f"sentinel_password={self.sentinel_password}"] if self.sentinel_password else []
+        if self.tls is not None:
+            options.append(self.tls.query())
+        query = f"?{'&'.join(options)}" if options else ""
+        scheme = "rediss+sentinel" if self.tls is not None else "redis+sentinel"
+        return f"{scheme}://{userinfo}{hosts}/{SERVICE}/0{query}"
 
     def start(self) -> Self:
         """Start the primary, its replica (in sync) and the Sentinels (each aware of all)."""
@@ -804,10 +834,10 @@ class SentinelGroup:
         # A full sync starts at once, not after the default 5 s wait for more replicas.
         args += ["--repl-diskless-sync-delay", "0"]
         try:
-            primary = RedisServer(args)
+            primary = self._node(args)
             self.nodes.append(primary)
             primary.start()
-            replica = RedisServer([*args, "--replicaof", HOST, str(primary.port)])
+            replica = self._node([*args, "--replicaof", HOST, str(primary.port)])
             self.nodes.append(replica)
             replica.start()
             self._wait(
@@ -815,7 +845,10 @@ class SentinelGroup:
             )
             self.sentinels = [
                 RedisSentinel(
-                    primary.port, password=self.sentinel_password, auth_pass=self.password
+                    primary.port,
+                    password=self.sentinel_password,
+                    auth_pass=self.password,
+                    tls=self.tls,
                 )
                 for _ in range(self.size)
             ]
@@ -851,6 +884,13 @@ class SentinelGroup:
                 return int(port)
         raise RedisServerError("no Sentinel answers")
 
+    def node_url(self, port: int) -> str:
+        """A plain URL straight to this group's data node on port (TLS and password kept)."""
+        userinfo = f":{self.password}@" if self.password else ""
+        if self.tls is None:
+            return f"redis://{userinfo}{HOST}:{port}/0"
+        return f"rediss://{userinfo}{HOST}:{port}/0?{self.tls.query()}"
+
     def node(self, port: int) -> RedisServer:
         """This group's data node on port."""
         return next(n for n in self.nodes if n.port == port)
@@ -878,6 +918,11 @@ class SentinelGroup:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def _node(self, args: list[str]) -> RedisServer:
+        if self.tls is None:
+            return RedisServer(args)
+        return TlsRedisServer(self.tls, [*args, "--tls-replication", "yes"])
 
     def _info(self, node: RedisServer) -> dict[str, str]:
         with node.client(socket_timeout=1.0, socket_connect_timeout=1.0) as client:

@@ -28,7 +28,7 @@ from cachectl import AsyncCache, Cache, CacheConfig, ConfigError, redact_url
 from cachectl.contrib.fastapi import admin_router
 from cachectl.ops.connect import connection
 from tests.conftest import CliResult
-from tests.servers import SERVICE, SentinelGroup
+from tests.servers import SERVICE, Certificates, SentinelGroup
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import failover  # bench/failover.py: the workload, shared with the benchmark
@@ -296,3 +296,12 @@ def test_an_operation_waits_out_the_failover(own_group: SentinelGroup) -> None:
         node = conn.primaries()[0]
         assert node.port in [n.port for n in own_group.nodes if n.running]
         assert conn.client.ping() is True
+
+
+def test_rediss_sentinel_with_mutual_tls_fails_over(tmp_path: Path) -> None:
+    # TLS from the client to the Sentinels and the data nodes, and between them all.
+    with SentinelGroup(tls=Certificates(tmp_path), sentinel_password=SENTINEL_PASSWORD) as tls:
+        assert tls.url.startswith("rediss+sentinel://")
+        # Timeouts for TLS in Python under 8 threads on a small, shared machine.
+        run = failover.run_sync(tls, 0.5, False, "failover-tls", socket_timeout=0.5)
+    _assert_survived(run)

@@ -151,6 +151,10 @@ def _bad_urls(request: pytest.FixtureRequest, certs: Certificates) -> dict[str, 
             "TLS: the server requires a client certificate (mutual TLS) and none was given: "
             "set ssl_certfile and ssl_keyfile",
         ),
+        "client certificate refused": (
+            f"{at}?{certs.query(client='stranger')}",
+            "TLS: the server refused the client certificate in ssl_certfile",
+        ),
         "not a TLS port": (
             f"rediss://localhost:{plain.port}/0?{certs.query()}",
             "or does not speak TLS on this port (then use redis://)",
@@ -158,7 +162,13 @@ def _bad_urls(request: pytest.FixtureRequest, certs: Certificates) -> dict[str, 
     }
 
 
-CASES = ["wrong CA", "wrong host", "no client certificate", "not a TLS port"]
+CASES = [
+    "wrong CA",
+    "wrong host",
+    "no client certificate",
+    "client certificate refused",
+    "not a TLS port",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -202,5 +212,5 @@ def test_hostname_checking_can_be_turned_off(
 
 
 def test_the_fixture_certificates_are_files(certs: Certificates) -> None:
-    for stem in ("ca", "server", "elsewhere", "client", "other-ca"):
+    for stem in ("ca", "server", "elsewhere", "client", "other-ca", "stranger"):
         assert Path(certs.path(stem)).read_text().startswith("-----BEGIN CERTIFICATE-----")
