@@ -29,6 +29,7 @@ from cachectl.contrib.fastapi import admin_router
 from cachectl.ops.connect import connection
 from tests.conftest import CliResult
 from tests.servers import SERVICE, Certificates, SentinelGroup
+from tests.test_page_browser import browser, page  # noqa: F401  (the page's browser fixtures)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import failover  # bench/failover.py: the workload, shared with the benchmark
@@ -305,3 +306,27 @@ def test_rediss_sentinel_with_mutual_tls_fails_over(tmp_path: Path) -> None:
         # Timeouts for TLS in Python under 8 threads on a small, shared machine.
         run = failover.run_sync(tls, 0.5, False, "failover-tls", socket_timeout=0.5)
     _assert_survived(run)
+
+
+def test_the_page_shows_the_primary_in_a_browser(
+    group: SentinelGroup,
+    sentinel_url: str,
+    page: Any,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    from cachectl.demo.environment import serve_asgi
+
+    with Cache(sentinel_url, namespace="page", **PATIENT) as cache:
+        cache.set("user:1", 1)
+        app = FastAPI()
+        app.include_router(admin_router(cache, token="t0ken-for-the-page"), prefix="/_cache")
+        with serve_asgi(app) as base:
+            page.goto(f"{base}/_cache/")
+            page.fill("#token", "t0ken-for-the-page")
+            page.click("#login-form button[type=submit]")
+            page.wait_for_selector("#app:not([hidden])")
+            page.wait_for_selector("#server dt")
+            facts = page.locator("#server").inner_text()
+            page.screenshot(path=str(tmp_path / "sentinel-overview.png"), full_page=True)
+    assert f"127.0.0.1:{group.primary_port()} (Sentinel service {SERVICE})" in facts
+    assert SENTINEL_PASSWORD not in page.content()
