@@ -38,7 +38,8 @@ from cachectl.ops import selection as sel
 from cachectl.ops.connect import Connection, for_cache, translate_errors
 from cachectl.ops.edit import MAX_TTL
 from cachectl.ops.flush import MAX_LIMIT, MAX_RATE
-from cachectl.ops.inspect import display_key, hexdump
+from cachectl.ops.inspect import display_key
+from cachectl.ops.preview import hexdump
 from cachectl.stats import percentile
 
 T = TypeVar("T")
