@@ -629,7 +629,7 @@ async function loadKey() {
   state.keyName = doc.key ?? state.keyName;
   $("key-title").replaceChildren(breakable(state.keyName));
   const enc = doc.encoding || {};
-  // The label the Keys view shows (ops.inspect.describe_head), and whose format it is.
+  // The label the Keys view shows (ops.sniff.describe_head), and whose format it is.
   const codec = doc.codec && doc.codec !== "-"
     ? (enc.format ? `${doc.codec} (${enc.format})` : doc.codec)
     : "–";
