@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 
 from cachectl.cache import AsyncCache, Cache
-from cachectl.contrib.fastapi import auth
+from cachectl.contrib.fastapi.auth import Tokens, check
 from cachectl.contrib.fastapi.errors import http_error
 from cachectl.errors import CachectlError
 from cachectl.ops import aio
@@ -69,7 +69,7 @@ class FlushProgress:
 class AdminState:
     """One router's cache, tokens and flush progress; runs operations for its routes."""
 
-    def __init__(self, cache: Cache | AsyncCache, tokens: auth.Tokens) -> None:
+    def __init__(self, cache: Cache | AsyncCache, tokens: Tokens) -> None:
         self.cache = cache
         self.tokens = tokens
         self.progress = FlushProgress()
@@ -78,7 +78,7 @@ class AdminState:
     def guard(self, request: Request, route: APIRoute) -> None:
         """Run by the route class before the body is read: the token and the role the route
         needs (auth.check), then this state is the request's."""
-        auth.check(self.tokens, request, route)
+        check(self.tokens, request, route)
         request.state.cachectl_admin = self
 
     def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 
-from cachectl.contrib.fastapi import auth
+from cachectl.contrib.fastapi.auth import role
 from cachectl.contrib.fastapi.models import LatencyRequest
 from cachectl.contrib.fastapi.state import Admin
 from cachectl.errors import BackendUnavailable
@@ -70,7 +70,7 @@ async def whoami(request: Request, admin: Admin) -> dict[str, Any]:
     config = admin.cache.config
     kind = "memory" if config.is_memory else "cluster" if config.cluster else "redis"
     return {
-        "role": auth.role(request),
+        "role": role(request),
         "namespace": admin.cache.namespace,
         "url": config.display_url,
         "backend": admin.kind or kind,  # a plain URL may have turned out to be a cluster
