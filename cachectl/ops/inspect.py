@@ -87,6 +87,13 @@ def display_key(key: bytes) -> str:
     return display_name(key)
 
 
+#: Items of a hash, list, set, sorted set or stream shown by default.
+ITEMS = 20
+#: Bytes of a value shown by default: raw bytes, text, and the strings of a decoded value
+#: together (0: no limit).
+MAX_BYTES = 4096
+
+
 def _text(item: Any) -> Any:
     return display_key(item) if isinstance(item, bytes) else item
 
@@ -169,13 +176,6 @@ def tags_of(conn: Connection, full: bytes, max_scan: int | None = TAG_SCAN) -> T
                 break
         examined += seen
     return TagSearch(tuple(sorted(set(found))), None if complete else examined)
-
-
-#: Items of a hash, list, set, sorted set or stream shown by default.
-ITEMS = 20
-#: Bytes of a value shown by default: raw bytes, text, and the strings of a decoded value
-#: together (0: no limit).
-MAX_BYTES = 4096
 
 
 def inspect_key(
