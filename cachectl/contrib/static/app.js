@@ -379,7 +379,8 @@ function renderServer(data) {
     return;
   }
   facts($("server"), [
-    ["Version", server.version ?? "–"],
+    ["Version", server.server && server.server !== "redis" ? `${server.server} ${server.version}` : server.version ?? "–"],
+    ...(server.primary ? [["Primary", `${server.primary} (Sentinel service ${server.sentinel_service})`]] : []),
     ["Breaker", badge],
     ["Memory used", bytes(server.memory_used)],
     ["Memory peak", bytes(server.memory_peak)],

@@ -116,6 +116,7 @@ def _server_summary(servers: list[ServerInfo]) -> dict[str, Any] | None:
         return None
     return {
         "version": servers[0].version,
+        "server": servers[0].server,
         "mode": servers[0].mode,
         "nodes": len(servers),
         "memory_used": sum(s.used_memory for s in servers),
@@ -127,4 +128,7 @@ def _server_summary(servers: list[ServerInfo]) -> dict[str, Any] | None:
         "ops_per_s": sum(s.ops_per_sec for s in servers),
         "keys": sum(s.keys for s in servers),
         "uptime_s": min(s.uptime_seconds for s in servers),
+        # Over Sentinel, the node that is the primary now, and the service it serves.
+        "primary": servers[0].node if servers[0].sentinel_service else None,
+        "sentinel_service": servers[0].sentinel_service or None,
     }
