@@ -13,12 +13,14 @@ import contextlib
 import inspect
 import threading
 import time
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from cachectl import forksafe
 from cachectl.backends.base import AsyncBackend, Backend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.backends.registry import backend_class
+from cachectl.breaker import Owed
 from cachectl.cache.changes import Changes
 from cachectl.keys import Key
 
@@ -100,6 +102,10 @@ class SyncFace(Changes):
         if self._publisher is not None:
             self._publisher.join(self.config.socket_timeout * 4 + 0.1)
 
+    def _pause(self, seconds: float) -> None:
+        """Wait between two of close()'s probes."""
+        time.sleep(seconds)
+
     def _default_value(self, default: Any) -> Any:
         """get_or_set's default, called if callable."""
         return default() if callable(default) else default
@@ -115,7 +121,7 @@ class AsyncFace(Changes):
 
     if TYPE_CHECKING:  # written once for both faces (cache/_async.py)
 
-        async def close(self) -> None: ...
+        async def close(self) -> Owed: ...
         async def _publish(self, wait: bool = False) -> None: ...
 
     def _open(self, store: MemoryStore | None) -> None:
@@ -200,6 +206,10 @@ class AsyncFace(Changes):
                 with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
                     loop.call_soon_threadsafe(task.cancel)
 
+    async def _pause(self, seconds: float) -> None:
+        """Wait between two of close()'s probes."""
+        await asyncio.sleep(seconds)
+
     async def _default_value(self, default: Any) -> Any:
         """get_or_set's default, called if callable, awaited if awaitable."""
         value = default() if callable(default) else default
@@ -207,6 +217,25 @@ class AsyncFace(Changes):
             value = await value
         return value
 
-    async def aclose(self) -> None:
+    def close_blocking(self) -> Owed:
+        """close() for when no event loop can run it (at interpreter exit): what is owed is
+        replayed, and pending stats published, over a synchronous client of the same settings;
+        this cache's own connections, which belong to its loop, are left to it."""
+        from cachectl.cache._sync import Cache  # the sync face is generated from this one's
+
+        self._closed = True
+        config = self.config
+        if config.is_memory:
+            return Owed()
+        options = {f.name: getattr(config, f.name) for f in fields(config)}
+        stand_in = Cache(**options)
+        stand_in.recorder = self.recorder
+        with self._owed_lock:
+            stand_in.pending = self.pending
+            if not self.pending.settled:
+                stand_in.breaker.trip()  # so that it probes, and drains when Redis answers
+        return stand_in.close()
+
+    async def aclose(self) -> Owed:
         """The same as close."""
-        await self.close()
+        return await self.close()

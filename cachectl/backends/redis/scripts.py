@@ -16,7 +16,7 @@ import redis.exceptions
 
 from cachectl.backends.redis.scriptless import NO_TTL_BASE
 from cachectl.codec import MAX_COUNTER
-from cachectl.stats import MAX_PREFIX_BYTES, OTHER, split_field
+from cachectl.stats import LAYOUT_FIELD, MAX_PREFIX_BYTES, OTHER, split_field
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
 # entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
@@ -90,6 +90,8 @@ return {reply[1], removed}
 # stays bounded whatever the number of processes; a field that is not an integer (written by
 # someone else) is replaced rather than failing the whole publish; the hash then lives ARGV[1]
 # seconds more. A prefix longer than MAX_PREFIX_BYTES (an older writer) goes to ARGV[3] too.
+# A kind starting with '#' is a namespace-wide field (stats.NAMESPACE_COUNTERS), added to
+# without a place; '#layout' is kept at the highest value written, never added up.
 # ARGV from 4 on: kind, prefix, rest, delta for each field.
 PUBLISH_SCRIPT = f"""
 local key, cap, other = KEYS[1], tonumber(ARGV[2]), ARGV[3]
@@ -104,7 +106,18 @@ local seen = {{}}
 for i = 4, #ARGV, 4 do
   local prefix = ARGV[i + 1]
   local label = seen[prefix]
-  if label == nil then
+  if string.sub(ARGV[i], 1, 1) == '#' then
+    label = false
+    local field, have = ARGV[i], nil
+    if field == '{LAYOUT_FIELD.decode()}' then
+      have = tonumber(redis.call('HGET', key, field))
+      if have == nil or have < tonumber(ARGV[i + 3]) then
+        redis.call('HSET', key, field, ARGV[i + 3])
+      end
+    elseif type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
+      redis.call('HSET', key, field, ARGV[i + 3])
+    end
+  elseif label == nil then
     label = prefix
     if #prefix > {MAX_PREFIX_BYTES} then
       label = other
@@ -118,9 +131,11 @@ for i = 4, #ARGV, 4 do
     end
     seen[prefix] = label
   end
-  local field = ARGV[i] .. ':' .. label .. ARGV[i + 2]
-  if type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
-    redis.call('HSET', key, field, ARGV[i + 3])
+  if label then
+    local field = ARGV[i] .. ':' .. label .. ARGV[i + 2]
+    if type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
+      redis.call('HSET', key, field, ARGV[i + 3])
+    end
   end
 end
 if places ~= taken or not raw then redis.call('HSET', key, '#prefixes', places) end
