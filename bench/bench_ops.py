@@ -1,6 +1,7 @@
-"""Operator commands at scale: `cachectl stats` and `cachectl keys --top` against a bare SCAN.
+"""Operator commands at scale: `cachectl stats` and `cachectl keys --top` against a bare SCAN,
+and `cachectl flush --prefix` against a server-side SCAN + UNLINK loop.
 
-    python bench/bench_ops.py [--keys 1000000] [--rounds 5]
+    python bench/bench_ops.py [--keys 1000000] [--rounds 5] [--flush-only]
 
 Starts its own redis-server on a free port (DEBUG POPULATE enabled, persistence off), fills it
 with --keys keys under four prefixes of the namespace (plus published stats for them), and
@@ -112,7 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--flush-only", action="store_true", help="only the flush section")
     options = parser.parse_args()
+    if options.flush_only:
+        flush_section(options.keys, options.rounds)
+        return
     if not SCRIPT.exists():
         sys.exit(f"{SCRIPT} not found: pip install -e .")
     keys = options.keys
@@ -166,6 +171,7 @@ def main() -> None:
     print(
         f"  peak RSS of the stats process: {peak / 1024:.1f} MiB (4 prefixes: {rss / 1024:.1f} MiB)"
     )
+    flush_section(keys, options.rounds)
 
 
 def server_seconds(client: redis.Redis, work: Callable[[], object]) -> dict[str, float]:
@@ -194,6 +200,105 @@ def hostile_keyspace(
         assert sum(row["keys"] for row in report["prefixes"]) == keys
         best, peak, rows = min(best, wall), max(peak, rss), len(report["prefixes"])
     return best, peak, rows
+
+
+# -- cachectl flush --prefix against a server-side SCAN + UNLINK loop (issue 16) ---------------
+
+#: The floor of a flush: one SCAN step (COUNT 4000, the few-ms step the product promises) and
+#: the UNLINK of what it found, on the server, called from this process until the scan ends.
+FLOOR_SCRIPT = """
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys, removed = reply[2], 0
+for i = 1, #keys, 1000 do
+  removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
+end
+return {reply[1], removed}
+"""
+#: A third of the keys under each; the flush removes the first.
+FLUSH_PREFIXES = ("users", "orders", "pages")
+
+
+def flush_fill(client: redis.Redis, keys: int, only_first: bool = False) -> int:
+    """keys keys, a third under each of FLUSH_PREFIXES (only the first: refill what a flush
+    removed); how many are under the first."""
+    share = keys // len(FLUSH_PREFIXES)
+    for i, prefix in enumerate(FLUSH_PREFIXES[:1] if only_first else FLUSH_PREFIXES):
+        count = share if i < len(FLUSH_PREFIXES) - 1 else keys - share * i
+        client.execute_command("DEBUG", "POPULATE", count, f"{NAMESPACE}:{prefix}", 16)
+    return share
+
+
+def flush_floor(client: redis.Redis, glob: bytes, expected: int) -> float:
+    """The floor's wall seconds: FLOOR_SCRIPT called until the scan is over."""
+    sha = client.script_load(FLOOR_SCRIPT)
+    start = time.perf_counter()
+    cursor, removed = b"0", 0
+    while True:
+        cursor, n = client.evalsha(sha, 0, cursor, glob, 4000)  # type: ignore[misc]
+        removed += n
+        if cursor == b"0":
+            break
+    wall = time.perf_counter() - start
+    assert removed == expected, removed
+    return wall
+
+
+def flush_command(url: str) -> list[str]:
+    prefix = FLUSH_PREFIXES[0]
+    return [str(SCRIPT), "--url", url, "--namespace", NAMESPACE, "flush", "--prefix", prefix]
+
+
+def flush_longest_step(client: redis.Redis, work: Callable[[], object]) -> tuple[int, int]:
+    """How many EVAL/EVALSHA steps work sent, and the longest one in µs (SLOWLOG, every
+    command logged: the server's own clock)."""
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", 100_000)
+    client.slowlog_reset()
+    try:
+        work()
+        entries = client.slowlog_get(100_000)
+    finally:
+        client.config_set("slowlog-log-slower-than", 10_000)
+        client.slowlog_reset()
+    steps = [
+        int(e["duration"])
+        for e in entries
+        if e["command"].split(b" ", 1)[0].upper() in (b"EVAL", b"EVALSHA")
+    ]
+    return len(steps), max(steps, default=0)
+
+
+def flush_section(keys: int, rounds: int) -> None:
+    """cachectl flush --prefix (a third of the keys), process start included, against the
+    floor, alternating rounds, best of each (issue 16's goal: at most 1.25x the floor)."""
+    glob = f"{NAMESPACE}:{FLUSH_PREFIXES[0]}:*".encode()
+    with (
+        RedisServer(["--enable-debug-command", "yes"]) as server,
+        server.client(socket_timeout=600) as client,
+    ):
+        client.flushall()
+        share = flush_fill(client, keys)
+        best = {"floor": float("inf"), "flush": float("inf"), "start": float("inf")}
+        for _ in range(rounds):
+            best["floor"] = min(best["floor"], flush_floor(client, glob, share))
+            flush_fill(client, keys, only_first=True)
+            wall, _ = run([*flush_command(server.url), "--yes"])
+            best["flush"] = min(best["flush"], wall)
+            assert client.dbsize() == keys - share + 1  # and the audit log
+            flush_fill(client, keys, only_first=True)
+            best["start"] = min(best["start"], run([str(SCRIPT), "--version"])[0])
+        floor_steps = flush_longest_step(client, lambda: flush_floor(client, glob, share))
+        flush_fill(client, keys, only_first=True)
+        flush_steps = flush_longest_step(client, lambda: run([*flush_command(server.url), "--yes"]))
+    print(f"\ncachectl flush --prefix: {keys:,} keys, {share:,} matching; best of {rounds} rounds")
+    print(f"  {'floor: SCAN COUNT 4000 + UNLINK in Lua, a step a call':<54} {best['floor']:7.3f} s")
+    print(
+        f"  {'cachectl flush --prefix --yes (process start included)':<54} {best['flush']:7.3f} s"
+        f"  {best['flush'] / best['floor']:5.2f}x the floor (goal: <= 1.25x)"
+    )
+    print(f"  {'cachectl --version (process start alone)':<54} {best['start']:7.3f} s")
+    for label, (n, longest) in (("floor", floor_steps), ("flush", flush_steps)):
+        print(f"  {label}: {n} steps on the server, the longest {longest / 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,26 @@ def escape_glob(text: bytes) -> bytes:
     return bytes(out)
 
 
+def literal_prefix(glob: bytes) -> bytes | None:
+    """The text whose continuations a glob of the form '<literal>*' matches (escapes undone),
+    or None for any other glob."""
+    if not glob.endswith(b"*"):
+        return None
+    body, out, i = glob[:-1], bytearray(), 0
+    while i < len(body):
+        byte = body[i]
+        if byte == 0x5C:  # '\\' escapes the next byte; a trailing one is left to the general case
+            if i + 1 == len(body):
+                return None
+            byte = body[i + 1]
+            i += 1
+        elif byte in GLOB_SPECIAL:
+            return None
+        out.append(byte)
+        i += 1
+    return bytes(out)
+
+
 def display_name(raw: bytes) -> str:
     """A key, prefix or other name as text; bytes that are not UTF-8 shown as \\xNN escapes
     (the one decoding of a name for display: distinct names stay distinct)."""

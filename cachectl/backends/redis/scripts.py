@@ -16,6 +16,7 @@ import redis.exceptions
 
 from cachectl.backends.redis.scriptless import NO_TTL_BASE
 from cachectl.codec import MAX_COUNTER
+from cachectl.keys import NAMESPACE_CHARS, escape_glob, literal_prefix, tags_record
 from cachectl.stats import LAYOUT_FIELD, MAX_PREFIX_BYTES, OTHER, split_field
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
@@ -65,18 +66,35 @@ return removed
 # million keys). Measured there, this is as fast as a single script looping over the whole
 # keyspace, which would block every other client for the whole run.
 # The tags records of the data keys it unlinks go with them (pipelines.records_of), not counted.
+# With ARGV[4] and ARGV[5] (see unlink_step), the scan's MATCH covers both the data keys below
+# the prefix ARGV[4] and their records below ARGV[5], and each key it finds is taken if it has
+# one of the two prefixes: the records that exist are found, where unlinking every data key's
+# record by name, whether it exists or not, costs the server as much as the data keys do.
 SCAN_UNLINK_SCRIPT = """
 local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local keys, removed, records = reply[2], 0, {}
+local data, record = ARGV[4], ARGV[5]
+if data then
+  local found = keys
+  keys = {}
+  for _, key in ipairs(found) do
+    if string.find(key, data, 1, true) == 1 then
+      keys[#keys + 1] = key
+    elseif string.find(key, record, 1, true) == 1 then
+      records[#records + 1] = key
+    end
+  end
+else
+  for _, key in ipairs(keys) do
+    local at = string.find(key, ':', 1, true)
+    local head = at and string.sub(key, 1, at - 1)
+    if head and not string.find(head, '#', 1, true) then
+      records[#records + 1] = head .. '#tag::' .. string.sub(key, at + 1)
+    end
+  end
+end
 for i = 1, #keys, 1000 do
   removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
-end
-for _, key in ipairs(keys) do
-  local at = string.find(key, ':', 1, true)
-  local head = at and string.sub(key, 1, at - 1)
-  if head and not string.find(head, '#', 1, true) then
-    records[#records + 1] = head .. '#tag::' .. string.sub(key, at + 1)
-  end
 end
 for i = 1, #records, 1000 do
   redis.call('UNLINK', unpack(records, i, math.min(i + 999, #records)))
@@ -185,9 +203,27 @@ def forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     return args
 
 
-def step_args(script: str, cursor: bytes, glob: bytes, count: int) -> list[Any]:
+def step_args(
+    script: str, cursor: bytes, glob: bytes, count: int, extra: Sequence[bytes] = ()
+) -> list[Any]:
     """One call of a SCAN step script (SCAN_UNLINK_SCRIPT, SCAN_COUNT_SCRIPT)."""
-    return ["EVAL", script, 0, cursor, glob, count]
+    return ["EVAL", script, 0, cursor, glob, count, *extra]
+
+
+def unlink_step(glob: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+    """SCAN_UNLINK_SCRIPT's MATCH glob and extra arguments for the keys matching glob.
+
+    For the data keys below a literal prefix ('N:users:*', 'N:*'), a glob that also matches
+    their tags records ('N#tag::users:*'), and the two prefixes to tell them apart; for any
+    other glob, itself (each data key's record is then unlinked by name).
+    """
+    prefix = literal_prefix(glob)
+    namespace, sep, rest = (prefix or b"").partition(b":")
+    if not (sep and namespace and NAMESPACE_CHARS.issuperset(namespace)):
+        return glob, ()
+    assert prefix is not None
+    match = escape_glob(namespace) + b"[:#]*" + (escape_glob(rest) + b"*" if rest else b"")
+    return match, (prefix, tags_record(prefix))
 
 
 def incr_args(key: bytes, delta: int) -> list[Any]:
