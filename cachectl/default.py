@@ -2,7 +2,7 @@
 
 At interpreter exit, the default caches are closed (see Cache.close): what they owe Redis is
 replayed, for up to close_timeout, and what could not be is logged. The asyncio one's event
-loop is gone by then, so its debt is paid over a synchronous connection (close_blocking).
+loop is gone by then, so its debt is paid over a synchronous connection (cache.closing).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from cachectl import forksafe
 from cachectl.api import AsyncEntryStore, EntryStore
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
+from cachectl.cache.closing import close_blocking
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config, env_url
 from cachectl.decorator import cached as cached
 from cachectl.decorator import use_default_caches
@@ -136,7 +137,7 @@ def _exit() -> None:
     if sync is not None:
         sync.close()
     if asynchronous is not None:
-        asynchronous.close_blocking()
+        close_blocking(asynchronous)
 
 
 def _default_for(asynchronous: bool) -> EntryStore | AsyncEntryStore:

@@ -13,7 +13,6 @@ import contextlib
 import inspect
 import threading
 import time
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from cachectl import forksafe
@@ -216,25 +215,6 @@ class AsyncFace(Changes):
         if inspect.isawaitable(value):
             value = await value
         return value
-
-    def close_blocking(self) -> Owed:
-        """close() for when no event loop can run it (at interpreter exit): what is owed is
-        replayed, and pending stats published, over a synchronous client of the same settings;
-        this cache's own connections, which belong to its loop, are left to it."""
-        from cachectl.cache._sync import Cache  # the sync face is generated from this one's
-
-        self._closed = True
-        config = self.config
-        if config.is_memory:
-            return Owed()
-        options = {f.name: getattr(config, f.name) for f in fields(config)}
-        stand_in = Cache(**options)
-        stand_in.recorder = self.recorder
-        with self._owed_lock:
-            stand_in.pending = self.pending
-            if not self.pending.settled:
-                stand_in.breaker.trip()  # so that it probes, and drains when Redis answers
-        return stand_in.close()
 
     async def aclose(self) -> Owed:
         """The same as close."""

@@ -43,6 +43,7 @@ from cachectl import forksafe
 from cachectl.api import Missing
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
+from cachectl.cache.closing import close_blocking
 from cachectl.config import CacheConfig, build_config
 from cachectl.errors import ConfigError, SerializationError, ValueTooLarge
 from cachectl.keys import Key
@@ -124,7 +125,7 @@ def close_all() -> None:
         shared.sync.close()  # publishes what both faces recorded (they share a recorder)
         # An AsyncCache's pool belongs to its event loop, closed or gone by now: what it owes
         # goes over a synchronous client.
-        shared.asynchronous.close_blocking()
+        close_blocking(shared.asynchronous)
 
 
 def _options(params: Mapping[str, Any]) -> dict[str, Any]:
