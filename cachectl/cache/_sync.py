@@ -118,9 +118,10 @@ class Cache(SyncFace):
     def _lookup(self, key: Key) -> Entry | Missing:
         # The hot path: str keys are handled inline (a call costs as much as the work).
         if type(key) is str:
-            full = self.keys.ns + key.encode("utf-8", "surrogateescape")
-            if len(full) > self.keys.max_full:
-                raise self.keys.refuse(full, key)
+            keys = self.keys
+            full = keys.ns + key.encode("utf-8", "surrogateescape")
+            if len(full) > keys.max_full:
+                raise keys.refuse(full, key)
             counters = self.recorder.counters(key.partition(":")[0])
         else:
             full = self.keys.full(key)
