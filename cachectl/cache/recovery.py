@@ -17,6 +17,7 @@ from typing import Any
 from cachectl.breaker import Owed, Pending
 from cachectl.cache.base import CacheState
 from cachectl.stats import Counters
+from cachectl.tls import failure
 
 log = logging.getLogger("cachectl")
 
@@ -219,8 +220,7 @@ class Recovery(CacheState):
             breaker.trip()
             self.recorder.opened += 1
         log.warning(
-            "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
+            "cachectl: %s is failing (%s); serving from the in-memory fallback",
             self.config.display_url,
-            type(exc).__name__,
-            exc,
+            failure(exc, self.config),
         )
