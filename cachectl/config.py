@@ -26,6 +26,7 @@ SECONDS = (
     "pool_timeout",
     "recovery_interval",
     "stats_interval",
+    "close_timeout",
 )
 #: Whole-number settings and their least value.
 COUNTS = {
@@ -38,6 +39,8 @@ COUNTS = {
     "memory_max_entries": 1,
     "memory_max_bytes": 1,
     "pending_max": 1,
+    "pending_max_bytes": 1,
+    "max_key_size": 1,
 }
 
 
@@ -63,6 +66,10 @@ class CacheConfig:
     memory_max_entries: int = 1_000_000
     memory_max_bytes: int = 1024 * 1024 * 1024
     pending_max: int = 10_000
+    pending_max_bytes: int = 4 * 1024 * 1024  # the names owed, see breaker.Pending
+    max_key_size: int = 16 * 1024  # bytes of a key, tag, prefix or glob, before the namespace
+    close_timeout: float = 3.0  # close() waits this long to replay what Redis is owed
+    fallback_counters: bool = False  # incr/decr count in the fallback in an outage (lossy)
     stats: bool = True
     stats_interval: float = 1.0
     password: str | None = field(default=None, repr=False)
@@ -80,7 +87,7 @@ class CacheConfig:
             object.__setattr__(self, "default_ttl", seconds(self.default_ttl, "default_ttl"))
         for name, least in COUNTS.items():
             whole(getattr(self, name), name, least)
-        for name in ("cluster", "stats"):
+        for name in ("cluster", "stats", "fallback_counters"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.password is not None and not (isinstance(self.password, str) and self.password):

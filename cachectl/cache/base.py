@@ -38,10 +38,10 @@ class CacheState:
         **options: Any,
     ) -> None:
         config = self.config = build_config(url, namespace=namespace, **options)
-        self.keys = KeySpace(config.namespace)
+        self.keys = KeySpace(config.namespace, config.max_key_size)
         self.codec = Codec(config.compress_threshold, config.compression, config.max_value_size)
         self.breaker = Breaker(config.failure_threshold, config.recovery_interval)
-        self.pending = Pending(config.pending_max)
+        self.pending = Pending(config.pending_max, max_bytes=config.pending_max_bytes)
         self.fallback = MemoryStore(config.fallback_max_entries, config.fallback_max_bytes)
         self.recorder = StatsRecorder()
         self._stats_on = config.stats
