@@ -1,15 +1,25 @@
-"""Operator commands at scale: `cachectl stats` and `cachectl keys --top` against a bare SCAN,
-and `cachectl flush --prefix` against a server-side SCAN + UNLINK loop.
+"""Operator commands at scale: `cachectl stats` against a bare SCAN, `cachectl keys --top`
+against `redis-cli --memkeys`, what the empty-namespace check costs, and `cachectl flush
+--prefix` against a server-side SCAN + UNLINK loop.
 
     python bench/bench_ops.py [--keys 1000000] [--rounds 5] [--flush-only]
 
 Starts its own redis-server on a free port (DEBUG POPULATE enabled, persistence off), fills it
 with --keys keys under four prefixes of the namespace (plus published stats for them), and
 stops it at the end. Each round runs every contender once, in turn, so that a slow moment of
-the machine hits all of them alike; each contender's best round is kept. The floor is a bare
-SCAN of the same keys: a redis-py loop of SCAN MATCH <namespace>:* COUNT 1000, in this process
-(so without the 0.1-0.2 s a command spends starting); redis-cli --scan is shown too, but it
-asks for 10 keys a call. Target from issue 10: both commands within 2x of the SCAN loop.
+the machine hits all of them alike; each contender's best round is kept.
+
+- `stats`: the floor is a bare SCAN of the same keys, a redis-py loop of SCAN MATCH
+  <namespace>:* COUNT 1000 in this process (so without the 0.1-0.2 s a command spends
+  starting); redis-cli --scan is shown too, but it asks for 10 keys a call. Target (issue 10):
+  within 2x of the SCAN loop.
+- `keys --top 10` ranks by MEMORY USAGE of every key, exactly; its peer is `redis-cli
+  --memkeys`, which measures every key too. Goal (issue 16): at least 10x faster than it.
+- The gate (issue 16): a command on a namespace that holds nothing of cachectl's exits 5. Its
+  check is timed on small namespaces next to the million keys, against the same command with
+  --allow-empty (no check): with published stats (one EXISTS), without them (a scan to the
+  first key found), and for a mistyped name (the whole keyspace scanned, then the hint).
+- `flush --prefix` (--flush-only runs it alone): see flush_section.
 """
 
 from __future__ import annotations
@@ -49,21 +59,22 @@ def populate(client: redis.Redis, url: str, keys: int) -> None:
     assert client.dbsize() == keys + 1  # and the stats hash
 
 
-def run(args: list[str]) -> tuple[float, bytes]:
+def run(args: list[str], status: int = 0) -> tuple[float, bytes]:
     """Wall seconds of a process, start to exit, and its stdout (stderr to a file)."""
-    wall, out, _ = run_rss(args)
+    wall, out, _ = run_rss(args, status)
     return wall, out
 
 
-def run_rss(args: list[str]) -> tuple[float, bytes, int]:
-    """run(), plus the process's peak RSS in KiB (from wait4: that process and nothing else)."""
+def run_rss(args: list[str], status: int = 0) -> tuple[float, bytes, int]:
+    """run(), plus the process's peak RSS in KiB (from wait4: that process and nothing else);
+    the process must exit with status."""
     with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
         start = time.perf_counter()
         child = subprocess.Popen(args, stdout=output, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
+        _, code, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
+        child.returncode = os.waitstatus_to_exitcode(code)
+        if child.returncode != status:
             errors.seek(0)
             raise RuntimeError(f"{args[0]} failed: {errors.read().decode()}")
         output.seek(0)
@@ -106,7 +117,54 @@ def stats(url: str, keys: int) -> float:
 def top(url: str, keys: int) -> float:
     wall, listing = cachectl(url, "keys", "--top", "10")
     assert len(listing["keys"]) == 10  # type: ignore[arg-type]
+    assert listing["matched"] == keys
     return wall
+
+
+def memkeys(port: int, keys: int) -> float:
+    wall, out = run(["redis-cli", "-p", str(port), "--memkeys"])
+    assert f"Sampled {keys + 1} keys".encode() in out, out[-500:]  # and the stats hash
+    return wall
+
+
+#: Namespaces for the gate, next to the million keys: name -> (entries, publishes stats).
+GATE_NAMESPACES = {"withstats": (20, True), "nostats": (20, False)}
+
+
+def gate_setup(client: redis.Redis, url: str) -> None:
+    """Small namespaces beside the million keys, one publishing stats and one not."""
+    for name, (entries, publishes) in GATE_NAMESPACES.items():
+        with Cache(url, namespace=name, stats=publishes, socket_timeout=5.0) as cache:
+            cache.set_many({f"item:{i}": i for i in range(entries)})
+            if publishes:
+                cache.get("item:0")
+                cache.publish_stats()
+
+
+def gate(url: str, namespace: str, *extra: str, status: int = 0) -> float:
+    """`cachectl keys --prefix absent` on namespace: nothing matches, so the check runs."""
+    args = [str(SCRIPT), "--url", url, "--namespace", namespace, "keys", "--prefix", "absent"]
+    return run([*args, "--json", *extra], status)[0]
+
+
+def check_alone(url: str, namespace: str, rounds: int) -> tuple[float, float]:
+    """In process, best of rounds: the check (ops.namespaces.holds_anything), and the check
+    with the hint a failing command then builds (when the namespace holds nothing)."""
+    from cachectl.cli.namespaces import empty_namespace
+    from cachectl.config import cli_config
+    from cachectl.ops.connect import connection
+    from cachectl.ops.namespaces import holds_anything
+
+    check = hinted = float("inf")
+    with connection(cli_config(url, namespace, environ={})) as conn:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            holds_anything(conn)
+            check = min(check, time.perf_counter() - start)
+            start = time.perf_counter()
+            empty_namespace(conn, allow_empty=False)
+            hinted = min(hinted, time.perf_counter() - start)
+    return check, hinted
 
 
 def main() -> None:
@@ -130,6 +188,7 @@ def main() -> None:
                 "redis-py SCAN loop, COUNT 1000": lambda: scan_redis_py(client, keys),
                 "cachectl stats --json": lambda: stats(server.url, keys),
                 "cachectl keys --top 10 --json": lambda: top(server.url, keys),
+                "redis-cli --memkeys": lambda: memkeys(server.port, keys),
             }
             best = {name: float("inf") for name in contenders}
             for _ in range(options.rounds):
@@ -140,15 +199,44 @@ def main() -> None:
             )[2]
             server_time = server_seconds(client, lambda: scan_redis_py(client, keys))
             top_time = server_seconds(client, lambda: top(server.url, keys))
-            memkeys = run(["redis-cli", "-p", str(server.port), "--memkeys"])[0]
+            gate_setup(client, server.url)
+            gates: dict[str, Callable[[], float]] = {
+                "with stats": lambda: gate(server.url, "withstats"),
+                "with stats, --allow-empty": lambda: gate(server.url, "withstats", "--allow-empty"),
+                "no stats": lambda: gate(server.url, "nostats"),
+                "no stats, --allow-empty": lambda: gate(server.url, "nostats", "--allow-empty"),
+                "mistyped (exit 5)": lambda: gate(server.url, "nostat", status=5),
+                "mistyped, --allow-empty": lambda: gate(server.url, "nostat", "--allow-empty"),
+            }
+            gated = {name: float("inf") for name in gates}
+            for _ in range(options.rounds):
+                for name, contender in gates.items():
+                    gated[name] = min(gated[name], contender())
+            alone = {
+                kind: check_alone(server.url, namespace, options.rounds)
+                for kind, namespace in (
+                    ("with stats", "withstats"),
+                    ("no stats", "nostats"),
+                    ("mistyped", "nostat"),
+                )
+            }
             distinct = hostile_keyspace(client, server.url, keys, options.rounds)
-    names = list(contenders)
+    names = [name for name in contenders if name != "redis-cli --memkeys"]
     floor = best["redis-py SCAN loop, COUNT 1000"]
     print(f"\n{keys:,} keys under {len(PREFIXES)} prefixes; best of {options.rounds} rounds")
     for name in names:
         ratio = best[name] / floor
-        note = "  (target <= 2x)" if name.startswith("cachectl") else ""
+        note = "  (target <= 2x)" if name.startswith("cachectl stats") else ""
         print(f"  {name:<42} {best[name]:7.3f} s  {ratio:5.2f}x the SCAN loop{note}")
+    top_best, memkeys_best = best["cachectl keys --top 10 --json"], best["redis-cli --memkeys"]
+    print(
+        f"\nThe biggest keys, exactly, on the same {keys:,} keys in the same rounds "
+        f"(best of {options.rounds}):\n"
+        f"  {'cachectl keys --top 10 --json':<42} {top_best:7.3f} s\n"
+        f"  {'redis-cli --memkeys':<42} {memkeys_best:7.3f} s\n"
+        f"  keys --top 10 is {memkeys_best / top_best:.1f}x faster than redis-cli --memkeys "
+        "(goal >= 10x)"
+    )
     print(
         f"\nWhere the server's time goes (INFO commandstats, one run each):\n"
         f"  SCAN loop: SCAN {server_time['scan']:.3f} s\n"
@@ -159,9 +247,19 @@ def main() -> None:
         f"time, before any ranking."
     )
     print(
-        f"\nThe peer that ranks keys by memory: redis-cli --memkeys (once) {memkeys:7.3f} s  "
-        f"{memkeys / best['cachectl keys --top 10 --json']:5.1f}x cachectl keys --top 10"
+        f"\nThe empty-namespace check: `cachectl keys --prefix absent --json` on a namespace of "
+        f"20 entries beside the {keys:,} keys (best of {options.rounds}), with the check and "
+        "without it (--allow-empty)"
     )
+    for kind in ("with stats", "no stats", "mistyped"):
+        checked = next(v for k, v in gated.items() if k.startswith(kind) and "allow" not in k)
+        unchecked = gated[f"{kind}, --allow-empty"]
+        check, hinted = alone[kind]
+        print(
+            f"  {kind:<12} {checked:7.3f} s against {unchecked:7.3f} s: "
+            f"{checked - unchecked:+.3f} s; the check alone, in process: {check * 1000:8.2f} ms"
+            + (f" (and the hint: {hinted * 1000:.0f} ms)" if kind == "mistyped" else "")
+        )
     wall, peak, rows = distinct
     print(f"\n{keys:,} keys, each its own first segment (best of {options.rounds})")
     print(

@@ -485,22 +485,27 @@ def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
 
 
 @contextlib.contextmanager
-def live_stats(min_hit_ratio: float | None) -> Iterator[Callable[[StatsReport], None]]:
+def live_stats(
+    min_hit_ratio: float | None,
+) -> Iterator[Callable[[StatsReport, str | None], None]]:
     """On a terminal: a view of the stats tables redrawn in place by each call of the function
-    it yields; the cursor is shown again however the block ends."""
+    it yields (with a note, such as Redis being unreachable, shown in red under the last
+    tables); the cursor is shown again however the block ends."""
+    from rich.console import Group
     from rich.live import Live
 
+    def view(report: StatsReport, note: str | None) -> RenderableType:
+        tables = stats_view(report, min_hit_ratio)
+        return tables if note is None else Group(tables, text(note, style="bold red"))
+
     with Live(console=out(), auto_refresh=False) as live:
-        yield lambda report: live.update(stats_view(report, min_hit_ratio), refresh=True)
+        yield lambda report, note: live.update(view(report, note), refresh=True)
 
 
 def append_stats(report: StatsReport, as_json: bool, min_hit_ratio: float | None) -> None:
     """One timestamped snapshot appended to stdout, flushed: a JSON document on one line, or a
     '# <time>' line and the tables (for a pipe or a file, where nothing is redrawn)."""
-    import datetime
-    import json
-
-    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    stamp = utc_now()
     if as_json:
         sys.stdout.write(json.dumps({"time": stamp, **report.to_dict()}) + "\n")
     else:
@@ -509,6 +514,37 @@ def append_stats(report: StatsReport, as_json: bool, min_hit_ratio: float | None
         show_stats(report, min_hit_ratio)
         sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def append_unreachable(last: StatsReport, note: str, error: str, since: str, as_json: bool) -> None:
+    """An interval Redis did not answer, appended as append_stats appends a snapshot: a JSON
+    document with "unreachable": true, the error and when the outage began, or a '# <time>'
+    line and the note."""
+    stamp = utc_now()
+    if as_json:
+        document = {
+            "time": stamp,
+            "url": last.url,
+            "namespace": last.namespace,
+            "unreachable": True,
+            "since": since,
+            "error": error,
+        }
+        sys.stdout.write(json.dumps(document) + "\n")
+    else:
+        sys.stdout.write(f"# {stamp}\n{name(note, ERROR_CELLS)}\n\n")
+    sys.stdout.flush()
+
+
+#: Cells of an error line, or of a note in a stream, at most: a message quoting a 100 KB key
+#: stays one readable line.
+ERROR_CELLS = 500
+
+
+def utc_now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 # -- keys -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cachectl.errors import CheckFailed, DecodeError
+from cachectl.errors import CheckFailed, ConfigError, DecodeError
 from cachectl.ops.connect import Connection
 from cachectl.ops.decode import Encoding, decode
 from cachectl.ops.preview import (
@@ -178,6 +178,17 @@ def tags_of(conn: Connection, full: bytes, max_scan: int | None = TAG_SCAN) -> T
     return TagSearch(tuple(sorted(set(found))), None if complete else examined)
 
 
+def named_key(key: str | bytes) -> bytes:
+    """The key to inspect as bytes; ConfigError for an empty one (typically an unset shell
+    variable: it would name '<namespace>:', which is no entry)."""
+    from cachectl.keys import to_bytes
+
+    app = to_bytes(key)
+    if not app:
+        raise ConfigError("inspect needs a non-empty key")
+    return app
+
+
 def inspect_key(
     conn: Connection,
     key: str | bytes,
@@ -187,9 +198,7 @@ def inspect_key(
 ) -> Inspection:
     """Everything about one application key, its value shown up to max_bytes (0: all);
     raises CheckFailed when it does not exist."""
-    from cachectl.keys import to_bytes
-
-    app = to_bytes(key)
+    app = named_key(key)
     full = conn.keys.full(app)
     client = conn.client
     pipe = client.pipeline(transaction=False)
