@@ -190,7 +190,7 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 def _server_summary(servers: list[Any]) -> dict[str, Any] | None:
-    if not servers:
+    if not servers or all(server.note for server in servers):  # INFO refused: no figures
         return None
     return {
         "version": servers[0].version,

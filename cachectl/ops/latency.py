@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ResponseError
+
 from cachectl.errors import BackendUnavailable, CheckFailed
-from cachectl.ops.connect import AUTH_HINT, Connection, Node
+from cachectl.ops.connect import AUTH_HINT, Connection, Node, is_refused, refused_text
 from cachectl.stats import percentile
 
 if TYPE_CHECKING:
@@ -168,6 +170,8 @@ def _refused(reply: bytes, url: str) -> None:
     text = reply[1:].decode("utf-8", "replace").strip()
     if text.startswith(("NOAUTH", "WRONGPASS")):
         raise BackendUnavailable(f"authentication refused by {url} ({text}): {AUTH_HINT}")
+    if is_refused(ResponseError(text)):
+        raise refused_text(text, url)
     raise CheckFailed(f"{url} answered the latency probe with an error: {text}")
 
 
