@@ -229,9 +229,9 @@ def refused_text(text: str, url: str) -> CommandRefused:
             "disabled it"
         )
     named = _NOPERM_COMMAND.search(text)
-    what = named.group(1).replace("|", " ").upper() if named is not None else "a key"
+    what = named.group(1).replace("|", " ").upper() if named is not None else "access to a key"
     return CommandRefused(
-        f"{url} refused {what} to this user (NOPERM {text}): its ACL rules do not allow it "
+        f"{url} refused this user {what} (NOPERM {text}): its ACL rules do not allow it "
         "(docs/acl.md gives each role's rules)"
     )
 

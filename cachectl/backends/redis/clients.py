@@ -21,17 +21,19 @@ log = logging.getLogger("cachectl")
 #: The name each connection gives itself (CLIENT LIST shows it), unless the URL's client_name.
 CLIENT_NAME = "cachectl"
 
-#: The servers (by redacted URL, which names the user) that refused CLIENT SETNAME: learnt once
-#: per process, so that later connections skip the round trip, and warned about once.
-_unnamed: set[str] = set()
+#: The servers (by redacted URL, which names the user) that refused CLIENT SETNAME: warned
+#: about once per process, however many clients learn it.
+_warned: set[str] = set()
 
 
 class Naming:
-    """Names each new connection (CLIENT SETNAME) just after redis-py's handshake, not in it.
+    """Names each new connection of one client (CLIENT SETNAME) just after redis-py's
+    handshake, not in it.
 
     In the handshake a refusal fails the connection, and so every command: a user whose ACL
     lacks CLIENT, or a managed service that renamed it, would get nothing from Redis. Here a
-    refusal leaves the connection unnamed; it is logged once and not asked again.
+    refusal leaves the connection unnamed; the client learns it once (its later connections
+    skip the round trip), and the process logs it once.
     """
 
     def __init__(self, config: CacheConfig) -> None:
@@ -39,10 +41,12 @@ class Naming:
         option = parsed.options.get("client_name") if parsed is not None else None
         self.name = str(option or CLIENT_NAME)
         self.url = config.display_url
+        self.refused = False
 
     def _refused(self, exc: redis.exceptions.ResponseError) -> None:
-        if self.url not in _unnamed:
-            _unnamed.add(self.url)
+        self.refused = True
+        if self.url not in _warned:
+            _warned.add(self.url)
             log.warning(
                 "cachectl: %s refused CLIENT SETNAME (%s); connections stay unnamed",
                 self.url,
@@ -57,7 +61,7 @@ class Naming:
 
     def name_it(self, connection: Any) -> None:
         """CLIENT SETNAME on a connection that has made its handshake, where allowed."""
-        if self.url in _unnamed:
+        if self.refused:
             return
         connection.send_command("CLIENT", "SETNAME", self.name)
         try:
@@ -69,7 +73,7 @@ class Naming:
         """The asyncio counterpart of connect."""
         connection.client_name = None
         await connection.on_connect()
-        if self.url in _unnamed:
+        if self.refused:
             return
         await connection.send_command("CLIENT", "SETNAME", self.name)
         try:
