@@ -13,7 +13,7 @@ from cachectl.backends.registry import is_registered
 from cachectl.errors import ConfigError
 from cachectl.keys import check_namespace
 from cachectl.url import SCHEMES as SCHEMES
-from cachectl.url import RedisURL, parse_url, scheme_of
+from cachectl.url import RedisURL, node_url, parse_url, scheme_of
 from cachectl.url import redact_url as redact_url
 
 DEFAULT_NAMESPACE = "cachectl"
@@ -87,6 +87,10 @@ class CacheConfig:
             raise ConfigError("password must be non-empty text, or None for no password")
         if parsed is not None and parsed.cluster:
             object.__setattr__(self, "cluster", True)
+        if self.cluster and parsed is not None and parsed.sentinel:
+            raise ConfigError(
+                f"{self.display_url}: Sentinel serves a single primary, not a cluster"
+            )
         if self.cluster and parsed is not None and (parsed.db != 0 or not parsed.host):
             # Also for a plain URL found to point at a cluster node (cluster=True).
             what = "a unix socket" if not parsed.host else f"database {parsed.db}"
@@ -98,8 +102,18 @@ class CacheConfig:
         return scheme_of(self.url) == "memory"
 
     @property
+    def sentinel(self) -> bool:
+        """Whether the primary is found by asking Redis Sentinel (redis+sentinel://)."""
+        return scheme_of(self.url).endswith("+sentinel")
+
+    @property
     def redis_url(self) -> str:
-        """The URL as redis-py reads it (the '+cluster' marker removed)."""
+        """The URL as redis-py reads it (the '+cluster' marker removed). For Sentinel, the data
+        nodes' options on the first Sentinel's address: the primary's is Sentinel's answer."""
+        if self.sentinel:
+            parsed = self.parsed_url
+            assert parsed is not None
+            return node_url(parsed, self.url)
         return self.url.replace("+cluster://", "://", 1)
 
     @property

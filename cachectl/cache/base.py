@@ -20,6 +20,7 @@ from cachectl.config import DEFAULT_NAMESPACE, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace
 from cachectl.stats import CacheStats, Counters, StatsRecorder
+from cachectl.tls import failure
 
 log = logging.getLogger("cachectl")
 
@@ -187,5 +188,5 @@ class CacheState:
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailable:
         return BackendUnavailable(
-            f"cannot reach {self.config.display_url}: {type(exc).__name__}: {exc}"
+            f"cannot reach {self.config.display_url}: {failure(exc, self.config)}"
         )

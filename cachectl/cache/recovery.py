@@ -15,6 +15,7 @@ from typing import Any
 from cachectl.breaker import Pending
 from cachectl.cache.base import CacheState
 from cachectl.stats import Counters
+from cachectl.tls import failure
 
 log = logging.getLogger("cachectl")
 
@@ -161,8 +162,7 @@ class Recovery(CacheState):
                 return  # another caller opened it
             breaker.trip()
         log.warning(
-            "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
+            "cachectl: %s is failing (%s); serving from the in-memory fallback",
             self.config.display_url,
-            type(exc).__name__,
-            exc,
+            failure(exc, self.config),
         )

@@ -337,7 +337,11 @@ def _servers(report: StatsReport) -> list[Table]:
     from rich.table import Table
 
     fields: list[tuple[str, str, Callable[[ServerInfo], str]]] = [
-        ("version", "version", lambda s: f"{s.version} {s.mode}"),
+        (
+            "version",
+            "version",
+            lambda s: f"{'' if s.server == 'redis' else s.server + ' '}{s.version} {s.mode}",
+        ),
         ("uptime", "uptime_seconds", lambda s: duration(s.uptime_seconds)),
         ("used memory", "used_memory", lambda s: size(s.used_memory)),
         ("peak memory", "peak_memory", lambda s: size(s.peak_memory)),
@@ -350,6 +354,11 @@ def _servers(report: StatsReport) -> list[Table]:
         ("clients", "connected_clients", lambda s: number(s.connected_clients)),
         ("keys in database", "keys", lambda s: number(s.keys)),
     ]
+    if any(s.sentinel_service for s in report.servers):
+        # Which node is the primary now: the column's name; this row says Sentinel chose it.
+        fields.insert(
+            0, ("primary of", "sentinel_service", lambda s: f"{s.sentinel_service} (Sentinel)")
+        )
     # A figure INFO did not give is "-", never a zero it did not say (see server_notes).
     cells = [
         [safe(cell(server)) if server.given(figure) else "-" for _label, figure, cell in fields]

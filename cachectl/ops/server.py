@@ -7,7 +7,7 @@ INFO) is absent, never zero: the views show "-" and say why, and JSON has null.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import redis.exceptions
@@ -33,6 +33,10 @@ class ServerInfo:
     connected_clients: int
     keys: int  # in the connection's database
     ops_per_sec: int = 0  # INFO's instantaneous_ops_per_sec
+    #: Over Sentinel: the service whose primary this node is ('' otherwise).
+    sentinel_service: str = ""
+    #: Which server: 'redis', or 'valkey' (whose redis_version is a fixed 7.2.4).
+    server: str = "redis"
     #: The figures INFO did not give (each reads 0 above): shown as "-", null in JSON.
     absent: frozenset[str] = frozenset()
     #: Why figures are absent, when the server said (INFO refused or unknown); else "".
@@ -60,14 +64,12 @@ class ServerInfo:
         return {**out, "hit_ratio": self.hit_ratio, "note": self.note or None}
 
 
-#: ServerInfo's figures and the INFO fields they are read from.
+#: ServerInfo's counts and the INFO fields they are read from.
 INFO_FIELDS = {
-    "version": "redis_version",
     "uptime_seconds": "uptime_in_seconds",
     "used_memory": "used_memory",
     "peak_memory": "used_memory_peak",
     "max_memory": "maxmemory",
-    "maxmemory_policy": "maxmemory_policy",
     "evicted_keys": "evicted_keys",
     "keyspace_hits": "keyspace_hits",
     "keyspace_misses": "keyspace_misses",
@@ -91,14 +93,14 @@ def from_info(node: str, info: Mapping[str, Any], db: int = 0, note: str = "") -
     that is zero keys, not an absent figure.
     """
     absent: set[str] = set()
-    figures = {
-        figure: _int(info, field, absent, figure)
-        for figure, field in INFO_FIELDS.items()
-        if figure not in ("version", "maxmemory_policy")
-    }
-    for figure in ("version", "maxmemory_policy"):
-        if INFO_FIELDS[figure] not in info:
-            absent.add(figure)
+    figures = {figure: _int(info, field, absent, figure) for figure, field in INFO_FIELDS.items()}
+    if "maxmemory_policy" not in info:
+        absent.add("maxmemory_policy")
+    # Valkey says 'redis_version:7.2.4' for old clients' sake; its own version is apart, and
+    # its mode is 'server_mode' from Valkey 8 on.
+    version = info.get("valkey_version") or info.get("redis_version")
+    if version is None:
+        absent.add("version")
     keyspace = info.get(f"db{db}")
     if isinstance(keyspace, Mapping):
         keys = _int(keyspace, "keys", absent, "keys")
@@ -108,13 +110,22 @@ def from_info(node: str, info: Mapping[str, Any], db: int = 0, note: str = "") -
             absent.add("keys")
     return ServerInfo(
         node=node,
-        version=str(info.get("redis_version", "?")),
-        mode=str(info.get("redis_mode", "standalone")),
+        version=str(version or "?"),
+        mode=str(info.get("redis_mode") or info.get("server_mode") or "standalone"),
         maxmemory_policy=str(info.get("maxmemory_policy", "?")),
         keys=keys,
+        server=str(info.get("server_name") or "redis"),
         absent=frozenset(absent),
         note=note,
-        **figures,
+        uptime_seconds=figures["uptime_seconds"],
+        used_memory=figures["used_memory"],
+        peak_memory=figures["peak_memory"],
+        max_memory=figures["max_memory"],
+        evicted_keys=figures["evicted_keys"],
+        keyspace_hits=figures["keyspace_hits"],
+        keyspace_misses=figures["keyspace_misses"],
+        connected_clients=figures["connected_clients"],
+        ops_per_sec=figures["ops_per_sec"],
     )
 
 
@@ -131,7 +142,10 @@ def server_info(conn: Connection) -> list[ServerInfo]:
             # (fakeredis) without it: no figures, and the view says why.
             info, note = {}, f"no figures: {unanswered('INFO', exc)}"
             client.connection_pool.disconnect()
-        return [from_info(conn.primaries()[0].name, info, db, note)]
+        node = from_info(conn.primaries()[0].name, info, db, note)
+        if conn.sentinel_service:
+            node = replace(node, sentinel_service=conn.sentinel_service)
+        return [node]
     try:
         replies = client.info(target_nodes=client.PRIMARIES)
     except redis.exceptions.ResponseError as exc:
