@@ -17,10 +17,9 @@ while the call runs, so redis-py's own spans nest under it. Its attributes:
                          store), "near" (the near cache) or "memory" (the embedded store)
 
 Key names are never recorded. The counters `cachectl stats` shows (hits, misses, sets, errors,
-fallback, per namespace and prefix) are observable counters `cachectl.cache.<counter>` read
-from the cache's own figures at each collection (so `stats=False` leaves hits, misses and sets
-at zero), and each call's duration is the histogram `cachectl.cache.duration` (seconds), with
-the span's attributes.
+fallback, per namespace and prefix) are observable counters `cachectl.cache.<counter>`, read
+from the cache's own figures at each collection: they cost a call nothing (and `stats=False`
+leaves hits, misses and sets at zero). A call's duration is its span's.
 
 Only the instrumented instance changes: its calls are replaced on the instance, so a cache that
 is not instrumented runs the very code it runs without the extra (see the README for the

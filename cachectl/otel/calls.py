@@ -10,7 +10,6 @@ import functools
 import threading
 import weakref
 from collections.abc import Iterable, Iterator
-from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
@@ -45,19 +44,16 @@ def served_by(before: tuple[int, ...], after: tuple[int, ...], default: str) -> 
 
 
 class Call:
-    """One traced call: what the wrapper learns of its result goes on the span and the
-    duration's attributes."""
+    """One traced call: what the wrapper learns of its result goes on its span."""
 
-    __slots__ = ("attributes", "span")
+    __slots__ = ("span",)
 
-    def __init__(self, span: Span, attributes: dict[str, Any]) -> None:
+    def __init__(self, span: Span) -> None:
         self.span = span
-        self.attributes = attributes
 
     def hit(self, found: bool) -> None:
         """A read of one key found it, or not."""
         self.span.set_attribute("cachectl.hit", found)
-        self.attributes["cachectl.hit"] = found
 
     def hits(self, found: int, keys: int) -> None:
         """A read of several keys found some of them."""
@@ -71,9 +67,6 @@ class _Instruments:
 
     def __init__(self, meter: metrics.Meter) -> None:
         self.caches: weakref.WeakSet[CacheState] = weakref.WeakSet()
-        self.duration = meter.create_histogram(
-            "cachectl.cache.duration", unit="s", description="Duration of cachectl cache calls."
-        )
         for name in COUNTERS:
             meter.create_observable_counter(
                 f"cachectl.cache.{name}",
@@ -139,8 +132,8 @@ class Telemetry:
 
     @contextlib.contextmanager
     def call(self, operation: str, keys: Iterable[Key] | Key | None = None) -> Iterator[Call]:
-        """A span (the current one) and a duration for one call of operation on keys: one key,
-        several (their shared prefix, if any), or none (a selection)."""
+        """A span, the current one, for one call of operation on keys: one key, several
+        (their shared prefix, if any), or none (a selection)."""
         attributes: dict[str, Any] = {**self.base, "cachectl.operation": operation}
         counters: Counters | None = None
         if isinstance(keys, str | bytes):
@@ -153,16 +146,11 @@ class Telemetry:
                 if shared is not None:
                     attributes["cachectl.prefix"] = label
         before = served(counters if counters is not None else self._everything())
-        start = perf_counter()
         with self.tracer.start_as_current_span(
             f"cachectl.{operation}", kind=SpanKind.INTERNAL, attributes=attributes
         ) as span:
-            call = Call(span, attributes)
             try:
-                yield call
+                yield Call(span)
             finally:
                 after = served(counters if counters is not None else self._everything())
-                tier = served_by(before, after, self.tier)
-                span.set_attribute("cachectl.tier", tier)
-                attributes["cachectl.tier"] = tier
-                self.instruments.duration.record(perf_counter() - start, attributes)
+                span.set_attribute("cachectl.tier", served_by(before, after, self.tier))
