@@ -333,3 +333,8 @@ def test_flusher_role_cannot_read(roles: dict[str, str], seeded: str, run_script
     result = run_script("--url", roles["flusher"], "--namespace", seeded, "inspect", "product:1")
     assert result.exit_code == 3
     _one_line_error(result, "NOPERM")
+    # The latency canary is written as the user first: its refusal is one line, not the
+    # library's fallback and a failed probe.
+    result = run_script("--url", roles["flusher"], "--namespace", seeded, "latency")
+    assert result.exit_code == 3
+    _one_line_error(result, "refused this user SET", "NOPERM")

@@ -331,6 +331,9 @@ def measure(conn: Connection, samples: int = 100, interval_ms: float = 5.0) -> L
     with cache_for(_unrecorded(conn.config)) as cache:
         for node in conn.primaries():
             key = canaries[node.name]
+            # Written as this user first: a refused write (an ACL without SET on the canary)
+            # is then one clear CommandRefused, not the library's fallback and a failed probe.
+            conn.client.set(conn.keys.full(key), b"", px=60_000)
             cache.set(key, value, ttl=60)
             try:
                 requests = [("PING", PING), ("GET", _command(b"GET", conn.keys.full(key)))]
