@@ -223,3 +223,19 @@ def test_keys_top_ranks_without_memory_usage(
         assert listing["ranked_by"] == "memory_usage" and listing["notes"] == []
         assert "(MEMORY USAGE)" in shown.stdout
         assert inspected["memory"] > 0 and "memory_note" not in inspected
+
+
+def test_namespaces_extrapolates_without_info(
+    restricted: Restricted, namespace: str, run_script: Run
+) -> None:
+    """A partial sample is scaled by the database's size: INFO's, else DBSIZE's."""
+    pipe = restricted.admin.pipeline(transaction=False)
+    for i in range(600):
+        pipe.set(f"{namespace}:item:{i}", b"x")
+    pipe.execute()
+    result = run_script("--url", restricted.url, "namespaces", "--sample", "100", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert doc["exact"] is False and doc["total_keys"] == 600
+    (found,) = [ns for ns in doc["namespaces"] if ns["name"] == namespace]
+    assert found["keys"] == 600

@@ -166,3 +166,25 @@ def server_notes(servers: list[ServerInfo]) -> list[str]:
             missing = ", ".join(sorted(server.absent))
             notes.append(f"{server.node}: INFO gave no {missing} ('-' above)")
     return notes
+
+
+def key_counts(conn: Connection, servers: list[ServerInfo]) -> dict[str, int]:
+    """Keys in each primary's database, to extrapolate a partial scan from: INFO's figure,
+    else DBSIZE's (INFO refused, or its keyspace section hidden); a primary that answers
+    neither is left out."""
+    counts: dict[str, int] = {}
+    for server in servers:
+        if server.given("keys"):
+            counts[server.node] = server.keys
+            continue
+        client = conn.client
+        try:
+            if conn.cluster:
+                counts[server.node] = int(
+                    client.dbsize(target_nodes=client.get_node(node_name=server.node))
+                )
+            else:
+                counts[server.node] = int(client.dbsize())
+        except redis.exceptions.ResponseError:
+            continue
+    return counts

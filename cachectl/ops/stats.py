@@ -19,7 +19,7 @@ from typing import Any, cast
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
-from cachectl.ops.server import ServerInfo, server_info
+from cachectl.ops.server import ServerInfo, key_counts, server_info
 from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
 
 #: Keys examined per primary before counts are extrapolated.
@@ -248,7 +248,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
     else:
         raw = to_bytes(prefix).rstrip(b":")
         globs, named = [space.prefix_globs(raw)[1]], [space.full(raw)]
-    sizes = {server.node: server.keys for server in servers}
+    sizes = key_counts(conn, servers)
     tally = _count(conn, globs, named, sizes, max_scan, frozenset(published.prefixes))
     memory = _memory(conn, tally.samples)
 
