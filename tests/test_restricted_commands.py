@@ -19,7 +19,7 @@ import redis
 
 from cachectl import AsyncCache, Cache
 from tests.conftest import PATIENT, CliResult
-from tests.servers import RedisServer
+from tests.servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
@@ -239,3 +239,54 @@ def test_namespaces_extrapolates_without_info(
     assert doc["exact"] is False and doc["total_keys"] == 600
     (found,) = [ns for ns in doc["namespaces"] if ns["name"] == namespace]
     assert found["keys"] == 600
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("client_allowed", [True, False], ids=["named", "client-refused"])
+async def test_cluster_connections_are_named_where_allowed(
+    redis_cluster: RedisCluster,
+    cluster_url: str,
+    namespace: str,
+    client_allowed: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Both faces' cluster clients name every node's connections after the handshake, and
+    work on when CLIENT is refused (one warning)."""
+    caplog.set_level(logging.WARNING, logger="cachectl")
+    rules = ["reset", "on", ">pw", "~*", "&*", "+@all"]
+    if not client_allowed:
+        rules.append("-client")
+    for node in redis_cluster.nodes:
+        with node.client() as admin:
+            admin.execute_command("ACL", "SETUSER", USER, *rules)
+    url = cluster_url.replace("://", f"://{USER}:pw@")
+
+    def named() -> int:
+        count = 0
+        for node in redis_cluster.nodes:
+            with node.client() as admin:
+                count += sum(1 for c in admin.client_list() if c["user"] == USER and c["name"])
+        return count
+
+    try:
+        with Cache(url, namespace=namespace, **PATIENT) as cache:
+            for i in range(12):
+                cache.set(f"k:{i}", i)
+            assert cache.get("k:3") == 3 and cache.breaker_state == "closed"
+            sync_named = named()
+        async with AsyncCache(url, namespace=namespace, **PATIENT) as acache:
+            for i in range(12):
+                await acache.set(f"a:{i}", i)
+            assert await acache.get("a:3") == 3 and acache.breaker_state == "closed"
+            async_named = named()
+    finally:
+        for node in redis_cluster.nodes:
+            with node.client() as admin:
+                admin.execute_command("ACL", "DELUSER", USER)
+    warned = _warnings(caplog)
+    if client_allowed:
+        assert sync_named >= 3 and async_named >= 3  # every primary's connections
+        assert warned == []
+    else:
+        assert sync_named == async_named == 0
+        assert len(warned) == 1 and "CLIENT SETNAME" in warned[0]
