@@ -298,8 +298,12 @@ def test_write_junit_to_an_impossible_path_is_a_config_error(
     live: LiveServer, tmp_path: Path
 ) -> None:
     report = warm([endpoints(tmp_path, "/cached/a\n")], WarmOptions(base_url=live.base_url))
-    with pytest.raises(ConfigError, match=r"missing/junit\.xml: cannot write the JUnit report"):
-        write_junit(report, tmp_path / "missing" / "junit.xml")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match=r"a-file/junit\.xml: cannot write the JUnit report"):
+        write_junit(report, tmp_path / "a-file" / "junit.xml")
+    # Missing directories are made, as pytest's --junitxml makes them.
+    write_junit(report, tmp_path / "reports" / "ci" / "junit.xml")
+    assert (tmp_path / "reports" / "ci" / "junit.xml").read_text().startswith("<?xml")
 
 
 def test_progress_and_stats_probe(live: LiveServer, tmp_path: Path) -> None:

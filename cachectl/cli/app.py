@@ -24,6 +24,7 @@ from cachectl.errors import (
     BackendUnavailable,
     CachectlError,
     CheckFailed,
+    CommandRefused,
     ConfigError,
     DecodeError,
 )
@@ -36,9 +37,10 @@ EXIT_STATUSES = (
     "maximum) or endpoint file, an empty --url/--namespace or "
     "CACHECTL_ variable, a malformed URL or settings file, flush without --yes when stdin is "
     "not a terminal); 3 Redis unreachable, authentication refused, or timed out (for warm: the "
-    "base URL); 4 flush declined at the confirmation prompt, nothing deleted; 5 the namespace "
-    "holds nothing of cachectl's (no entries, stats or tags: stats, keys, inspect and flush, "
-    "unless --allow-empty), most often a mistyped --namespace; 130 interrupted "
+    "base URL), or a command refused (an ACL without it, or renamed); 4 flush declined at "
+    "the confirmation prompt, nothing deleted; 5 the namespace holds nothing of cachectl's "
+    "(no entries, stats or tags: stats, keys, inspect and flush, unless --allow-empty), most "
+    "often a mistyped --namespace; 130 interrupted "
     "(Ctrl-C; stats --watch stops with 0). Errors are one line on stderr: 'cachectl: error: "
     "...' ('cachectl: aborted: ...' for status 4)."
 )
@@ -51,6 +53,7 @@ STATUS_OF: tuple[tuple[type[CachectlError], int], ...] = (
     (DecodeError, 1),
     (ConfigError, 2),
     (BackendUnavailable, 3),
+    (CommandRefused, 3),
 )
 
 

@@ -45,6 +45,7 @@ class Inspection:
     size: int | None = None  # a string's stored bytes, all of them
     left_out: Mapping[str, int] = field(default_factory=dict)  # by unit, see clip()
     codec: str = "-"  # a string's describe_head, as `keys` names it; collections: "-"
+    memory_note: str = ""  # why memory is None: MEMORY USAGE refused or renamed (Connection)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the value made JSON-compatible, see jsonable)."""
@@ -60,6 +61,8 @@ class Inspection:
         }
         if self.tags_searched is not None:
             out["tags_searched"] = self.tags_searched
+        if self.memory_note:
+            out["memory_note"] = self.memory_note
         if self.length is not None:
             out["length"] = self.length
         if self.encoding is not None:
@@ -218,6 +221,7 @@ def inspect_key(
         memory=int(memory) if isinstance(memory, int) else None,
         tags=tags.tags,
         tags_searched=tags.searched,
+        memory_note=conn.memory_note,
     )
     if kind != "string":
         length, value = _collection(conn, full, kind, items)

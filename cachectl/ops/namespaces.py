@@ -24,7 +24,7 @@ from cachectl.codec import MAGIC, VERSION
 from cachectl.keys import escape_glob, namespace_of
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, scan_node
-from cachectl.ops.server import server_info
+from cachectl.ops.server import key_counts, server_info
 
 #: Keys classified per primary; past it counts are extrapolated.
 SAMPLE = 10_000
@@ -106,7 +106,7 @@ def discover(conn: Connection, sample: int = SAMPLE, stats_scan: int = STATS_SCA
     """The namespaces on the server, from a bounded sample of keys and the stats hashes."""
     if sample < 1 or stats_scan < 1:
         raise ValueError("sample and stats_scan must be positive")
-    sizes = {server.node: server.keys for server in server_info(conn)}
+    sizes = key_counts(conn, server_info(conn))
     counts: dict[str, Counter[str]] = {}
     with_stats: set[str] = set()
     probes: dict[str, list[bytes]] = {}

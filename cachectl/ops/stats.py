@@ -19,7 +19,7 @@ from typing import Any, cast
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
-from cachectl.ops.server import ServerInfo, server_info
+from cachectl.ops.server import ServerInfo, key_counts, server_info
 from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
 
 #: Keys examined per primary before counts are extrapolated.
@@ -55,6 +55,9 @@ class StatsReport:
     total: PrefixStats
     keys_exact: bool
     skipped_fields: int = 0  # fields of the published hash that were not usable
+    #: What could not be measured for the prefixes, and why (MEMORY USAGE refused or renamed);
+    #: each server says its own (ServerInfo.note).
+    notes: tuple[str, ...] = ()
 
     def below(self, ratio: float) -> list[PrefixRow]:
         """Prefixes that have been read and whose hit ratio is under ratio."""
@@ -63,6 +66,12 @@ class StatsReport:
             for row in self.prefixes
             if row.stats.hit_ratio is not None and row.stats.hit_ratio < ratio
         ]
+
+    @property
+    def total_memory(self) -> int | None:
+        """The prefixes' estimated memory summed; None when none was estimated."""
+        estimates = [row.memory for row in self.prefixes if row.memory is not None]
+        return sum(estimates) if estimates else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready report."""
@@ -75,10 +84,11 @@ class StatsReport:
             "total": {
                 **self.total.to_dict(),
                 "keys": sum(row.keys for row in self.prefixes),
-                "memory": sum(row.memory or 0 for row in self.prefixes),
+                "memory": self.total_memory,
             },
             "keys_exact": self.keys_exact,
             "skipped_fields": self.skipped_fields,
+            "notes": list(self.notes),
         }
 
 
@@ -238,7 +248,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
     else:
         raw = to_bytes(prefix).rstrip(b":")
         globs, named = [space.prefix_globs(raw)[1]], [space.full(raw)]
-    sizes = {server.node: server.keys for server in servers}
+    sizes = key_counts(conn, servers)
     tally = _count(conn, globs, named, sizes, max_scan, frozenset(published.prefixes))
     memory = _memory(conn, tally.samples)
 
@@ -255,6 +265,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         estimate = round(sampled_total / sampled * keys) if sampled else None
         rows.append(PrefixRow(name, published[name], keys, estimate, sampled))
     total = CacheStats({row.prefix: row.stats for row in rows}).total
+    notes = [f"memory not estimated: {conn.memory_note}"] if conn.memory_note and rows else []
     return StatsReport(
         conn.config.display_url,
         space.namespace,
@@ -264,4 +275,5 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         total,
         tally.exact,
         published.skipped,
+        tuple(notes),
     )
