@@ -3,6 +3,7 @@
 # Generated for:
 #   cachectl: --install-completion --namespace --password-file --show-completion --timeout --url --version
 #   demo: --json --keep-running --no-redis-server
+#   doctor: --fail-on --json --prefix --sample
 #   flush: --all --dry-run --json --key --max-keys --pattern --prefix --rate --tag --yes -y
 #   inspect: --items --json --max-bytes --no-namespace --raw
 #   keys: --json --limit --no-namespace --pattern --prefix --sort --tag --top
