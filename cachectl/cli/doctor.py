@@ -71,7 +71,7 @@ def doctor(
         raise ConfigError("--prefix needs a non-empty prefix")
     with connection(ctx) as conn:
         diagnosis = diagnose(conn, prefix, sample_size)
-        if prefix is None and not diagnosis.scope.entries and not diagnosis.scope.tag_sets:
+        if prefix is None and any(finding.id == "empty" for finding in diagnosis.findings):
             from cachectl.cli.namespaces import hint_if_empty
 
             hint_if_empty(conn, known_empty=True)

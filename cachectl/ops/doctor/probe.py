@@ -205,10 +205,10 @@ def _judge_compression(conn: Connection, entries: list[Entry]) -> list[Entry]:
         (
             i
             for i, e in enumerate(entries)
-            if e.type == "string"
+            if e.cachectl
+            and e.problem is None
             and e.compression == "none"
-            and (e.decoded or e.stored or 0) > max(threshold, 0)
-            and threshold > 0
+            and (e.decoded or e.stored or 0) > threshold
         ),
         key=lambda i: -(entries[i].stored or 0),
     )[:COMPRESS_CHECKS]
@@ -220,8 +220,7 @@ def _judge_compression(conn: Connection, entries: list[Entry]) -> list[Entry]:
     out = list(entries)
     for i, data in zip(big, pipe.execute(raise_on_error=False), strict=True):
         if isinstance(data, bytes) and data:
-            start = _payload_start(data) if entries[i].cachectl else 0
-            body = data[start:]
+            body = data[_payload_start(data) :]
             if body:
                 packed = lz4.block.compress(body, store_size=False)
                 out[i] = replace(entries[i], compressible=len(body) / max(len(packed), 1))
