@@ -421,3 +421,19 @@ def test_the_embedded_store_is_diagnosed_too() -> None:
             conn.close()
     assert ids(diagnosis) == {"no-ttl"}
     assert diagnosis.scope.entries == 11
+
+
+def test_keys_with_line_feeds_and_tags_records_are_counted(
+    target: tuple[str, Any], ns: str
+) -> None:
+    url, client = target
+    with Cache(url, namespace=ns, socket_timeout=5.0, connect_timeout=5.0, stats=False) as cache:
+        for i in range(30):
+            cache.set(f"notes:{i}\nline two", i, ttl=600, tags=["notes"])
+        cache.set("notes\n:odd", 1)  # its first segment holds the line feed
+    healthy_stats(client, ns)
+    diagnosis = run(url, ns)
+    assert diagnosis.scope.entries == 31 and diagnosis.scope.tag_sets == 1
+    finding = only(diagnosis, "no-ttl")
+    assert finding.subject == "notes\n" and finding.affected.items == (b"notes\n:odd",)
+    assert ids(diagnosis) == {"no-ttl"}

@@ -22,16 +22,20 @@ SICK, WELL = "d-sick", "d-well"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
+def seeded() -> Iterator[tuple[RedisServer, set[str]]]:
     """A redis-server of this module's own, set up for a cache, holding a namespace with
-    every situation of issue 20 (SICK) and a healthy one (WELL)."""
+    every situation of issue 20 (SICK) and a healthy one (WELL); and SICK's finding ids."""
     with RedisServer() as made, made.client() as client:
         client.config_set("maxmemory", str(1024**3))
         client.config_set("maxmemory-policy", "allkeys-lru")
         expected = seed_everything(client, made.url, SICK)
         SITUATIONS["healthy"][0](client, made.url, WELL)
-        made.expected = expected  # type: ignore[attr-defined]
-        yield made
+        yield made, expected
+
+
+@pytest.fixture
+def server(seeded: tuple[RedisServer, set[str]]) -> RedisServer:
+    return seeded[0]
 
 
 @pytest.fixture
@@ -70,7 +74,7 @@ def test_without_fail_on_findings_are_not_a_failure(doctor: Callable[..., CliRes
 
 
 def test_json_is_the_documented_shape(
-    server: RedisServer, doctor: Callable[..., CliResult]
+    seeded: tuple[RedisServer, set[str]], doctor: Callable[..., CliResult]
 ) -> None:
     result = doctor(SICK, "--json", "--fail-on", "warning")
     assert result.exit_code == 1
@@ -80,7 +84,7 @@ def test_json_is_the_documented_shape(
     assert set(document["scope"]) == set(shape["scope"])
     assert set(document["counts"]) == set(SEVERITIES)
     assert set(document["servers"][0]) == set(shape["servers"][0])
-    assert {f["id"] for f in document["findings"]} == server.expected  # type: ignore[attr-defined]
+    assert {f["id"] for f in document["findings"]} == seeded[1]
     for finding in document["findings"]:
         assert set(finding) == set(shape["findings"][0])
         assert finding["severity"] in SEVERITIES

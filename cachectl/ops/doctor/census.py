@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from cachectl.keys import KeySpace, escape_glob, prefix_of, to_bytes
 from cachectl.ops.connect import Connection, Node
@@ -42,7 +43,6 @@ class Census:
     counts: Counter[str] = field(default_factory=Counter)
     tag_sets: list[bytes] = field(default_factory=list)  # at most MAX_TAG_SETS
     tag_sets_total: int = 0
-    records: int = 0  # tags records ('<ns>#tag::<key>'), one per tagged entry
     sample: list[tuple[str, bytes]] = field(default_factory=list)  # (prefix, full key)
 
     @property
@@ -52,13 +52,14 @@ class Census:
 
 
 @functools.lru_cache(maxsize=16)
-def _patterns(namespace: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes], bytes]:
-    """The first segment of each line that is an entry, each line that is a tag set, and the
-    start of a tags record."""
+def _patterns(namespace: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """Over a batch joined by line feeds: the first segment of each entry, each entry, and
+    each tag set (found in C: Python works per distinct segment, not per key)."""
     quoted = re.escape(namespace)
     heads = re.compile(rb"^" + quoted + rb":([^:\n]*)", re.MULTILINE)
+    entries = re.compile(rb"^" + quoted + rb":[^\n]*", re.MULTILINE)
     tags = re.compile(rb"^" + quoted + rb"#tag:\{[^\n]*\}$", re.MULTILINE)
-    return heads, tags, namespace + b"#tag::"
+    return heads, entries, tags
 
 
 class _Tally:
@@ -66,7 +67,7 @@ class _Tally:
 
     def __init__(self, space: KeySpace, limit: int, fixed: str | None) -> None:
         self.ns = space.ns
-        self.heads, self.tags, self.records = _patterns(space.namespace.encode())
+        self.heads, self.entries, self.tags = _patterns(space.namespace.encode())
         self.limit = max(limit, 1)
         self.fixed = fixed  # --prefix: every entry counts under this label
         self.census = Census()
@@ -93,30 +94,24 @@ class _Tally:
         if not keys:
             return
         joined = b"\n".join(keys)
-        clean = joined.count(b"\n") == len(keys) - 1  # no key holds a line feed
-        heads: Counter[bytes] = Counter(self.heads.findall(joined)) if clean else Counter()
-        entries = keys
-        if not clean or heads.total() != len(keys):
-            # Bookkeeping keys in the batch (or a key with a line feed): sorted one by one.
+        if joined.count(b"\n") == len(keys) - 1:
+            heads = Counter(self.heads.findall(joined))
+            entries = keys
+            if heads.total() != len(keys):  # tag sets, tags records, stats or audit too
+                entries = self.entries.findall(joined)
+                self._tag_sets(self.tags.findall(joined))
+        else:  # a key holds a line feed: one by one
+            skip = len(self.ns)
             entries = [key for key in keys if key.startswith(self.ns)]
-            if not clean:
-                skip = len(self.ns)
-                heads = Counter(key[skip:].partition(b":")[0] for key in entries)
-            others = [key for key in keys if not key.startswith(self.ns)]
-            self._bookkeeping(others, b"\n".join(others) if clean else None)
+            heads = Counter(key[skip:].partition(b":")[0] for key in entries)
+            self._tag_sets([key for key in keys if self.tags.fullmatch(key)])
         self._count(heads, entries)
         self._pick(entries)
 
-    def _bookkeeping(self, keys: list[bytes], joined: bytes | None) -> None:
+    def _tag_sets(self, found: list[bytes]) -> None:
         census = self.census
-        if joined is not None:
-            tag_sets = self.tags.findall(joined)
-        else:
-            tag_sets = [k for k in keys if self.tags.fullmatch(k)]
-        census.tag_sets_total += len(tag_sets)
-        room = MAX_TAG_SETS - len(census.tag_sets)
-        census.tag_sets.extend(tag_sets[:room])
-        census.records += sum(1 for key in keys if key.startswith(self.records))
+        census.tag_sets_total += len(found)
+        census.tag_sets.extend(found[: MAX_TAG_SETS - len(census.tag_sets)])
 
     def _count(self, heads: Counter[bytes], entries: list[bytes]) -> None:
         needy: dict[bytes, list[bytes]] = {}
@@ -165,9 +160,9 @@ class _Tally:
         return census
 
 
-def _scan_ahead(client: object, glob: bytes, count: int) -> _Steps:
+def _scan_ahead(client: Any, glob: bytes, count: int) -> _Steps:
     """Batches of one server's SCAN, each call sent before the previous batch is handed over."""
-    pool = client.connection_pool  # type: ignore[attr-defined]
+    pool = client.connection_pool
     connection = pool.get_connection()
     try:
         connection.send_command("SCAN", 0, "MATCH", glob, "COUNT", count)
