@@ -214,5 +214,7 @@ def test_help_ends_with_examples(run_script: Callable[..., CliResult]) -> None:
     assert result.exit_code == 0
     options, examples = result.stdout.split("Show this message and exit.")
     assert "Examples:" in examples and "--fail-on" in options
-    assert result.stdout.rstrip().endswith("cachectl --namespace shop doctor --fail-on warning")
+    assert result.stdout.rstrip().endswith(
+        "cachectl --namespace shop doctor --fail-on warning --json > diagnosis.json"
+    )
     assert max(len(line) for line in result.stdout.splitlines()) <= 80

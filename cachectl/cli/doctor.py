@@ -14,10 +14,9 @@ from cachectl.errors import CheckFailed, ConfigError
 EXAMPLES = """Examples:
 
 \b
-  cachectl --namespace shop doctor
-  cachectl --namespace shop doctor --prefix users --json
+  cachectl --namespace shop doctor --prefix users
   # A CI gate: exit status 1 when a warning or an error is found
-  cachectl --namespace shop doctor --fail-on warning
+  cachectl --namespace shop doctor --fail-on warning --json > diagnosis.json
 """
 
 
