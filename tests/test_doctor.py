@@ -6,16 +6,21 @@ the seeded findings; then the server findings, the ACL degradation, and the rule
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cachectl import Cache
 from cachectl.config import CacheConfig
+from cachectl.keys import KeySpace, prefix_of
 from cachectl.ops.connect import Connection, connection, for_cache
 from cachectl.ops.doctor import Diagnosis, diagnose
+from cachectl.ops.doctor.census import _Tally
 from cachectl.ops.doctor.model import NodeFacts
 from cachectl.ops.doctor.settings import findings as server_findings
 from tests.doctor_support import HEALTHY, SITUATIONS, healthy, healthy_stats, publish
@@ -437,3 +442,33 @@ def test_keys_with_line_feeds_and_tags_records_are_counted(
     finding = only(diagnosis, "no-ttl")
     assert finding.subject == "notes\n" and finding.affected.items == (b"notes\n:odd",)
     assert ids(diagnosis) == {"no-ttl"}
+
+
+# -- the census's counting, against a brute force ---------------------------------------------
+
+_SEGMENTS = st.sampled_from([b"users", b"use", b"orders", b"", b"a\nb", b"x" * 3, b"\xff"])
+_KEYS = st.one_of(
+    st.builds(lambda h, r: b"ns:" + h + b":" + r, _SEGMENTS, st.binary(max_size=6)),
+    st.builds(lambda h: b"ns:" + h, _SEGMENTS),  # an entry that is its own first segment
+    st.builds(lambda t: b"ns#tag:{" + t + b"}", st.binary(max_size=4)),
+    st.builds(lambda k: b"ns#tag::" + k, st.binary(max_size=4)),
+    st.sampled_from([b"ns#stats", b"ns#audit"]),
+)
+
+
+@given(st.lists(st.lists(_KEYS, max_size=30), max_size=8), st.integers(1, 20))
+def test_the_census_counts_every_batch_as_a_brute_force_does(
+    batches: list[list[bytes]], limit: int
+) -> None:
+    tally = _Tally(KeySpace("ns"), limit, None)
+    for batch in batches:
+        tally.add(batch)
+    census = tally.result()
+    every = [key for batch in batches for key in batch]
+    entries = [key for key in every if key.startswith(b"ns:")]
+    assert census.counts == +Counter(prefix_of(key[3:]) for key in entries)
+    tag_sets = [k for k in every if k.startswith(b"ns#tag:{") and k.endswith(b"}")]
+    assert census.tag_sets_total == len(tag_sets)
+    assert len(census.sample) <= limit
+    assert all(key in entries for _label, key in census.sample)
+    assert all(label == prefix_of(key[3:]) for label, key in census.sample)

@@ -184,7 +184,7 @@ def slow(
         "warning",
         "prefix",
         stats.prefix,
-        f"Prefix '{stats.prefix}': p99 {p99:.2f} ms against a {limit:.2f} ms bound",
+        f"Prefix '{stats.prefix}': p99 {p99:,.2f} ms against a {limit:,.2f} ms bound",
         figures,
         f"{why[:1].upper()}{why[1:]}: {', and '.join(fixes)}.",
         sample=None if profile is None or mean is None else profile.sample,
