@@ -10,7 +10,8 @@
     model      Finding, Diagnosis and their JSON shape (docs/doctor.md)
 
 Read-only, and every step on the server is bounded as flush's are: SCAN asks for STEP_COUNT
-keys a call, and the sampled keys are read in pipelines of PROBE_BATCH keys.
+keys a call, and the sampled keys are read PROBE_BATCH at a time (one script call, or a
+pipeline where scripts may not run).
 """
 
 from __future__ import annotations
