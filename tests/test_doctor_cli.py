@@ -139,6 +139,27 @@ def test_the_report_fits_80_columns(doctor: Callable[..., CliResult]) -> None:
     assert "-> Split tag 'catalog' into narrower tags" in result.stdout.replace("\n", " ")
 
 
+def test_wide_characters_fit_80_columns(
+    server: RedisServer, doctor: Callable[..., CliResult]
+) -> None:
+    from rich.cells import cell_len
+
+    ns = "d-wide"
+    keys = [f"{ns}:{'商品目録' * 12}:{i}".encode() for i in range(3)]
+    with server.client() as client:
+        for key in keys:
+            client.set(key, b"not ours", ex=600)
+    try:
+        result = doctor(ns)
+    finally:
+        with server.client() as client:
+            client.delete(*keys)
+    lines = result.stdout.splitlines()
+    assert "undecodable  Prefix" in result.stdout and "'商品目録商品目録" in result.stdout
+    assert max(cell_len(line) for line in lines) <= 80
+    assert not [line for line in lines if line != line.rstrip()]
+
+
 def test_hostile_names_stay_on_their_line(
     server: RedisServer, doctor: Callable[..., CliResult]
 ) -> None:

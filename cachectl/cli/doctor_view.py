@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cachectl.cli.render import count, duration, elapsed, name, number, out, ratio, size
+from cachectl.cli.render import count, duration, elapsed, name, number, out, ratio, safe, size
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -50,10 +50,12 @@ def figure_text(figure: Figure) -> str:
 
 
 def _lines(text: str, room: int) -> list[str]:
-    """text made safe and wrapped in room cells, between words."""
-    import textwrap
+    """text made safe and wrapped in room cells (a wide character takes two), between words
+    where it can, a word longer than a line folded."""
+    from rich.text import Text
 
-    return textwrap.wrap(name(text, 4000), max(room, 20), break_on_hyphens=False) or [""]
+    lines = Text(name(text, 4000)).wrap(out(), max(room, 20), overflow="fold")
+    return [line.plain.rstrip() for line in lines] or [""]
 
 
 def _wrapped(text: str, indent: int) -> list[Text]:
@@ -67,19 +69,20 @@ def _wrapped(text: str, indent: int) -> list[Text]:
 def _items(items: list[str], indent: int) -> list[Text]:
     """'a; b; c' wrapped between items, so that no figure is cut from its unit (an item
     longer than a line wraps between its words)."""
+    from rich.cells import cell_len
     from rich.text import Text
 
     room = max(out().width - indent, 20)
     lines: list[str] = []
     current = ""
-    for item in (" ".join(_lines(item, room)) for item in items):
+    for item in (name(item, 4000) for item in items):
         joined = f"{current}; {item}" if current else item
-        if len(joined) <= room:
+        if cell_len(joined) <= room:
             current = joined
             continue
         if current:
             lines.append(current + ";")
-        if len(item) <= room:
+        if cell_len(item) <= room:
             current = item
         else:
             *whole, current = _lines(item, room)
@@ -92,20 +95,21 @@ def _named(text: str, finding: Finding) -> str:
     """text with the finding's subject shortened in the middle where it is long (a 100 KB tag
     name in a title; --json has it whole)."""
     subject = finding.subject
-    if len(subject) <= ITEM_CELLS:
-        return text
-    return text.replace(subject, name(subject, ITEM_CELLS))
+    short = name(subject, ITEM_CELLS)
+    return text if short == safe(subject) else text.replace(subject, short)
 
 
 def _finding(finding: Finding, style: str) -> list[RenderableType]:
     from rich.text import Text
 
-    first, *rest = _lines(f"{finding.id}  {_named(finding.title, finding)}", out().width)
+    title = name(f"{finding.id}  {_named(finding.title, finding)}", 4000)
+    first = _lines(title, out().width)[0]
     head = Text(first)
     head.stylize(style, 0, len(finding.id))
     lines: list[RenderableType] = [head]
-    if rest:
-        lines += _wrapped(" ".join(rest), 2)
+    rest = title[len(first) :].strip()
+    if rest:  # the title's other lines, indented under its first
+        lines += _wrapped(rest, 2)
     lines += _items([f"{f.label}: {figure_text(f)}" for f in finding.evidence], 4)
     body = []
     affected = finding.affected
