@@ -23,6 +23,8 @@ _EXPORTS = {
     "Compression": "cachectl.codec",
     "ConfigError": "cachectl.errors",
     "DecodeError": "cachectl.errors",
+    "KeyTooLarge": "cachectl.errors",
+    "Owed": "cachectl.breaker",
     "PrefixStats": "cachectl.stats",
     "SerializationError": "cachectl.errors",
     "ValueTooLarge": "cachectl.errors",
@@ -47,6 +49,8 @@ __all__ = [
     "Compression",
     "ConfigError",
     "DecodeError",
+    "KeyTooLarge",
+    "Owed",
     "PrefixStats",
     "SerializationError",
     "ValueTooLarge",
@@ -61,7 +65,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from cachectl.api import MISS
-    from cachectl.breaker import BreakerState
+    from cachectl.breaker import BreakerState, Owed
     from cachectl.cache import AsyncCache, Cache
     from cachectl.codec import Compression
     from cachectl.config import CacheConfig, redact_url
@@ -73,6 +77,7 @@ if TYPE_CHECKING:
         CheckFailed,
         ConfigError,
         DecodeError,
+        KeyTooLarge,
         SerializationError,
         ValueTooLarge,
     )

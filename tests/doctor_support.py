@@ -15,8 +15,9 @@ from typing import Any
 import redis
 
 from cachectl import Cache
-from cachectl.ops.doctor.published import LAYOUT_FIELD, OPENED_FIELD, OWED_ALL_FIELD, OWED_FIELD
-from cachectl.stats import STATS_TTL, bucket_of
+from cachectl.stats import LAYOUT_FIELD, STATS_TTL, bucket_of
+
+OPENED_FIELD, OWED_FIELD, OWED_ALL_FIELD = b"#opened", b"#owed", b"#owed_all"
 
 Client = redis.Redis | redis.RedisCluster
 #: A prefix every seeded namespace has, read and hit as a cache should be.

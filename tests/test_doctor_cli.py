@@ -239,3 +239,18 @@ def test_help_ends_with_examples(run_script: Callable[..., CliResult]) -> None:
         "cachectl --namespace shop doctor --fail-on warning --json > diagnosis.json"
     )
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_over_sentinel_the_primary_is_diagnosed(run_script: Callable[..., CliResult]) -> None:
+    from tests.servers import SentinelGroup
+
+    with SentinelGroup() as group:
+        primary = f"127.0.0.1:{group.primary_port()}"
+        with group.node(group.primary_port()).client() as client:
+            SITUATIONS["foreign values"][0](client, group.url, "d-s")
+        result = run_script("--url", group.url, "--namespace", "d-s", "doctor", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert [server["node"] for server in document["servers"]] == [primary]
+    found = {(f["id"], f["subject"]["name"]) for f in document["findings"]}
+    assert found == {("undecodable", "legacy"), ("maxmemory-unset", primary)}

@@ -337,7 +337,10 @@ def _servers(report: StatsReport) -> list[Table]:
     from rich.table import Table
 
     fields: list[tuple[str, Callable[[ServerInfo], str]]] = [
-        ("version", lambda s: f"{s.version} {s.mode}"),
+        (
+            "version",
+            lambda s: f"{'' if s.server == 'redis' else s.server + ' '}{s.version} {s.mode}",
+        ),
         ("uptime", lambda s: duration(s.uptime_seconds)),
         ("used memory", lambda s: size(s.used_memory)),
         ("peak memory", lambda s: size(s.peak_memory)),
@@ -350,6 +353,9 @@ def _servers(report: StatsReport) -> list[Table]:
         ("clients", lambda s: number(s.connected_clients)),
         ("keys in database", lambda s: number(s.keys)),
     ]
+    if any(s.sentinel_service for s in report.servers):
+        # Which node is the primary now: the column's name; this row says Sentinel chose it.
+        fields.insert(0, ("primary of", lambda s: f"{s.sentinel_service} (Sentinel)"))
     cells = [[safe(cell(server)) for _label, cell in fields] for server in report.servers]
     widths = [
         max(cell_len(safe(server.node)), *(cell_len(c) for c in column))
@@ -664,6 +670,14 @@ def confirm(question: str) -> bool:
     import typer
 
     return bool(typer.confirm(safe(question), default=False, err=True))
+
+
+def confirm_typed(question: str, expected: str) -> bool:
+    """Ask on the terminal for expected to be typed (a name, not y): anything else is no."""
+    import typer
+
+    answer = typer.prompt(safe(question), default="", show_default=False, err=True)
+    return str(answer).strip() == expected
 
 
 @contextlib.contextmanager

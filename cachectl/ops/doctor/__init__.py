@@ -90,15 +90,16 @@ def diagnose(
     if not found.entries and not found.tag_sets_total and not (stats.exists and published_prefix):
         all_findings.append(_empty(conn, label))
     notes = settings.notes(facts)
-    if stats.exists and stats.degradation is None:
+    if stats.exists and not stats.degradation_published:
         notes.append(
             "Breaker openings and owed invalidations: not published by the version of "
             "cachectl that wrote the stats."
         )
     if stats.exists and stats.age_seconds is None:
         notes.append("Time since the last publish: unknown (the stats hash has no expiry).")
-    if stats.skipped:
-        notes.append(f"{stats.skipped:,} fields of the stats hash were not usable and skipped.")
+    if stats.stats.skipped:
+        skipped = stats.stats.skipped
+        notes.append(f"{skipped:,} fields of the stats hash were not usable and skipped.")
     if prefix is not None:
         notes.append("Tag sets are not examined with --prefix (they belong to the namespace).")
     if found.tag_sets_total > len(found.tag_sets):

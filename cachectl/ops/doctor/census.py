@@ -107,7 +107,8 @@ class _Tally:
             skip = len(self.ns)
             entries = [key for key in keys if key.startswith(self.ns)]
             heads = Counter(key[skip:].partition(b":")[0] for key in entries)
-            self._tag_sets([key for key in keys if self.tags.fullmatch(key)])
+            start = self.ns[:-1] + b"#tag:{"
+            self._tag_sets([k for k in keys if k.startswith(start) and k.endswith(b"}")])
         self._count(heads, entries)
         self._pick(entries)
 

@@ -21,7 +21,8 @@ import redis.exceptions
 from cachectl.codec import HAS_STAMP, MAGIC, Compression, read_header
 from cachectl.errors import DecodeError
 from cachectl.ops.connect import Connection
-from cachectl.ops.inspect import CODEC_SAMPLE, decode, describe_head
+from cachectl.ops.decode import decode
+from cachectl.ops.sniff import CODEC_SAMPLE, describe_head
 
 #: Keys probed per round trip (one script call holds the server about a millisecond).
 PROBE_BATCH = 250

@@ -217,14 +217,14 @@ def fallback(stats: PrefixStats) -> Finding | None:
 
 def degradation(published: Published, namespace: str) -> Finding | None:
     """Breaker openings and owed invalidations, where the publishers report them."""
-    found = published.degradation
-    if found is None or not (found.opened or found.owed or found.owed_all):
+    found = published.stats
+    if not published.degradation_published or not (found.opened or found.owed or found.owed_all):
         return None
     figures = (
         Figure("opened", "breaker openings", found.opened),
         Figure("owed", "invalidations owed to Redis", found.owed),
         Figure("owed_all", "owed deletions that became the whole namespace", found.owed_all),
-        Figure("fallback", "calls served by the fallback", published.stats.total.fallback),
+        Figure("fallback", "calls served by the fallback", found.total.fallback),
     )
     return Finding(
         "breaker-opened",
