@@ -6,6 +6,7 @@ the seeded findings; then the server findings, the ACL degradation, and the rule
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -472,3 +473,31 @@ def test_the_census_counts_every_batch_as_a_brute_force_does(
     assert len(census.sample) <= limit
     assert all(key in entries for _label, key in census.sample)
     assert all(label == prefix_of(key[3:]) for label, key in census.sample)
+
+
+def test_a_breaker_the_library_opened_is_reported(own_redis: RedisServer) -> None:
+    from cachectl.breaker import BreakerState
+
+    with own_redis.client() as client:
+        _configure(client)
+    url = own_redis.url
+    with Cache(url, namespace="d-trip", failure_threshold=1, recovery_interval=0.05) as cache:
+        for i in range(20):
+            cache.set(f"{HEALTHY}:{i}", i, ttl=600)
+        own_redis.pause()  # every call now times out: the breaker opens
+        try:
+            for _ in range(5):
+                cache.get(f"{HEALTHY}:1")
+                cache.delete(f"{HEALTHY}:2")  # owed to Redis
+            assert cache.breaker_state is not BreakerState.CLOSED
+        finally:
+            own_redis.resume()
+        deadline = time.monotonic() + 30
+        while cache.breaker_state is not BreakerState.CLOSED and time.monotonic() < deadline:
+            cache.get(f"{HEALTHY}:1")
+            time.sleep(0.05)
+        assert cache.breaker_state is BreakerState.CLOSED
+        cache.publish_stats()
+    finding = only(run(url, "d-trip"), "breaker-opened")
+    seen = figures(finding)
+    assert seen["opened"] >= 1 and seen["owed"] >= 1
