@@ -254,3 +254,24 @@ def test_over_sentinel_the_primary_is_diagnosed(run_script: Callable[..., CliRes
     assert [server["node"] for server in document["servers"]] == [primary]
     found = {(f["id"], f["subject"]["name"]) for f in document["findings"]}
     assert found == {("undecodable", "legacy"), ("maxmemory-unset", primary)}
+
+
+def test_on_the_cluster_every_primary_is_examined(
+    cluster_url: str, redis_cluster: Any, run_script: Callable[..., CliResult]
+) -> None:
+    client = redis_cluster.client()
+    try:
+        SITUATIONS["2 MB value"][0](client, cluster_url, "d-c")
+    finally:
+        client.close()
+    args = ("--url", cluster_url, "--namespace", "d-c", "doctor")
+    result = run_script(*args, "--json", "--fail-on", "warning")
+    assert result.exit_code == 1, result.stderr
+    document = result.json()
+    nodes = {f"127.0.0.1:{port}" for port in redis_cluster.ports}
+    assert document["cluster"] is True and document["scope"]["primaries"] == 3
+    assert {server["node"] for server in document["servers"]} == nodes
+    assert {f["id"] for f in document["findings"]} <= {"big-values", "maxmemory-unset"}
+    assert any(f["id"] == "big-values" for f in document["findings"])
+    text = run_script(*args, env={"COLUMNS": "80"})
+    assert text.exit_code == 0 and "on 3 primaries" in text.stdout.replace("\n", " ")
