@@ -1,8 +1,8 @@
 """Operator commands at scale: `cachectl stats` against a bare SCAN, `cachectl keys --top`
-against `redis-cli --memkeys`, what the empty-namespace check costs, and `cachectl flush
---prefix` against a server-side SCAN + UNLINK loop.
+and `cachectl doctor` against `redis-cli --memkeys`, what the empty-namespace check costs, and
+`cachectl flush --prefix` against a server-side SCAN + UNLINK loop.
 
-    python bench/bench_ops.py [--keys 1000000] [--rounds 5] [--flush-only]
+    python bench/bench_ops.py [--keys 1000000] [--rounds 5] [--flush-only | --doctor-only]
 
 Starts its own redis-server on a free port (DEBUG POPULATE enabled, persistence off), fills it
 with --keys keys under four prefixes of the namespace (plus published stats for them), and
@@ -172,9 +172,13 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--flush-only", action="store_true", help="only the flush section")
+    parser.add_argument("--doctor-only", action="store_true", help="only the doctor section")
     options = parser.parse_args()
     if options.flush_only:
         flush_section(options.keys, options.rounds)
+        return
+    if options.doctor_only:
+        doctor_section(options.keys, options.rounds)
         return
     if not SCRIPT.exists():
         sys.exit(f"{SCRIPT} not found: pip install -e .")
@@ -270,6 +274,7 @@ def main() -> None:
         f"  peak RSS of the stats process: {peak / 1024:.1f} MiB (4 prefixes: {rss / 1024:.1f} MiB)"
     )
     flush_section(keys, options.rounds)
+    doctor_section(keys, options.rounds)
 
 
 def server_seconds(client: redis.Redis, work: Callable[[], object]) -> dict[str, float]:
@@ -443,6 +448,127 @@ def flush_section(keys: int, rounds: int) -> None:
     print(f"  {'cachectl --version (process start alone)':<54} {start_up:7.3f} s")
     for label, (n, longest) in (("stepped floor", floor_steps), ("flush", flush_steps)):
         print(f"  {label}: {n} steps on the server, the longest {longest / 1000:.1f} ms")
+
+
+# -- cachectl doctor against redis-cli --memkeys (issue 20) ------------------------------------
+
+#: The doctor's published prefixes: one not helping, one never read, the others healthy.
+DOCTOR_FIGURES = {"users": (100, 900, 900), "orders": (0, 0, 500)}
+#: Members of the huge tag the doctor's keyspace holds.
+DOCTOR_TAG = 200_000
+
+
+def doctor_keyspace(client: redis.Redis, keys: int) -> None:
+    """FLUSHALL, keys entries under PREFIXES (DEBUG POPULATE: text values, no TTL), published
+    stats with a prefix not helping and one never read, and a tag set of DOCTOR_TAG members."""
+    from cachectl.stats import STATS_TTL
+
+    client.flushall()
+    share = keys // len(PREFIXES)
+    for i, prefix in enumerate(PREFIXES):
+        count = share if i < len(PREFIXES) - 1 else keys - share * i
+        client.execute_command("DEBUG", "POPULATE", count, f"{NAMESPACE}:{prefix}", 16)
+    fields: dict[str, int] = {"#prefixes": len(PREFIXES)}
+    for prefix in PREFIXES:
+        hits, misses, sets = DOCTOR_FIGURES.get(prefix, (9000, 1000, 1000))
+        fields |= {f"prefix:{prefix}": 1, f"hits:{prefix}": hits, f"misses:{prefix}": misses}
+        fields |= {f"sets:{prefix}": sets, f"lat:{prefix}:100": hits + misses}
+    client.hset(f"{NAMESPACE}#stats", mapping=fields)  # type: ignore[arg-type]
+    client.expire(f"{NAMESPACE}#stats", STATS_TTL)
+    client.eval(
+        "for i = 1, tonumber(ARGV[1]) do redis.call('ZADD', KEYS[1], 4e12, ARGV[2] .. i) end",
+        1,
+        f"{NAMESPACE}#tag:{{catalog}}",
+        DOCTOR_TAG,
+        f"{NAMESPACE}:users:",
+    )
+
+
+def doctor_run(url: str, keys: int) -> tuple[float, dict[str, object]]:
+    """One `cachectl doctor --json`: wall seconds, start to exit, and its document."""
+    wall, out = run([str(SCRIPT), "--url", url, "--namespace", NAMESPACE, "doctor", "--json"])
+    document = json.loads(out)
+    scope = document["scope"]
+    assert scope["entries"] == keys and scope["tag_sets"] == 1, scope
+    found = {finding["id"] for finding in document["findings"]}
+    assert {"huge-tag", "cache-not-helping", "never-read", "undecodable"} <= found, found
+    return wall, document
+
+
+def memkeys_run(port: int) -> float:
+    """One `redis-cli --memkeys` over the whole keyspace: wall seconds."""
+    return run(["redis-cli", "-p", str(port), "--memkeys"])[0]
+
+
+def step_times(client: redis.Redis, work: Callable[[], object]) -> dict[str, list[int]]:
+    """Microseconds the server spent on each command while work ran, by command name, from
+    SLOWLOG with every command logged (the server's own clock, not a client's round trip)."""
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", 100_000)
+    client.slowlog_reset()
+    try:
+        work()
+        entries = client.slowlog_get(100_000)
+    finally:
+        client.config_set("slowlog-log-slower-than", 10_000)
+        client.slowlog_reset()
+    out: dict[str, list[int]] = {}
+    for entry in entries:
+        command = entry["command"].split(b" ", 1)[0].decode().upper()
+        out.setdefault(command, []).append(int(entry["duration"]))
+    return out
+
+
+#: The commands that walk the keyspace a step at a time: SCAN, and the step scripts (flush's
+#: SCAN+UNLINK, the doctor's probe). SLOWLOG also lists the commands a script calls, each
+#: within its script's own entry, so the scripts' inner commands are not steps.
+STEPS = ("SCAN", "EVAL", "EVALSHA")
+
+
+def _steps(times: dict[str, list[int]]) -> tuple[int, int, int, int]:
+    """How many steps (STEPS) there were, and their median, 99th percentile and longest."""
+    steps = sorted(t for name in STEPS for t in times.get(name, []))
+    if not steps:
+        return 0, 0, 0, 0
+    return len(steps), steps[len(steps) // 2], steps[int(0.99 * (len(steps) - 1))], steps[-1]
+
+
+def doctor_section(keys: int, rounds: int) -> None:
+    """cachectl doctor and redis-cli --memkeys on the same keys, alternating rounds, best of
+    each (issue 20's goal: the doctor at least 10x faster); then each doctor and flush step's
+    time on the server, from SLOWLOG (goal: no doctor step longer than flush's)."""
+    with (
+        RedisServer(["--enable-debug-command", "yes"]) as server,
+        server.client(socket_timeout=600) as client,
+    ):
+        doctor_keyspace(client, keys)
+        best = {"doctor": float("inf"), "memkeys": float("inf")}
+        inside = float("inf")
+        for _ in range(rounds):
+            wall, document = doctor_run(server.url, keys)
+            best["doctor"] = min(best["doctor"], wall)
+            inside = min(inside, float(document["scope"]["seconds"]))  # type: ignore[index]
+            best["memkeys"] = min(best["memkeys"], memkeys_run(server.port))
+        doctor_steps = step_times(client, lambda: doctor_run(server.url, keys))
+        flush = [str(SCRIPT), "--url", server.url, "--namespace", NAMESPACE, "flush"]
+        flush_steps = step_times(client, lambda: run([*flush, "--all", "--yes"]))
+    ratio = best["memkeys"] / best["doctor"]
+    print(f"\ncachectl doctor against redis-cli --memkeys: {keys:,} keys, best of {rounds}")
+    print(f"  {'cachectl doctor --json':<42} {best['doctor']:7.3f} s  ({inside:.3f} s inside)")
+    print(f"  {'redis-cli --memkeys':<42} {best['memkeys']:7.3f} s")
+    print(f"  redis-cli --memkeys takes {ratio:.1f}x the doctor's time (goal: at least 10x)")
+    print("\nSteps on the server (SCAN and step scripts; SLOWLOG, every command logged), µs")
+    for label, steps in (("doctor", doctor_steps), ("flush --all", flush_steps)):
+        n, median, p99, longest = _steps(steps)
+        print(
+            f"  {label:<12} {n:>5,} steps: median {median:>6,}, p99 {p99:>6,}, "
+            f"longest {longest:>7,}"
+        )
+    every = [(max(spent), name) for name, spent in doctor_steps.items()]
+    longest, name = max(every)
+    print(f"  the doctor's longest command of any kind: {name} {longest:,} µs")
+    verdict = "within" if _steps(doctor_steps)[2] <= _steps(flush_steps)[2] else "LONGER than"
+    print(f"  the doctor's p99 step is {verdict} flush's (a single longest step is noise-prone)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from typer.core import TyperGroup
 
 from cachectl.cli.common import Declined, EmptyNamespace, Settings
 from cachectl.cli.demo import demo
+from cachectl.cli.doctor import EXAMPLES as DOCTOR_EXAMPLES
+from cachectl.cli.doctor import doctor
 from cachectl.cli.flush import flush
 from cachectl.cli.inspect import inspect
 from cachectl.cli.keys import keys
@@ -32,7 +34,8 @@ from cachectl.errors import (
 EXIT_STATUSES = (
     "Exit status: 0 success (also a --dry-run, or nothing to delete); 1 a check failed (a "
     "threshold, a corrupt value, a key not found, --max-keys exceeded, an endpoint that failed "
-    "to warm), the output could not be written, or an internal error; 2 usage error (an "
+    "to warm, a doctor finding at --fail-on's severity or worse), the output could not be "
+    "written, or an internal error; 2 usage error (an "
     "unknown option or command, a bad value (nan, inf, or above the option's stated "
     "maximum) or endpoint file, an empty --url/--namespace or "
     "CACHECTL_ variable, a malformed URL or settings file, flush without --yes when stdin is "
@@ -246,6 +249,7 @@ app.command()(latency)
 app.command()(namespaces)
 app.command()(warm)
 app.command()(demo)
+app.command(epilog=DOCTOR_EXAMPLES)(doctor)
 app.command()(ui)
 
 

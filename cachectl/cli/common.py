@@ -39,6 +39,7 @@ MAXIMA: dict[str, float] = {
     "max_keys": 1_000_000_000,  # flush
     "rate": 1_000_000,  # flush keys/s, warm requests/s
     "sample": 10_000_000,  # namespaces
+    "sample_size": 1_000_000,  # doctor --sample: entries read one by one
     "concurrency": 10_000,  # warm (its library check agrees)
     "retries": 20,
     "passes": 100,
