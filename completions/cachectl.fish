@@ -3,7 +3,7 @@
 # Generated for:
 #   cachectl: --install-completion --namespace --password-file --show-completion --timeout --url --version
 #   demo: --json --keep-running --namespace --no-redis-server --password-file --timeout --url
-#   doctor: --fail-on --json --namespace --password-file --prefix --sample --timeout --url
+#   doctor: --allow-empty --fail-on --json --namespace --password-file --prefix --sample --timeout --url
 #   flush: --all --allow-empty --dry-run --json --key --max-keys --namespace --password-file --pattern --prefix --rate --tag --timeout --url --yes -y
 #   inspect: --allow-empty --items --json --max-bytes --namespace --no-namespace --password-file --raw --timeout --url
 #   keys: --allow-empty --json --limit --namespace --no-namespace --password-file --pattern --prefix --sort --tag --timeout --top --url

@@ -216,9 +216,11 @@ def test_an_empty_namespace_fails_the_gate_and_names_the_others(
     doctor: Callable[..., CliResult],
 ) -> None:
     result = doctor("d-typo", "--fail-on", "warning")
-    assert result.exit_code == 1
+    assert result.exit_code == 5  # the gate of stats, keys, inspect and flush
     assert "Nothing under namespace 'd-typo'" in result.stdout
     assert "did you mean --namespace" in result.stderr  # the namespaces the server holds
+    allowed = doctor("d-typo", "--fail-on", "warning", "--allow-empty")
+    assert allowed.exit_code == 1 and "did you mean" not in allowed.stderr
 
 
 def test_prefix_and_sample(doctor: Callable[..., CliResult]) -> None:

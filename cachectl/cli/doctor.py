@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
 from cachectl.errors import CheckFailed, ConfigError
 
 #: Shown at the end of `cachectl doctor --help` ('\b' keeps Click from joining the lines).
@@ -53,6 +53,7 @@ def doctor(
         ),
     ] = 5000,
     json_output: JsonOption = False,
+    allow_empty: AllowEmptyOption = False,
 ) -> None:
     """Find what is wrong with the cache: prefixes the cache does not help, entries wasting
     memory, tags too big to invalidate, a server unfit for a cache.
@@ -70,16 +71,21 @@ def doctor(
         raise ConfigError("--prefix needs a non-empty prefix")
     with connection(ctx) as conn:
         diagnosis = diagnose(conn, prefix, sample_size)
-        if prefix is None and any(finding.id == "empty" for finding in diagnosis.findings):
-            from cachectl.cli.namespaces import hint_if_empty
+        empty = None
+        if any(finding.id == "empty" for finding in diagnosis.findings):
+            from cachectl.cli.namespaces import empty_namespace
 
-            hint_if_empty(conn, known_empty=True)
+            # The same gate as stats, keys, inspect and flush: a mistyped namespace is status
+            # 5 with the nearest names, not a report of nothing that a CI job reads as healthy.
+            empty = empty_namespace(conn, allow_empty)
     if json_output:
         print_json(diagnosis.to_dict())
     else:
         from cachectl.cli.doctor_view import show_diagnosis
 
         show_diagnosis(diagnosis)
+    if empty is not None:
+        raise empty
     if fail_on is not None:
         failing = diagnosis.at_least(fail_on.value)
         if failing:
