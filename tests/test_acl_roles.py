@@ -289,6 +289,7 @@ async def test_operator_page_read_only_token(
                 ("GET", "/c/api/key", {"key": "product:2"}),
                 ("POST", "/c/api/latency", {}),
                 ("GET", "/c/api/audit", {}),
+                ("GET", "/c/api/doctor", {"sample": "100"}),
             ):
                 response = await client.request(method, path, params=params, headers=as_reader)
                 assert response.status_code == 200, (path, response.text)

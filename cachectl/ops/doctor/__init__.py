@@ -36,6 +36,7 @@ from cachectl.ops.doctor.model import (
 
 __all__ = [
     "DEFAULT_SAMPLE",
+    "MAX_SAMPLE",
     "SEVERITIES",
     "Affected",
     "Diagnosis",
@@ -50,6 +51,8 @@ __all__ = [
 
 #: Entries whose type, TTL, memory and header are read, by default.
 DEFAULT_SAMPLE = 5000
+#: The largest sample a caller may ask for (`--sample`, the router's ?sample=).
+MAX_SAMPLE = 1_000_000
 
 
 def _empty(conn: Connection, label: str | None) -> Finding:

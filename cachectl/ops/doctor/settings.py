@@ -8,6 +8,7 @@ away by a managed service: what cannot be read becomes a note, never an error or
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,9 +43,11 @@ def _int(info: Mapping[str, Any], name: str) -> int | None:
 
 def _float(info: Mapping[str, Any], name: str) -> float | None:
     try:
-        return float(info[name])
+        value = float(info[name])
     except (KeyError, TypeError, ValueError):
         return None
+    # 'inf' or 'nan' from a server (redis-py parses them as floats) is no figure: JSON has none.
+    return value if math.isfinite(value) else None
 
 
 def _why(exc: redis.exceptions.ResponseError) -> str:
