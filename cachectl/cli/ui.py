@@ -21,7 +21,7 @@ def _check_extra() -> None:
     except ImportError as exc:
         raise ConfigError(
             f"cachectl ui needs the fastapi extra ({exc.name} is missing): "
-            "pip install 'cachectl[fastapi]'"
+            "pip install 'cachectl-redis[fastapi]'"
         ) from None
 
 
@@ -87,7 +87,7 @@ def ui(
     Prints the page's address and a random token made for this process (admin, or read-only
     with --read-only); paste the token into the page. The token goes in an Authorization
     header, never in a URL or a cookie, and dies with the process. Opens no browser and
-    listens on 127.0.0.1 only. Needs the fastapi extra: pip install 'cachectl[fastapi]'.
+    listens on 127.0.0.1 only. Needs the fastapi extra: pip install 'cachectl-redis[fastapi]'.
     With --json, the address, role and token as one JSON line on stdout.
     """
     _check_extra()

@@ -11,7 +11,7 @@ Every endpoint stands on cachectl.ops, run in a worker thread, on the applicatio
 (its Redis server, or its embedded store): the same selection means the same keys as on the
 command line, and a Redis outage is a 503, as `cachectl flush` exits 3.
 
-Needs the `fastapi` extra: pip install 'cachectl[fastapi]'.
+Needs the `fastapi` extra: pip install 'cachectl-redis[fastapi]'.
 """
 
 from __future__ import annotations
