@@ -2,7 +2,8 @@
 
     python scripts/deps.py lock [--upgrade]     write requirements/*.lock from pyproject.toml
     python scripts/deps.py lock --check         fail when a lock no longer matches pyproject.toml
-    python scripts/deps.py test lowest|newest [--venv DIR] [-- PYTEST_ARGS...]
+    python scripts/deps.py test lowest|newest [--venv DIR] [--lint] [-- PYTEST_ARGS...]
+    python scripts/deps.py blame --venv DIR TEST_ID...  name the package behind failed tests
 
 `test` resolves the dev extra at the lowest allowed versions of the direct dependencies
 (`uv pip compile --resolution lowest-direct`; it also checks that each lower bound written in
@@ -288,6 +289,9 @@ def blame(
             )
             return quiet.returncode == 0
 
+    if passes():
+        say("the failed tests pass when re-run unchanged: flaky, not a version (no package named)")
+        return []
     culprits = []
     for name, (have, want) in differs.items():
         if not pin(python, name, want):
@@ -322,7 +326,22 @@ def blame(
     return []
 
 
-def test(mode: str, venv: Path, pytest_args: Sequence[str]) -> int:
+def lint(venv: Path) -> int:
+    """ruff, ruff format --check and mypy --strict as CI runs them, with venv's versions."""
+    python = str(venv_python(venv))
+    status = 0
+    for command in (
+        [python, "-m", "ruff", "check", "--no-cache", "."],
+        [python, "-m", "ruff", "format", "--no-cache", "--check", "."],
+        [python, "-m", "mypy", "--strict", "--cache-dir", str(venv / "mypy-cache"), "cachectl"],
+    ):
+        if run(command, cwd=ROOT, env=pytest_env(venv)).returncode:
+            say(f"failed: {' '.join(command[1:4])} ...")
+            status = 1
+    return status
+
+
+def test(mode: str, venv: Path, pytest_args: Sequence[str], with_lint: bool = False) -> int:
     """Resolve mode's versions into a fresh venv, run pytest there, blame on failure."""
     started = time.monotonic()
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -340,6 +359,9 @@ def test(mode: str, venv: Path, pytest_args: Sequence[str]) -> int:
         if n in direct
     ]
     say(f"{mode} versions of the direct dependencies: {', '.join(shown)}")
+    if with_lint and lint(venv):
+        say(f"{mode}: the linters fail at these versions")
+        return 1
     with tempfile.TemporaryDirectory() as cache_dir:
         status = run_tests(venv, pytest_args, Path(cache_dir), ROOT)
         failed = last_failed(Path(cache_dir))
@@ -371,21 +393,24 @@ def main(argv: Sequence[str]) -> int:
     p_test = sub.add_parser("test", help="run pytest at the lowest or newest versions")
     p_test.add_argument("mode", choices=["lowest", "newest"])
     p_test.add_argument("--venv", type=Path, help="where to make the venv (default: a temp dir)")
-    p_test.add_argument("pytest_args", nargs="*", help="after --: pytest's arguments")
+    p_test.add_argument("--lint", action="store_true", help="also ruff and mypy, first")
     p_blame = sub.add_parser("blame", help="name the package that makes failed tests fail")
     p_blame.add_argument("--venv", type=Path, required=True)
     p_blame.add_argument("--lock", type=Path, default=DEV_LOCK)
     p_blame.add_argument("--cwd", type=Path, default=ROOT)
     p_blame.add_argument("tests", nargs="+", help="the failed tests' node ids")
-    args = parser.parse_args(argv)
+    # Everything after -- is pytest's (argparse's own handling of -- in a subcommand is not).
+    split = list(argv).index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.pytest_args = list(argv[split + 1 :])
     if args.command == "lock":
         return lock(args.upgrade, args.check)
     if args.command == "blame":
         return 0 if blame(args.venv, args.tests, args.lock, args.cwd) else 1
     if args.venv is not None:
-        return test(args.mode, args.venv, args.pytest_args)
+        return test(args.mode, args.venv, args.pytest_args, args.lint)
     with tempfile.TemporaryDirectory(prefix=f"cachectl-{args.mode}-") as tmp:
-        return test(args.mode, Path(tmp) / "venv", args.pytest_args)
+        return test(args.mode, Path(tmp) / "venv", args.pytest_args, args.lint)
 
 
 if __name__ == "__main__":

@@ -148,3 +148,27 @@ def test_rerun_options_keep_plugins_and_drop_the_selection() -> None:
     args = ["-n", "2", "--ignore=tests/x.py", "-p", "no:randomly", "-k", "foo", "tests"]
     assert deps.pytest_args_without_selection(args) == ["-p", "no:randomly"]
     assert deps.pytest_args_without_selection(["-pno:xdist", "-x"]) == ["-pno:xdist"]
+
+
+def test_blame_names_nothing_for_a_test_that_passes_on_a_rerun(project: Path) -> None:
+    # A flaky test: it fails once, then passes, whatever the versions.
+    marker = project / "failed-once"
+    (project / "test_flaky.py").write_text(
+        "from pathlib import Path\n\n"
+        "def test_flaky():\n"
+        f"    marker = Path({str(marker)!r})\n"
+        "    if not marker.exists():\n"
+        "        marker.touch()\n"
+        "        assert False\n"
+    )
+    python = project / "venv" / "bin" / "python"
+    first = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_flaky.py"],
+        cwd=project,
+        capture_output=True,
+    )
+    assert first.returncode == 1
+    result = blame(project, "test_flaky.py::test_flaky")
+    assert result.returncode == 1, result
+    assert "pass when re-run unchanged: flaky" in result.stdout
+    assert "CAUSE" not in result.stdout

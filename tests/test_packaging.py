@@ -142,3 +142,17 @@ def test_help_names_the_extra_to_install(command: str) -> None:
     text = " ".join(out.stdout.split())
     assert f"pip install '{DISTRIBUTION}[fastapi]'" in text
     assert not old_forms(text)
+
+
+def test_quick_start_is_two_commands_from_the_lock() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert quick.splitlines() == [
+        "pip install -c requirements/dev.lock -e '.[fastapi]' && cachectl demo",
+        "pip install -c requirements/dev.lock -e '.[dev]' && python3 -m pytest",
+    ]
+    # CI runs the same test command, from the same lock.
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 -m pip install -c requirements/dev.lock -e '.[dev]'" in ci
+    assert "\npython3 -m pytest\n" in ci
+    assert "python3 scripts/deps.py lock --check" in ci
