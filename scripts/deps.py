@@ -148,7 +148,7 @@ def direct_requirements() -> list[str]:
     own = normalize(project["name"])
     extras = project["optional-dependencies"]
     found = list(project["dependencies"])
-    for extra in ("fastapi", "django", "flask", "dev"):
+    for extra in ("fastapi", "django", "flask", "bench", "dev"):
         found += [r for r in extras[extra] if normalize(re.split(r"[\[<>=!~;\s]", r)[0]) != own]
     return found
 
