@@ -1,10 +1,16 @@
 """Cache core benchmark: the library's hot paths against raw redis-py, in one run.
 
     python bench/bench_core.py [--seconds 1.0] [--rounds 5]
+    python bench/bench_core.py --against ../main [--seconds 0.2] [--rounds 15]
 
 Starts its own redis-server on a free port. Every comparison alternates the contenders over
 several rounds and keeps each one's best round, so a noisy neighbour hurts both alike.
 Prints ratios; targets are from issue 3.
+
+--against compares instead this checkout's hot paths (get hit and miss, get_many, set and a
+@cached hit, on Redis and on the embedded store, sync and async) with another checkout's, in
+the same run: one worker process per checkout (bench/ab_worker.py), taking turns path by path
+for many short rounds; each keeps its best round.
 """
 
 from __future__ import annotations
@@ -12,14 +18,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import redis
 import redis.asyncio as aioredis
 from _server import RedisServer
+from _timing import aper_call, per_call
 
 from cachectl import AsyncCache, Cache
 
@@ -32,31 +43,6 @@ VALUE = {
     ],
     "flags": ["fresh", "eu", "weekly"],
 }
-
-
-def per_call(fn: Callable[[], Any], seconds: float) -> float:
-    """Seconds per call of fn, measured for about `seconds`."""
-    n, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(200):
-            fn()
-        n += 200
-        now = time.perf_counter()
-        if now >= deadline:
-            return (now - start) / n
-
-
-async def aper_call(fn: Callable[[], Awaitable[Any]], seconds: float) -> float:
-    n, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(200):
-            await fn()
-        n += 200
-        now = time.perf_counter()
-        if now >= deadline:
-            return (now - start) / n
 
 
 def best_of(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
@@ -290,13 +276,67 @@ async def async_section(url: str, seconds: float, rounds: int) -> None:
         await close()
 
 
+def against(other: str, url: str, seconds: float, rounds: int, only: str) -> None:
+    """This checkout's hot paths next to other's, alternating (see the module docstring)."""
+    here = Path(__file__).resolve().parent
+    trees = {"before": str(Path(other).resolve()), "after": str(here.parent)}
+    workers = {
+        side: subprocess.Popen(
+            [sys.executable, str(here / "ab_worker.py"), tree, url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for side, tree in trees.items()
+    }
+
+    def ask(side: str, line: str) -> str:
+        worker = workers[side]
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write(line + "\n")
+        worker.stdin.flush()
+        return worker.stdout.readline().strip()
+
+    try:
+        paths: list[str] = []
+        for side, worker in workers.items():
+            assert worker.stdout is not None
+            paths = worker.stdout.readline().strip().removeprefix("ready ").split("|")
+            print(f"{side}: cachectl from {ask(side, 'where')}")
+        paths = [path for path in paths if only in path]
+        best = {(side, path): float("inf") for side in workers for path in paths}
+        ratios: dict[str, list[float]] = {path: [] for path in paths}
+        for n in range(rounds):
+            order = list(workers) if n % 2 == 0 else list(reversed(workers))
+            for path in paths:
+                took = {side: float(ask(side, f"{path} {seconds}")) for side in order}
+                for side, value in took.items():
+                    best[side, path] = min(best[side, path], value)
+                ratios[path].append(took["after"] / took["before"])
+    finally:
+        for worker in workers.values():
+            worker.terminate()
+            worker.wait()
+    print(f"\nHot paths, {rounds} alternating rounds of {seconds} s (best round of each side)")
+    print(f"  {'path':<32} {'before':>9} {'after':>9} {'after/before':>13} {'median':>8}")
+    for path in paths:
+        before, after = best["before", path] * 1e6, best["after", path] * 1e6
+        median = statistics.median(ratios[path])
+        print(f"  {path:<32} {before:7.2f}µs {after:7.2f}µs {after / before:12.3f}x {median:7.3f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--against", metavar="CHECKOUT", help="compare hot paths with another")
+    parser.add_argument("--only", default="", help="with --against: the paths naming this")
     args = parser.parse_args()
     with RedisServer() as server:
         print(f"redis-server {server.url} (ours, stopped at the end)")
+        if args.against:
+            against(args.against, server.url, args.seconds, args.rounds, args.only)
+            return
         sync_section(server.url, args.seconds, args.rounds)
         tags_section(server.url, args.seconds, args.rounds)
         memory_section(args.seconds, args.rounds)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import django
 from _server import RedisServer
+from _timing import aper_call, per_call
 from django.conf import settings
 
 VALUE = {
@@ -63,31 +63,6 @@ def configure(url: str) -> None:
         USE_TZ=True,
     )
     django.setup()
-
-
-def per_call(fn: Callable[[], Any], seconds: float) -> float:
-    """Seconds per call of fn, measured for about `seconds`."""
-    n, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(50):
-            fn()
-        n += 50
-        now = time.perf_counter()
-        if now >= deadline:
-            return (now - start) / n
-
-
-async def aper_call(fn: Callable[[], Awaitable[Any]], seconds: float) -> float:
-    n, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(50):
-            await fn()
-        n += 50
-        now = time.perf_counter()
-        if now >= deadline:
-            return (now - start) / n
 
 
 def report(title: str, best: dict[str, float]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from _server import RedisServer
 
-import cachectl.backends.redis as redis_backend
+import cachectl.backends.redis._sync as redis_backend
 from cachectl import Cache
 from cachectl.ops.connect import for_cache
 from cachectl.ops.inspect import TAG_SCAN, tags_of
@@ -41,7 +41,7 @@ def best(fn: Callable[[], Any], rounds: int) -> float:
 
 def set_path(cache: Cache, rounds: int, n: int = 3000) -> dict[str, float]:
     """Microseconds per tagged set, as shipped and with a registry SADD in the pipeline."""
-    shipped = redis_backend._queue_writes
+    shipped = redis_backend.queue_writes
 
     def with_registry(
         pipe: Any, items: Any, ttl_ms: Any, tag_keys: Any, members: Any = None
@@ -59,10 +59,10 @@ def set_path(cache: Cache, rounds: int, n: int = 3000) -> dict[str, float]:
     try:
         for _ in range(rounds):
             for name, queue in (("shipped", shipped), ("registry", with_registry)):
-                redis_backend._queue_writes = queue  # type: ignore[assignment]
+                redis_backend.queue_writes = queue  # type: ignore[assignment]
                 result[name] = min(result[name], best(writes, 1) / n * 1e6)
     finally:
-        redis_backend._queue_writes = shipped
+        redis_backend.queue_writes = shipped
     return result
 
 

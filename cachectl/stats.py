@@ -49,6 +49,8 @@ PLACES_FIELD = b"#prefixes"
 PLACE_KIND = b"prefix"
 #: What a backend reads when the stats key is not a hash: a field no reader can use.
 NOT_A_HASH = b"#not-a-hash"
+#: A delta a process publishes: field name (the layout above) -> amount to add.
+Delta = Mapping[bytes, int]
 
 _COUNTER_KINDS = frozenset(name.encode() for name in COUNTERS)
 _INTEGER = re.compile(rb"0|[1-9][0-9]{0,18}")

@@ -55,6 +55,9 @@ def check_wheel(path: Path, version: str) -> list[str]:
     source_static = sorted((ROOT / "cachectl/contrib/static").iterdir())
     if len(static) != len(source_static):
         problems.append(f"wheel: {len(static)} static files, the source has {len(source_static)}")
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "cachectl").rglob("*.py")}
+    for module in sorted(modules - set(names)):
+        problems.append(f"wheel: {module} is missing")
     if any(n.startswith(("tests/", "bench/", "examples/")) for n in names):
         problems.append("wheel: holds tests, bench or examples")
     return problems

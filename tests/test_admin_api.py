@@ -487,3 +487,67 @@ async def test_foreign_keys_in_the_bookkeeping_break_neither_a_view_nor_a_delete
     audit = await api.client.get("/_cache/api/audit", headers=AS_ADMIN)
     assert audit.status_code == 200, audit.text
     assert audit.json()["entries"] == []
+
+
+# -- who is recorded: the peer the server gives, never a header the client wrote ------------------
+
+FORWARDED = {"X-Forwarded-For": "10.0.0.1", "Forwarded": "for=10.0.0.2", "X-Real-IP": "10.0.0.3"}
+
+
+async def test_the_audit_records_the_peer_the_server_gave(redis_url: str, namespace: str) -> None:
+    with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+        seed(cache)
+        transport = httpx.ASGITransport(app=_app(cache), client=("192.0.2.7", 5555))
+        headers = {**AS_ADMIN, **FORWARDED}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/_cache") as client:
+            assert (
+                await client.delete("/api/key", params={"key": "user:1"}, headers=headers)
+            ).json()
+            body = {"prefix": "order", "confirm": "order"}
+            assert (await client.post("/api/flush", json=body, headers=headers)).status_code == 200
+            entries = (await client.get("/api/audit", headers=AS_ADMIN)).json()["entries"]
+    assert [(e["action"], e["address"]) for e in entries] == [
+        ("flush", "192.0.2.7"),
+        ("delete", "192.0.2.7"),
+    ]
+
+
+@pytest.mark.parametrize("behind_proxy", [False, True], ids=["direct", "opted-in-proxy"])
+def test_forwarded_headers_count_only_when_the_server_is_told_to(
+    redis_url: str, namespace: str, behind_proxy: bool
+) -> None:
+    # The README's recipe: uvicorn believes X-Forwarded-For from the proxy's address only when
+    # told so (--forwarded-allow-ips); the router records whatever peer the server settled on.
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.servers import free_port
+
+    with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
+        seed(cache)
+        port = free_port()
+        options: dict[str, Any] = (
+            {"proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
+            if behind_proxy
+            else {"proxy_headers": False}
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(_app(cache), host="127.0.0.1", port=port, log_level="warning", **options)
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started:
+                assert thread.is_alive() and time.monotonic() < deadline
+                time.sleep(0.01)
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}/_cache") as http:
+                headers = {**AS_ADMIN, "X-Forwarded-For": "203.0.113.9"}
+                assert http.delete("/api/key", params={"key": "user:1"}, headers=headers).json()
+                entries = http.get("/api/audit", headers=AS_ADMIN).json()["entries"]
+        finally:
+            server.should_exit = True
+            thread.join(10)
+    assert entries[0]["address"] == ("203.0.113.9" if behind_proxy else "127.0.0.1")

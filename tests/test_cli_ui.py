@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ import httpx
 import pytest
 import redis
 
-from cachectl.contrib.page import CSP
+from cachectl.contrib.fastapi.page import CSP
 from tests.conftest import CLI_ENV_VARS, CliResult
 from tests.servers import free_port
 
@@ -153,3 +154,88 @@ def test_ui_without_the_fastapi_extra_says_how_to_install_it(
         "cachectl: error: cachectl ui needs the fastapi extra (uvicorn is missing): "
         "pip install 'cachectl-redis[fastapi]'\n"
     )
+
+
+#: Host values a page on another site could make a browser send here (DNS rebinding), or that
+#: name another server: all refused.
+FOREIGN_HOSTS = [
+    "evil.example",
+    "evil.example:{port}",
+    "127.0.0.1",
+    "localhost",
+    "127.0.0.2:{port}",
+    "0.0.0.0:{port}",
+    "[::1]:{port}",
+    "localhost:{other}",
+    "127.0.0.1:{other}",
+    "localhost.:{port}",
+    "127.0.0.1:{port}.evil.example",
+    "evil.example/127.0.0.1:{port}",
+    "",
+]
+
+
+def test_ui_answers_only_its_own_host(
+    cli_isolated: Path, cachectl_script: str, redis_url: str, raw_redis: redis.Redis
+) -> None:
+    raw_redis.set("uitest:user:1", b"x")
+    args = ["--url", redis_url, "--namespace", "uitest", "ui", "--json"]
+    with ui_process(cachectl_script, cli_isolated, *args) as (proc, told):
+        port = int(told["url"].rsplit(":", 1)[1].strip("/"))
+        auth = {"Authorization": f"Bearer {told['token']}"}
+        for path in ("", "api/whoami", "static/app.js"):
+            for template in FOREIGN_HOSTS:
+                host = template.format(port=port, other=port + 1)
+                refused = httpx.get(f"{told['url']}{path}", headers={**auth, "Host": host})
+                assert refused.status_code == 400, (host, path, refused.text[:200])
+                assert refused.headers["content-type"] == "application/json"
+                assert refused.headers["x-content-type-options"] == "nosniff"
+                assert refused.headers["cache-control"] == "no-store"
+                assert "answers to Host" in refused.json()["detail"]
+                assert "evil" not in refused.text
+            for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}"):
+                ok = httpx.get(f"{told['url']}{path}", headers={**auth, "Host": host})
+                assert ok.status_code == 200, (host, path, ok.text[:200])
+        # HTTP/1.0 may leave Host out: refused too.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 400")
+        proc.terminate()
+        assert proc.wait(20) == 0
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        {"X-Forwarded-For": "10.0.0.1"},
+        {"X-Forwarded-For": "evil<script>"},
+        {"X-Forwarded-For": "10.0.0.1, 127.0.0.1"},
+        {"Forwarded": "for=10.0.0.1"},
+        {"X-Real-IP": "10.0.0.1"},
+    ],
+    ids=["xff", "xff-markup", "xff-chain", "forwarded", "x-real-ip"],
+)
+def test_ui_records_the_peer_address_not_a_forwarded_one(
+    cli_isolated: Path,
+    cachectl_script: str,
+    redis_url: str,
+    raw_redis: redis.Redis,
+    forwarded: dict[str, str],
+) -> None:
+    raw_redis.mset({"uitest:user:1": b"x", "uitest:user:2": b"y", "uitest:user:3": b"z"})
+    args = ["--url", redis_url, "--namespace", "uitest", "ui", "--json"]
+    with ui_process(cachectl_script, cli_isolated, *args) as (proc, told):
+        auth = {"Authorization": f"Bearer {told['token']}", **forwarded}
+        api = f"{told['url']}api"
+        assert httpx.delete(f"{api}/key", params={"key": "user:1"}, headers=auth).json() == {
+            "removed": 1
+        }
+        ttl = httpx.post(f"{api}/key/ttl", json={"key": "user:2", "ttl": 60}, headers=auth)
+        assert ttl.status_code == 200
+        body = {"prefix": "user", "confirm": "user"}
+        assert httpx.post(f"{api}/flush", json=body, headers=auth).json()["removed"] == 2
+        entries = httpx.get(f"{api}/audit", headers=auth).json()["entries"]
+        assert [e["action"] for e in entries] == ["flush", "ttl", "delete"]
+        assert {e["address"] for e in entries} == {"127.0.0.1"}
+        proc.terminate()
+        assert proc.wait(20) == 0

@@ -19,7 +19,8 @@ import pytest
 
 import cachectl
 from cachectl import MISS, AsyncCache, Cache, ConfigError, track_cache_status
-from cachectl import decorator as decorator_module
+from cachectl.decorator import calls as decorator_calls
+from cachectl.decorator import flights as single_flight
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -230,7 +231,7 @@ def test_method_handles_through_an_instance(cache: Cache) -> None:
 def leads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Keys passed to the single-flight registry, so a test knows all callers have arrived."""
     seen: list[str] = []
-    for cls in (decorator_module._Flights, decorator_module._AsyncFlights):
+    for cls in (single_flight.Flights, single_flight.AsyncFlights):
         original = cls.lead
 
         def lead(self: Any, key: str, _original: Any = original) -> Any:
@@ -330,8 +331,8 @@ def test_stale_entry_is_served_while_one_caller_recomputes(
         return n
 
     assert value() == 1
-    real_now = decorator_module._now_ms
-    monkeypatch.setattr(decorator_module, "_now_ms", lambda: real_now() + 5_000)  # past ttl
+    real_now = decorator_calls.now_ms
+    monkeypatch.setattr(decorator_calls, "now_ms", lambda: real_now() + 5_000)  # past ttl
     with ThreadPoolExecutor(1) as pool:
         refresher = pool.submit(value)
         assert started.wait(10)
@@ -340,7 +341,7 @@ def test_stale_entry_is_served_while_one_caller_recomputes(
         assert calls.n == 2
         release.set()
         assert refresher.result(timeout=10) == 2
-    monkeypatch.setattr(decorator_module, "_now_ms", real_now)
+    monkeypatch.setattr(decorator_calls, "now_ms", real_now)
     assert value() == 2
     assert calls.n == 2
 
@@ -372,15 +373,15 @@ async def test_async_stale_entry_is_served_while_one_caller_recomputes(
         return n
 
     assert await value() == 1
-    real_now = decorator_module._now_ms
-    monkeypatch.setattr(decorator_module, "_now_ms", lambda: real_now() + 5_000)
+    real_now = decorator_calls.now_ms
+    monkeypatch.setattr(decorator_calls, "now_ms", lambda: real_now() + 5_000)
     refresher = asyncio.create_task(value())
     await asyncio.wait_for(started.wait(), 10)
     assert await value() == 1
     assert calls.n == 2
     release.set()
     assert await refresher == 2
-    monkeypatch.setattr(decorator_module, "_now_ms", real_now)
+    monkeypatch.setattr(decorator_calls, "now_ms", real_now)
     assert await value() == 2
 
 

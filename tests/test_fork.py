@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
-from cachectl import AsyncCache, Cache, decorator
+from cachectl import AsyncCache, Cache
 from cachectl import default as default_module
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.backends.redis import AsyncRedisBackend, RedisBackend
+from cachectl.decorator import flights as single_flight
 
 pytestmark = [
     pytest.mark.usefixtures("watchdog"),
@@ -72,7 +73,7 @@ def _fork(child: Callable[[], bool]) -> int:
 def _flights_of(function: Any) -> Any:
     """The single-flight registry a decorated function closes over."""
     for cell in function.__closure__ or ():
-        if isinstance(cell.cell_contents, decorator._Flights | decorator._AsyncFlights):
+        if isinstance(cell.cell_contents, single_flight.Flights | single_flight.AsyncFlights):
             return cell.cell_contents
     raise AssertionError("no flights")
 
@@ -87,7 +88,7 @@ def _locks_of(cache: Cache | AsyncCache, function: Any) -> list[Any]:
         default_module._lock,
     ]
     flights = _flights_of(function)
-    if isinstance(flights, decorator._Flights):
+    if isinstance(flights, single_flight.Flights):
         locks.append(flights._lock)
     backend = cache.backend
     if isinstance(backend, MemoryStore):
@@ -241,7 +242,7 @@ def test_an_async_child_forked_mid_computation_with_every_lock_held_runs_freely(
 def test_a_waiter_computes_itself_when_the_leader_takes_too_long(
     cache: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(decorator, "FLIGHT_WAIT", 0.2)
+    monkeypatch.setattr(single_flight, "FLIGHT_WAIT", 0.2)
     computing, release = threading.Event(), threading.Event()
     calls: list[str] = []
 
@@ -268,7 +269,7 @@ def test_a_waiter_computes_itself_when_the_leader_takes_too_long(
 async def test_an_async_waiter_computes_itself_when_the_leader_takes_too_long(
     acache: AsyncCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(decorator, "FLIGHT_WAIT", 0.2)
+    monkeypatch.setattr(single_flight, "FLIGHT_WAIT", 0.2)
     release = asyncio.Event()
     calls: list[str] = []
 

@@ -445,7 +445,7 @@ def test_an_entry_written_again_during_tag_invalidation_keeps_its_tag(
 ) -> None:
     # invalidate_tags reads a batch, unlinks it, then forgets those members. A writer that
     # stores the same key with the same tag in between must stay invalidatable.
-    from cachectl.backends.redis import _forget_args
+    from cachectl.backends.redis.scripts import forget_args
 
     with Cache(redis_url, namespace=namespace, **PATIENT) as cache:
         cache.set("k", "v1", ttl=ttl, tags=("t",))
@@ -455,7 +455,7 @@ def test_an_entry_written_again_during_tag_invalidation_keeps_its_tag(
         assert cache.backend.delete([member for member, _ in pairs]) == 1
         time.sleep(0.002)  # the rewrite lands at least a microsecond later
         cache.set("k", "v2", ttl=ttl, tags=("t",))
-        client.execute_command(*_forget_args(tag_key, pairs))
+        client.execute_command(*forget_args(tag_key, pairs))
         assert cache.get("k") == "v2"
         assert cache.invalidate_tag("t") == 1
         assert cache.get("k", MISS) is MISS

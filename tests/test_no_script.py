@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from cachectl import AsyncCache, Cache
-from cachectl.backends import scriptless
-from cachectl.backends.redis import RedisBackend
+from cachectl.backends.redis import RedisBackend, scriptless
 from cachectl.config import build_config
 from cachectl.testing import CacheConformance, Face
 from tests.conftest import NO_SCRIPT_ACL, NO_SCRIPT_USER, no_script

@@ -130,3 +130,28 @@ def test_an_empty_key_is_refused_like_every_empty_option() -> None:
 
     with pytest.raises(ConfigError, match="--key needs a non-empty key"):
         select(KeySpace("shop"), keys=["a", ""])
+
+
+@pytest.mark.parametrize("rate", [float("inf"), float("nan"), -1.0, 0.0, 0.5, 1e300, 1_000_001])
+def test_a_rate_no_flush_can_keep_is_refused_before_anything_is_deleted(
+    redis_url: str, raw_redis: redis.Redis, rate: float
+) -> None:
+    # The root of the router's 500 on "rate": "inf": ops checks what every face hands it.
+    from cachectl.config import CacheConfig
+    from cachectl.errors import ConfigError
+    from cachectl.ops.audit import cli_actor
+    from cachectl.ops.connect import connection
+    from cachectl.ops.flush import Throttle, batch_size, flush
+    from cachectl.ops.selection import select
+
+    raw_redis.mset({NS + f"r:{i}".encode(): b"v" for i in range(10)})
+    config = CacheConfig(url=redis_url, namespace=CLI_NAMESPACE)
+    refused = pytest.raises(ConfigError, match="rate must be a number of keys a second from 1")
+    with connection(config) as conn, refused:
+        flush(conn, select(conn.keys, prefix="r"), cli_actor(), rate=rate)
+    with pytest.raises(ConfigError):
+        batch_size(rate)
+    with pytest.raises(ConfigError):
+        Throttle(rate)
+    assert len(list(raw_redis.scan_iter(match=NS + b"r:*"))) == 10
+    assert not raw_redis.exists(AUDIT)  # nothing done, nothing recorded

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from cachectl.cache import Cache
 from cachectl.contrib.fastapi import admin_router
-from cachectl.contrib.page import CSP
+from cachectl.contrib.fastapi.page import CSP
 from tests.conftest import serve_asgi
 
 #: Debian's chromium; CACHECTL_CHROMIUM names another build (e.g. /usr/bin/chromium-browser).
@@ -445,3 +445,152 @@ def test_the_token_stays_in_the_tab_never_in_a_cookie_or_url(page: Any, site: Si
     page.reload()
     page.wait_for_selector("#login:not([hidden])")
     assert page.locator("#app").is_hidden()
+
+
+# -- whole-namespace confirmation, and the page's nits ---------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "value"), [("all", None), ("pattern", "*"), ("pattern", "**")])
+def test_the_whole_namespace_is_confirmed_by_its_name(
+    page: Any, site: Site, kind: str, value: str | None
+) -> None:
+    before = site.keys()
+    sign_in(page, site, ADMIN)
+    page.click("#tab-flush")
+    page.select_option("#flush-kind", kind)
+    if value is None:
+        assert page.locator("#flush-value").is_hidden()
+    else:
+        page.fill("#flush-value", value)
+    page.click("#flush-form button[type=submit]")
+    page.wait_for_selector("#flush-plan:not([hidden])")
+    label = page.locator("#flush-confirm-label")
+    assert "every key of the namespace" in label.inner_text()
+    assert label.locator("code").inner_text() == NS
+    go = page.locator("#flush-go")
+    for typed in ("*", value or "all", "y", NS[:-1], NS.upper()):
+        page.fill("#flush-confirm", typed)
+        assert go.is_disabled(), typed
+    page.keyboard.press("Enter")  # submitting the form does not get past the check either
+    assert site.keys() == before
+    page.fill("#flush-confirm", NS)
+    assert go.is_enabled()
+    go.click()
+    page.wait_for_selector("#flush-result:text('Removed')")
+    # Only the namespace's bookkeeping (stats, audit) is left; a glob leaves the tag sets too.
+    left = site.keys()
+    assert not {k for k in left if not k.startswith(f"{NS}#")}
+
+
+def test_keys_are_listed_in_natural_order(page: Any, site: Site) -> None:
+    for i in [10, 2, 1, 12, 3, 20, 100, 11]:
+        site.cache.set(f"shelf:{i}:item", i, ttl=600)
+    site.cache.set("shelf:02:item", 2, ttl=600)
+    sign_in(page, site, ADMIN)
+    page.click("#tab-keys")
+    page.fill("#keys-value", "shelf")
+    page.click("#keys-form button[type=submit]")
+    page.wait_for_selector("#keys-label:text('page 1')")
+    names = page.locator("#keys-table .key-link").all_inner_texts()
+    assert names == [
+        "shelf:1:item",
+        "shelf:02:item",
+        "shelf:2:item",
+        "shelf:3:item",
+        "shelf:10:item",
+        "shelf:11:item",
+        "shelf:12:item",
+        "shelf:20:item",
+        "shelf:100:item",
+    ]  # fmt: skip (the same number written two ways: as text, so '02' first)
+
+
+def test_the_ttl_is_written_as_the_command_line_writes_it(page: Any, site: Site) -> None:
+    from cachectl.cli.render import duration
+
+    ttls = {"clock:short": 42, "clock:long": 26 * 3600 + 125, "clock:never": None}
+    for key, ttl in ttls.items():
+        site.cache.set(key, 1, ttl=ttl)
+    sign_in(page, site, ADMIN)
+    page.click("#tab-keys")
+    page.fill("#keys-value", "clock")
+    page.click("#keys-form button[type=submit]")
+    page.wait_for_selector("#keys-label:text('page 1')")
+    rows = {
+        r.locator(".key-link").inner_text(): r.locator("td").nth(2).inner_text()
+        for r in page.locator("#keys-table tbody tr").all()
+    }
+    assert rows["clock:short"] in {duration(s) for s in (40, 41, 42)}  # "42s", as the CLI
+    assert rows["clock:long"] == duration(26 * 3600 + 125) == "1d 2h"
+    assert rows["clock:never"] == "no expiry"
+    page.get_by_role("button", name="clock:short", exact=True).click()
+    page.wait_for_selector("#key-detail:not([hidden])")
+    facts = page.locator("#key-facts").inner_text()
+    assert any(duration(s) in facts for s in (39, 40, 41, 42))
+    page.fill("#ttl-seconds", "7777")
+    page.click("#ttl-form button[type=submit]")
+    page.wait_for_selector("#key-facts:has-text('2h 9m')")
+    assert page.locator("#status").inner_text() == f"TTL set to {duration(7777)}."
+
+
+#: A long key whose segments are short: it can always break after a separator.
+LONG_KEY = (
+    "tenant:acme-corporation/region.eu-west-1/customer_profile:settings:notifications:"
+    "email-preferences:weekly-digest:v2"
+)
+SEPARATORS = set(":/._-")
+#: Where each line of an element's text ends: the last character on the line, per line break.
+LINE_ENDS = """(el) => {
+  const ends = [];
+  let top = null;
+  let last = null;
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i += 1) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (!rect || !rect.width) continue;
+      if (top !== null && rect.top > top + 2) ends.push(last);
+      top = rect.top;
+      last = node.data[i];
+    }
+  }
+  return ends;
+}"""
+
+
+def test_long_key_names_wrap_at_separators_on_a_phone(browser: Any, site: Site) -> None:
+    site.cache.set(LONG_KEY, 1, ttl=600)
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    tab = context.new_page()
+    try:
+        sign_in(tab, site, ADMIN)
+        tab.click("#tab-keys")
+        tab.fill("#keys-value", "tenant")
+        tab.click("#keys-form button[type=submit]")
+        link = tab.get_by_role("button", name=LONG_KEY, exact=True)
+        link.wait_for()
+        ends = link.evaluate(LINE_ENDS)
+        assert ends, "the key fits on one line: the test shows nothing"
+        assert set(ends) <= SEPARATORS, ends
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        link.click()
+        tab.wait_for_selector("#key-detail:not([hidden])")
+        title = tab.locator("#key-title")
+        assert title.inner_text() == LONG_KEY
+        ends = title.evaluate(LINE_ENDS)
+        assert ends and set(ends) <= SEPARATORS, ends
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        # The flush preview's sample, and the audit's selection, the same way.
+        tab.click("#tab-flush")
+        tab.fill("#flush-value", LONG_KEY)
+        tab.click("#flush-form button[type=submit]")
+        sample = tab.locator("#plan-sample li").first
+        sample.wait_for()
+        ends = sample.evaluate(LINE_ENDS)
+        assert ends and set(ends) <= SEPARATORS, ends
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()

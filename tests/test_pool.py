@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from cachectl import MISS, Cache
-from cachectl.backends.redis import BoundedPool
+from cachectl.backends.redis.pool import BoundedPool
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Self
 
-from cachectl.backends.base import BatchCallback
+from cachectl.backends.base import BatchCallback, Items
 from cachectl.codec import add_to_integer
 from cachectl.keys import compile_glob, prefixed
-from cachectl.stats import MAX_PREFIXES, STATS_TTL, add_fields
+from cachectl.stats import MAX_PREFIXES, STATS_TTL, Delta, add_fields
 
 if TYPE_CHECKING:
     from cachectl.config import CacheConfig
@@ -90,12 +90,7 @@ class MemoryStore:
                 return -2
             return None if item[1] == _NEVER else max(0, int((item[1] - time.monotonic()) * 1000))
 
-    def set_many(
-        self,
-        items: Sequence[tuple[bytes, bytes]],
-        ttl_ms: int | None,
-        tag_keys: Sequence[bytes] = (),
-    ) -> None:
+    def set_many(self, items: Items, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()) -> None:
         """Store items, all with the same TTL and tags."""
         deadline = _NEVER if ttl_ms is None else time.monotonic() + ttl_ms / 1000
         tags = tuple(tag_keys)
@@ -211,11 +206,7 @@ class MemoryStore:
             return [k for k, (_, deadline) in self._data.items() if deadline > now and match(k)]
 
     def incr_counters(
-        self,
-        key: bytes,
-        counters: Mapping[bytes, int],
-        ttl: int = STATS_TTL,
-        max_prefixes: int = MAX_PREFIXES,
+        self, key: bytes, counters: Delta, ttl: int = STATS_TTL, max_prefixes: int = MAX_PREFIXES
     ) -> None:
         """Add a stats delta to the hash kept under key, bounded and expiring as on Redis."""
         now = time.monotonic()
@@ -294,10 +285,7 @@ class AsyncMemoryBackend:
         return self.store.get_many_prefixed(prefix, keys)
 
     async def set_many(
-        self,
-        items: Sequence[tuple[bytes, bytes]],
-        ttl_ms: int | None,
-        tag_keys: Sequence[bytes] = (),
+        self, items: Items, ttl_ms: int | None, tag_keys: Sequence[bytes] = ()
     ) -> None:
         self.store.set_many(items, ttl_ms, tag_keys)
 
@@ -327,11 +315,7 @@ class AsyncMemoryBackend:
         return self.store.invalidate_tags(tag_keys)
 
     async def incr_counters(
-        self,
-        key: bytes,
-        counters: Mapping[bytes, int],
-        ttl: int = STATS_TTL,
-        max_prefixes: int = MAX_PREFIXES,
+        self, key: bytes, counters: Delta, ttl: int = STATS_TTL, max_prefixes: int = MAX_PREFIXES
     ) -> None:
         self.store.incr_counters(key, counters, ttl, max_prefixes)
 

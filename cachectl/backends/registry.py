@@ -6,6 +6,9 @@ answers) and which are every error it raises for a command (`errors`: a refused 
 a refused write a failure). Classes may be given as "module:Class" text, imported on first use,
 so that registering the Redis backends does not import redis-py.
 
+The registry knows URL schemes and classes, never a CacheConfig: config.py asks it whether a
+scheme is registered, so it depends on nothing that depends on config.
+
     register_backend("mine", "mypackage.cache:SyncBackend", "mypackage.cache:AsyncBackend")
     Cache("mine://somewhere")
 """
@@ -13,14 +16,10 @@ so that registering the Redis backends does not import redis-py.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cachectl.errors import ConfigError
 from cachectl.url import SCHEMES
-
-if TYPE_CHECKING:
-    from cachectl.backends.base import AsyncBackend, Backend
-    from cachectl.config import CacheConfig
 
 #: A backend class, or "module:Class" naming one.
 ClassRef = type | str
@@ -55,25 +54,14 @@ def _resolve(ref: ClassRef) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _classes(config: CacheConfig) -> tuple[Any, Any]:
-    scheme = config.url.partition("://")[0]
+def backend_class(url: str, asynchronous: bool) -> Any:
+    """The backend class registered for url's scheme: the asyncio one, or the sync one."""
+    scheme = url.partition("://")[0]
     refs = _registry.get(scheme)
     if refs is None:
         shown = ", ".join(s + "://" for s in registered_schemes())
         raise ConfigError(f"no backend is registered for {scheme!r}: use one of {shown}")
-    return _resolve(refs[0]), _resolve(refs[1])
-
-
-def make_backend(config: CacheConfig) -> Backend:
-    """The synchronous backend for config's URL."""
-    backend: Backend = _classes(config)[0].from_config(config)
-    return backend
-
-
-def make_async_backend(config: CacheConfig) -> AsyncBackend:
-    """The asyncio backend for config's URL."""
-    backend: AsyncBackend = _classes(config)[1].from_config(config)
-    return backend
+    return _resolve(refs[1] if asynchronous else refs[0])
 
 
 register_backend(

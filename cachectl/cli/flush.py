@@ -71,7 +71,8 @@ def flush(
 
     Prefixes are matched as literal text, whole segments only ('user' removes 'user' and
     'user:*', not 'username'). On a terminal the count is confirmed (declining deletes nothing,
-    status 4); otherwise --yes is required. On a cluster every primary is scanned and batches
+    status 4), and a selection of the whole namespace (--all, --pattern '*') by typing the
+    namespace's name; otherwise --yes is required. On a cluster every primary is scanned and batches
     are grouped by hash slot. Each flush that runs is recorded in the namespace's audit log
     (the page's Audit view) with the OS user and host; a dry run records nothing.
     """
@@ -113,7 +114,8 @@ def flush(
         if total == 0:
             result = FlushResult(0, 0.0)
         else:
-            if not yes and not _confirm(f"Delete {_keys(total)} ({_label(selection)}) on {url}?"):
+            question = f"Delete {_keys(total)} ({_label(selection)}) on {url}?"
+            if not yes and not _confirm(question, selection, conn.keys.namespace):
                 raise Declined("not confirmed; nothing was deleted")
             result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
         if result.removed == 0:
@@ -180,9 +182,15 @@ def _label(selection: Selection) -> str:
     return name(selection.label)
 
 
-def _confirm(question: str) -> bool:
+def _confirm(question: str, selection: Selection, namespace: str) -> bool:
     from cachectl.cli import render
 
+    if selection.whole:
+        # A whole namespace is not confirmed by habit: its name is typed, as on the page.
+        return render.confirm_typed(
+            f"{question} This is the whole namespace: type its name ({namespace}) to confirm",
+            namespace,
+        )
     return render.confirm(question)
 
 

@@ -666,6 +666,14 @@ def confirm(question: str) -> bool:
     return bool(typer.confirm(safe(question), default=False, err=True))
 
 
+def confirm_typed(question: str, expected: str) -> bool:
+    """Ask on the terminal for expected to be typed (a name, not y): anything else is no."""
+    import typer
+
+    answer = typer.prompt(safe(question), default="", show_default=False, err=True)
+    return str(answer).strip() == expected
+
+
 @contextlib.contextmanager
 def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (when it is a terminal); yields the per-batch callback."""

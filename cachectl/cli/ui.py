@@ -53,15 +53,17 @@ def _serve_until_stopped(server: Any, sock: socket.socket) -> None:
             signal.signal(sig, handler)
 
 
-def build_app(cache: Any, token: str, read_only_token: str) -> Any:
-    """The FastAPI application `cachectl ui` serves: the admin router at the root, no docs."""
+def build_app(cache: Any, token: str, read_only_token: str, port: int) -> Any:
+    """The application `cachectl ui` serves on 127.0.0.1:port: the admin router at the root, no
+    docs, behind a Host check (only this server's own address; DNS rebinding)."""
     from fastapi import FastAPI
 
     from cachectl.contrib.fastapi import admin_router
+    from cachectl.contrib.fastapi.loopback import LoopbackOnly
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(admin_router(cache, token=token, read_only_token=read_only_token))
-    return app
+    return LoopbackOnly(app, port)
 
 
 def ui(
@@ -86,8 +88,10 @@ def ui(
 
     Prints the page's address and a random token made for this process (admin, or read-only
     with --read-only); paste the token into the page. The token goes in an Authorization
-    header, never in a URL or a cookie, and dies with the process. Opens no browser and
-    listens on 127.0.0.1 only. Needs the fastapi extra: pip install 'cachectl-redis[fastapi]'.
+    header, never in a URL or a cookie, and dies with the process. Opens no browser, listens
+    on 127.0.0.1 only, answers only requests addressed to 127.0.0.1:PORT or localhost:PORT,
+    and records the connecting address in the audit log (no forwarded header is trusted).
+    Needs the fastapi extra: pip install 'cachectl-redis[fastapi]'.
     With --json, the address, role and token as one JSON line on stdout.
     """
     _check_extra()
@@ -103,7 +107,8 @@ def ui(
         cache.ping()  # unreachable or refused: the usual one-line error and status 3, now
         sock = _listen(port)
         try:
-            address = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+            port = sock.getsockname()[1]
+            address = f"http://127.0.0.1:{port}/"
             role, token = ("read-only", viewer) if read_only else ("admin", admin)
             if json_output:
                 typer.echo(json.dumps({"url": address, "role": role, "token": token}))
@@ -113,7 +118,11 @@ def ui(
                 typer.echo("Press Ctrl-C to stop.")
             server = uvicorn.Server(
                 uvicorn.Config(
-                    build_app(cache, admin, viewer),
+                    build_app(cache, admin, viewer, port),
+                    # The peer is the only address recorded: no X-Forwarded-For is believed,
+                    # whoever sends it (uvicorn's default trusts it from 127.0.0.1).
+                    proxy_headers=False,
+                    server_header=False,
                     log_level="warning",
                     access_log=False,
                     lifespan="off",

@@ -129,8 +129,15 @@ def serve_asgi(app: Any, start_timeout: float = 60.0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # No proxy in front: the audit log records the peer, whatever X-Forwarded-For says.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", ws="none", http="h11"
+        app,
+        proxy_headers=False,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        ws="none",
+        http="h11",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -21,6 +21,11 @@ from cachectl.ops.selection import STEP_COUNT, Selection
 #: Called after each deleted batch with the number of keys it removed.
 Progress = Callable[[int], None]
 
+#: The highest rate a flush may be limited to, in keys a second (`cachectl flush --rate`).
+MAX_RATE = 1_000_000
+#: The highest limit on the keys a flush may remove (`cachectl flush --max-keys`).
+MAX_LIMIT = 1_000_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class FlushResult:
@@ -39,8 +44,7 @@ class Throttle:
     """A batch callback that sleeps so that no more than rate keys go per second."""
 
     def __init__(self, rate: float | None, then: Progress | None = None) -> None:
-        if rate is not None and rate <= 0:
-            raise ValueError("rate must be positive")
+        check_rate(rate)
         self.rate = rate
         self.then = then
         self.done = 0
@@ -56,8 +60,16 @@ class Throttle:
                 time.sleep(ahead)
 
 
+def check_rate(rate: float | None) -> None:
+    """ConfigError unless rate is None or a finite number of keys a second, 1 to MAX_RATE."""
+    # Written so that nan fails too (inf is past MAX_RATE).
+    if rate is not None and not 1 <= rate <= MAX_RATE:
+        raise ConfigError(f"rate must be a number of keys a second from 1 to {MAX_RATE:,}")
+
+
 def batch_size(rate: float | None, scan_count: int = STEP_COUNT) -> int:
     """Keys per batch: large for speed, about a tenth of a second's worth when throttled."""
+    check_rate(rate)
     if rate is None:
         return scan_count
     return max(1, min(scan_count, int(rate / 10)))

@@ -20,7 +20,6 @@ import redis
 from cachectl.errors import ConfigError
 from cachectl.keys import display_name
 from cachectl.ops.connect import Connection
-from cachectl.ops.inspect import CODEC_SAMPLE, describe_head, display_key
 from cachectl.ops.selection import (
     SCAN_COUNT,
     STEP_COUNT,
@@ -30,6 +29,7 @@ from cachectl.ops.selection import (
     server_ms,
     tag_members,
 )
+from cachectl.ops.sniff import CODEC_SAMPLE, describe_head
 
 SORTS = ("name", "ttl", "memory")
 #: Bytes read from the start of a string value: the sample that names its codec.
@@ -48,7 +48,7 @@ class KeyInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description; key_hex holds the exact bytes of a key that is not UTF-8."""
-        return {"key": display_key(self.key), **key_bytes(self.key)} | {
+        return {"key": display_name(self.key), **key_bytes(self.key)} | {
             "type": self.type,
             "ttl_ms": self.ttl_ms,
             "memory": self.memory,
@@ -385,7 +385,8 @@ def _parse_cursor(cursor: str | None) -> tuple[int, int, int]:
         source, node, position = (int(part) for part in cursor.split("."))
     except ValueError:
         raise ConfigError(f"not a cursor of this listing: {cursor[:40]!r}") from None
-    if min(source, node, position) < 0:
+    # SCAN and ZSCAN cursors are unsigned 64-bit numbers.
+    if min(source, node, position) < 0 or position >= 1 << 64:
         raise ConfigError(f"not a cursor of this listing: {cursor[:40]!r}")
     return source, node, position
 
@@ -407,6 +408,8 @@ def page(
     sources = _sources(selection)
     source, node, position = _parse_cursor(cursor)
     nodes = conn.primaries()
+    if cursor and (source >= len(sources) or node >= len(nodes)):
+        raise ConfigError("not a cursor of this listing: no such selection or node")
     found: dict[bytes, None] = {}
     examined, step = 0, count
     while source < len(sources) and len(found) < count and examined < PAGE_EXAMINE:
@@ -418,8 +421,6 @@ def page(
         if kind == "tag":
             position, keys = _zscan_once(conn, name, position, step)
         else:
-            if node >= len(nodes):
-                raise ConfigError("not a cursor of this listing: no such node")
             position, keys = _scan_once(conn, nodes[node].name, name, position, step)
         before = len(found)
         found.update(dict.fromkeys(keys))

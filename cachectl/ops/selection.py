@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from cachectl.errors import ConfigError
-from cachectl.keys import KeySpace, to_bytes
+from cachectl.keys import KeySpace, _parse, to_bytes
 from cachectl.ops.connect import Connection
 
 #: Keys asked of SCAN per call by the tool: large, since every call is a round trip.
@@ -28,6 +28,9 @@ class Selection:
     tag_keys: tuple[bytes, ...] = ()
     #: Full Redis keys outside any namespace (RawKeySpace): for reading only, never deleted.
     raw: bool = False
+    #: Every key of the namespace (--all, or a glob such as '*'): deleting it needs the
+    #: namespace's name typed, on every face (see covers_every_name).
+    whole: bool = False
 
 
 def select(
@@ -70,7 +73,10 @@ def select(
     if pattern is not None:
         check_glob(pattern)
         return Selection(
-            f"pattern {pattern!r} in {where}", globs=(space.glob(pattern),), raw=raw_keys
+            f"pattern {pattern!r} in {where}",
+            globs=(space.glob(pattern),),
+            raw=raw_keys,
+            whole=covers_every_name(pattern),
         )
     if tag is not None:
         if not tag:
@@ -87,7 +93,9 @@ def select(
         if raw_keys:
             raise ConfigError("--all needs a namespace")
         # The published stats hash is kept: it is history, not cached data.
-        return Selection(f"every key of {where}", globs=(space.data_glob, space.tag_glob))
+        return Selection(
+            f"every key of {where}", globs=(space.data_glob, space.tag_glob), whole=True
+        )
     if not required:
         return entries(space)
     raise ConfigError("choose what to act on: --prefix, --pattern, --tag, --key or --all")
@@ -114,6 +122,14 @@ def check_glob(pattern: str) -> None:
                 raise ConfigError(f"--pattern has a '[' at position {at + 1} that is never closed")
             at = end
         at += 1
+
+
+def covers_every_name(pattern: str) -> bool:
+    """Whether a glob selects by nothing but length, so every key of the namespace (or all but
+    the shortest): '*', '**', '?*', '*?*' and the like. Read as Redis reads it ('\\*' and '[*]'
+    are a literal star)."""
+    items = _parse(to_bytes(pattern))
+    return None in items and all(item is None or len(item) == 256 for item in items)
 
 
 def entries(space: KeySpace) -> Selection:

@@ -72,10 +72,12 @@ function ttlMs(row) {
   return null;
 }
 
+// A TTL as the command line writes it (cli/render.py duration): 1.5s, 42s, 2h 9m, 3d 4h.
 function duration(msValue) {
   if (msValue === null || msValue === undefined || msValue < 0) return "no expiry";
-  let s = Math.round(msValue / 1000);
-  if (s < 60) return `${s} s`;
+  const seconds = msValue / 1000;
+  if (seconds < 60) return seconds < 10 ? `${Number(seconds.toPrecision(3))}s` : `${Math.round(seconds)}s`;
+  let s = Math.floor(seconds);
   const parts = [];
   for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
     if (s >= size) {
@@ -84,6 +86,40 @@ function duration(msValue) {
     }
   }
   return parts.slice(0, 2).join(" ");
+}
+
+// A key name that a line may break after its separators (: / . - _), not inside a word: text
+// nodes with <wbr> between them (never markup made from the name).
+const SEPARATORS = /([:/._-]+)/;
+function breakable(text) {
+  const fragment = document.createDocumentFragment();
+  for (const part of String(text).split(SEPARATORS)) {
+    if (!part) continue;
+    fragment.append(document.createTextNode(part));
+    if (SEPARATORS.test(part)) fragment.append(document.createElement("wbr"));
+  }
+  return fragment;
+}
+
+// Natural order: digit runs compared as numbers (page:2 before page:10), the rest by code unit.
+const RUNS = /(\d+)/;
+function natural(a, b) {
+  const x = String(a).split(RUNS);
+  const y = String(b).split(RUNS);
+  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
+    if (x[i] === y[i]) continue;
+    if (i % 2 === 1) {
+      // Digit runs: by value (by length first, without leading zeros: no float rounding).
+      const p = x[i].replace(/^0+(?=\d)/, "");
+      const q = y[i].replace(/^0+(?=\d)/, "");
+      if (p.length !== q.length) return p.length - q.length;
+      if (p !== q) return p < q ? -1 : 1;
+      continue; // equal values written with other zeros: compared by the rest, then as text
+    }
+    return x[i] < y[i] ? -1 : 1;
+  }
+  if (x.length !== y.length) return x.length - y.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function detailText(data, fallback) {
@@ -179,6 +215,16 @@ function failed(error) {
     return;
   }
   say(error.message || String(error), "error");
+}
+
+// api()'s answer, or undefined once its failure is shown (failed()).
+async function ask(method, path, body) {
+  try {
+    return await api(method, path, body);
+  } catch (error) {
+    failed(error);
+    return undefined;
+  }
 }
 
 // -- sign in -----------------------------------------------------------------------------------
@@ -291,16 +337,9 @@ function totals(prefixes) {
 async function refreshOverview() {
   if (state.loading) return; // a slow overview (a large keyspace) is not asked twice at once
   state.loading = true;
-  let data;
-  try {
-    data = await api("GET", "overview");
-  } catch (error) {
-    failed(error);
-    return;
-  } finally {
-    state.loading = false;
-  }
-  if (state.role === null) return; // signed out while waiting
+  const data = await ask("GET", "overview");
+  state.loading = false;
+  if (data === undefined || state.role === null) return; // failed, or signed out while waiting
   renderServer(data);
   renderPrefixes(data.prefixes || [], data.estimated || []);
   const now = totals(data.prefixes || []);
@@ -357,13 +396,11 @@ function renderPrefixes(prefixes, estimated) {
   // Past the scan limit key counts are extrapolated (memory is always sampled: its title says).
   const about = (name, text) => (estimated.includes(name) && text !== "–" ? `≈ ${text}` : text);
   const browse = (row) =>
-    el("button", {
-      type: "button",
-      class: "link",
-      text: row.prefix,
-      title: `Browse the keys of ${row.prefix}`,
-      onclick: () => browse_(row.prefix),
-    });
+    el(
+      "button",
+      { type: "button", class: "link", title: `Browse the keys of ${row.prefix}`, onclick: () => browse_(row.prefix) },
+      breakable(row.prefix),
+    );
   table(
     $("prefixes"),
     [
@@ -506,17 +543,15 @@ async function searchKeys(cursor = null, page = 0) {
 async function loadKeys(cursor, page) {
   const q = { ...state.keys.query, cursor };
   say("Loading keys…");
-  let data;
-  try {
-    data = await api("GET", `keys?${query(q)}`);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const data = await ask("GET", `keys?${query(q)}`);
+  if (data === undefined) return;
   state.keys.cursors[page] = cursor;
   state.keys.page = page;
   state.keys.cursor = data.cursor ?? null;
-  renderKeys(data.keys || []);
+  const rows = data.keys || [];
+  // By name: in natural order (page:2 before page:10), not the byte order the API gives.
+  if (q.sort === "name") rows.sort((a, b) => natural(a.key ?? "", b.key ?? ""));
+  renderKeys(rows);
   const sorted = data.sorted ? ` · sorted by ${q.sort} ${data.sorted}` : "";
   $("keys-label").textContent = `${data.label || "keys"} · page ${page + 1} · ${(data.keys || []).length} keys shown${sorted}`;
   $("keys-next").hidden = !state.keys.cursor;
@@ -530,13 +565,8 @@ async function topKeys() {
   const value = $("keys-value").value;
   const q = { [kind]: value, n: 20 };
   say("Finding the biggest keys…");
-  let data;
-  try {
-    data = await api("GET", `keys/top?${query(q)}`);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const data = await ask("GET", `keys/top?${query(q)}`);
+  if (data === undefined) return;
   renderKeys(data.keys || [], false);
   $("keys-label").textContent = `Biggest keys of ${data.label || "the selection"}`;
   $("keys-next").hidden = true;
@@ -564,7 +594,7 @@ function renderKeys(rows, sortable = true) {
         sort: sort("name"),
         sorted: sortable && current === "name",
         cell: (r) =>
-          el("button", { type: "button", class: "link key-link", text: r.key, onclick: () => openKey(keyRef(r), r.key) }),
+          el("button", { type: "button", class: "link key-link", onclick: () => openKey(keyRef(r), r.key) }, breakable(r.key)),
       },
       { title: "Type", cell: (r) => r.type ?? "–" },
       { title: "TTL", num: true, cell: (r) => duration(ttlMs(r)), sort: sort("ttl"), sorted: sortable && current === "ttl" },
@@ -590,19 +620,16 @@ async function loadKey() {
   const detail = $("key-detail");
   $("delete-confirm").hidden = true;
   $("key-delete").hidden = false;
-  let doc;
-  try {
-    doc = await api("GET", `key?${query(state.key)}`);
-  } catch (error) {
+  const doc = await ask("GET", `key?${query(state.key)}`);
+  if (doc === undefined) {
     detail.hidden = true;
-    failed(error);
     return;
   }
   detail.hidden = false;
   state.keyName = doc.key ?? state.keyName;
-  $("key-title").textContent = state.keyName;
+  $("key-title").replaceChildren(breakable(state.keyName));
   const enc = doc.encoding || {};
-  // The label the Keys view shows (ops.inspect.describe_head), and whose format it is.
+  // The label the Keys view shows (ops.sniff.describe_head), and whose format it is.
   const codec = doc.codec && doc.codec !== "-"
     ? (enc.format ? `${doc.codec} (${enc.format})` : doc.codec)
     : "–";
@@ -622,7 +649,7 @@ async function loadKey() {
     ["Decoded size", enc.payload_size !== undefined && enc.payload_size !== null ? bytes(enc.payload_size) : "–"],
     ["Memory", bytes(doc.memory)],
   ];
-  if (doc.full_key && doc.full_key !== doc.key) pairs.push(["Redis key", doc.full_key]);
+  if (doc.full_key && doc.full_key !== doc.key) pairs.push(["Redis key", breakable(doc.full_key)]);
   if (doc.length !== undefined) pairs.push(["Items", num(doc.length)]);
   // Last and full width: a value may carry many tags.
   pairs.push(["Tags", tags, Boolean(doc.tags && doc.tags.length > 3)]);
@@ -691,24 +718,14 @@ function branch(value, depth, name = null) {
 }
 
 async function setTtl(ttl) {
-  try {
-    await api("POST", "key/ttl", { ...state.key, ttl });
-  } catch (error) {
-    failed(error);
-    return;
-  }
-  say(ttl === null ? "Expiry removed." : `TTL set to ${ttl} s.`);
+  if ((await ask("POST", "key/ttl", { ...state.key, ttl })) === undefined) return;
+  say(ttl === null ? "Expiry removed." : `TTL set to ${duration(ttl * 1000)}.`);
   $("ttl-seconds").value = "";
   await loadKey();
 }
 
 async function deleteKey() {
-  try {
-    await api("DELETE", `key?${query(state.key)}`);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  if ((await ask("DELETE", `key?${query(state.key)}`)) === undefined) return;
   $("key-detail").hidden = true;
   say(`Deleted ${state.keyName}.`);
 }
@@ -721,6 +738,7 @@ function flushSelector() {
     const keys = $("flush-keys").value.split("\n").map((k) => k.trim()).filter(Boolean);
     return withMax({ keys });
   }
+  if (kind === "all") return withMax({ all: true });
   return withMax({ [kind]: $("flush-value").value });
 }
 
@@ -731,25 +749,22 @@ function withMax(selector) {
 }
 
 function flushKind() {
-  const list = $("flush-kind").value === "keys";
+  const kind = $("flush-kind").value;
+  const list = kind === "keys";
   $("flush-keys").hidden = !list;
   document.querySelector("label[for=flush-keys]").hidden = !list;
-  $("flush-value").hidden = list;
-  document.querySelector("label[for=flush-value]").hidden = list;
+  $("flush-value").hidden = list || kind === "all";
+  document.querySelector("label[for=flush-value]").hidden = list || kind === "all";
   $("flush-plan").hidden = true;
+  state.plan = null;
 }
 
 async function previewFlush() {
   const selector = flushSelector();
   $("flush-result").textContent = "";
   $("flush-plan").hidden = true;
-  let plan;
-  try {
-    plan = await api("POST", "flush/plan", selector);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const plan = await ask("POST", "flush/plan", selector);
+  if (plan === undefined) return;
   state.plan = { selector, ...plan };
   $("plan-summary").textContent = plan.refused
     ? `${plan.label}: ${num(plan.count)} keys match, more than the limit of ${num(plan.max_keys)}; a flush would be refused.`
@@ -757,12 +772,18 @@ async function previewFlush() {
       ? `${plan.label}: ${num(plan.count)} ${plan.count === 1 ? "key" : "keys"} would be deleted.`
       : `${plan.label}: ${num(plan.count)} ${plan.count === 1 ? "key matches" : "keys match"} (only an admin token can delete them).`;
   const sample = $("plan-sample");
-  sample.replaceChildren(...(plan.sample || []).map((k) => el("li", { class: "keycell", text: typeof k === "string" ? k : k.key })));
+  const names = (plan.sample || []).map((k) => (typeof k === "string" ? k : k.key)).sort(natural);
+  sample.replaceChildren(...names.map((k) => el("li", { class: "keycell" }, breakable(k))));
   sample.hidden = plan.count === 0;
   const shown = (plan.sample || []).length;
   $("plan-more").textContent = shown < plan.count ? `… and ${num(plan.count - shown)} more` : "";
   $("flush-confirm-form").hidden = state.role !== "admin" || plan.count === 0;
-  $("flush-confirm-label").replaceChildren("Type ", el("code", { text: plan.confirm }), " to confirm");
+  // The whole namespace is confirmed by its name (ops' rule, the same on the command line).
+  $("flush-confirm-label").replaceChildren(
+    plan.whole ? "This is every key of the namespace. Type its name, " : "Type ",
+    el("code", {}, breakable(plan.confirm)),
+    " to confirm",
+  );
   $("flush-confirm").value = "";
   $("flush-go").disabled = true;
   $("flush-go").textContent = `Delete ${num(plan.count)} ${plan.count === 1 ? "key" : "keys"}`;
@@ -803,13 +824,8 @@ async function runFlush() {
 // -- audit -------------------------------------------------------------------------------------
 
 async function loadAudit() {
-  let data;
-  try {
-    data = await api("GET", "audit");
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const data = await ask("GET", "audit");
+  if (data === undefined) return;
   const when = (r) => {
     const t = typeof r.time === "number" ? new Date(r.time * 1000) : new Date(r.time);
     return Number.isNaN(t.getTime()) ? String(r.time) : t.toLocaleString();
@@ -819,7 +835,7 @@ async function loadAudit() {
     [
       { title: "When", cell: when },
       { title: "Action", cell: (r) => r.action ?? "–" },
-      { title: "Selection", cls: "keycell", cell: (r) => (typeof r.selection === "string" ? r.selection : JSON.stringify(r.selection)) },
+      { title: "Selection", cls: "keycell", cell: (r) => breakable(typeof r.selection === "string" ? r.selection : JSON.stringify(r.selection)) },
       { title: "Keys", num: true, cell: (r) => num(r.count) },
       { title: "From", cell: (r) => r.address ?? "–" },
       // The page's actions carry the token's role; `cachectl flush` carries 'cli' and the OS user.

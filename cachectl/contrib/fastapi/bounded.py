@@ -7,24 +7,28 @@ route of the router reads its body through a bounded, strict request, and its er
 small JSON documents {"detail": ...}:
 
 - a body over MAX_BODY bytes: 413, read no further;
-- NaN, Infinity, a number beyond a float's range, nesting past MAX_DEPTH, bytes that are not
-  JSON: 400;
-- a body or parameter of the wrong shape: 422 naming at most MAX_ERRORS fields, never their
-  input.
+- nesting past MAX_DEPTH, bytes that are not JSON: 400;
+- NaN, Infinity, a number beyond a float's range, a body or parameter of the wrong shape:
+  422 naming at most MAX_ERRORS fields, never their input.
+
+Every response of such a route, errors included, carries the route class's headers (API_HEADERS:
+nosniff, and no-store, since answers hold cached values); errors are answered by the route
+itself, so an application's own exception handlers cannot drop them.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, ClassVar
 
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 #: Bytes a request body may hold (a flush naming 1,000 keys of about 1 KiB each fits).
 MAX_BODY = 1 << 20
@@ -34,6 +38,9 @@ MAX_DEPTH = 16
 MAX_TEXT = 300
 #: Validation errors reported in one response.
 MAX_ERRORS = 10
+#: Headers of every JSON answer: never sniffed as something else, never stored by a browser or
+#: a proxy (an answer may hold a cached value).
+API_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 #: A check run before the body is read (the router's token checks), given the request and the
@@ -53,7 +60,7 @@ def _finite(text: str) -> float:
 
 
 def _constant(name: str) -> Any:
-    raise _Refused(f"{name} is not JSON")
+    raise _Refused(f"numbers must be finite ({name} is not JSON)")
 
 
 def _depth_ok(value: Any) -> bool:
@@ -82,7 +89,8 @@ def strict_json(raw: bytes) -> Any:
     except RecursionError:
         raise HTTPException(400, f"the JSON body nests deeper than {MAX_DEPTH} levels") from None
     except _Refused as exc:
-        raise HTTPException(400, f"the body is refused: {exc}") from None
+        # Valid syntax or not (NaN), a value out of bounds like any other: 422.
+        raise HTTPException(422, f"the body is refused: {exc}") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
         raise HTTPException(400, clip(f"the body is not valid JSON: {message}")) from None
@@ -151,39 +159,78 @@ def validation_detail(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+def error_response(
+    status: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A small JSON error {"detail": ...}, every text in it clipped, never stored."""
+    response = JSONResponse({"detail": _small_detail(detail)}, status, headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 class BoundedRoute(APIRoute):
-    """An APIRoute reading its body through BoundedRequest and answering small JSON errors.
+    """An APIRoute reading its body through BoundedRequest and answering small JSON errors,
+    every response with the class's headers.
 
     guard, when set on a subclass, runs before the body is read: a request without a valid
     token gets its 401/403 before a byte of its body is parsed.
     """
 
     guard: Guard | None = None
+    #: Set on every response of the route, its errors included.
+    response_headers: ClassVar[Mapping[str, str]] = API_HEADERS
 
     def get_route_handler(self) -> Handler:
         """FastAPI's handler, fed a bounded request, with its errors made small."""
         handler = super().get_route_handler()
         guard = type(self).guard
+        headers = type(self).response_headers
 
         async def bounded(request: Request) -> Response:
             bounded_request = BoundedRequest(request.scope, request.receive)
+            response: Response
             try:
                 if guard is not None:
                     guard(bounded_request, self)
-                return await handler(bounded_request)
+                response = await handler(bounded_request)
             except RequestValidationError as exc:
-                return JSONResponse({"detail": validation_detail(exc.errors())}, 422)
+                response = error_response(422, validation_detail(exc.errors()))
             except StarletteHTTPException as exc:
-                raise HTTPException(
-                    exc.status_code, _small_detail(exc.detail), headers=exc.headers
-                ) from None
+                response = error_response(exc.status_code, exc.detail, exc.headers)
+            for name, value in headers.items():
+                response.headers.setdefault(name, value)
+            return response
 
         return bounded
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route, or its own 405 (with the headers) for a method it does not take."""
+        if self.methods and scope.get("method") not in self.methods:
+            allow = {"Allow": ", ".join(sorted(self.methods))}
+            response = error_response(405, "method not allowed", {**self.response_headers, **allow})
+            await response(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
 
-def route_class(guard: Guard) -> type[BoundedRoute]:
-    """A BoundedRoute whose guard runs before any body is read."""
-    return type("GuardedRoute", (BoundedRoute,), {"guard": staticmethod(guard)})
+
+def route_class(
+    guard: Guard | None, headers: Mapping[str, str] = API_HEADERS
+) -> type[BoundedRoute]:
+    """A BoundedRoute whose guard runs before any body is read, answering with headers."""
+    return type(
+        "GuardedRoute",
+        (BoundedRoute,),
+        {"guard": None if guard is None else staticmethod(guard), "response_headers": headers},
+    )
 
 
-__all__ = ["MAX_BODY", "MAX_DEPTH", "BoundedRequest", "BoundedRoute", "route_class", "strict_json"]
+__all__ = [
+    "API_HEADERS",
+    "MAX_BODY",
+    "MAX_DEPTH",
+    "BoundedRequest",
+    "BoundedRoute",
+    "error_response",
+    "route_class",
+    "strict_json",
+]

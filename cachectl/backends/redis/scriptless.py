@@ -39,6 +39,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cachectl.backends.base import Items
+from cachectl.codec import add_to_integer
 from cachectl.keys import tags_record
 from cachectl.stats import OTHER, PLACE_KIND, PLACES_FIELD, add_fields, split_field
 
@@ -67,7 +69,7 @@ def tag_score(server_time: Any, ttl_ms: int | None) -> tuple[int, str]:
 
 def queue_sets(
     pipe: Any,
-    items: Sequence[tuple[bytes, bytes]],
+    items: Items,
     ttl_ms: int | None,
     tag_keys: Sequence[bytes],
     members: Sequence[bytes],
@@ -236,6 +238,18 @@ def expiry_step(pipe: Any, tag_key: bytes, top: Any, expire_time: Any) -> bool:
         return False
     queue_expiry(pipe, tag_key, want)
     return True
+
+
+def incr_step(pipe: Any, key: bytes, delta: int, data: bytes | None) -> int | None:
+    """INCR_SCRIPT's work, from the value read under WATCH (None: the key is absent): queue the
+    new value in MULTI; redis-py runs the step again if another client wrote key before EXEC, so
+    no increment is lost. The new value, or None when the key is absent."""
+    if data is None:
+        return None
+    stored, value = add_to_integer(data, delta)
+    pipe.multi()
+    pipe.set(key, stored, keepttl=True)
+    return value
 
 
 def forget_step(

@@ -2,7 +2,8 @@
 
 The shell needs no token (it asks for one and sends it as a bearer header to the JSON API).
 Every response carries a strict Content-Security-Policy: no inline script or style, no other
-host, no framing, so a key or value that slipped into the page as markup still could not run.
+host, no framing, so a key or value that slipped into the page as markup still could not run;
+X-Frame-Options says "no framing" again to browsers that ignore frame-ancestors.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from importlib.resources import files
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
+from cachectl.contrib.fastapi.bounded import route_class
+
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -20,6 +23,7 @@ CSP = (
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
@@ -41,7 +45,9 @@ def _respond(name: str, media_type: str) -> Response:
 
 def page_router() -> APIRouter:
     """GET / (the page) and GET /static/<asset>, without authentication."""
-    router = APIRouter(tags=["cache page"], include_in_schema=False)
+    router = APIRouter(
+        tags=["cache page"], include_in_schema=False, route_class=route_class(None, HEADERS)
+    )
 
     @router.get("/")
     async def page() -> Response:
@@ -51,7 +57,7 @@ def page_router() -> APIRouter:
     async def asset(name: str) -> Response:
         media_type = ASSETS.get(name)
         if media_type is None:
-            raise HTTPException(404, "no such asset", headers=HEADERS)
+            raise HTTPException(404, "no such asset")
         return _respond(name, media_type)
 
     return router
@@ -65,4 +71,4 @@ def with_page(api: APIRouter) -> APIRouter:
     return outer
 
 
-__all__ = ["CSP", "page_router", "with_page"]
+__all__ = ["CSP", "HEADERS", "page_router", "with_page"]

@@ -1,0 +1,414 @@
+"""The cache's calls, written once: the source of both faces.
+
+scripts/unasync.py generates the synchronous face (_sync.py) from this file, so that a change
+here reaches both faces. Reads and writes never raise for an outage or an unreadable value:
+the breaker sends calls to the in-memory fallback, and an unreadable value is a miss counted
+as an error. The decisions are in cache.base, cache.recovery and cache.changes; what each face
+does its own way, in cache.faces.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from time import perf_counter_ns
+from types import TracebackType
+from typing import Any, ParamSpec, Self, TypeVar, Unpack
+
+from cachectl.api import MISS, Entry, Missing
+from cachectl.backends.base import Items
+from cachectl.breaker import Pending
+from cachectl.cache.changes import Change
+from cachectl.cache.faces import AsyncFace
+from cachectl.cache.helpers import checked_delta, key_list, prefix_of, seconds_left
+from cachectl.cache.recovery import thrown
+from cachectl.config import DEFAULT_NAMESPACE
+from cachectl.decorator import CachedFunction, CachedOptions, cached
+from cachectl.errors import SerializationError, ValueTooLarge
+from cachectl.keys import Key, prefixed
+from cachectl.stats import CacheStats, Counters
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class AsyncCache(AsyncFace):
+    """An asyncio cache over Redis, Redis Cluster or the embedded in-process store."""
+
+    @classmethod
+    def from_url(
+        cls, url: str | None = None, *, namespace: str = DEFAULT_NAMESPACE, **options: Any
+    ) -> Self:
+        """A cache for a redis://, rediss://, unix://, redis+cluster:// or memory:// URL."""
+        return cls(url, namespace=namespace, **options)
+
+    # -- breaker ------------------------------------------------------------------------------
+
+    async def _available(self, reads: Sequence[bytes] | None = None) -> bool:
+        """Whether a call goes to Redis while the breaker is not closed (see _admits); the one
+        caller that may probe or carry on replaying does so first."""
+        if self.breaker.claim_probe():
+            try:
+                await self._recover()
+            finally:
+                self.breaker.release_probe()
+        return self._admits(reads)
+
+    async def _recover(self) -> None:
+        # The decisions are _recovery's; this only makes the calls it asks for.
+        steps = self._recovery()
+        step = next(steps, None)
+        while step is not None:
+            try:
+                await getattr(self, step[0])(*step[1])
+            except BaseException as exc:
+                step = thrown(steps, exc)
+            else:
+                step = next(steps, None)
+
+    async def _probe(self) -> None:
+        await self.backend.probe()
+
+    async def _replay(self, taken: Pending) -> None:
+        for method, args in self._replay_calls(taken):
+            await getattr(self.backend, method)(*args)
+
+    async def _publish(self, wait: bool = False) -> None:
+        if not self._stats_on or not self.breaker.closed:
+            return
+        if not await self._publish_turn(wait):
+            return
+        try:
+            delta = self.recorder.take_delta()
+            if delta:
+                try:
+                    await self.backend.incr_counters(self.keys.stats_key, delta)
+                except self._errors:
+                    self.recorder.restore_delta(delta)
+        finally:
+            self._publishing.release()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def _lookup(self, key: Key) -> Entry | Missing:
+        # The hot path: str keys are handled inline (a call costs as much as the work).
+        if type(key) is str:
+            full = self.keys.ns + key.encode("utf-8", "surrogateescape")
+            counters = self.recorder.counters(key.partition(":")[0])
+        else:
+            full = self.keys.full(key)
+            counters = self.recorder.counters(prefix_of(key))
+        start = perf_counter_ns()
+        data: bytes | None
+        if self.breaker.closed or await self._available((full,)):
+            try:
+                data = await self.backend.get(full)
+                if self.breaker.failures:
+                    self.breaker.success()
+            except self._transient as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                data = self.fallback.get(full)
+            except self._errors as exc:
+                data = None
+                self._refused(exc, counters)
+        else:
+            counters.fallback += 1
+            data = self.fallback.get(full)
+        found = MISS if data is None else self._decode(full, data, counters)
+        if self._stats_on:
+            if found is MISS:
+                counters.misses += 1
+            else:
+                counters.hits += 1
+            self._observe(counters, start)
+            if self._publish_due:
+                self._ensure_publisher()
+        return found
+
+    async def get(self, key: Key, default: Any = None) -> Any:
+        """The cached value of key, or default on a miss."""
+        found = await self._lookup(key)
+        return default if isinstance(found, Missing) else found[0]
+
+    #: The entry of key for a decorator: (value, fresh-until unix ms or None), or MISS.
+    lookup = _lookup
+
+    async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """The cached values of those keys that are present, in one round trip."""
+        # Duplicates are harmless: MGET answers each, and the dict keeps one.
+        keys = keys if type(keys) is list else list(keys)
+        if not keys:
+            return {}
+        ns = self.keys.ns
+        counters = self._counters(keys[0])
+        start = perf_counter_ns()
+        if self.breaker.closed or await self._available(prefixed(ns, keys)):
+            try:
+                values = await self.backend.get_many_prefixed(ns, keys)
+            except self._transient as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                values = self.fallback.get_many_prefixed(ns, keys)
+            except self._errors as exc:
+                values = [None] * len(keys)
+                self._refused(exc, counters)
+        else:
+            counters.fallback += 1
+            values = self.fallback.get_many_prefixed(ns, keys)
+        out = self._collect(keys, values)
+        if self._stats_on:
+            self._observe(counters, start)
+            if self._publish_due:
+                self._ensure_publisher()
+        return out
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def set(
+        self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> None:
+        """Store value under key for ttl seconds (None: the cache's default_ttl).
+
+        A value the codec refuses (SerializationError; ValueTooLarge past max_value_size)
+        removes the key's old value, then raises.
+        """
+        try:
+            data = self.codec.encode(value)
+        except SerializationError as exc:
+            change, error = self._refusal([(key, exc)])
+            await self._change(change)
+            raise error from None
+        await self._write(
+            [(self.keys.full(key), data)],
+            self._ttl_ms(ttl),
+            self._tag_keys(tags),
+            self._counters(key),
+        )
+
+    async def store_entry(
+        self, key: Key, value: Any, ttl: float | None, tags: Iterable[str], stale: float | None
+    ) -> None:
+        """Store a decorated call's value; with stale, Redis keeps it stale seconds past ttl.
+
+        A value the codec refuses removes the old entry, then raises (see set).
+        """
+        try:
+            items, ttl_ms = self._entry(key, value, ttl, stale)
+        except SerializationError as exc:
+            change, error = self._refusal([(key, exc)])
+            await self._change(change)
+            raise error from None
+        await self._write(items, ttl_ms, self._tag_keys(tags), self._counters(key))
+
+    async def set_many(
+        self, mapping: Mapping[Key, Any], ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> None:
+        """Store several values, in one round trip.
+
+        Values the codec refuses do not stop the others: those are stored, the refused keys'
+        old values removed, then one error names the refused keys (ValueTooLarge.keys).
+        """
+        items, refused = self._encode_many(mapping)
+        if items:
+            await self._write(
+                items,
+                self._ttl_ms(ttl),
+                self._tag_keys(tags),
+                self._counters(next(iter(mapping))),
+                count=self._count_sets(mapping, refused),
+            )
+        if refused:
+            change, error = self._refusal(refused)
+            await self._change(change)
+            raise error from None
+
+    async def _write(
+        self,
+        items: Items,
+        ttl_ms: int | None,
+        tag_keys: Sequence[bytes],
+        counters: Counters,
+        count: int = 1,
+    ) -> None:
+        counters.sets += count
+        if self.breaker.closed or await self._available():
+            try:
+                await self.backend.set_many(items, ttl_ms, tag_keys)
+            except self._errors as exc:
+                self._failed(exc, counters)
+            else:
+                if not self.breaker.closed:
+                    # Recovering: reads of owed keys are served by the fallback; keep it current.
+                    self.fallback.set_many(items, ttl_ms, tag_keys)
+                return
+        counters.fallback += 1
+        # Redis may still hold an older value, or may have taken this write: delete it there.
+        self._owe([k for k, _ in items])
+        self.fallback.set_many(items, ttl_ms, tag_keys)
+
+    # -- invalidation -------------------------------------------------------------------------
+
+    async def _change(self, change: Change) -> Any:
+        """Send a change to Redis; while Redis is out, make it in the fallback and owe it."""
+        if self.breaker.closed or await self._available(change.reads):
+            try:
+                result = await getattr(self.backend, change.method)(*change.args)
+            except self._errors as exc:
+                self._failed(exc, change.counters)
+            else:
+                if self.breaker.closed and change.done is None:
+                    return result
+                return self._sent(change, result)
+        return self._kept(change)
+
+    async def delete(self, *keys: Key) -> int:
+        """Remove keys; returns how many existed."""
+        fulls = [self.keys.full(k) for k in keys]
+        if not fulls:
+            return 0
+        return int(await self._change(Change("delete", (fulls,), keys=fulls)))
+
+    async def invalidate_prefix(self, prefix: Key) -> int:
+        """Remove the key equal to prefix and every key below it (whole segments only)."""
+        exact, below = self.keys.prefix_selection(prefix)
+        # The key equal to the prefix is unlinked by name: a glob without wildcards would
+        # still cost a SCAN of the whole keyspace.
+        named: int = await self._change(Change("delete", ([exact],), keys=[exact]))
+        return named + await self._delete_matching((below,))
+
+    async def invalidate_pattern(self, glob: Key) -> int:
+        """Remove every key matching a Redis glob (matched inside the namespace)."""
+        return await self._delete_matching((self.keys.glob(glob),))
+
+    async def _delete_matching(self, globs: tuple[bytes, ...]) -> int:
+        return int(await self._change(Change("delete_matching", (globs,), globs=globs)))
+
+    async def invalidate_tag(self, *tags: str) -> int:
+        """Remove every entry written with any of the tags."""
+        tag_keys = self._tag_keys(tags)
+        return int(await self._change(Change("invalidate_tags", (tag_keys,), tags=tag_keys)))
+
+    # -- the rest of the cache API ------------------------------------------------------------
+
+    async def add(
+        self, key: Key, value: Any, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> bool:
+        """Store value under key only if key is absent, atomically; whether it did.
+
+        A value the codec refuses raises (ValueTooLarge past max_value_size) and changes nothing.
+        """
+        added: bool = await self._change(self._add_change(key, value, ttl, tags))
+        return added
+
+    async def incr(self, key: Key, delta: int = 1) -> int:
+        """Add delta to the integer under key, atomically, keeping its TTL; the new value.
+
+        ValueError when key is absent, TypeError when its value is not an int.
+        """
+        change = self._incr_change(key, delta)
+        return self._incremented(key, await self._change(change), change)
+
+    async def decr(self, key: Key, delta: int = 1) -> int:
+        """Subtract delta from the integer under key (see incr)."""
+        return await self.incr(key, -checked_delta(delta))
+
+    async def touch(self, key: Key, ttl: float | None = None) -> bool:
+        """Give key a new ttl (None: the cache's default_ttl, else no expiry); whether it exists.
+
+        Its tags follow: invalidating one of them removes it for as long as it now lives.
+        """
+        touched: bool = await self._change(self._touch_change(key, ttl))
+        return touched
+
+    async def ttl(self, key: Key) -> float | Missing | None:
+        """Seconds key has left; None when it never expires; MISS when it is absent."""
+        full, counters = self.keys.full(key), self._counters(key)
+        if self.breaker.closed or await self._available((full,)):
+            try:
+                return seconds_left(await self.backend.ttl_ms(full))
+            except self._transient as exc:
+                self._failed(exc, counters)
+            except self._errors as exc:
+                self._refused(exc, counters)
+                return MISS
+        return self._ttl_fallback(full, counters)
+
+    async def has(self, key: Key) -> bool:
+        """Whether get(key) would find a value."""
+        return not isinstance(await self._lookup(key), Missing)
+
+    async def delete_many(self, keys: Iterable[Key]) -> int:
+        """Remove keys; returns how many existed."""
+        return await self.delete(*key_list(keys))
+
+    async def clear(self) -> None:
+        """Remove every entry of this namespace and its tag bookkeeping (never FLUSHDB)."""
+        # Tags first, as in the replay of an owed clear.
+        await self._delete_matching((self.keys.tag_glob, self.keys.data_glob))
+
+    async def get_or_set(
+        self, key: Key, default: Any, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> Any:
+        """The cached value of key; on a miss, default (called if callable) is added and returned.
+
+        When another caller adds first, its value is returned, as Django's get_or_set does. A
+        value over max_value_size is returned uncached (the refusal is counted and logged).
+        """
+        found = await self._lookup(key)
+        if not isinstance(found, Missing):
+            return found[0]
+        value = await self._default_value(default)
+        try:
+            if await self.add(key, value, ttl, tags):
+                return value
+        except ValueTooLarge:
+            return value
+        found = await self._lookup(key)
+        return value if isinstance(found, Missing) else found[0]
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def ping(self) -> float:
+        """Round-trip time to the backend in seconds; raises BackendUnavailable."""
+        start = time.perf_counter()
+        try:
+            await self.backend.ping()
+        except self._transient as exc:
+            raise self._unavailable(exc) from None
+        return time.perf_counter() - start
+
+    async def published_stats(self) -> CacheStats:
+        """The figures every process has published for this namespace, merged."""
+        try:
+            return CacheStats.from_fields(await self.backend.read_counters(self.keys.stats_key))
+        except self._transient as exc:
+            raise self._unavailable(exc) from None
+
+    async def publish_stats(self) -> None:
+        """Publish pending figures now (close does this too); they are on the server on return."""
+        await self._publish(wait=True)
+
+    async def close(self) -> None:
+        """Publish pending stats and release connections."""
+        await self._stop_publisher()
+        await self._publish(wait=True)
+        await self.backend.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def cached(
+        self, ttl: float | None = None, prefix: str = "", **options: Unpack[CachedOptions]
+    ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
+        """Decorate a function so its results are cached here: cachectl.cached(..., cache=self),
+        with its options (tags, tags_from, key, stale)."""
+        return cached(ttl, prefix, cache=self, **options)

@@ -1,0 +1,191 @@
+"""The state both faces of the cache hold, and their bookkeeping of reads: no I/O here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from time import perf_counter_ns
+from typing import Any
+
+from cachectl import forksafe
+from cachectl.api import MISS, Entry, Missing
+from cachectl.backends.base import AsyncBackend, Backend
+from cachectl.backends.memory import MemoryStore
+from cachectl.breaker import Breaker, BreakerState, Pending
+from cachectl.cache.helpers import MAX_TTL, prefix_of, shared_prefix
+from cachectl.codec import HAS_STAMP, Codec, fresh_until
+from cachectl.config import DEFAULT_NAMESPACE, build_config
+from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
+from cachectl.keys import Key, KeySpace
+from cachectl.stats import CacheStats, Counters, StatsRecorder
+
+log = logging.getLogger("cachectl")
+
+
+class CacheState:
+    """Settings, keys, codec, breaker, fallback and stats of one cache, and the decisions of
+    reads; each face adds its backend (see _open) and the calls it makes."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        store: MemoryStore | None = None,
+        **options: Any,
+    ) -> None:
+        config = self.config = build_config(url, namespace=namespace, **options)
+        self.keys = KeySpace(config.namespace)
+        self.codec = Codec(config.compress_threshold, config.compression, config.max_value_size)
+        self.breaker = Breaker(config.failure_threshold, config.recovery_interval)
+        self.pending = Pending(config.pending_max)
+        self.fallback = MemoryStore(config.fallback_max_entries, config.fallback_max_bytes)
+        self.recorder = StatsRecorder()
+        self._stats_on = config.stats
+        self._publish_every = int(config.stats_interval * 1e9)
+        self._next_publish = 0  # the first recorded call starts the publisher
+        self._publishing = threading.Lock()
+        self._warned: set[str] = set()
+        self._owed_lock = threading.Lock()
+        self._announced = 0  # the breaker's opening count when recovery was last logged
+        forksafe.register(self)
+        self._open(store)
+
+    def _open(self, store: MemoryStore | None) -> None:
+        """Make the backend (over store, an embedded store to share, for memory://) and what
+        publishes stats: each face its own way."""
+        raise NotImplementedError
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks, since a thread of the parent may have held one."""
+        self._owed_lock = threading.Lock()
+        self._publishing = threading.Lock()
+        self.breaker.after_fork()
+        self.fallback.after_fork()
+
+    def _classify(self, backend: Backend | AsyncBackend) -> None:
+        # Each backend says which of its errors mean an outage (the breaker counts them) and
+        # which a refused command; read only when something was raised, so the hot path is free.
+        self._transient = backend.transient_errors
+        self._errors = backend.errors
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(url={self.config.display_url!r}, "
+            f"namespace={self.config.namespace!r}, breaker={self.breaker.state.value!r})"
+        )
+
+    @property
+    def namespace(self) -> str:
+        """The namespace every key of this cache lives under."""
+        return self.config.namespace
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        """closed (Redis), open (fallback), or half-open (probing)."""
+        return self.breaker.state
+
+    def stats(self) -> CacheStats:
+        """This process's hit/miss/latency figures per prefix."""
+        return self.recorder.snapshot()
+
+    def _counters(self, key: Key) -> Counters:
+        return self.recorder.counters(prefix_of(key))
+
+    def _ttl_ms(self, ttl: float | None) -> int | None:
+        if ttl is None:
+            ttl = self.config.default_ttl
+            if ttl is None:
+                return None
+        # Written so that nan fails too; past MAX_TTL, Redis refuses the expiry (or the
+        # conversion overflows), and the write would fail where the caller learns nothing.
+        if not 0 < ttl <= MAX_TTL:
+            raise ConfigError(
+                f"ttl must be positive seconds up to {MAX_TTL:.0e}, or None, not {ttl!r}"
+            )
+        return max(1, int(ttl * 1000))
+
+    def _tag_keys(self, tags: Iterable[str]) -> list[bytes]:
+        if isinstance(tags, str):
+            raise ConfigError("tags is a sequence of strings; wrap a single tag in a tuple")
+        return [self.keys.tag(tag) for tag in dict.fromkeys(tags)]
+
+    def _decode(self, full: bytes, data: bytes, counters: Counters) -> Entry | Missing:
+        try:
+            value = self.codec.decode(data)
+            return value, (fresh_until(data) if data[2] & HAS_STAMP else None)
+        except DecodeError as exc:
+            counters.errors += 1
+            self._warn_once(
+                "decode", "cachectl: unreadable value at %r treated as a miss: %s", full, exc
+            )
+            return MISS
+
+    def _entry(
+        self, key: Key, value: Any, ttl: float | None, stale: float | None
+    ) -> tuple[list[tuple[bytes, bytes]], int | None]:
+        """The item to write for a decorated call; with stale, Redis keeps it longer."""
+        ttl_ms = self._ttl_ms(ttl)
+        stamp = None
+        if stale is not None and ttl_ms is not None:
+            stamp = int(time.time() * 1000) + ttl_ms
+            ttl_ms += int(stale * 1000)
+        return [(self.keys.full(key), self.codec.encode(value, stamp))], ttl_ms
+
+    def _collect(self, keys: list[Key], values: Sequence[bytes | None]) -> dict[Key, Any]:
+        """Decode a get_many reply, counting hits and misses per prefix."""
+        out, failed = self.codec.decode_many(keys, values)
+        for key, exc in failed:
+            self._counters(key).errors += 1
+            self._warn_once("decode", "cachectl: unreadable value treated as a miss: %s", exc)
+        if self._stats_on:
+            prefix = shared_prefix(keys)
+            if prefix is not None:
+                # One prefix, the common case: counted without a look at each key.
+                hits = len(out)
+                if hits + len(failed) != len(keys):  # misses, or a key asked twice
+                    hits = len(values) - values.count(None) - len(failed)
+                c = self.recorder.counters(prefix)
+                c.hits += hits
+                c.misses += len(keys) - hits
+            else:
+                for key in keys:
+                    c = self._counters(key)
+                    if key in out:
+                        c.hits += 1
+                    else:
+                        c.misses += 1
+        return out
+
+    def _refused(self, exc: BaseException, counters: Counters) -> None:
+        """Redis answered with an error (WRONGTYPE, OOM...): a miss, counted and logged once."""
+        counters.errors += 1
+        self._warn_once(
+            "refused",
+            "cachectl: %s refused a read (%s); treated as a miss",
+            self.config.display_url,
+            exc,
+        )
+
+    def _warn_once(self, kind: str, message: str, *args: Any) -> None:
+        if kind in self._warned:
+            log.debug(message, *args)
+        else:
+            self._warned.add(kind)
+            log.warning(message, *args)
+
+    def _observe(self, counters: Counters, start: int) -> None:
+        now = perf_counter_ns()
+        counters.observe((now - start) // 1000)
+        if now >= self._next_publish:
+            self._next_publish = now + self._publish_every
+            self._publish_due = True
+
+    _publish_due = False
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"cannot reach {self.config.display_url}: {type(exc).__name__}: {exc}"
+        )

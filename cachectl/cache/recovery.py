@@ -1,0 +1,168 @@
+"""The breaker's decisions for both faces: failures, owed deletions, the probe and the replay.
+
+While Redis is out, calls go to the in-memory fallback and Redis is owed the deletions it has
+not seen (breaker.Pending). Once a probe reaches it, writes go there again and the owed
+deletions are replayed; the breaker closes when nothing is owed. The decisions are here; a face
+only makes the backend calls they ask for, awaiting them or not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from cachectl.breaker import Pending
+from cachectl.cache.base import CacheState
+from cachectl.stats import Counters
+
+log = logging.getLogger("cachectl")
+
+#: Replay rounds one caller runs before it lets the next caller carry on.
+REPLAY_ROUNDS = 3
+
+#: A call a face makes for _recovery: the name of its own method, and the arguments.
+Step = tuple[str, tuple[Any, ...]]
+
+
+def thrown(steps: Generator[Step, None, None], exc: BaseException) -> Step | None:
+    """Tell a step generator that its last call failed; its next call, or None when done."""
+    try:
+        return steps.throw(exc)
+    except StopIteration:
+        return None
+
+
+class Recovery(CacheState):
+    """Failures, owed deletions, the probe and the replay, decided once for both faces."""
+
+    def _failed(self, exc: BaseException, counters: Counters | None = None) -> None:
+        """Count a failed call; the breaker opens at the threshold, or at once while draining."""
+        if counters is not None:
+            counters.errors += 1
+        if self.breaker.failure():
+            self._opened(exc)
+
+    def _owe(
+        self, keys: Sequence[bytes] = (), globs: Sequence[bytes] = (), tags: Sequence[bytes] = ()
+    ) -> None:
+        """Remember deletions Redis has not seen (the caller then applies them to the fallback)."""
+        with self._owed_lock:
+            self.pending.add(list(keys), tuple(globs), list(tags))
+            if self.breaker.closed:
+                # A call that found the breaker open finished after it closed, or a write failed
+                # below the threshold: replay that debt; the fallback serves the keys it covers,
+                # and holds nothing older than this moment.
+                self.fallback.clear()
+                self.breaker.drain()
+
+    def _admits(self, reads: Sequence[bytes] | None) -> bool:
+        """Whether a call goes to Redis while the breaker is not closed. Draining, writes and
+        deletions do; a read (its full keys) does when no owed deletion covers any of them."""
+        breaker = self.breaker
+        if breaker.closed:
+            return True
+        if not breaker.draining:
+            return False
+        if reads is None:
+            return True
+        with self._owed_lock:
+            owes = self.pending.owes
+            return not any(owes(full) for full in reads)
+
+    def _drain(self) -> None:
+        """The probe reached Redis: writes go there from now on, and the replay starts."""
+        with self._owed_lock:
+            self.breaker.drain()
+        log.warning("cachectl: %s answers; replaying owed invalidations", self.config.display_url)
+
+    def _take(self) -> Pending | None:
+        """The owed deletions to replay now, or None when nothing is left to replay."""
+        with self._owed_lock:
+            return self.pending.take() if self.pending and self.breaker.draining else None
+
+    def _replayed(self, taken: Pending, ok: bool) -> None:
+        """The replay of a taken batch reached Redis (ok), or not: then it is owed again."""
+        with self._owed_lock:
+            if ok:
+                self.pending.paid(taken)
+            else:
+                self.pending.restore(taken)
+
+    def _recovery(self) -> Generator[Step, None, None]:
+        """The probe and the replay rounds, for both faces: yields the face's calls to make
+        ("_probe", "_replay"), and is told of a failed one by a throw."""
+        try:
+            if not self.breaker.draining:
+                yield ("_probe", ())
+                self._drain()
+            # No new debt while draining: the rounds converge. A few per caller, so that no
+            # caller is held long; the next caller carries on.
+            for _ in range(REPLAY_ROUNDS):
+                if self._close_if_settled():
+                    return
+                taken = self._take()
+                if taken is None:
+                    return
+                ok = False
+                try:
+                    yield ("_replay", (taken,))
+                    ok = True
+                finally:
+                    self._replayed(taken, ok)
+        except self._errors as exc:
+            self._probe_failed(exc)
+
+    def _replay_calls(self, taken: Pending) -> list[Step]:
+        """The backend calls that pay a taken batch of owed deletions, in order."""
+        calls: list[Step] = []
+        if taken.everything:
+            # Tags first: a write whose tag entry this removes was made before the data keys'
+            # scan began, so that scan removes its key too.
+            calls.append(("delete_matching", ([self.keys.tag_glob, self.keys.data_glob],)))
+        calls.append(("delete", (list(taken.keys),)))
+        if taken.globs:
+            calls.append(("delete_matching", (list(taken.globs),)))
+        calls.append(("invalidate_tags", (list(taken.tags),)))
+        return calls
+
+    def _close_if_settled(self) -> bool:
+        """Close the breaker if nothing is owed; under the lock, so no deletion slips past."""
+        with self._owed_lock:
+            if not self.breaker.draining or not self.pending.settled:
+                return False
+            self.fallback.clear()
+            self.breaker.close()
+            # Said once per outage: a write refused while closed (OOM) drains without opening.
+            announce = self.breaker.opened != self._announced
+            self._announced = self.breaker.opened
+        (log.warning if announce else log.debug)(
+            "cachectl: %s is back; owed invalidations replayed", self.config.display_url
+        )
+        return True
+
+    def _probe_failed(self, exc: BaseException) -> None:
+        """The probe or a replay failed: Redis is unreachable again."""
+        log.debug("cachectl: probe of %s failed: %s", self.config.display_url, exc)
+        if self.breaker.draining:
+            self._opened(exc)
+        else:
+            self.breaker.retry_later()
+
+    def _opened(self, exc: BaseException) -> None:
+        with self._owed_lock:
+            breaker = self.breaker
+            if breaker.closed:
+                # The fallback starts empty at each outage: entries from an earlier one may be
+                # stale. From draining it is kept: every write and deletion since the outage
+                # began reached it.
+                self.fallback.clear()
+            elif not breaker.draining:
+                return  # another caller opened it
+            breaker.trip()
+        log.warning(
+            "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
+            self.config.display_url,
+            type(exc).__name__,
+            exc,
+        )
