@@ -1,6 +1,6 @@
 """Django cache backends compared: cachectl's against Django's RedisCache and django-redis.
 
-    pip install 'cachectl[bench]'
+    pip install 'cachectl-redis[bench]'
     python bench/bench_django.py [--seconds 0.05] [--rounds 60]
 
 Starts its own redis-server on a free port; all three backends talk to it, each under its own

@@ -152,7 +152,7 @@ def test_ui_without_the_fastapi_extra_says_how_to_install_it(
     assert result.exit_code == 2
     assert result.stderr == (
         "cachectl: error: cachectl ui needs the fastapi extra (uvicorn is missing): "
-        "pip install 'cachectl[fastapi]'\n"
+        "pip install 'cachectl-redis[fastapi]'\n"
     )
 
 

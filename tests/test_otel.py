@@ -258,4 +258,4 @@ def test_without_the_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "pip install 'cachectl[otel]'" in done.stdout
+    assert "pip install 'cachectl-redis[otel]'" in done.stdout

@@ -38,8 +38,8 @@ def demo(
     Redis is a redis-server on a free port when one is installed, else fakeredis's
     in-process server; the application runs under uvicorn on a free port. Everything it
     started is stopped at the end, also on Ctrl-C. Needs the fastapi extra:
-    pip install 'cachectl[fastapi]'. With --json, one JSON document: the environment, every
-    step's result and the summary (the speedup of the cached dashboard endpoints). The shop
+    pip install 'cachectl-redis[fastapi]'. With --json, one JSON document: the environment,
+    every step's result and the summary (the speedup of the cached dashboard endpoints). The shop
     mounts the Cache Management page at /_cache/; its address and admin token are printed,
     and --keep-running leaves it up after the tour until Ctrl-C. The demo never uses your
     Redis: --url, --namespace and --password-file are refused (the tour flushes keys), and
@@ -55,7 +55,7 @@ def demo(
 
         raise ConfigError(
             f"cachectl demo needs the fastapi extra ({exc.name} is missing): "
-            "pip install 'cachectl[fastapi]'"
+            "pip install 'cachectl-redis[fastapi]'"
         ) from None
     try:
         with _interrupts() as interrupted:

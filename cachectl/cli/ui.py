@@ -21,7 +21,7 @@ def _check_extra() -> None:
     except ImportError as exc:
         raise ConfigError(
             f"cachectl ui needs the fastapi extra ({exc.name} is missing): "
-            "pip install 'cachectl[fastapi]'"
+            "pip install 'cachectl-redis[fastapi]'"
         ) from None
 
 
@@ -91,7 +91,7 @@ def ui(
     header, never in a URL or a cookie, and dies with the process. Opens no browser, listens
     on 127.0.0.1 only, answers only requests addressed to 127.0.0.1:PORT or localhost:PORT,
     and records the connecting address in the audit log (no forwarded header is trusted).
-    Needs the fastapi extra: pip install 'cachectl[fastapi]'.
+    Needs the fastapi extra: pip install 'cachectl-redis[fastapi]'.
     With --json, the address, role and token as one JSON line on stdout.
     """
     _check_extra()

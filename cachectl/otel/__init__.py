@@ -52,7 +52,7 @@ def instrument(cache: C, *, tracer_provider: Any = None, meter_provider: Any = N
         from cachectl.otel.calls import Telemetry
     except ImportError as exc:  # the extra is not installed
         raise ConfigError(
-            f"instrument() needs OpenTelemetry's API ({exc}): pip install 'cachectl[otel]'"
+            f"instrument() needs OpenTelemetry's API ({exc}): pip install 'cachectl-redis[otel]'"
         ) from None
     from cachectl.cache import AsyncCache, Cache
 

@@ -1,6 +1,6 @@
 """A minimal Flask app cached by Flask-Caching on cachectl.
 
-    pip install 'cachectl[flask]'
+    pip install 'cachectl-redis[flask]'
     flask --app examples/flask_app/app.py run                        # the embedded store
     CACHECTL_URL=redis://127.0.0.1:6379/0 flask --app examples/flask_app/app.py run
 

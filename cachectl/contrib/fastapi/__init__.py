@@ -24,7 +24,7 @@ Rooms, one concern each:
     middleware.py  CacheHeaderMiddleware (X-Cache)
     loopback.py    the Host check of `cachectl ui`
 
-Needs the `fastapi` extra: pip install 'cachectl[fastapi]'.
+Needs the `fastapi` extra: pip install 'cachectl-redis[fastapi]'.
 """
 
 from __future__ import annotations

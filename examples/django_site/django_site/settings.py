@@ -1,6 +1,6 @@
 """A minimal Django site whose cache is cachectl.
 
-pip install 'cachectl[django]'
+pip install 'cachectl-redis[django]'
 python manage.py runserver                                        # the embedded store
 CACHECTL_URL=redis://127.0.0.1:6379/0 python manage.py runserver  # Redis
 """
