@@ -151,7 +151,7 @@ def test_recipes_define_what_the_test_sets(recipe: Recipe) -> None:
     assert recipe.variables["APP"] == "cachectl.demo.app:create_app"
     assert recipe.variables["CACHECTL_NAMESPACE"] == "shop"  # the reference app's
     # A fresh runner installs what the commands need: the tool and the app's web stack.
-    assert recipe.installs == ['pip install "cachectl[fastapi]"']
+    assert recipe.installs == ['pip install "cachectl-redis[fastapi]"']
     words = " ".join(recipe.commands)
     for option in ("--min-hit-ratio", "--max-p95", "--junit", "--max-p99", "stats"):
         assert option in words, (recipe.name, option)
