@@ -401,7 +401,9 @@ def nested_values(draw: st.DrawFn) -> Any:
     return value
 
 
-@settings(max_examples=150, deadline=None)
+# 60 examples: each draws a chain of about 100 containers (~10 s on a busy 2-core machine,
+# within the watchdog); the depth bound is exact at 90..110 whatever the number.
+@settings(max_examples=60, deadline=None)
 @given(value=nested_values(), compressed=st.booleans())
 def test_the_limit_is_exact_on_write_and_read(value: Any, compressed: bool) -> None:
     fits = _depth(value) <= MAX_DEPTH
