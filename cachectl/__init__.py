@@ -23,6 +23,7 @@ _EXPORTS = {
     "Compression": "cachectl.codec",
     "ConfigError": "cachectl.errors",
     "DecodeError": "cachectl.errors",
+    "NearCache": "cachectl.config",
     "PrefixStats": "cachectl.stats",
     "SerializationError": "cachectl.errors",
     "ValueTooLarge": "cachectl.errors",
@@ -47,6 +48,7 @@ __all__ = [
     "Compression",
     "ConfigError",
     "DecodeError",
+    "NearCache",
     "PrefixStats",
     "SerializationError",
     "ValueTooLarge",
@@ -64,7 +66,7 @@ if TYPE_CHECKING:
     from cachectl.breaker import BreakerState
     from cachectl.cache import AsyncCache, Cache
     from cachectl.codec import Compression
-    from cachectl.config import CacheConfig, redact_url
+    from cachectl.config import CacheConfig, NearCache, redact_url
     from cachectl.decorator import track_cache_status
     from cachectl.default import cached, configure, default_async_cache, default_cache
     from cachectl.errors import (

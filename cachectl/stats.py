@@ -4,6 +4,8 @@ Published layout, one hash per namespace at '<namespace>#stats', every process a
 deltas so the hash is the merge of all of them:
 
     hits:<prefix>  misses:<prefix>  sets:<prefix>  errors:<prefix>  fallback:<prefix>
+    near:<prefix>              reads answered by a process's near cache (counted in hits or
+                               misses too; not timed: see docs/near-cache.md)
     lat:<prefix>:<bucket>      calls whose latency fell in <bucket> (see bucket_of)
     prefix:<prefix>            1: the prefix holds one of the MAX_PREFIXES places
     #prefixes                  how many places are taken
@@ -33,7 +35,7 @@ from typing import Any
 
 from cachectl import forksafe
 
-COUNTERS = ("hits", "misses", "sets", "errors", "fallback")
+COUNTERS = ("hits", "misses", "sets", "errors", "fallback", "near")
 #: Prefixes counted by one process, and held by the published hash across processes.
 MAX_PREFIXES = 1000
 #: Longer prefixes (a key without ':' is its own prefix) are counted under OTHER.
@@ -114,10 +116,10 @@ def percentile_ms(buckets: Mapping[int, int], q: float) -> float | None:
 class Counters:
     """Mutable counters of one prefix; updated on the hot path, so plain attributes."""
 
-    __slots__ = ("errors", "fallback", "hits", "latency", "misses", "sets")
+    __slots__ = ("errors", "fallback", "hits", "latency", "misses", "near", "sets")
 
     def __init__(self) -> None:
-        self.hits = self.misses = self.sets = self.errors = self.fallback = 0
+        self.hits = self.misses = self.sets = self.errors = self.fallback = self.near = 0
         self.latency: dict[int, int] = {}
 
     def observe(self, micros: int) -> None:
@@ -194,6 +196,8 @@ class PrefixStats:
     sets: int = 0
     errors: int = 0
     fallback: int = 0
+    #: Reads the near cache answered (in hits or misses too).
+    near: int = 0
     latency: Mapping[int, int] = field(default_factory=dict)
 
     @property
@@ -220,6 +224,7 @@ class PrefixStats:
             "sets": self.sets,
             "errors": self.errors,
             "fallback": self.fallback,
+            "near": self.near,
             "hit_ratio": self.hit_ratio,
             "calls": self.calls,
             "p50_ms": self.percentile_ms(50),

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 import redis.exceptions
 
 if TYPE_CHECKING:
+    from cachectl.cache.near import Near
     from cachectl.config import CacheConfig
     from cachectl.stats import Delta
 
@@ -165,3 +166,21 @@ class AsyncBackend(Protocol):
     async def ping(self) -> None: ...
     async def probe(self) -> None: ...
     async def close(self) -> None: ...
+
+
+class TrackedBackend(Backend, Protocol):
+    """A backend a near cache can stand on (cachectl.cache.near): it reads a value and its
+    remaining life in milliseconds (-1: none, -2: absent) in one round trip, and makes what
+    tells the near cache of every write to the namespace's keys (track)."""
+
+    def get_entry(self, key: bytes) -> tuple[bytes | None, int]: ...
+    def get_entries(self, keys: Sequence[bytes]) -> list[tuple[bytes | None, int]]: ...
+    def track(self, near: Near) -> object: ...
+
+
+class AsyncTrackedBackend(AsyncBackend, Protocol):
+    """The same, awaited."""
+
+    async def get_entry(self, key: bytes) -> tuple[bytes | None, int]: ...
+    async def get_entries(self, keys: Sequence[bytes]) -> list[tuple[bytes | None, int]]: ...
+    def track(self, near: Near) -> object: ...

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from time import perf_counter_ns
+from time import monotonic_ns, perf_counter_ns
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar, Unpack
 
@@ -23,6 +23,7 @@ from cachectl.breaker import Pending
 from cachectl.cache.changes import Change
 from cachectl.cache.faces import SyncFace
 from cachectl.cache.helpers import checked_delta, key_list, prefix_of, seconds_left
+from cachectl.cache.near import Near
 from cachectl.cache.recovery import thrown
 from cachectl.config import DEFAULT_NAMESPACE
 from cachectl.decorator import CachedFunction, CachedOptions, cached
@@ -100,11 +101,35 @@ class Cache(SyncFace):
         else:
             full = self.keys.full(key)
             counters = self.recorder.counters(prefix_of(key))
+        near = self.near
+        token = 0
+        if near is not None:
+            # -- near cache: a hit answers here (see cache.near for the entry's layout) -------
+            entry = near.entries.get(full)
+            if entry is not None and entry[0] > monotonic_ns():
+                entry[4] = True
+                found: Entry | Missing | None = entry[1]
+                if found is None:
+                    found = near.fresh(entry)
+                if self._stats_on:
+                    counters.near += 1
+                    if found is MISS:
+                        counters.misses += 1
+                    else:
+                        counters.hits += 1
+                return found
+            token = near.begin(full)
+            pttl: int | None = None
+            sent = monotonic_ns()
+            # -- end near cache -----------------------------------------------------------------
         start = perf_counter_ns()
         data: bytes | None
         if self.breaker.closed or self._available((full,)):
             try:
-                data = self.backend.get(full)
+                if token:
+                    data, pttl = self._tracked.get_entry(full)
+                else:
+                    data = self.backend.get(full)
                 if self.breaker.failures:
                     self.breaker.success()
             except self._transient as exc:
@@ -118,6 +143,8 @@ class Cache(SyncFace):
             counters.fallback += 1
             data = self.fallback.get(full)
         found = MISS if data is None else self._decode(full, data, counters)
+        if token:
+            near.keep(full, token, data, found, pttl, sent)  # type: ignore[union-attr]
         if self._stats_on:
             if found is MISS:
                 counters.misses += 1
@@ -142,6 +169,8 @@ class Cache(SyncFace):
         keys = keys if type(keys) is list else list(keys)
         if not keys:
             return {}
+        if self.near is not None:
+            return self._near_get_many(keys, self.near)
         ns = self.keys.ns
         counters = self._counters(keys[0])
         start = perf_counter_ns()
@@ -159,6 +188,70 @@ class Cache(SyncFace):
             counters.fallback += 1
             values = self.fallback.get_many_prefixed(ns, keys)
         out = self._collect(keys, values)
+        if self._stats_on:
+            self._observe(counters, start)
+            if self._publish_due:
+                self._ensure_publisher()
+        return out
+
+    def _near_get_many(self, keys: list[Key], near: Near) -> dict[Key, Any]:
+        """get_many with the near cache: what it holds, and the rest in one round trip."""
+        fulls = prefixed(self.keys.ns, keys)
+        entries, now, stats_on = near.entries, monotonic_ns(), self._stats_on
+        held: dict[int, Entry | Missing] = {}
+        for index, full in enumerate(fulls):
+            entry = entries.get(full)
+            if entry is not None and entry[0] > now:
+                entry[4] = True
+                found = entry[1]
+                held[index] = near.fresh(entry) if found is None else found
+                if stats_on:
+                    counters = self._counters(keys[index])
+                    counters.near += 1
+                    if found is MISS:
+                        counters.misses += 1
+                    else:
+                        counters.hits += 1
+        fetched: dict[Key, Any] = {}
+        if len(held) < len(keys):
+            rest = [index for index in range(len(keys)) if index not in held]
+            fetched = self._near_fetch([keys[i] for i in rest], [fulls[i] for i in rest], near)
+        out: dict[Key, Any] = {}
+        for index, key in enumerate(keys):
+            found = held.get(index)
+            if found is None:
+                if key in fetched:
+                    out[key] = fetched[key]
+            elif not isinstance(found, Missing):
+                out[key] = found[0]
+        return out
+
+    def _near_fetch(self, keys: list[Key], fulls: list[bytes], near: Near) -> dict[Key, Any]:
+        """What the near cache did not hold, read from Redis (and kept), or the fallback."""
+        tokens = near.begin_many(fulls)
+        counters = self._counters(keys[0])
+        start = perf_counter_ns()
+        sent = monotonic_ns()
+        replies: list[tuple[bytes | None, int]] | None = None
+        if self.breaker.closed or self._available(fulls):
+            try:
+                if any(tokens):
+                    replies = self._tracked.get_entries(fulls)
+                    values = [data for data, _ in replies]
+                else:
+                    values = self.backend.get_many(fulls)
+            except self._transient as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                values = self.fallback.get_many(fulls)
+            except self._errors as exc:
+                values = [None] * len(keys)
+                self._refused(exc, counters)
+        else:
+            counters.fallback += 1
+            values = self.fallback.get_many(fulls)
+        out = self._collect(keys, values)
+        near.keep_many(keys, fulls, tokens, values, out, replies, sent)
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:
@@ -241,11 +334,15 @@ class Cache(SyncFace):
                 if not self.breaker.closed:
                     # Recovering: reads of owed keys are served by the fallback; keep it current.
                     self.fallback.set_many(items, ttl_ms, tag_keys)
+                if self.near is not None:
+                    self._near_changed([k for k, _ in items], (), ())
                 return
         counters.fallback += 1
         # Redis may still hold an older value, or may have taken this write: delete it there.
         self._owe([k for k, _ in items])
         self.fallback.set_many(items, ttl_ms, tag_keys)
+        if self.near is not None:
+            self._near_changed([k for k, _ in items], (), ())
 
     # -- invalidation -------------------------------------------------------------------------
 
@@ -257,7 +354,7 @@ class Cache(SyncFace):
             except self._errors as exc:
                 self._failed(exc, change.counters)
             else:
-                if self.breaker.closed and change.done is None:
+                if self.breaker.closed and change.done is None and self.near is None:
                     return result
                 return self._sent(change, result)
         return self._kept(change)
@@ -390,6 +487,7 @@ class Cache(SyncFace):
     def close(self) -> None:
         """Publish pending stats and release connections."""
         self._stop_publisher()
+        self._close_near()
         self._publish(wait=True)
         self.backend.close()
 

@@ -160,6 +160,8 @@ class Recovery(CacheState):
             elif not breaker.draining:
                 return  # another caller opened it
             breaker.trip()
+        if self.near is not None:
+            self.near.lost()  # tracking may have missed invalidations too: renewed
         log.warning(
             "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
             self.config.display_url,

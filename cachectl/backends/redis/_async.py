@@ -9,7 +9,7 @@ way (its clients, the sync face's raw-RESP reads) is in backends.redis.connectio
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import redis.exceptions
 
@@ -38,8 +38,12 @@ from cachectl.backends.redis.scripts import (
     publish_args,
     step_args,
 )
+from cachectl.backends.redis.tracking import Tracker
 from cachectl.config import CacheConfig
 from cachectl.stats import MAX_PREFIXES, STATS_TTL, Delta
+
+if TYPE_CHECKING:
+    from cachectl.cache.near import Near
 
 #: What _script answers where scripts are refused.
 REFUSED: Any = object()
@@ -55,6 +59,10 @@ class AsyncRedisBackend(AsyncRedisConnections):
     def from_config(cls, config: CacheConfig) -> Self:
         """A backend for config's redis://, rediss://, unix:// or redis+cluster:// URL."""
         return cls(config)
+
+    def track(self, near: Near) -> Tracker:
+        """What keeps a near cache coherent with this server (backends.redis.tracking)."""
+        return Tracker(self.config, near)
 
     async def _script(self, args: list[Any]) -> Any:
         """A script's reply, or REFUSED where scripts are refused (an ACL, a managed service):

@@ -1,0 +1,409 @@
+"""CLIENT TRACKING for a near cache: one thread, one RESP3 connection per primary.
+
+Each connection asks `CLIENT TRACKING ON BCAST PREFIX <namespace>:` and receives, as RESP3
+pushes, the name of every key of the namespace written, deleted or expired, which the thread
+drops from the near cache (cache.near) as they arrive, whatever the application is doing.
+Why each choice, with the figures of bench/bench_near.py in docs/near-cache.md:
+
+- BCAST rather than the default mode: the server keeps no table of the keys each process
+  read (the default mode's costs memory per key and per process: valkey #4143), data
+  connections stay untouched (no REDIRECT to arm on every pooled connection, on each face and
+  each cluster node), and a key is covered wherever it lives, so a slot moving between two
+  primaries needs nothing. The price is one message per write of the namespace to every
+  process, read or not: the near cache is for keys read far more often than written.
+- RESP3 on the tracking connection itself rather than RESP2 and a second, REDIRECTed one:
+  one connection per primary, and no window where the redirecting connection is gone and the
+  subscribed one never hears of it (redis #11767).
+- A thread for both faces: an asyncio task is run only when the event loop gets to it, so a
+  busy loop would delay invalidations without bound; a thread waits on its sockets with the
+  GIL released and is scheduled within the interpreter's switch interval.
+
+Anything that may have cost an invalidation flushes the near cache and stops it serving until
+tracking is established again: a connection closed or reset (CLIENT KILL, a restart), a
+heartbeat unanswered within GRACE (a hung server, a cut network), FLUSHALL/FLUSHDB (a push
+naming no key), a changed role (a failover that demoted the server), a cluster whose slots
+moved, and the breaker opening (cache.recovery). A server that refuses tracking (an ACL
+without CLIENT, a server older than 6, a proxy without RESP3) turns the near cache off with
+one warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import hiredis
+import redis
+import redis.exceptions
+
+from cachectl import forksafe
+from cachectl.backends.redis.clients import sync_client
+from cachectl.config import CacheConfig
+
+if TYPE_CHECKING:
+    from cachectl.cache.near import Near
+
+log = logging.getLogger("cachectl")
+
+#: Seconds between heartbeats (a PING, or ROLE; and CLUSTER SLOTS on a cluster).
+BEAT = 0.1
+#: Seconds past which an unanswered heartbeat means the connection is lost (at least; longer
+#: with a longer socket_timeout).
+GRACE = 0.25
+#: Longest wait between two attempts to establish tracking.
+MAX_BACKOFF = 1.0
+#: The name the tracking connections give themselves (CLIENT LIST shows it).
+CLIENT_NAME = "cachectl-near"
+
+
+class Refused(Exception):
+    """The server refuses tracking: an ACL, an old server, a proxy."""
+
+
+class Lost(Exception):
+    """A tracking connection is gone, or can no longer be trusted."""
+
+
+def _command(*parts: bytes | str) -> bytes:
+    packed: bytes = hiredis.pack_command(parts)  # type: ignore[arg-type]
+    return packed
+
+
+PING = _command("PING")
+ROLE = _command("ROLE")
+SLOTS = _command("CLUSTER", "SLOTS")
+MYID = _command("CLUSTER", "MYID")
+
+
+class Link:
+    """One tracking connection, to one server."""
+
+    def __init__(self, connection: Any, name: str) -> None:
+        self.connection = connection
+        self.sock: socket.socket = connection._sock
+        self.reader = hiredis.Reader()
+        self.name = name
+        self.role: bytes = connection.handshake_metadata.get(b"role", b"")
+        self.node_id = b""
+        #: What each reply on its way answers, in order, and when the oldest was asked.
+        self.expected: deque[tuple[str, float]] = deque()
+        self.role_refused = False
+
+    def ask(self, command: bytes, kind: str, now: float) -> None:
+        try:
+            self.sock.sendall(command)
+        except OSError as exc:  # BlockingIOError too: a heartbeat that does not fit is lost
+            raise Lost(f"{self.name}: {exc}") from None
+        self.expected.append((kind, now))
+
+    def call(self, command: bytes, timeout: float) -> Any:
+        """Send a command and wait for its reply (while setting up, before any push can come
+        but the ones that follow CLIENT TRACKING, which are kept for later)."""
+        self.sock.sendall(command)
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.reader.gets()
+            if reply is False:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Lost(f"{self.name} did not answer within {timeout:g} s")
+                self.sock.settimeout(left)
+                data = self.sock.recv(65536)
+                if not data:
+                    raise Lost(f"{self.name} closed the connection")
+                self.reader.feed(data)
+                continue
+            if isinstance(reply, hiredis.PushNotification):
+                raise Lost(f"{self.name} sent a push while tracking was being set up")
+            return reply
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.disconnect()
+
+
+class Tracker:
+    """Keeps one near cache coherent: see the module docstring."""
+
+    def __init__(self, config: CacheConfig, near: Near) -> None:
+        self.config = config
+        self.near = near
+        self.prefix = config.namespace.encode() + b":"
+        self.grace = max(GRACE, 4 * config.socket_timeout)
+        self._client: Any = None
+        self._slots: list[tuple[int, int, bytes]] = []
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+        self._fresh()
+        near.tracker = self
+        forksafe.register(self)
+
+    def _fresh(self) -> None:
+        self._starting = threading.Lock()
+        self._renew = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._links: list[Link] = []
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's connections and thread are not ours; tracking starts
+        again on the child's first read."""
+        forksafe.keep(self._links, self._wake_r, self._wake_w, self._client)
+        self._client = None
+        self._thread = None
+        self._fresh()
+
+    # -- what the near cache asks -------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Start the thread if it is not running in this process."""
+        thread = self._thread
+        if thread is not None and self._pid == os.getpid() and thread.is_alive():
+            return
+        with self._starting:
+            thread = self._thread
+            if self._closed or (thread is not None and thread.is_alive()):
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="cachectl-near", daemon=True)
+            self._thread.start()
+
+    def renew(self) -> None:
+        """Drop the connections and establish tracking again (the breaker opened)."""
+        self._renew.set()
+        self._wake()
+
+    def close(self) -> None:
+        """Stop for good, and wait briefly for the thread."""
+        self._closed = True
+        self._wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.config.socket_timeout * 4 + 0.5)
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        near, backoff = self.near, 0.0
+        try:
+            while not self._closed:
+                self._renew.clear()
+                try:
+                    self._links = self._connect()
+                except Refused as exc:
+                    near.refused(f"{self.config.display_url} refuses tracking ({exc})")
+                    return
+                except Exception as exc:
+                    log.debug("cachectl: near cache: tracking not established: %s", exc)
+                    self._drop_links()
+                    backoff = min(MAX_BACKOFF, self.config.recovery_interval, backoff * 2 or 0.01)
+                    self._pause(backoff)
+                    continue
+                backoff = 0.0
+                near.established()
+                try:
+                    self._listen()
+                except Exception as exc:
+                    log.info("cachectl: near cache flushed: %s", exc)
+                finally:
+                    near.lost(renew=False)
+                    self._drop_links()
+        finally:
+            near.lost(renew=False)
+            self._drop_links()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait seconds, or less when woken (closed, renewed)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_r.fileno(), selectors.EVENT_READ)
+            selector.select(seconds)
+        self._drain_wake()
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(4096):
+                pass
+
+    def _drop_links(self) -> None:
+        links, self._links = self._links, []
+        for link in links:
+            link.close()
+
+    # -- establishing tracking ----------------------------------------------------------------
+
+    def _connect(self) -> list[Link]:
+        """One tracking connection per primary, each with BCAST tracking of the namespace."""
+        if self._client is None:
+            self._client = sync_client(self.config)
+        client = self._client
+        if not self.config.cluster:
+            return [self._link(client.connection_pool, self.config.display_url)]
+        client.nodes_manager.initialize()
+        links = []
+        try:
+            for node in client.get_primaries():
+                pool = node.redis_connection.connection_pool
+                link = self._link(pool, node.name)
+                links.append(link)
+                link.node_id = self._reply(link.call(MYID, self._timeout()))
+            self._slots = self._slot_map(links[0].call(SLOTS, self._timeout()))
+            owners = {owner for _, _, owner in self._slots}
+            if owners != {link.node_id for link in links}:
+                raise Lost("the cluster's primaries changed while tracking was set up")
+        except BaseException:
+            for link in links:
+                link.close()
+            raise
+        return links
+
+    def _timeout(self) -> float:
+        return self.config.connect_timeout + self.config.socket_timeout
+
+    def _link(self, pool: Any, name: str) -> Link:
+        kwargs = {
+            **pool.connection_kwargs,
+            "protocol": 3,
+            "client_name": CLIENT_NAME,
+            "socket_timeout": self._timeout(),
+        }
+        connection = pool.connection_class(**kwargs)
+        try:
+            connection.connect()
+        except redis.exceptions.AuthenticationError:
+            raise  # the data path fails alike and says why; tried again later
+        except redis.exceptions.ResponseError as exc:
+            raise Refused(f"HELLO 3: {exc}") from None
+        if str(connection.protocol) != "3":
+            connection.disconnect()
+            raise Refused("no RESP3")
+        link = Link(connection, name)
+        try:
+            reply = link.call(
+                _command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", self.prefix),
+                self._timeout(),
+            )
+            if isinstance(reply, hiredis.ReplyError):
+                raise Refused(f"CLIENT TRACKING: {reply}")
+        except BaseException:
+            link.close()
+            raise
+        return link
+
+    @staticmethod
+    def _reply(reply: Any) -> Any:
+        if isinstance(reply, hiredis.ReplyError):
+            raise Lost(str(reply))
+        return reply
+
+    @staticmethod
+    def _slot_map(reply: Any) -> list[tuple[int, int, bytes]]:
+        """CLUSTER SLOTS as (first slot, last slot, primary's node id), in slot order."""
+        if isinstance(reply, hiredis.ReplyError) or not isinstance(reply, list):
+            raise Lost(f"CLUSTER SLOTS answered {reply!r:.100}")
+        ranges = []
+        for item in reply:
+            try:
+                first, last, primary = int(item[0]), int(item[1]), item[2]
+                ranges.append((first, last, bytes(primary[2])))
+            except (TypeError, ValueError, IndexError) as exc:
+                raise Lost(f"CLUSTER SLOTS answered {item!r:.100}") from exc
+        return sorted(ranges)
+
+    # -- listening ----------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Apply invalidations as they come, and beat; returns when renewed or closed, raises
+        Lost when a connection is."""
+        links = {link.sock.fileno(): link for link in self._links}
+        cluster = self.config.cluster
+        turn = 0
+        with selectors.DefaultSelector() as selector:
+            for fd, link in links.items():
+                link.sock.setblocking(False)
+                selector.register(fd, selectors.EVENT_READ)
+            selector.register(self._wake_r.fileno(), selectors.EVENT_READ)
+            next_beat = time.monotonic() + BEAT
+            while True:
+                for key, _ in selector.select(max(0.0, next_beat - time.monotonic())):
+                    ready = links.get(key.fd)
+                    if ready is None:
+                        self._drain_wake()
+                    else:
+                        self._receive(ready)
+                if self._closed or self._renew.is_set():
+                    return
+                now = time.monotonic()
+                if now < next_beat:
+                    continue
+                next_beat = now + BEAT
+                for link in self._links:
+                    if link.expected and now - link.expected[0][1] > self.grace:
+                        raise Lost(f"{link.name} did not answer a heartbeat in {self.grace:g} s")
+                    if link.role_refused or cluster:
+                        link.ask(PING, "ping", now)
+                    else:
+                        link.ask(ROLE, "role", now)
+                if cluster:
+                    # One node a beat is asked how the slots are shared: a failover or a slot
+                    # moved to a node not tracked here shows there first.
+                    turn = (turn + 1) % len(self._links)
+                    self._links[turn].ask(SLOTS, "slots", now)
+
+    def _receive(self, link: Link) -> None:
+        sock = link.sock
+        try:
+            data = sock.recv(1 << 16)
+            while data:
+                link.reader.feed(data)
+                pending = getattr(sock, "pending", None)  # TLS: decrypted bytes select misses
+                if pending is None or not pending():
+                    break
+                data = sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            raise Lost(f"{link.name}: {exc}") from None
+        if not data:
+            raise Lost(f"{link.name} closed the tracking connection")
+        near = self.near
+        while (message := link.reader.gets()) is not False:
+            if isinstance(message, hiredis.PushNotification):
+                if message and message[0] == b"invalidate":
+                    keys = message[1] if len(message) > 1 else None
+                    near.invalidated(keys if isinstance(keys, list) else None)
+                continue
+            if not link.expected:
+                raise Lost(f"{link.name} answered a question not asked")
+            kind, _ = link.expected.popleft()
+            self._answered(link, kind, message)
+
+    def _answered(self, link: Link, kind: str, reply: Any) -> None:
+        if kind == "role":
+            if isinstance(reply, hiredis.ReplyError):
+                link.role_refused = True  # an ACL without ROLE: PING from now on
+                return
+            role = reply[0] if isinstance(reply, list) and reply else b""
+            if role != link.role:
+                raise Lost(f"{link.name} is now a {role.decode(errors='replace')}")
+        elif kind == "slots":
+            if self._slot_map(reply) != self._slots:
+                raise Lost("the cluster's slots moved")
+        elif isinstance(reply, hiredis.ReplyError):
+            raise Lost(f"{link.name} answered {reply}")
