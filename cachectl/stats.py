@@ -244,11 +244,52 @@ def _merge(prefix: str, parts: Iterable[PrefixStats]) -> PrefixStats:
 
 
 @dataclass(frozen=True, slots=True)
+class NearStats:
+    """A near cache's figures in one process: its state, size and what happened to it.
+
+    state is 'on' (serving), 'starting' (tracking being established: reads go to Redis),
+    'off' (tracking refused: see reason; the near cache stays off), or 'closed'.
+    """
+
+    state: str
+    reason: str = ""
+    #: Reads it answered (hits of Redis's values and of keys known absent), and reads that
+    #: went to Redis while it was on or starting.
+    hits: int = 0
+    misses: int = 0
+    entries: int = 0
+    bytes: int = 0
+    max_entries: int = 0
+    max_bytes: int = 0
+    invalidations: int = 0
+    evictions: int = 0
+    flushes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "hits": self.hits,
+            "misses": self.misses,
+            "entries": self.entries,
+            "bytes": self.bytes,
+            "max_entries": self.max_entries,
+            "max_bytes": self.max_bytes,
+            "invalidations": self.invalidations,
+            "evictions": self.evictions,
+            "flushes": self.flushes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CacheStats:
     """Per-prefix figures and their total; skipped counts published fields that were unusable."""
 
     prefixes: Mapping[str, PrefixStats]
     skipped: int = 0
+    #: The process's near cache (cache.stats() only; None when near_cache is off).
+    near: NearStats | None = None
 
     @property
     def total(self) -> PrefixStats:
@@ -301,6 +342,7 @@ class CacheStats:
             "prefixes": [p.to_dict() for p in self.prefixes.values()],
             "total": self.total.to_dict(),
             "skipped_fields": self.skipped,
+            "near": None if self.near is None else self.near.to_dict(),
         }
 
 

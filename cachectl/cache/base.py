@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -16,12 +17,12 @@ from cachectl.backends.base import AsyncBackend, Backend
 from cachectl.backends.memory import MemoryStore
 from cachectl.breaker import Breaker, BreakerState, Pending
 from cachectl.cache.helpers import MAX_TTL, prefix_of, shared_prefix
-from cachectl.cache.near import Near, NearStats, changed
+from cachectl.cache.near import Near, changed
 from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace
-from cachectl.stats import CacheStats, Counters, StatsRecorder
+from cachectl.stats import CacheStats, Counters, NearStats, StatsRecorder
 
 log = logging.getLogger("cachectl")
 
@@ -116,13 +117,16 @@ class CacheState:
         return self.breaker.state
 
     def stats(self) -> CacheStats:
-        """This process's hit/miss/latency figures per prefix."""
-        return self.recorder.snapshot()
+        """This process's hit/miss/latency figures per prefix (and its near cache's)."""
+        snapshot = self.recorder.snapshot()
+        near = self.near_stats()
+        return snapshot if near is None else dataclasses.replace(snapshot, near=near)
 
     def near_stats(self) -> NearStats | None:
         """This process's near-cache figures; None when near_cache is off."""
         if self.near is not None:
-            return self.near.stats()
+            hits = sum(counters.near for counters in list(self.recorder.prefixes.values()))
+            return self.near.stats(hits)
         if self.config.near_cache is not None:
             return NearStats("off", self._near_note)
         return None

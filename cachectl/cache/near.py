@@ -31,7 +31,6 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -41,6 +40,7 @@ from cachectl.codec import HAS_STAMP, Codec, fresh_until, unpack_again
 from cachectl.config import NearCache
 from cachectl.errors import DecodeError
 from cachectl.keys import compile_glob
+from cachectl.stats import NearStats
 
 log = logging.getLogger("cachectl")
 
@@ -92,39 +92,6 @@ class Tracking(Protocol):
         """Stop tracking for good."""
 
 
-@dataclass(frozen=True, slots=True)
-class NearStats:
-    """A near cache's figures in one process: its state, size and what happened to it.
-
-    state is 'on' (serving), 'starting' (tracking being established: reads go to Redis),
-    'off' (tracking refused: see reason; the near cache stays off), or 'closed'.
-    """
-
-    state: str
-    reason: str = ""
-    entries: int = 0
-    bytes: int = 0
-    max_entries: int = 0
-    max_bytes: int = 0
-    invalidations: int = 0
-    evictions: int = 0
-    flushes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready figures."""
-        return {
-            "state": self.state,
-            "reason": self.reason,
-            "entries": self.entries,
-            "bytes": self.bytes,
-            "max_entries": self.max_entries,
-            "max_bytes": self.max_bytes,
-            "invalidations": self.invalidations,
-            "evictions": self.evictions,
-            "flushes": self.flushes,
-        }
-
-
 class Near:
     """The near cache of one Cache (an AsyncCache may share it: see CacheState.near)."""
 
@@ -145,7 +112,7 @@ class Near:
         self.serving = False
         self.state = "starting"
         self.reason = ""
-        self.invalidations = self.evictions = self.flushes = 0
+        self.misses = self.invalidations = self.evictions = self.flushes = 0
         self.tracker: Tracking | None = None
         self._lock = threading.Lock()
         forksafe.register(self)
@@ -168,6 +135,7 @@ class Near:
     def begin(self, full: bytes) -> int:
         """A token for a read of full about to be sent, or 0 when its reply may not be kept
         (tracking is not established: then it is started)."""
+        self.misses += 1
         if not self.serving:
             if self.tracker is not None and self.state == "starting":
                 self.tracker.ensure()
@@ -184,10 +152,12 @@ class Near:
     def begin_many(self, fulls: Sequence[bytes]) -> list[int]:
         """A token for each read of a multi-key read about to be sent (see begin)."""
         if not self.serving:
+            self.misses += len(fulls) - 1
             return [self.begin(fulls[0]) if fulls else 0] + [0] * (len(fulls) - 1)
         with self._lock:
             if not self.serving:
                 return [0] * len(fulls)
+            self.misses += len(fulls)
             if len(self._pending) + len(fulls) > MAX_PENDING:
                 self._pending.clear()
             tokens = []
@@ -265,16 +235,17 @@ class Near:
         if isinstance(found, Missing) or pttl == -2:
             return None  # unreadable (counted by the caller), or gone since the GET
         expires = NEVER if pttl < 0 else sent + pttl * 1_000_000
-        size = len(full) + len(data) + OVERHEAD
+        try:
+            # Counted decompressed: what the value takes here, kept decoded or not.
+            payload = self.codec.payload(data)
+        except DecodeError:
+            return None
+        size = len(full) + len(payload) + OVERHEAD
         if size > self.largest:
             return None
         if self.shared or type(found[0]) in IMMUTABLE:
             return [expires, found, None, size, False, None]
-        try:
-            payload = self.codec.payload(data)
-        except DecodeError:
-            return None
-        return [expires, None, payload, len(full) + len(payload) + OVERHEAD, False, found[1]]
+        return [expires, None, payload, size, False, found[1]]
 
     def _put(self, full: bytes, entry: list[Any]) -> None:
         # Under the lock. Popped first, so that the dict's order stays the order of keeping.
@@ -395,11 +366,13 @@ class Near:
         if self.tracker is not None:
             self.tracker.close()
 
-    def stats(self) -> NearStats:
-        """This process's figures."""
+    def stats(self, hits: int = 0) -> NearStats:
+        """This process's figures (hits: as its cache's recorder counted them)."""
         return NearStats(
             self.state,
             self.reason,
+            hits,
+            self.misses,
             len(self.entries),
             self.size,
             self.max_entries,

@@ -189,6 +189,9 @@ class Tracker:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.config.socket_timeout * 4 + 0.5)
+        if thread is None or not thread.is_alive():
+            self._wake_r.close()
+            self._wake_w.close()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
