@@ -60,7 +60,7 @@ class Face:
     def close(self) -> None:
         if self.kind == "sync":
             self.cache.close()
-        else:
+        elif not self.loop.is_closed():
             self.loop.run_until_complete(self.cache.close())
             self.loop.close()
 
@@ -527,3 +527,78 @@ def test_a_forked_child_serves_nothing_of_its_parents(redis_url: str, namespace:
         until(lambda: cache.get("k") == "child", "the parent reads the child's write")
     finally:
         cache.close()
+
+
+# -- what is published, and what cachectl stats shows ---------------------------------------------
+
+
+def test_near_figures_are_published_and_shown(
+    make: Callable[..., Face],
+    redis_url: str,
+    run_script: Callable[..., Any],
+) -> None:
+    face = make(redis_url, stats_interval=0.05)
+    face.set_many({"user:1": 1, "page:1": 2})
+    warm(face, "user:1")
+    for _ in range(10):
+        face.get("user:1")
+    face.set("page:1", 3)  # an invalidation of page, received by this process too
+    namespace = face.cache.namespace
+    base = ["--url", redis_url, "--namespace", namespace, "stats"]
+
+    def published() -> dict[str, Any]:
+        face.publish_stats()
+        done = run_script(*base, "--json")
+        assert done.exit_code == 0, done.stderr
+        report: dict[str, Any] = done.json()
+        return report
+
+    until(
+        lambda: (r := published())["near"] is not None and r["total"]["near_invalidations"] >= 1,
+        "the near figures are published",
+    )
+    report = published()
+    assert report["near"]["processes"] == report["near"]["on"] == 1
+    assert report["near"]["entries"] >= 1 and report["near"]["bytes"] > 0
+    rows = {row["prefix"]: row for row in report["prefixes"]}
+    assert rows["user"]["near"] >= 10
+    table = run_script(*base)
+    assert "Near caches: 1 process (1 on)" in table.stdout
+    assert (
+        " near "
+        in table.stdout.splitlines()[
+            table.stdout.splitlines().index(
+                next(line for line in table.stdout.splitlines() if line.startswith("prefix"))
+            )
+        ]
+    )
+    prometheus = run_script(*base, "--format", "prometheus").stdout
+    assert f'cachectl_near_total{{namespace="{namespace}",prefix="user"}}' in prometheus
+    assert f'cachectl_near_caches{{namespace="{namespace}",state="on"}} 1.0' in prometheus
+    assert f'cachectl_near_entries{{namespace="{namespace}"}}' in prometheus
+    face.close()
+    after = run_script(*base, "--json").json()
+    assert after["near"] is None  # a closed near cache takes its snapshot back
+
+
+def test_foreign_snapshots_are_skipped(
+    redis_server: RedisServer, redis_url: str, namespace: str, run_script: Callable[..., Any]
+) -> None:
+    key = f"{namespace}#near"
+    future = int(time.time() * 1000) + 60_000
+    good = f"{'a' * 32}|on|5|1000|2"
+    with redis_server.client() as raw:
+        raw.set(f"{namespace}:k", b"\xc1\x01\x00\x01")
+        raw.zadd(key, {good: future, "\x1b[31mevil|on|9|9|9": future, "x" * 500: future})
+        report = run_script("--url", redis_url, "--namespace", namespace, "stats", "--json")
+        near = report.json()["near"]
+        assert near == {
+            "processes": 1, "on": 1, "starting": 0, "off": 0,
+            "entries": 5, "bytes": 1000, "flushes": 2, "skipped": 2,
+        }  # fmt: skip
+        table = run_script("--url", redis_url, "--namespace", namespace, "stats")
+        assert "\x1b" not in table.stdout
+        raw.delete(key)
+        raw.set(key, "not a sorted set")
+        report = run_script("--url", redis_url, "--namespace", namespace, "stats", "--json")
+        assert report.json()["near"]["skipped"] == 1

@@ -86,8 +86,20 @@ class AsyncCache(AsyncFace):
                     await self.backend.incr_counters(self.keys.stats_key, delta)
                 except self._errors:
                     self.recorder.restore_delta(delta)
+            if self.near is not None:
+                await self._publish_near(self.near)
         finally:
             self._publishing.release()
+
+    async def _publish_near(self, near: Near) -> None:
+        """This process's near-cache snapshot (cachectl.stats), in place of its last one."""
+        member, previous, until_ms, now_ms = self._near_snapshot(near)
+        try:
+            await self._tracked.publish_near(self._near_key, member, previous, until_ms, now_ms)
+        except self._errors as exc:
+            self._warn_once("publish", "cachectl: publishing stats failed: %s", exc)
+        else:
+            near.published = member
 
     # -- reads --------------------------------------------------------------------------------
 

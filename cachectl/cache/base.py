@@ -22,7 +22,15 @@ from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace
-from cachectl.stats import CacheStats, Counters, NearStats, StatsRecorder
+from cachectl.stats import (
+    NEAR_TTL,
+    CacheStats,
+    Counters,
+    NearStats,
+    StatsRecorder,
+    near_key,
+    near_member,
+)
 
 log = logging.getLogger("cachectl")
 
@@ -71,6 +79,9 @@ class CacheState:
             log.warning("cachectl: near cache off: %s cannot track keys", self.config.display_url)
             return f"{type(self._backend()).__name__} cannot track keys"
         near = self.near = Near(self.config.near_cache, self.codec)
+        near.recorder = self.recorder if self._stats_on else None
+        near.skip = len(self.keys.ns)
+        self._near_key = near_key(self.config.namespace)
         self._tracked = self._backend()
         track(near)
         # Closed with the cache that made it, or when that cache is collected unclosed: the
@@ -137,6 +148,14 @@ class CacheState:
         """This process changed these: its near cache drops what they may have made stale."""
         if self.near is not None:
             changed(self.near, keys, globs, tags)
+
+    def _near_snapshot(self, near: Near) -> tuple[bytes, bytes, int, int]:
+        """What publishing the near cache's snapshot takes: the member, the one it replaces,
+        until when it counts and now (unix ms)."""
+        now_ms = int(time.time() * 1000)
+        ttl = max(NEAR_TTL, 3 * self.config.stats_interval)
+        member = near_member(near.token, near.stats())
+        return member, near.published, now_ms + int(ttl * 1000), now_ms
 
     def _close_near(self) -> None:
         if self.near is not None and self._near_owner.alive:

@@ -29,7 +29,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -39,8 +39,8 @@ from cachectl.api import MISS, Entry, Missing
 from cachectl.codec import HAS_STAMP, Codec, fresh_until, unpack_again
 from cachectl.config import NearCache
 from cachectl.errors import DecodeError
-from cachectl.keys import compile_glob
-from cachectl.stats import NearStats
+from cachectl.keys import compile_glob, display_name
+from cachectl.stats import NearStats, StatsRecorder
 
 log = logging.getLogger("cachectl")
 
@@ -114,6 +114,13 @@ class Near:
         self.reason = ""
         self.misses = self.invalidations = self.evictions = self.flushes = 0
         self.tracker: Tracking | None = None
+        #: Where invalidations and evictions are counted by prefix (None: stats off), and
+        #: how long the namespace's part of a full key is.
+        self.recorder: StatsRecorder | None = None
+        self.skip = 0
+        #: Who this process is in the published snapshots, and its last one published.
+        self.token = uuid.uuid4().hex
+        self.published = b""
         self._lock = threading.Lock()
         forksafe.register(self)
 
@@ -121,6 +128,7 @@ class Near:
         """In a forked child: nothing is served until the child's own tracking is up (the
         parent's connection is not the child's), and a lock no thread of the parent holds."""
         self._lock = threading.Lock()
+        self.token, self.published = uuid.uuid4().hex, b""
         self._drop_all()
         if self.state != "off":
             self.serving = False
@@ -275,6 +283,8 @@ class Near:
             del entries[full]
             self.size -= entry[SIZE]
             self.evictions += 1
+            if self.recorder is not None:
+                self._count((full,), "near_evictions")
 
     # -- what makes entries stale -------------------------------------------------------------
 
@@ -302,6 +312,8 @@ class Near:
         if fulls is None:
             self.flush()
             return
+        if self.recorder is not None:
+            self._count(fulls, "near_invalidations")
         with self._lock:
             self.invalidations += len(fulls)
             pop, pending = self.entries.pop, self._pending
@@ -310,6 +322,15 @@ class Near:
                 entry = pop(full, None)
                 if entry is not None:
                     self.size -= entry[SIZE]
+
+    def _count(self, fulls: Iterable[bytes], kind: str) -> None:
+        """Count keys under their prefixes (as cache.helpers.prefix_of names a bytes key's)."""
+        assert self.recorder is not None
+        skip = self.skip
+        heads = Counter([full[skip:].partition(b":")[0] for full in fulls])
+        for head, n in heads.items():
+            counters = self.recorder.counters(display_name(head))
+            setattr(counters, kind, getattr(counters, kind) + n)
 
     def flush(self) -> None:
         """Drop every entry, and the replies in flight."""

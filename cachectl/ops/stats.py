@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -20,7 +21,15 @@ from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
 from cachectl.ops.server import ServerInfo, server_info
-from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
+from cachectl.stats import (
+    MAX_PREFIX_BYTES,
+    MAX_PREFIXES,
+    OTHER,
+    CacheStats,
+    NearSummary,
+    PrefixStats,
+    near_key,
+)
 
 #: Keys examined per primary before counts are extrapolated.
 MAX_SCAN = 1_000_000
@@ -55,6 +64,8 @@ class StatsReport:
     total: PrefixStats
     keys_exact: bool
     skipped_fields: int = 0  # fields of the published hash that were not usable
+    #: The near caches' snapshots (None: no process published one lately).
+    near: NearSummary | None = None
 
     def below(self, ratio: float) -> list[PrefixRow]:
         """Prefixes that have been read and whose hit ratio is under ratio."""
@@ -79,6 +90,7 @@ class StatsReport:
             },
             "keys_exact": self.keys_exact,
             "skipped_fields": self.skipped_fields,
+            "near": None if self.near is None else self.near.to_dict(),
         }
 
 
@@ -259,4 +271,15 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         total,
         tally.exact,
         published.skipped,
+        near_summary(conn),
     )
+
+
+def near_summary(conn: Connection) -> NearSummary | None:
+    """The near caches of the namespace, as their processes published them lately (None when
+    none did, or on the embedded store, which has none)."""
+    read = getattr(conn.backend, "read_near", None)
+    if read is None:
+        return None
+    summary = NearSummary.from_members(read(near_key(conn.keys.namespace), int(time.time() * 1000)))
+    return summary if summary.processes or summary.skipped else None

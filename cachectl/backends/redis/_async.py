@@ -40,7 +40,7 @@ from cachectl.backends.redis.scripts import (
 )
 from cachectl.backends.redis.tracking import Tracker
 from cachectl.config import CacheConfig
-from cachectl.stats import MAX_PREFIXES, STATS_TTL, Delta
+from cachectl.stats import MAX_NEAR_PROCESSES, MAX_PREFIXES, STATS_TTL, Delta
 
 if TYPE_CHECKING:
     from cachectl.cache.near import Near
@@ -356,6 +356,33 @@ class AsyncRedisBackend(AsyncRedisConnections):
         except redis.exceptions.ResponseError as exc:
             return not_a_hash(exc)
         return raw
+
+    async def publish_near(
+        self, key: bytes, member: bytes, previous: bytes, until_ms: int, now_ms: int
+    ) -> None:
+        """Replace this process's near-cache snapshot (stats.NearSummary) in the set at key;
+        an empty member removes it. The set stays bounded and expires when no one publishes."""
+        pipe = self.client.pipeline(transaction=False)
+        if previous and previous != member:
+            pipe.zrem(key, previous)
+        if member:
+            pipe.zadd(key, {member: until_ms})
+        pipe.zremrangebyscore(key, "-inf", f"({now_ms}")
+        pipe.zremrangebyrank(key, 0, -MAX_NEAR_PROCESSES - 1)
+        pipe.pexpire(key, until_ms - now_ms)
+        await pipe.execute()
+
+    async def read_near(self, key: bytes, now_ms: int) -> list[bytes] | None:
+        """The near-cache snapshots of the set at key that still count (None: not a set)."""
+        try:
+            members: list[bytes] = await self.client.zrangebyscore(
+                key, now_ms, "+inf", start=0, num=MAX_NEAR_PROCESSES
+            )
+        except redis.exceptions.ResponseError as exc:
+            if str(exc).startswith("WRONGTYPE"):
+                return None
+            raise
+        return members
 
     async def ping(self) -> None:
         await self.client.ping()
