@@ -12,7 +12,8 @@ default_timeout, ignore_delete_many_errors and CACHE_OPTIONS as keywords, which 
 constructor. cachelib's semantics: timeout None is the default, 0 forever; get_many returns a
 list; inc/dec start a missing key at 0. Values are msgpack, never pickle (TypeError at set). A
 value over max_value_size is not stored and the key's old value is removed: set and add return
-False, set_many leaves the key out of the keys it returns.
+False, set_many leaves the key out of the keys it returns. Options are cachectl's settings,
+near_cache included (True, or a dict of NearCache's settings: docs/near-cache.md).
 Needs the `flask` extra.
 """
 
