@@ -117,8 +117,11 @@ class Cache(SyncFace):
         token = 0
         if near is not None:
             # -- near cache: a hit answers here (see cache.near for the entry's layout) -------
+            now = monotonic_ns()
+            if now > near.due:
+                near.poll(now)
             entry = near.entries.get(full)
-            if entry is not None and entry[0] > monotonic_ns():
+            if entry is not None and entry[0] > now:
                 entry[4] = True
                 found: Entry | Missing | None = entry[1]
                 if found is None:
@@ -132,7 +135,7 @@ class Cache(SyncFace):
                 return found
             token = near.begin(full)
             pttl: int | None = None
-            sent = monotonic_ns()
+            sent = now  # before the read is sent: the entry expires no later than its key
             # -- end near cache -----------------------------------------------------------------
         start = perf_counter_ns()
         data: bytes | None
@@ -210,6 +213,8 @@ class Cache(SyncFace):
         """get_many with the near cache: what it holds, and the rest in one round trip."""
         fulls = prefixed(self.keys.ns, keys)
         entries, now, stats_on = near.entries, monotonic_ns(), self._stats_on
+        if now > near.due:
+            near.poll(now)
         held: dict[int, Entry | Missing] = {}
         for index, full in enumerate(fulls):
             entry = entries.get(full)

@@ -20,7 +20,8 @@ is not established nothing is kept or served. What is kept here, and why each ru
   bench/bench_near.py).
 
 Hits read `entries` without the lock (a dict lookup is atomic); everything that changes the
-state takes it.
+state takes it. Every POLL_NS a hit also applies what has come on the tracking connections
+itself (poll), so that an invalidation waits for no thread to be scheduled.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ OVERHEAD = 200
 LARGEST_SHARE = 8
 #: In-flight reads remembered at most; past it they are forgotten (their replies not kept).
 MAX_PENDING = 10_000
+#: Nanoseconds between two looks of the readers at the tracking connections (Near.poll).
+POLL_NS = 500_000
 
 #: Types whose values no caller can change: kept decoded and returned as they are.
 IMMUTABLE = frozenset(
@@ -85,6 +88,9 @@ class Tracking(Protocol):
     def ensure(self) -> None:
         """Start tracking if it is not running (first use, or in a forked child)."""
 
+    def poll(self) -> None:
+        """Apply the invalidations that have come, from the calling thread, without waiting."""
+
     def renew(self) -> None:
         """Drop the tracking connections and establish them again."""
 
@@ -114,6 +120,8 @@ class Near:
         self.reason = ""
         self.misses = self.invalidations = self.evictions = self.flushes = 0
         self.tracker: Tracking | None = None
+        #: When a hit next looks at the tracking connections itself (monotonic ns).
+        self.due = 0
         #: Where invalidations and evictions are counted by prefix (None: stats off), and
         #: how long the namespace's part of a full key is.
         self.recorder: StatsRecorder | None = None
@@ -135,6 +143,13 @@ class Near:
             self.state = "starting"
 
     # -- reads --------------------------------------------------------------------------------
+
+    def poll(self, now: int) -> None:
+        """A hit's look at the tracking connections, every POLL_NS at most (see
+        Tracker.poll): what has come is applied before the hit is answered."""
+        self.due = now + POLL_NS
+        if self.serving and self.tracker is not None:
+            self.tracker.poll()
 
     def fresh(self, entry: list[Any]) -> Entry:
         """A payload entry's (value, fresh-until), unpacked anew for this caller."""

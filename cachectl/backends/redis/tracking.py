@@ -97,15 +97,15 @@ class Link:
         self.role_refused = False
 
     def ask(self, command: bytes, kind: str, now: float) -> None:
+        self.expected.append((kind, now))
         try:
             self.sock.sendall(command)
         except OSError as exc:  # BlockingIOError too: a heartbeat that does not fit is lost
             raise Lost(f"{self.name}: {exc}") from None
-        self.expected.append((kind, now))
 
     def call(self, command: bytes, timeout: float) -> Any:
-        """Send a command and wait for its reply (while setting up, before any push can come
-        but the ones that follow CLIENT TRACKING, which are kept for later)."""
+        """Send a command and wait for its reply, while tracking is set up. Invalidations that
+        come meanwhile are of nothing: the near cache keeps nothing until it is established."""
         self.sock.sendall(command)
         deadline = time.monotonic() + timeout
         while True:
@@ -120,9 +120,8 @@ class Link:
                     raise Lost(f"{self.name} closed the connection")
                 self.reader.feed(data)
                 continue
-            if isinstance(reply, hiredis.PushNotification):
-                raise Lost(f"{self.name} sent a push while tracking was being set up")
-            return reply
+            if not isinstance(reply, hiredis.PushNotification):
+                return reply
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -148,6 +147,9 @@ class Tracker:
 
     def _fresh(self) -> None:
         self._starting = threading.Lock()
+        #: Held while a connection is read: by the thread, or by a reader helping (poll).
+        self._reading = threading.Lock()
+        self._broken = ""
         self._renew = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -197,6 +199,26 @@ class Tracker:
             with contextlib.suppress(Exception):
                 client.close()
 
+    def poll(self) -> None:
+        """Apply what has come on the tracking connections now, from a reader's thread.
+
+        The near cache asks this every POLL_NS of its hits, so that an invalidation waits
+        neither for this thread to be scheduled nor for the GIL: on a busy machine a woken
+        thread can wait tens of milliseconds for a CPU, while the reader is on one already.
+        Skipped while the thread is reading; a lost connection found here flushes at once.
+        """
+        if not self._reading.acquire(blocking=False):
+            return
+        try:
+            for link in self._links:
+                self._receive(link)
+        except (Lost, OSError, hiredis.ProtocolError) as exc:
+            self._broken = str(exc) or type(exc).__name__
+            self.near.lost(renew=False)
+            self._wake()
+        finally:
+            self._reading.release()
+
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
@@ -220,6 +242,9 @@ class Tracker:
                     self._pause(backoff)
                     continue
                 backoff = 0.0
+                for link in self._links:
+                    link.sock.setblocking(False)  # read by poll too, which must never wait
+                self._broken = ""
                 near.established()
                 try:
                     self._listen()
@@ -335,11 +360,9 @@ class Tracker:
         """Apply invalidations as they come, and beat; returns when renewed or closed, raises
         Lost when a connection is."""
         links = {link.sock.fileno(): link for link in self._links}
-        cluster = self.config.cluster
         turn = 0
         with selectors.DefaultSelector() as selector:
-            for fd, link in links.items():
-                link.sock.setblocking(False)
+            for fd in links:
                 selector.register(fd, selectors.EVENT_READ)
             selector.register(self._wake_r.fileno(), selectors.EVENT_READ)
             next_beat = time.monotonic() + BEAT
@@ -349,25 +372,35 @@ class Tracker:
                     if ready is None:
                         self._drain_wake()
                     else:
-                        self._receive(ready)
+                        with self._reading:
+                            self._receive(ready)
+                if self._broken:
+                    raise Lost(self._broken)
                 if self._closed or self._renew.is_set():
                     return
                 now = time.monotonic()
                 if now < next_beat:
                     continue
                 next_beat = now + BEAT
-                for link in self._links:
-                    if link.expected and now - link.expected[0][1] > self.grace:
-                        raise Lost(f"{link.name} did not answer a heartbeat in {self.grace:g} s")
-                    if link.role_refused or cluster:
-                        link.ask(PING, "ping", now)
-                    else:
-                        link.ask(ROLE, "role", now)
-                if cluster:
-                    # One node a beat is asked how the slots are shared: a failover or a slot
-                    # moved to a node not tracked here shows there first.
-                    turn = (turn + 1) % len(self._links)
-                    self._links[turn].ask(SLOTS, "slots", now)
+                with self._reading:  # a question is on record before poll may read its answer
+                    turn = self._beat(now, turn)
+
+    def _beat(self, now: float, turn: int) -> int:
+        """Ask each server whether it is there, and a cluster how its slots are shared."""
+        cluster = self.config.cluster
+        for link in self._links:
+            if link.expected and now - link.expected[0][1] > self.grace:
+                raise Lost(f"{link.name} did not answer a heartbeat in {self.grace:g} s")
+            if link.role_refused or cluster:
+                link.ask(PING, "ping", now)
+            else:
+                link.ask(ROLE, "role", now)
+        if cluster:
+            # One node a beat is asked how the slots are shared: a failover or a slot moved
+            # to a node not tracked here shows there first.
+            turn = (turn + 1) % len(self._links)
+            self._links[turn].ask(SLOTS, "slots", now)
+        return turn
 
     def _receive(self, link: Link) -> None:
         sock = link.sock
