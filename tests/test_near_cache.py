@@ -602,3 +602,32 @@ def test_foreign_snapshots_are_skipped(
         raw.set(key, "not a sorted set")
         report = run_script("--url", redis_url, "--namespace", namespace, "stats", "--json")
         assert report.json()["near"]["skipped"] == 1
+
+
+async def test_the_pages_overview_shows_the_near_caches(redis_url: str, namespace: str) -> None:
+    pytest.importorskip("fastapi")
+    import httpx
+    from fastapi import FastAPI
+
+    from cachectl.contrib.fastapi import admin_router
+
+    with Cache(redis_url, namespace=namespace, near_cache=True, **PATIENT) as cache:
+        cache.set("user:1", {"n": 1})
+        face = Face.__new__(Face)
+        face.kind, face.cache = "sync", cache
+        warm(face, "user:1")
+        for _ in range(5):
+            cache.get("user:1")
+        cache.publish_stats()
+        app = FastAPI()
+        app.include_router(admin_router(cache, token="t0ken"), prefix="/_cache")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://admin.test") as client:
+            answer = await client.get(
+                "/_cache/api/overview", headers={"Authorization": "Bearer t0ken"}
+            )
+        overview = answer.json()
+        assert overview["near"]["processes"] == overview["near"]["on"] == 1
+        assert overview["near"]["entries"] >= 1
+        rows = {row["prefix"]: row for row in overview["prefixes"]}
+        assert rows["user"]["near"] >= 5

@@ -218,6 +218,8 @@ class Near:
             kept.append((full, token, entry))
         if not kept:
             return
+        if self.tracker is not None:
+            self.tracker.poll()  # see keep
         with self._lock:
             pending = self._pending
             for full, token, entry in kept:
@@ -238,6 +240,8 @@ class Near:
         """Keep what a read found (data, decoded as found; PTTL as Redis answered it beside,
         None when the read did not reach Redis), if nothing made it stale since begin."""
         entry = self._entry(full, data, found, pttl, sent)
+        if entry is not None and self.tracker is not None:
+            self.tracker.poll()  # what came before the reply is applied before it is kept
         with self._lock:
             if self._pending.get(full) != token:
                 return

@@ -59,6 +59,8 @@ BEAT = 0.1
 GRACE = 0.25
 #: Longest wait between two attempts to establish tracking.
 MAX_BACKOFF = 1.0
+#: Seconds a reader's poll waits for the thread to be done reading, at most.
+POLL_WAIT = 0.01
 #: The name the tracking connections give themselves (CLIENT LIST shows it).
 CLIENT_NAME = "cachectl-near"
 
@@ -150,6 +152,9 @@ class Tracker:
         #: Held while a connection is read: by the thread, or by a reader helping (poll).
         self._reading = threading.Lock()
         self._broken = ""
+        #: Messages taken off the connections and not applied yet: (link, question, message),
+        #: the question '' for a push.
+        self._inbox: deque[tuple[Link, str, Any]] = deque()
         self._renew = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -202,22 +207,29 @@ class Tracker:
     def poll(self) -> None:
         """Apply what has come on the tracking connections now, from a reader's thread.
 
-        The near cache asks this every POLL_NS of its hits, so that an invalidation waits
-        neither for this thread to be scheduled nor for the GIL: on a busy machine a woken
-        thread can wait tens of milliseconds for a CPU, while the reader is on one already.
-        Skipped while the thread is reading; a lost connection found here flushes at once.
+        The near cache asks this every POLL_NS of its hits, and before it keeps what a read
+        found, so that an invalidation waits neither for this thread to be scheduled nor for
+        the GIL: on a busy machine a woken thread can wait tens of milliseconds for a CPU, while
+        the reader is on one already. Messages are taken off the connections under _reading
+        and applied by whoever finds them in the inbox, so that a thread taken off the CPU
+        between the two holds nothing up. A lost connection found here flushes at once.
         """
-        if not self._reading.acquire(blocking=False):
+        if not self.near.serving:
             return
+        links = self._links
         try:
-            for link in self._links:
-                self._receive(link)
+            if self._reading.acquire(timeout=POLL_WAIT):
+                try:
+                    for link in links:
+                        self._take(link)
+                finally:
+                    self._reading.release()
+            self._apply()
         except (Lost, OSError, hiredis.ProtocolError) as exc:
-            self._broken = str(exc) or type(exc).__name__
-            self.near.lost(renew=False)
-            self._wake()
-        finally:
-            self._reading.release()
+            if links is self._links:  # not connections the thread has replaced meanwhile
+                self._broken = str(exc) or type(exc).__name__
+                self.near.lost(renew=False)
+                self._wake()
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -270,6 +282,7 @@ class Tracker:
                 pass
 
     def _drop_links(self) -> None:
+        self._inbox.clear()
         links, self._links = self._links, []
         for link in links:
             link.close()
@@ -373,7 +386,8 @@ class Tracker:
                         self._drain_wake()
                     else:
                         with self._reading:
-                            self._receive(ready)
+                            self._take(ready)
+                        self._apply()
                 if self._broken:
                     raise Lost(self._broken)
                 if self._closed or self._renew.is_set():
@@ -402,7 +416,9 @@ class Tracker:
             self._links[turn].ask(SLOTS, "slots", now)
         return turn
 
-    def _receive(self, link: Link) -> None:
+    def _take(self, link: Link) -> None:
+        """Move what has come on link to the inbox, each reply with the question it answers
+        (under _reading: the reader and the questions asked are the link's)."""
         sock = link.sock
         try:
             data = sock.recv(1 << 16)
@@ -418,17 +434,30 @@ class Tracker:
             raise Lost(f"{link.name}: {exc}") from None
         if not data:
             raise Lost(f"{link.name} closed the tracking connection")
-        near = self.near
+        inbox = self._inbox
         while (message := link.reader.gets()) is not False:
             if isinstance(message, hiredis.PushNotification):
-                if message and message[0] == b"invalidate":
-                    keys = message[1] if len(message) > 1 else None
-                    near.invalidated(keys if isinstance(keys, list) else None)
+                inbox.append((link, "", message))
                 continue
             if not link.expected:
                 raise Lost(f"{link.name} answered a question not asked")
-            kind, _ = link.expected.popleft()
-            self._answered(link, kind, message)
+            inbox.append((link, link.expected.popleft()[0], message))
+
+    def _apply(self) -> None:
+        """Apply the inbox: invalidations to the near cache, answers to the questions. Any
+        thread may, in any order: dropping keys commutes, and each answer carries its question."""
+        inbox, near = self._inbox, self.near
+        while inbox:
+            try:
+                link, kind, message = inbox.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            if not kind:
+                if message and message[0] == b"invalidate":
+                    keys = message[1] if len(message) > 1 else None
+                    near.invalidated(keys if isinstance(keys, list) else None)
+            else:
+                self._answered(link, kind, message)
 
     def _answered(self, link: Link, kind: str, reply: Any) -> None:
         if kind == "role":
