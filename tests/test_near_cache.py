@@ -9,6 +9,7 @@ No assertion here is about time: waits are bounded polls ("until this holds, at 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -631,3 +632,134 @@ async def test_the_pages_overview_shows_the_near_caches(redis_url: str, namespac
         assert overview["near"]["entries"] >= 1
         rows = {row["prefix"]: row for row in overview["prefixes"]}
         assert rows["user"]["near"] >= 5
+
+
+class HelloRefusingProxy:
+    """A TCP proxy to a Redis server that answers HELLO as a server older than 6 (or a proxy
+    without RESP3) does, and forwards everything else."""
+
+    def __init__(self, port: int) -> None:
+        import socket as socket_module
+        import threading
+
+        self.target = port
+        self.listener = socket_module.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        self.sockets: list[Any] = []
+        self.accepting = threading.Thread(target=self._accept)
+        self.accepting.start()
+
+    def _accept(self) -> None:
+        import socket as socket_module
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket_module.create_connection(("127.0.0.1", self.target))
+            self.sockets += [client, server]
+            for target, args in (
+                (self._upstream, (client, server)),
+                (self._pipe, (server, client)),
+            ):
+                thread = threading.Thread(target=target, args=args)
+                self.threads.append(thread)
+                thread.start()
+
+    def _upstream(self, client: Any, server: Any) -> None:
+        import hiredis
+
+        reader = hiredis.Reader()
+        try:
+            while data := client.recv(65536):
+                reader.feed(data)
+                while (command := reader.gets()) is not False:
+                    if command and command[0].upper() == b"HELLO":
+                        client.sendall(b"-ERR unknown command 'HELLO'\r\n")
+                    else:
+                        server.sendall(hiredis.pack_command(tuple(command)))
+        except OSError:
+            pass
+        finally:
+            server.close()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def close(self) -> None:
+        import socket as socket_module
+
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket_module.SHUT_RDWR)  # wakes the accept
+        self.listener.close()
+        self.accepting.join(5)
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket_module.SHUT_RDWR)
+        for thread in self.threads:
+            thread.join(5)
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_a_server_without_resp3_gets_no_near_cache_and_one_warning(
+    make: Callable[..., Face],
+    redis_server: RedisServer,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy = HelloRefusingProxy(redis_server.port)
+    try:
+        caplog.set_level(logging.WARNING, logger="cachectl")
+        face = make(f"redis://127.0.0.1:{proxy.port}/0")
+        face.set("k", 1)
+        until(lambda: face.get("k") == 1 and face.near.stats().state == "off", "refusal seen")
+        assert "HELLO" in face.near.stats().reason
+        assert [face.get("k") for _ in range(5)] == [1] * 5
+        assert face.stats()["k"].near == 0
+        warnings = [r for r in caplog.records if "near cache off" in r.getMessage()]
+        assert len(warnings) == 1
+    finally:
+        proxy.close()
+
+
+def test_a_decorated_function_is_answered_by_the_near_cache(
+    make: Callable[..., Face], redis_server: RedisServer, redis_url: str
+) -> None:
+    face = make(redis_url)
+    calls: list[int] = []
+    if face.kind == "sync":
+
+        @face.cache.cached(ttl=60, prefix="report", stale=30)
+        def report(n: int) -> dict[str, int]:
+            calls.append(n)
+            return {"n": n}
+
+        call = report
+    else:
+
+        @face.cache.cached(ttl=60, prefix="report", stale=30)
+        async def areport(n: int) -> dict[str, int]:
+            calls.append(n)
+            return {"n": n}
+
+        def call(n: int) -> Any:
+            return face.loop.run_until_complete(areport(n))
+
+    assert call(1) == {"n": 1}
+    until(lambda: call(1) == {"n": 1} and len(face.near.entries) == 1, "the result is held")
+    with redis_server.client() as raw:
+        before = gets([raw])
+        assert [call(1) for _ in range(20)] == [{"n": 1}] * 20
+        assert gets([raw]) == before
+    assert calls == [1]
