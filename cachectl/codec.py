@@ -347,6 +347,10 @@ def _hooks() -> list[Any]:
 
 _HOOKS = _hooks()
 _ext_hook = _HOOKS[0]
+#: The ext_hook and the unpacking of a payload already read once (see unpack_again), for a
+#: caller that inlines unpack_again (the near cache's hit).
+EXT_HOOK: Final = _ext_hook
+unpackb: Final = msgpack.unpackb
 _BOUNDED_HOOK = _decoder(0, _HOOKS[1], _INNER)
 
 

@@ -25,6 +25,7 @@ from cachectl.cache.faces import SyncFace
 from cachectl.cache.helpers import checked_delta, key_list, prefix_of, seconds_left
 from cachectl.cache.near import Near
 from cachectl.cache.recovery import thrown
+from cachectl.codec import EXT_HOOK, unpackb
 from cachectl.config import DEFAULT_NAMESPACE
 from cachectl.decorator import CachedFunction, CachedOptions, cached
 from cachectl.errors import SerializationError, ValueTooLarge
@@ -109,10 +110,8 @@ class Cache(SyncFace):
         # The hot path: str keys are handled inline (a call costs as much as the work).
         if type(key) is str:
             full = self.keys.ns + key.encode("utf-8", "surrogateescape")
-            counters = self.recorder.counters(key.partition(":")[0])
         else:
             full = self.keys.full(key)
-            counters = self.recorder.counters(prefix_of(key))
         near = self.near
         token = 0
         if near is not None:
@@ -124,9 +123,10 @@ class Cache(SyncFace):
             if entry is not None and entry[0] > now:
                 entry[4] = True
                 found: Entry | Missing | None = entry[1]
-                if found is None:
-                    found = near.fresh(entry)
+                if found is None:  # Near.fresh, inlined: this is the hot path
+                    found = (unpackb(entry[2], ext_hook=EXT_HOOK, strict_map_key=False), entry[5])
                 if self._stats_on:
+                    counters = entry[6]
                     counters.near += 1
                     if found is MISS:
                         counters.misses += 1
@@ -137,6 +137,10 @@ class Cache(SyncFace):
             pttl: int | None = None
             sent = now  # before the read is sent: the entry expires no later than its key
             # -- end near cache -----------------------------------------------------------------
+        if type(key) is str:  # after the near cache, whose hit counts in its entry's counters
+            counters = self.recorder.counters(key.partition(":")[0])
+        else:
+            counters = self.recorder.counters(prefix_of(key))
         start = perf_counter_ns()
         data: bytes | None
         if self.breaker.closed or self._available((full,)):
@@ -159,7 +163,7 @@ class Cache(SyncFace):
             data = self.fallback.get(full)
         found = MISS if data is None else self._decode(full, data, counters)
         if token:
-            near.keep(full, token, data, found, pttl, sent)  # type: ignore[union-attr]
+            near.keep(full, token, data, found, pttl, sent, counters)  # type: ignore[union-attr]
         if self._stats_on:
             if found is MISS:
                 counters.misses += 1
@@ -268,7 +272,7 @@ class Cache(SyncFace):
             counters.fallback += 1
             values = self.fallback.get_many(fulls)
         out = self._collect(keys, values)
-        near.keep_many(keys, fulls, tokens, values, out, replies, sent)
+        near.keep_many(keys, fulls, tokens, out, replies, sent, self._counters)
         if self._stats_on:
             self._observe(counters, start)
             if self._publish_due:

@@ -31,7 +31,7 @@ import logging
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -41,7 +41,7 @@ from cachectl.codec import HAS_STAMP, Codec, fresh_until, unpack_again
 from cachectl.config import NearCache
 from cachectl.errors import DecodeError
 from cachectl.keys import compile_glob, display_name
-from cachectl.stats import NearStats, StatsRecorder
+from cachectl.stats import Counters, NearStats, StatsRecorder
 
 log = logging.getLogger("cachectl")
 
@@ -78,8 +78,8 @@ IMMUTABLE = frozenset(
 # An entry is a list, the fields by position (read on the hot path):
 #   0 expiry, monotonic ns        1 (value, fresh-until), MISS for an absent key, or None
 #   2 payload to unpack, or None  3 bytes counted                 4 visited since last pass
-#   5 fresh-until of a payload entry
-EXPIRES, FOUND, PAYLOAD, SIZE, VISITED, STAMP = range(6)
+#   5 fresh-until of a payload entry                              6 its prefix's Counters
+EXPIRES, FOUND, PAYLOAD, SIZE, VISITED, STAMP, COUNTERS = range(7)
 
 
 class Tracking(Protocol):
@@ -195,13 +195,14 @@ class Near:
         keys: Sequence[Any],
         fulls: Sequence[bytes],
         tokens: Sequence[int],
-        values: Sequence[bytes | None],
         decoded: Mapping[Any, Any],
         replies: Sequence[tuple[bytes | None, int]] | None,
         sent: int,
+        counters: Callable[[Any], Counters],
     ) -> None:
         """keep for each key of a multi-key read (decoded: the values found, by key; replies:
-        value and PTTL of each, None when the read did not reach Redis)."""
+        value and PTTL of each, None when the read did not reach Redis; counters: of a key's
+        prefix)."""
         kept = []
         for index, full in enumerate(fulls):
             token = tokens[index]
@@ -214,7 +215,7 @@ class Near:
                 found: Entry | Missing = MISS
                 if data is not None and key in decoded:
                     found = (decoded[key], fresh_until(data) if data[2] & HAS_STAMP else None)
-                entry = self._entry(full, data, found, pttl, sent)
+                entry = self._entry(full, data, found, pttl, sent, counters(key))
             kept.append((full, token, entry))
         if not kept:
             return
@@ -236,10 +237,12 @@ class Near:
         found: Entry | Missing,
         pttl: int | None,
         sent: int,
+        counters: Counters,
     ) -> None:
         """Keep what a read found (data, decoded as found; PTTL as Redis answered it beside,
-        None when the read did not reach Redis), if nothing made it stale since begin."""
-        entry = self._entry(full, data, found, pttl, sent)
+        None when the read did not reach Redis; counters: its prefix's, which a hit counts
+        in), if nothing made it stale since begin."""
+        entry = self._entry(full, data, found, pttl, sent, counters)
         if entry is not None and self.tracker is not None:
             self.tracker.poll()  # what came before the reply is applied before it is kept
         with self._lock:
@@ -250,7 +253,13 @@ class Near:
                 self._put(full, entry)
 
     def _entry(
-        self, full: bytes, data: bytes | None, found: Entry | Missing, pttl: int | None, sent: int
+        self,
+        full: bytes,
+        data: bytes | None,
+        found: Entry | Missing,
+        pttl: int | None,
+        sent: int,
+        counters: Counters,
     ) -> list[Any] | None:
         """The entry to keep for a read, or None when there is nothing to keep."""
         if pttl is None:
@@ -258,7 +267,9 @@ class Near:
         if data is None:
             # Absent: kept as a miss, until a write of the key is announced. A PTTL that says
             # otherwise means the key changed between the two commands.
-            return [NEVER, MISS, None, len(full) + OVERHEAD, False, None] if pttl == -2 else None
+            if pttl != -2:
+                return None
+            return [NEVER, MISS, None, len(full) + OVERHEAD, False, None, counters]
         if isinstance(found, Missing) or pttl == -2:
             return None  # unreadable (counted by the caller), or gone since the GET
         expires = NEVER if pttl < 0 else sent + pttl * 1_000_000
@@ -271,8 +282,8 @@ class Near:
         if size > self.largest:
             return None
         if self.shared or type(found[0]) in IMMUTABLE:
-            return [expires, found, None, size, False, None]
-        return [expires, None, payload, size, False, found[1]]
+            return [expires, found, None, size, False, None, counters]
+        return [expires, None, payload, size, False, found[1], counters]
 
     def _put(self, full: bytes, entry: list[Any]) -> None:
         # Under the lock. Popped first, so that the dict's order stays the order of keeping.

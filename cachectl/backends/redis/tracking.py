@@ -14,9 +14,11 @@ Why each choice, with the figures of bench/bench_near.py in docs/near-cache.md:
 - RESP3 on the tracking connection itself rather than RESP2 and a second, REDIRECTed one:
   one connection per primary, and no window where the redirecting connection is gone and the
   subscribed one never hears of it (redis #11767).
-- A thread for both faces: an asyncio task is run only when the event loop gets to it, so a
-  busy loop would delay invalidations without bound; a thread waits on its sockets with the
-  GIL released and is scheduled within the interpreter's switch interval.
+- A thread for both faces, helped by the readers: an asyncio task is run only when the event
+  loop gets to it, so a busy loop would delay invalidations without bound; a thread waits on
+  its sockets with the GIL released. A woken thread may still wait for a CPU on a busy
+  machine, so readers also take what has come, every POLL_NS of hits and before keeping a
+  reply (Tracker.poll): staleness then depends on no thread being scheduled.
 
 Anything that may have cost an invalidation flushes the near cache and stops it serving until
 tracking is established again: a connection closed or reset (CLIENT KILL, a restart), a
