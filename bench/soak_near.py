@@ -14,8 +14,10 @@ The checker, in each reader, for every read whose process reached Redis (its bre
 before and after the read: during an outage each process answers from its own fallback, by
 design): a read that began more than 50 ms after a write completed must not return an older
 version; and it may return nothing only when a deletion from outside (a flush, FLUSHALL, the
-restart) came after that write. Writes count as completed once they returned with the breaker
-closed, when they reached Redis; times are CLOCK_MONOTONIC, shared by the processes. Commands
+restart) may have run after that write (ended after it began: the server orders the two, and
+a write may be recorded as done after a flush that ran after it). Writes count as completed
+once they returned with the breaker closed, when they reached Redis; times are
+CLOCK_MONOTONIC, shared by the processes. Commands
 given up while a server was stopped may still run after SIGCONT, so a deletion from before
 may land after a later write: absent reads are excused until a second after SIGCONT (never a
 value older than a completed write).
@@ -41,6 +43,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,7 @@ import redis
 from _server import RedisServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cachectl import AsyncCache, Cache
+from cachectl import MISS, AsyncCache, Cache
 from tests.servers import RedisCluster
 
 NAMESPACE = "soak"
@@ -77,13 +80,16 @@ class Record:
         #: Redis the key's deletion, replayed when Redis is back (by design).
         self.owed = ctx.Array(ctypes.c_int, keys, lock=False)
         self.version = ctx.Array(ctypes.c_longlong, keys, lock=False)
+        #: When the last completed write began and when it returned: the server ran it
+        #: somewhere between the two.
+        self.began = ctx.Array(ctypes.c_double, keys, lock=False)
         self.done = ctx.Array(ctypes.c_double, keys, lock=False)
         self.flushed = ctx.Array(ctypes.c_double, keys, lock=False)
         self.locks = [ctx.Lock() for _ in range(keys)]
 
-    def completed(self, k: int, version: int, at: float) -> None:
+    def completed(self, k: int, version: int, began: float, at: float) -> None:
         with self.locks[k]:
-            self.version[k], self.done[k], self.owed[k] = version, at, 0
+            self.version[k], self.began[k], self.done[k], self.owed[k] = version, began, at, 0
 
     def uncertain(self, k: int) -> None:
         with self.locks[k]:
@@ -101,19 +107,20 @@ class Record:
             with self.locks[k]:
                 self.flushed[k] = now
 
-    def snapshot(self, k: int) -> tuple[int, float, float]:
-        """The last completed write (version, time), and the time a deletion of the key from
-        outside or an owed one may have come (0: none since that write)."""
+    def snapshot(self, k: int) -> tuple[int, float, float, float]:
+        """The last completed write (version, when it began, when it returned), and when the
+        last deletion of the key from outside, or an owed one, may have run (INF: may still)."""
         with self.locks[k]:
             deleted = INF if self.owed[k] else self.flushed[k]
-            return self.version[k], self.done[k], deleted
+            return self.version[k], self.began[k], self.done[k], deleted
 
 
 # -- a worker process ----------------------------------------------------------------------------
 
 
 class Tally:
-    def __init__(self) -> None:
+    def __init__(self, explain: Callable[[int], str]) -> None:
+        self.explain = explain  # what Redis and the near cache hold for a key, now
         self.reads = self.fallback = self.violations = self.exceptions = 0
         self.lag = 0.0
         self.first: list[str] = []
@@ -124,29 +131,29 @@ class Tally:
         k: int,
         value: Any,
         began: float,
-        before: tuple[int, float, float],
-        after: tuple[int, float, float],
+        before: tuple[int, float, float, float],
+        after: tuple[int, float, float, float],
     ) -> None:
-        # The last write completed before the read began; a deletion that came after it,
-        # up to the end of the read, may have removed it.
-        version, done, flushed = before
-        flushed = max(flushed, after[2])
+        # The last write completed before the read began. A deletion that ended after that
+        # write began (up to the end of the read) may have run after it on the server.
+        version, wrote, done, flushed = before
+        flushed = max(flushed, after[3])
         with self.lock:
             self.reads += 1
             if value is None:
-                if version and done < began - TOLERANCE and flushed < done:
-                    self._violation(f"{key_name(k)}: absent, {began - done:.3f} s after v{version}")
+                if version and done < began - TOLERANCE and flushed < wrote:
+                    self._violation(k, f"absent, {began - done:.3f} s after v{version}")
             elif value < version:
                 lag = began - done
                 if lag > TOLERANCE:
-                    self._violation(f"{key_name(k)}: v{value}, {lag:.3f} s after v{version}")
+                    self._violation(k, f"v{value}, {lag:.3f} s after v{version}")
                 else:
                     self.lag = max(self.lag, lag)
 
-    def _violation(self, what: str) -> None:
+    def _violation(self, k: int, what: str) -> None:
         self.violations += 1
         if len(self.first) < 5:
-            self.first.append(what)
+            self.first.append(f"{key_name(k)}: {what} ({self.explain(k)})")
 
     def failed(self, exc: BaseException) -> None:
         with self.lock:
@@ -156,7 +163,25 @@ class Tally:
 
 
 def worker(index: int, url: str, keys: int, seconds: float, record: Record, out: Any) -> None:
-    tally = Tally()
+    raw: Any = (
+        redis.RedisCluster.from_url(url.replace("+cluster", ""))
+        if "+cluster" in url
+        else redis.Redis.from_url(url)
+    )
+    holder: list[Any] = []
+
+    def explain(k: int) -> str:
+        """What Redis holds for the key now, and what this process's near cache holds."""
+        try:
+            stored = raw.get(f"{NAMESPACE}:{key_name(k)}")
+        except redis.RedisError as exc:
+            stored = f"unreadable: {exc}"
+        near = holder[0].near if holder else None
+        entry = None if near is None else near.entries.get(f"{NAMESPACE}:{key_name(k)}".encode())
+        held = "nothing" if entry is None else ("absent" if entry[1] is MISS else "a value")
+        return f"Redis holds {stored!r:.40}; the near cache holds {held}"
+
+    tally = Tally(explain)
     mine = [k for k in range(keys) if k % PROCESSES == index]
     options = {
         "namespace": NAMESPACE,
@@ -167,6 +192,7 @@ def worker(index: int, url: str, keys: int, seconds: float, record: Record, out:
     deadline = time.monotonic() + seconds
     if index < 2:
         cache: Any = Cache(url, **options)
+        holder.append(cache)
         watch_fallback(cache)
         threads = [
             threading.Thread(target=read_sync, args=(cache, keys, deadline, record, tally))
@@ -180,7 +206,7 @@ def worker(index: int, url: str, keys: int, seconds: float, record: Record, out:
         stats = cache.stats()
         cache.close()
     else:
-        stats = asyncio.run(run_async(url, options, keys, mine, deadline, record, tally))
+        stats = asyncio.run(run_async(url, options, keys, mine, deadline, record, tally, holder))
     total = stats.total
     out.put(
         {
@@ -246,10 +272,10 @@ def write_sync(
         for k in mine:
             versions[k] += 1
             try:
-                was = closed(cache)
+                was, start = closed(cache), time.monotonic()
                 cache.set(key_name(k), versions[k], tags=[tag_of(k)])
                 if was and closed(cache):
-                    record.completed(k, versions[k], time.monotonic())
+                    record.completed(k, versions[k], start, time.monotonic())
                 else:
                     record.uncertain(k)
             except Exception as exc:
@@ -265,8 +291,10 @@ async def run_async(
     deadline: float,
     record: Record,
     tally: Tally,
+    holder: list[Any],
 ) -> Any:
     async with AsyncCache(url, **options) as cache:
+        holder.append(cache)
         watch_fallback(cache)
         rng = random.Random()
 
@@ -293,10 +321,10 @@ async def run_async(
                 for k in mine:
                     versions[k] += 1
                     try:
-                        was = closed(cache)
+                        was, start = closed(cache), time.monotonic()
                         await cache.set(key_name(k), versions[k], tags=[tag_of(k)])
                         if was and closed(cache):
-                            record.completed(k, versions[k], time.monotonic())
+                            record.completed(k, versions[k], start, time.monotonic())
                         else:
                             record.uncertain(k)
                     except Exception as exc:
