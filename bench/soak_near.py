@@ -26,6 +26,10 @@ Reported for each topology: reads checked, reads answered by the fallback, the n
 hit ratio, violations (with the first few), exceptions, and the largest lag of a read that was
 older than a completed write but within 50 ms. Targets: 0 violations, 0 exceptions. Exit
 status 1 when one is missed.
+
+Environment: SOAK_NEAR=0 runs the same without the near cache (the checker's control run);
+SOAK_LOG=INFO (or DEBUG) logs why each near cache was flushed, and a violation also names the
+process's tracking state.
 """
 
 from __future__ import annotations
@@ -163,6 +167,13 @@ class Tally:
 
 
 def worker(index: int, url: str, keys: int, seconds: float, record: Record, out: Any) -> None:
+    if os.environ.get("SOAK_LOG"):  # why each near cache was flushed, on stderr
+        import logging
+
+        line = f"%(relativeCreated)6.0f p{index} %(message)s"
+        logging.basicConfig(level=logging.INFO, format=line)
+        logging.getLogger("cachectl").setLevel(os.environ["SOAK_LOG"])
+        logging.getLogger("redis").setLevel(logging.WARNING)
     raw: Any = (
         redis.RedisCluster.from_url(url.replace("+cluster", ""))
         if "+cluster" in url
@@ -179,7 +190,15 @@ def worker(index: int, url: str, keys: int, seconds: float, record: Record, out:
         near = holder[0].near if holder else None
         entry = None if near is None else near.entries.get(f"{NAMESPACE}:{key_name(k)}".encode())
         held = "nothing" if entry is None else ("absent" if entry[1] is MISS else "a value")
-        return f"Redis holds {stored!r:.40}; the near cache holds {held}"
+        said = f"Redis holds {stored!r:.40}; the near cache holds {held}"
+        if near is not None and os.environ.get("SOAK_LOG"):
+            tracker = near.tracker
+            said += (
+                f"; near {near.state}, {near.invalidations} invalidations, {near.flushes} flushes;"
+                f" links {[link.name for link in tracker._links]}, inbox {len(tracker._inbox)},"
+                f" broken {tracker._broken!r}"
+            )
+        return said
 
     tally = Tally(explain)
     mine = [k for k in range(keys) if k % PROCESSES == index]

@@ -117,9 +117,7 @@ class Cache(SyncFace):
         if near is not None:
             # -- near cache: a hit answers here (see cache.near for the entry's layout) -------
             now = monotonic_ns()
-            if now > near.due:
-                near.poll(now)
-            entry = near.entries.get(full)
+            entry = near.entries.get(full) if now <= near.due or near.poll(now) else None
             if entry is not None and entry[0] > now:
                 entry[4] = True
                 found: Entry | Missing | None = entry[1]
@@ -217,8 +215,8 @@ class Cache(SyncFace):
         """get_many with the near cache: what it holds, and the rest in one round trip."""
         fulls = prefixed(self.keys.ns, keys)
         entries, now, stats_on = near.entries, monotonic_ns(), self._stats_on
-        if now > near.due:
-            near.poll(now)
+        if now > near.due and not near.poll(now):
+            entries = {}  # the near cache cannot be trusted this moment: every key from Redis
         held: dict[int, Entry | Missing] = {}
         for index, full in enumerate(fulls):
             entry = entries.get(full)

@@ -88,8 +88,9 @@ class Tracking(Protocol):
     def ensure(self) -> None:
         """Start tracking if it is not running (first use, or in a forked child)."""
 
-    def poll(self) -> None:
-        """Apply the invalidations that have come, from the calling thread, without waiting."""
+    def poll(self) -> bool:
+        """Apply the invalidations that have come, from the calling thread; whether all could
+        be (else the near cache is not to be trusted for now)."""
 
     def renew(self) -> None:
         """Drop the tracking connections and establish them again."""
@@ -144,12 +145,14 @@ class Near:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def poll(self, now: int) -> None:
+    def poll(self, now: int) -> bool:
         """A hit's look at the tracking connections, every POLL_NS at most (see
-        Tracker.poll): what has come is applied before the hit is answered."""
-        self.due = now + POLL_NS
-        if self.serving and self.tracker is not None:
-            self.tracker.poll()
+        Tracker.poll): what has come is applied before the hit is answered. False when it
+        could not be: the hit goes to Redis, and the next one looks again."""
+        if not self.serving or self.tracker is None or self.tracker.poll():
+            self.due = now + POLL_NS
+            return True
+        return False
 
     def fresh(self, entry: list[Any]) -> Entry:
         """A payload entry's (value, fresh-until), unpacked anew for this caller."""
@@ -219,8 +222,8 @@ class Near:
             kept.append((full, token, entry))
         if not kept:
             return
-        if self.tracker is not None:
-            self.tracker.poll()  # see keep
+        if self.tracker is not None and not self.tracker.poll():  # see keep
+            kept = [(full, token, None) for full, token, _ in kept]
         with self._lock:
             pending = self._pending
             for full, token, entry in kept:
@@ -243,8 +246,8 @@ class Near:
         None when the read did not reach Redis; counters: its prefix's, which a hit counts
         in), if nothing made it stale since begin."""
         entry = self._entry(full, data, found, pttl, sent, counters)
-        if entry is not None and self.tracker is not None:
-            self.tracker.poll()  # what came before the reply is applied before it is kept
+        if entry is not None and self.tracker is not None and not self.tracker.poll():
+            entry = None  # what came before the reply could not be applied: not kept
         with self._lock:
             if self._pending.get(full) != token:
                 return

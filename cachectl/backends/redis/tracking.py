@@ -104,11 +104,20 @@ class Link:
         self.role_refused = False
 
     def ask(self, command: bytes, kind: str, now: float) -> None:
+        """Send a heartbeat. It needs no lock against a reader's _take: the question is on
+        record before the answer can come, and a deque's append and popleft are atomic."""
         self.expected.append((kind, now))
         try:
             self.sock.sendall(command)
         except OSError as exc:  # BlockingIOError too: a heartbeat that does not fit is lost
             raise Lost(f"{self.name}: {exc}") from None
+
+    def oldest(self) -> float | None:
+        """When the oldest question still unanswered was asked."""
+        try:
+            return self.expected[0][1]
+        except IndexError:  # answered meanwhile
+            return None
 
     def call(self, command: bytes, timeout: float) -> Any:
         """Send a command and wait for its reply, while tracking is set up. Invalidations that
@@ -209,19 +218,24 @@ class Tracker:
             with contextlib.suppress(Exception):
                 client.close()
 
-    def poll(self) -> None:
-        """Apply what has come on the tracking connections now, from a reader's thread.
+    def poll(self) -> bool:
+        """Apply what has come on the tracking connections now, from a reader's thread;
+        whether everything that had come is applied (False: the connections are being read
+        by a thread that is slow to be done; whoever asked must then not trust the near cache
+        for now: a hit goes to Redis, a reply is not kept).
 
         The near cache asks this every POLL_NS of its hits, and before it keeps what a read
-        found, so that an invalidation waits neither for this thread to be scheduled nor for
-        the GIL: on a busy machine a woken thread can wait tens of milliseconds for a CPU, while
-        the reader is on one already. Messages are taken off the connections under _reading
-        and applied by whoever finds them in the inbox, so that a thread taken off the CPU
-        between the two holds nothing up. A lost connection found here flushes at once.
+        found, so that an invalidation waits neither for the tracking thread to be scheduled
+        nor for the GIL: on a busy machine a woken thread can wait tens of milliseconds for a
+        CPU, while the reader is on one already. Messages are taken off the connections under
+        _reading and applied by whoever finds them in the inbox; a thread taken off the CPU
+        while it holds _reading makes the others miss, never serve stale values. A lost
+        connection found here flushes at once.
         """
         if not self.near.serving:
-            return
+            return True
         links = self._links
+        taken = False
         try:
             if self._reading.acquire(timeout=POLL_WAIT):
                 try:
@@ -229,12 +243,14 @@ class Tracker:
                         self._take(link)
                 finally:
                     self._reading.release()
+                taken = True
             self._apply()
         except (Lost, OSError, hiredis.ProtocolError) as exc:
             if links is self._links:  # not connections the thread has replaced meanwhile
                 self._broken = str(exc) or type(exc).__name__
                 self.near.lost(renew=False)
                 self._wake()
+        return taken
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -407,14 +423,14 @@ class Tracker:
                 if now < next_beat:
                     continue
                 next_beat = now + BEAT
-                with self._reading:  # a question is on record before poll may read its answer
-                    turn = self._beat(now, turn)
+                turn = self._beat(now, turn)  # without _reading: see Link.ask
 
     def _beat(self, now: float, turn: int) -> int:
         """Ask each server whether it is there, and a cluster how its slots are shared."""
         cluster = self.config.cluster
         for link in self._links:
-            if link.expected and now - link.expected[0][1] > self.grace:
+            oldest = link.oldest()
+            if oldest is not None and now - oldest > self.grace:
                 raise Lost(f"{link.name} did not answer a heartbeat in {self.grace:g} s")
             if link.role_refused or cluster:
                 link.ask(PING, "ping", now)
