@@ -1,4 +1,4 @@
-"""Start a throwaway redis-server for a benchmark run (never one someone else runs)."""
+"""Start throwaway servers for a benchmark run (never one someone else runs)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import RedisServer
+from tests.servers import RedisServer, SentinelGroup
 
-__all__ = ["RedisServer"]
+__all__ = ["RedisServer", "SentinelGroup"]

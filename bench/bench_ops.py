@@ -1,6 +1,7 @@
-"""Operator commands at scale: `cachectl stats` and `cachectl keys --top` against a bare SCAN.
+"""Operator commands at scale: `cachectl stats` and `cachectl keys --top` against a bare SCAN,
+and `cachectl flush --prefix` against a server-side SCAN + UNLINK loop.
 
-    python bench/bench_ops.py [--keys 1000000] [--rounds 5]
+    python bench/bench_ops.py [--keys 1000000] [--rounds 5] [--flush-only]
 
 Starts its own redis-server on a free port (DEBUG POPULATE enabled, persistence off), fills it
 with --keys keys under four prefixes of the namespace (plus published stats for them), and
@@ -112,7 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--flush-only", action="store_true", help="only the flush section")
     options = parser.parse_args()
+    if options.flush_only:
+        flush_section(options.keys, options.rounds)
+        return
     if not SCRIPT.exists():
         sys.exit(f"{SCRIPT} not found: pip install -e .")
     keys = options.keys
@@ -166,6 +171,7 @@ def main() -> None:
     print(
         f"  peak RSS of the stats process: {peak / 1024:.1f} MiB (4 prefixes: {rss / 1024:.1f} MiB)"
     )
+    flush_section(keys, options.rounds)
 
 
 def server_seconds(client: redis.Redis, work: Callable[[], object]) -> dict[str, float]:
@@ -194,6 +200,151 @@ def hostile_keyspace(
         assert sum(row["keys"] for row in report["prefixes"]) == keys
         best, peak, rows = min(best, wall), max(peak, rss), len(report["prefixes"])
     return best, peak, rows
+
+
+# -- cachectl flush --prefix against a server-side SCAN + UNLINK loop (issue 16) ---------------
+
+#: The floor of a flush (issue 16's): a server-side Lua loop of SCAN MATCH COUNT 4000 (the
+#: step the product promises) and UNLINK, in one call, which blocks the server the whole time.
+FLOOR_LOOP = """
+local cursor, removed = '0', 0
+repeat
+  local reply = redis.call('SCAN', cursor, 'MATCH', ARGV[1], 'COUNT', 4000)
+  cursor = reply[1]
+  local keys = reply[2]
+  for i = 1, #keys, 1000 do
+    removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
+  end
+until cursor == '0'
+return removed
+"""
+#: The same, a step a call from this process, as the product runs it (no step blocks long).
+FLOOR_SCRIPT = """
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local keys, removed = reply[2], 0
+for i = 1, #keys, 1000 do
+  removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
+end
+return {reply[1], removed}
+"""
+#: A third of the keys under each; the flush removes the first.
+FLUSH_PREFIXES = ("users", "orders", "pages")
+
+
+def flush_fill(client: redis.Redis, keys: int, only_first: bool = False) -> int:
+    """keys keys, a third under each of FLUSH_PREFIXES (only the first: refill what a flush
+    removed); how many are under the first."""
+    share = keys // len(FLUSH_PREFIXES)
+    for i, prefix in enumerate(FLUSH_PREFIXES[:1] if only_first else FLUSH_PREFIXES):
+        count = share if i < len(FLUSH_PREFIXES) - 1 else keys - share * i
+        client.execute_command("DEBUG", "POPULATE", count, f"{NAMESPACE}:{prefix}", 16)
+    return share
+
+
+def flush_loop(client: redis.Redis, glob: bytes, expected: int) -> float:
+    """The floor's wall seconds: FLOOR_LOOP, one call."""
+    sha = client.script_load(FLOOR_LOOP)
+    start = time.perf_counter()
+    removed = client.evalsha(sha, 0, glob)
+    wall = time.perf_counter() - start
+    assert removed == expected, removed
+    return wall
+
+
+def flush_floor(client: redis.Redis, glob: bytes, expected: int) -> float:
+    """The stepped floor's wall seconds: FLOOR_SCRIPT called until the scan is over."""
+    sha = client.script_load(FLOOR_SCRIPT)
+    start = time.perf_counter()
+    cursor, removed = b"0", 0
+    while True:
+        cursor, n = client.evalsha(sha, 0, cursor, glob, 4000)
+        removed += n
+        if cursor == b"0":
+            break
+    wall = time.perf_counter() - start
+    assert removed == expected, removed
+    return wall
+
+
+def flush_command(url: str) -> list[str]:
+    prefix = FLUSH_PREFIXES[0]
+    return [str(SCRIPT), "--url", url, "--namespace", NAMESPACE, "flush", "--prefix", prefix]
+
+
+def flush_longest_step(client: redis.Redis, work: Callable[[], object]) -> tuple[int, int]:
+    """How many EVAL/EVALSHA steps work sent, and the longest one in µs (SLOWLOG, every
+    command logged: the server's own clock)."""
+    client.config_set("slowlog-log-slower-than", 0)
+    client.config_set("slowlog-max-len", 100_000)
+    client.slowlog_reset()
+    try:
+        work()
+        entries = client.slowlog_get(100_000)
+    finally:
+        client.config_set("slowlog-log-slower-than", 10_000)
+        client.slowlog_reset()
+    steps = [
+        int(e["duration"])
+        for e in entries
+        if e["command"].split(b" ", 1)[0].upper() in (b"EVAL", b"EVALSHA")
+    ]
+    return len(steps), max(steps, default=0)
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds the redis-server process has used (all its threads): unlike wall time, what
+    a busy machine's other work does not add to."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def flush_section(keys: int, rounds: int) -> None:
+    """cachectl flush --prefix (a third of the keys), process start included, against the
+    floor, alternating rounds, best of each (issue 16's goal: at most 1.25x the floor); the
+    server's CPU time for each; the longest step of each."""
+    glob = f"{NAMESPACE}:{FLUSH_PREFIXES[0]}:*".encode()
+    with (
+        RedisServer(["--enable-debug-command", "yes"]) as server,
+        server.client(socket_timeout=600) as client,
+    ):
+        client.flushall()
+        share = flush_fill(client, keys)
+        contenders: dict[str, Callable[[], object]] = {
+            "floor": lambda: flush_loop(client, glob, share),
+            "stepped": lambda: flush_floor(client, glob, share),
+            "flush": lambda: run([*flush_command(server.url), "--yes"]),
+        }
+        wall = {name: float("inf") for name in contenders}
+        cpu = dict(wall)
+        for _ in range(rounds):
+            for name, contender in contenders.items():
+                used, start = server_cpu(server.pid), time.perf_counter()
+                contender()
+                wall[name] = min(wall[name], time.perf_counter() - start)
+                cpu[name] = min(cpu[name], server_cpu(server.pid) - used)
+                audit = client.exists(f"{NAMESPACE}#audit")  # which a flush writes
+                assert client.dbsize() - audit == keys - share
+                flush_fill(client, keys, only_first=True)
+        start_up = min(run([str(SCRIPT), "--version"])[0] for _ in range(rounds))
+        floor_steps = flush_longest_step(client, contenders["stepped"])
+        flush_fill(client, keys, only_first=True)
+        flush_steps = flush_longest_step(client, contenders["flush"])
+    labels = {
+        "floor": "floor: a Lua loop of SCAN COUNT 4000 + UNLINK, one call",
+        "stepped": "the same, a step a call (as flush runs it)",
+        "flush": "cachectl flush --prefix --yes (process start included)",
+    }
+    print(f"\ncachectl flush --prefix: {keys:,} keys, {share:,} matching; best of {rounds} rounds")
+    print(f"  {'':<54} {'wall':>8} {'':7} {'server CPU':>10}")
+    for name, label in labels.items():
+        print(
+            f"  {label:<54} {wall[name]:7.3f} s {wall[name] / wall['floor']:5.2f}x"
+            f" {cpu[name]:8.3f} s {cpu[name] / cpu['floor']:5.2f}x"
+        )
+    print("  goal: cachectl flush at most 1.25x the floor's wall time")
+    print(f"  {'cachectl --version (process start alone)':<54} {start_up:7.3f} s")
+    for label, (n, longest) in (("stepped floor", floor_steps), ("flush", flush_steps)):
+        print(f"  {label}: {n} steps on the server, the longest {longest / 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ _EXPORTS = {
     "Compression": "cachectl.codec",
     "ConfigError": "cachectl.errors",
     "DecodeError": "cachectl.errors",
+    "KeyTooLarge": "cachectl.errors",
     "NearCache": "cachectl.config",
+    "Owed": "cachectl.breaker",
     "PrefixStats": "cachectl.stats",
     "SerializationError": "cachectl.errors",
     "ValueTooLarge": "cachectl.errors",
@@ -48,7 +50,9 @@ __all__ = [
     "Compression",
     "ConfigError",
     "DecodeError",
+    "KeyTooLarge",
     "NearCache",
+    "Owed",
     "PrefixStats",
     "SerializationError",
     "ValueTooLarge",
@@ -63,7 +67,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from cachectl.api import MISS
-    from cachectl.breaker import BreakerState
+    from cachectl.breaker import BreakerState, Owed
     from cachectl.cache import AsyncCache, Cache
     from cachectl.codec import Compression
     from cachectl.config import CacheConfig, NearCache, redact_url
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
         CheckFailed,
         ConfigError,
         DecodeError,
+        KeyTooLarge,
         SerializationError,
         ValueTooLarge,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -95,17 +96,27 @@ class Breaker:
         """The probe found Redis still unreachable: wait another interval."""
         self._retry_at = time.monotonic() + self.recovery_interval
 
+    def retry_now(self) -> None:
+        """Let the next claim_probe probe at once (close() does not wait for the interval)."""
+        self._retry_at = 0.0
+
     def release_probe(self) -> None:
         """The claimed probe or replay round is over."""
         self._probing.release()
+
+
+#: What one owed name costs beyond its own bytes (a set entry, a bytes object's header), about.
+ENTRY_BYTES = 100
 
 
 @dataclass
 class Pending:
     """Deletions that Redis has not confirmed yet. They commute, so sets are enough.
 
-    Past `limit` entries it degrades to 'everything in the namespace', which is always safe.
-    A batch taken for replay stays visible (`owes`) until it is paid or restored.
+    Past `limit` entries, or `max_bytes` bytes of names (each counted with ENTRY_BYTES more),
+    it degrades to 'everything in the namespace', which is always safe, so that an outage
+    costs a bounded amount of memory whatever the keys deleted. A batch taken for replay stays
+    visible (`owes`) until it is paid or restored.
     """
 
     limit: int = 10_000
@@ -114,6 +125,9 @@ class Pending:
     tags: set[bytes] = field(default_factory=set)
     everything: bool = False
     replaying: Pending | None = None
+    max_bytes: int = 4 * 1024 * 1024
+    #: Bytes the names held take, as the bound counts them.
+    size: int = 0
 
     def __bool__(self) -> bool:
         """Whether something is owed and not taken for replay."""
@@ -128,27 +142,42 @@ class Pending:
         return not self and self.replaying is None
 
     def add(
-        self,
-        keys: tuple[bytes, ...] | list[bytes] = (),
-        globs: tuple[bytes, ...] = (),
-        tags: tuple[bytes, ...] | list[bytes] = (),
-    ) -> None:
-        """Remember deletions to replay."""
+        self, keys: Sequence[bytes] = (), globs: Sequence[bytes] = (), tags: Sequence[bytes] = ()
+    ) -> bool:
+        """Remember deletions to replay; True when they made it 'everything' now."""
         if self.everything:
-            return
-        self.keys.update(keys)
-        self.globs.update(globs)
-        self.tags.update(tags)
-        if len(self) > self.limit:
-            self.everything = True
-            self.keys.clear()
-            self.globs.clear()
-            self.tags.clear()
+            return False
+        count, size = len(self), self.size
+        for names, held in ((keys, self.keys), (globs, self.globs), (tags, self.tags)):
+            for name in names:
+                if name in held:
+                    continue
+                count += 1
+                size += len(name) + ENTRY_BYTES
+                if count > self.limit or size > self.max_bytes:
+                    # Checked name by name: a call with many long keys never holds them all.
+                    self._collapse()
+                    return True
+                held.add(name)
+        self.size = size
+        return False
+
+    def _collapse(self) -> None:
+        self.everything = True
+        self.keys, self.globs, self.tags, self.size = set(), set(), set(), 0
 
     def take(self) -> Pending:
         """Move everything into a new Pending to replay; then paid, or restore on failure."""
-        taken = Pending(self.limit, self.keys, self.globs, self.tags, self.everything)
-        self.keys, self.globs, self.tags, self.everything = set(), set(), set(), False
+        taken = Pending(
+            self.limit,
+            self.keys,
+            self.globs,
+            self.tags,
+            self.everything,
+            max_bytes=self.max_bytes,
+            size=self.size,
+        )
+        self.keys, self.globs, self.tags, self.everything, self.size = set(), set(), set(), False, 0
         self.replaying = taken
         return taken
 
@@ -161,12 +190,20 @@ class Pending:
         """Put back deletions whose replay failed."""
         self.paid(taken)
         if taken.everything:
-            self.everything = True
-            self.keys.clear()
-            self.globs.clear()
-            self.tags.clear()
+            self._collapse()
         else:
-            self.add(list(taken.keys), tuple(taken.globs), list(taken.tags))
+            self.add(list(taken.keys), list(taken.globs), list(taken.tags))
+
+    def owed(self) -> Owed:
+        """What is owed, being replayed included, by kind."""
+        parts = [self] if self.replaying is None else [self, self.replaying]
+        if any(part.everything for part in parts):
+            return Owed(whole_namespace=True)
+        return Owed(
+            keys=len(set().union(*(part.keys for part in parts))),
+            globs=len(set().union(*(part.globs for part in parts))),
+            tags=len(set().union(*(part.tags for part in parts))),
+        )
 
     def owes(self, key: bytes) -> bool:
         """Whether an owed or replaying deletion may cover key, so Redis may hold a value of it
@@ -178,3 +215,36 @@ class Pending:
         if self.everything or self.tags or key in self.keys:
             return True
         return any(glob_match(glob, key) for glob in self.globs)
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """Invalidations owed to Redis, by kind: what close() could not replay (it returns this).
+
+    Redis may still hold the values they remove, for another process to read, until those
+    expire. False when nothing is owed.
+    """
+
+    keys: int = 0
+    globs: int = 0
+    tags: int = 0
+    #: Past pending_max or pending_max_bytes, the owed deletions became the whole namespace.
+    whole_namespace: bool = False
+
+    @property
+    def count(self) -> int:
+        """How many invalidations are owed (the whole namespace counts as one)."""
+        return self.keys + self.globs + self.tags + self.whole_namespace
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __str__(self) -> str:
+        if self.whole_namespace:
+            return "the whole namespace"
+        parts = [
+            f"{n:,} {kind}{'s' if n != 1 else ''}"
+            for n, kind in ((self.keys, "key"), (self.globs, "glob"), (self.tags, "tag"))
+            if n
+        ]
+        return ", ".join(parts) or "nothing"

@@ -13,7 +13,7 @@ from cachectl.backends.registry import is_registered
 from cachectl.errors import ConfigError
 from cachectl.keys import check_namespace
 from cachectl.url import SCHEMES as SCHEMES
-from cachectl.url import RedisURL, parse_url, scheme_of
+from cachectl.url import RedisURL, node_url, parse_url, scheme_of
 from cachectl.url import redact_url as redact_url
 
 DEFAULT_NAMESPACE = "cachectl"
@@ -26,6 +26,7 @@ SECONDS = (
     "pool_timeout",
     "recovery_interval",
     "stats_interval",
+    "close_timeout",
 )
 #: Whole-number settings and their least value.
 COUNTS = {
@@ -38,6 +39,8 @@ COUNTS = {
     "memory_max_entries": 1,
     "memory_max_bytes": 1,
     "pending_max": 1,
+    "pending_max_bytes": 1,
+    "max_key_size": 1,
 }
 
 
@@ -110,6 +113,10 @@ class CacheConfig:
     memory_max_entries: int = 1_000_000
     memory_max_bytes: int = 1024 * 1024 * 1024
     pending_max: int = 10_000
+    pending_max_bytes: int = 4 * 1024 * 1024  # the names owed, see breaker.Pending
+    max_key_size: int = 16 * 1024  # bytes of a key, tag, prefix or glob, before the namespace
+    close_timeout: float = 3.0  # close() waits this long to replay what Redis is owed
+    fallback_counters: bool = False  # incr/decr count in the fallback in an outage (lossy)
     stats: bool = True
     stats_interval: float = 1.0
     #: The near cache (docs/near-cache.md): off (None) unless given; see near_setting.
@@ -129,7 +136,7 @@ class CacheConfig:
             object.__setattr__(self, "default_ttl", seconds(self.default_ttl, "default_ttl"))
         for name, least in COUNTS.items():
             whole(getattr(self, name), name, least)
-        for name in ("cluster", "stats"):
+        for name in ("cluster", "stats", "fallback_counters"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.password is not None and not (isinstance(self.password, str) and self.password):
@@ -137,6 +144,10 @@ class CacheConfig:
         object.__setattr__(self, "near_cache", near_setting(self.near_cache))
         if parsed is not None and parsed.cluster:
             object.__setattr__(self, "cluster", True)
+        if self.cluster and parsed is not None and parsed.sentinel:
+            raise ConfigError(
+                f"{self.display_url}: Sentinel serves a single primary, not a cluster"
+            )
         if self.cluster and parsed is not None and (parsed.db != 0 or not parsed.host):
             # Also for a plain URL found to point at a cluster node (cluster=True).
             what = "a unix socket" if not parsed.host else f"database {parsed.db}"
@@ -148,8 +159,18 @@ class CacheConfig:
         return scheme_of(self.url) == "memory"
 
     @property
+    def sentinel(self) -> bool:
+        """Whether the primary is found by asking Redis Sentinel (redis+sentinel://)."""
+        return scheme_of(self.url).endswith("+sentinel")
+
+    @property
     def redis_url(self) -> str:
-        """The URL as redis-py reads it (the '+cluster' marker removed)."""
+        """The URL as redis-py reads it (the '+cluster' marker removed). For Sentinel, the data
+        nodes' options on the first Sentinel's address: the primary's is Sentinel's answer."""
+        if self.sentinel:
+            parsed = self.parsed_url
+            assert parsed is not None
+            return node_url(parsed, self.url)
         return self.url.replace("+cluster://", "://", 1)
 
     @property

@@ -1,8 +1,14 @@
-"""The process-wide default cache behind the bare @cachectl.cached decorator."""
+"""The process-wide default cache behind the bare @cachectl.cached decorator.
+
+At interpreter exit, the default caches are closed (see Cache.close): what they owe Redis is
+replayed, for up to close_timeout, and what could not be is logged. The asyncio one's event
+loop is gone by then, so its debt is paid over a synchronous connection (cache.closing).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from typing import Any
 
@@ -10,6 +16,7 @@ from cachectl import forksafe
 from cachectl.api import AsyncEntryStore, EntryStore
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
+from cachectl.cache.closing import close_blocking
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config, env_url
 from cachectl.decorator import cached as cached
 from cachectl.decorator import use_default_caches
@@ -19,7 +26,8 @@ _config: CacheConfig | None = None
 _store: MemoryStore | None = None
 _sync: Cache | None = None
 _async: AsyncCache | None = None
-_closing: set[asyncio.Task[None]] = set()
+_closing: set[asyncio.Task[Any]] = set()
+_exit_registered = False
 
 
 def _after_fork() -> None:
@@ -94,6 +102,7 @@ def default_cache() -> Cache:
                 store=_memory_store(config),
                 **_options(config),
             )
+            _close_at_exit()
         return _sync
 
 
@@ -109,7 +118,26 @@ def default_async_cache() -> AsyncCache:
                 store=_memory_store(config),
                 **_options(config),
             )
+            _close_at_exit()
         return _async
+
+
+def _close_at_exit() -> None:
+    # Called under _lock when a default cache is made: nothing is registered by an import.
+    global _exit_registered
+    if not _exit_registered:
+        atexit.register(_exit)
+        _exit_registered = True
+
+
+def _exit() -> None:
+    """Close the default caches at interpreter exit (each logs what it leaves owed)."""
+    with _lock:
+        sync, asynchronous = _sync, _async
+    if sync is not None:
+        sync.close()
+    if asynchronous is not None:
+        close_blocking(asynchronous)
 
 
 def _default_for(asynchronous: bool) -> EntryStore | AsyncEntryStore:

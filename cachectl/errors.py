@@ -2,6 +2,7 @@
 
     CachectlError                 base of everything cachectl raises on purpose
     ├── ConfigError               a bad URL, option or settings file (also ValueError)
+    │   └── KeyTooLarge           a key, tag, prefix or glob past max_key_size: nothing done
     ├── SerializationError        a value msgpack cannot store (also TypeError)
     │   └── ValueTooLarge         a value encoded past max_value_size: refused, old value removed
     ├── DecodeError               stored bytes that are not a readable cachectl value
@@ -22,6 +23,20 @@ class CachectlError(Exception):
 
 class ConfigError(CachectlError, ValueError):
     """A URL, option or settings file that cachectl cannot use."""
+
+
+class KeyTooLarge(ConfigError):
+    """A key (or a tag, prefix or glob) longer than max_key_size bytes, refused before anything
+    is sent to Redis or remembered; size and limit are in bytes.
+
+    A ValueError, as Django's InvalidCacheKey is: the caller passed an argument the cache cannot
+    take, as with any other setting it breaks.
+    """
+
+    def __init__(self, message: str, size: int = 0, limit: int = 0) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
 
 
 class SerializationError(CachectlError, TypeError):

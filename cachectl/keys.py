@@ -24,13 +24,14 @@ import hashlib
 import inspect
 import operator
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 import msgpack
 
-from cachectl.errors import ConfigError
+from cachectl.errors import ConfigError, KeyTooLarge
 
 Key = str | bytes
 
@@ -119,6 +120,26 @@ def escape_glob(text: bytes) -> bytes:
     return bytes(out)
 
 
+def literal_prefix(glob: bytes) -> bytes | None:
+    """The text whose continuations a glob of the form '<literal>*' matches (escapes undone),
+    or None for any other glob."""
+    if not glob.endswith(b"*"):
+        return None
+    body, out, i = glob[:-1], bytearray(), 0
+    while i < len(body):
+        byte = body[i]
+        if byte == 0x5C:  # '\\' escapes the next byte; a trailing one is left to the general case
+            if i + 1 == len(body):
+                return None
+            byte = body[i + 1]
+            i += 1
+        elif byte in GLOB_SPECIAL:
+            return None
+        out.append(byte)
+        i += 1
+    return bytes(out)
+
+
 def display_name(raw: bytes) -> str:
     """A key, prefix or other name as text; bytes that are not UTF-8 shown as \\xNN escapes
     (the one decoding of a name for display: distinct names stay distinct)."""
@@ -136,20 +157,68 @@ def prefix_globs(prefix: bytes) -> tuple[bytes, bytes]:
     return escaped, escaped + b":*"
 
 
-class KeySpace:
-    """Turns application keys into full Redis keys for one namespace."""
+def too_large(what: str, name: Key, size: int, limit: int) -> KeyTooLarge:
+    """The error for a key (tag, prefix, glob) of size bytes, past max_key_size."""
+    shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+    return KeyTooLarge(
+        f"{what} of {size:,} bytes is over max_key_size ({limit:,} bytes): {shown}", size, limit
+    )
 
-    __slots__ = ("data_glob", "namespace", "ns", "stats_key", "tag_glob")
+
+class KeySpace:
+    """Turns application keys into full Redis keys for one namespace.
+
+    With max_key_size, a key, tag, prefix or glob longer than that many bytes (UTF-8, the
+    namespace not counted) is a KeyTooLarge before any Redis key is made of it.
+    """
+
+    __slots__ = (
+        "data_glob",
+        "max_full",
+        "max_key_size",
+        "namespace",
+        "ns",
+        "stats_key",
+        "tag_glob",
+    )
 
     #: Whether keys are full Redis keys outside any namespace (RawKeySpace).
     raw = False
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, max_key_size: int | None = None) -> None:
         self.namespace = check_namespace(namespace)
         self.ns = namespace.encode() + b":"
         self.stats_key = namespace.encode() + b"#stats"
         self.data_glob = escape_glob(self.ns) + b"*"
         self.tag_glob = escape_glob(namespace.encode()) + b"#tag:*"
+        self.max_key_size = sys.maxsize if max_key_size is None else max_key_size
+        #: The longest full key: one comparison on the hot path, after the key is encoded.
+        self.max_full = self.max_key_size + len(self.ns)
+
+    def refuse(self, full: bytes, key: Key) -> KeyTooLarge:
+        """The error for a full key past max_full (made of key)."""
+        return too_large("key", key, len(full) - len(self.ns), self.max_key_size)
+
+    def check(self, name: bytes, what: str) -> bytes:
+        """name (a tag, prefix or glob, as bytes) if it is within max_key_size."""
+        if len(name) > self.max_key_size:
+            raise too_large(what, name, len(name), self.max_key_size)
+        return name
+
+    def check_many(self, keys: Sequence[Key]) -> None:
+        """KeyTooLarge if any of keys is longer than max_key_size."""
+        limit = self.max_key_size
+        try:
+            # One C-level pass for the common case, str keys: UTF-8 takes at most 4 bytes a
+            # character, so keys of fewer characters in all than a quarter of the limit fit.
+            if len("".join(keys)) * 4 <= limit:  # type: ignore[arg-type]
+                return
+        except TypeError:  # a bytes key among them
+            pass
+        for key in keys:
+            raw = to_bytes(key)
+            if len(raw) > limit:
+                raise too_large("key", key, len(raw), limit)
 
     @property
     def where(self) -> str:
@@ -158,11 +227,10 @@ class KeySpace:
 
     def full(self, key: Key) -> bytes:
         """The Redis key of an application key."""
-        return self.ns + (key if isinstance(key, bytes) else to_bytes(key))
-
-    def full_many(self, keys: Sequence[Key]) -> list[bytes]:
-        """Redis keys of application keys."""
-        return prefixed(self.ns, keys)
+        full = self.ns + (key if isinstance(key, bytes) else to_bytes(key))
+        if len(full) > self.max_full:
+            raise self.refuse(full, key)
+        return full
 
     def app(self, full: bytes) -> bytes:
         """The application key of a full Redis key."""
@@ -170,24 +238,25 @@ class KeySpace:
 
     def glob(self, pattern: Key) -> bytes:
         """A Redis MATCH glob for an application-level glob (not escaped: it is a pattern)."""
-        return escape_glob(self.ns) + to_bytes(pattern)
+        return escape_glob(self.ns) + self.check(to_bytes(pattern), "glob")
 
     def prefix_globs(self, prefix: Key) -> tuple[bytes, bytes]:
         """Globs for a prefix: the key equal to it, and keys below it."""
-        exact, below = prefix_globs(to_bytes(prefix))
+        exact, below = prefix_globs(self.check(to_bytes(prefix), "prefix"))
         base = escape_glob(self.ns)
         return base + exact, base + below
 
     def prefix_selection(self, prefix: Key) -> tuple[bytes, bytes]:
         """For a prefix: the full key equal to it, and the glob of the keys below it."""
-        raw = to_bytes(prefix).rstrip(b":")
+        raw = self.check(to_bytes(prefix), "prefix").rstrip(b":")
         if not raw:
             raise ConfigError("an empty prefix would select every key; name a prefix")
         return self.ns + raw, escape_glob(self.ns) + escape_glob(raw) + b":*"
 
     def tag(self, tag: str) -> bytes:
         """The bookkeeping key of a tag; the braces keep it in one cluster slot."""
-        return self.namespace.encode() + b"#tag:{" + tag.encode("utf-8", "surrogateescape") + b"}"
+        name = self.check(tag.encode("utf-8", "surrogateescape"), "tag")
+        return self.namespace.encode() + b"#tag:{" + name + b"}"
 
     def tag_name(self, tag_key: bytes) -> str:
         """The tag a bookkeeping key belongs to, for display (see display_name: a tag set
@@ -214,6 +283,7 @@ class RawKeySpace(KeySpace):
         self.data_glob = b"*"
         # '[]' is an empty set: a glob that matches no key (tags live inside a namespace).
         self.tag_glob = b"[]"
+        self.max_key_size = self.max_full = sys.maxsize
 
     @property
     def where(self) -> str:

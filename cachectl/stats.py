@@ -9,9 +9,20 @@ deltas so the hash is the merge of all of them:
     near_invalidations:<prefix>  invalidations a process's near cache received for keys of
                                the prefix (every process tracking the namespace receives each)
     near_evictions:<prefix>    entries of the prefix a near cache evicted to stay in bounds
+                               (the three near kinds from layout 3 on)
     lat:<prefix>:<bucket>      calls whose latency fell in <bucket> (see bucket_of)
     prefix:<prefix>            1: the prefix holds one of the MAX_PREFIXES places
     #prefixes                  how many places are taken
+
+Namespace-wide fields, from layout 2 on (a reader that knows no layout skips them):
+
+    #layout      3: the highest layout a publisher has written (kept, never added up)
+    #opened      times a process's breaker opened
+    #owed        invalidations queued as owed to Redis while it was out (keys, globs, tags)
+    #owed_all    times a process's owed invalidations overflowed pending_max or
+                 pending_max_bytes and became the whole namespace
+
+A counter at 0 is not written, so without '#layout' these are unknown rather than 0.
 
 Near caches (docs/near-cache.md) also publish, each process its own, a snapshot of what they
 hold, in a sorted set of their own at '<namespace>#near': one member per process,
@@ -70,6 +81,10 @@ MAX_BUCKET = 959
 #: Bookkeeping fields of the published hash.
 PLACES_FIELD = b"#prefixes"
 PLACE_KIND = b"prefix"
+#: The layout this version publishes, and its namespace-wide counters (see the docstring).
+LAYOUT = 3
+LAYOUT_FIELD = b"#layout"
+NAMESPACE_COUNTERS = {b"#opened": "opened", b"#owed": "owed", b"#owed_all": "owed_all"}
 #: What a backend reads when the stats key is not a hash: a field no reader can use.
 NOT_A_HASH = b"#not-a-hash"
 #: A delta a process publishes: field name (the layout above) -> amount to add.
@@ -165,6 +180,9 @@ class StatsRecorder:
 
     def __init__(self) -> None:
         self.prefixes: dict[str, Counters] = {}
+        #: Namespace-wide counters (see NAMESPACE_COUNTERS): breaker openings, owed
+        #: invalidations queued, and overflows of them into the whole namespace.
+        self.opened = self.owed = self.owed_all = 0
         self._published: dict[bytes, int] = {}
         # Publishers of several faces (a Cache and an AsyncCache) may share one recorder.
         self._lock = threading.Lock()
@@ -197,21 +215,31 @@ class StatsRecorder:
                     out[name.encode() + b":" + p] = value
             for index, count in list(c.latency.items()):
                 out[b"lat:" + p + b":" + str(index).encode()] = count
+        for field_name, attribute in NAMESPACE_COUNTERS.items():
+            total = getattr(self, attribute)
+            if total:
+                out[field_name] = total
         return out
 
     def take_delta(self) -> dict[bytes, int]:
-        """What changed since the last take_delta; call restore_delta if publishing fails."""
+        """What changed since the last take_delta (with the layout it follows, whenever
+        something did); call restore_delta if publishing fails."""
         with self._lock:
             current = self.fields()
             delta = {k: v - self._published.get(k, 0) for k, v in current.items()}
             self._published = current
-        return {k: v for k, v in delta.items() if v}
+        changed = {k: v for k, v in delta.items() if v}
+        if changed:
+            # Each publish says so: the hash may have expired since this process last did.
+            changed[LAYOUT_FIELD] = LAYOUT
+        return changed
 
     def restore_delta(self, delta: Mapping[bytes, int]) -> None:
         """Forget that delta was published, so the next take_delta includes it again."""
         with self._lock:
             for key, value in delta.items():
-                self._published[key] = self._published.get(key, 0) - value
+                if key != LAYOUT_FIELD:
+                    self._published[key] = self._published.get(key, 0) - value
 
     def snapshot(self) -> CacheStats:
         """This process's figures."""
@@ -321,10 +349,20 @@ class NearStats:
 
 @dataclass(frozen=True, slots=True)
 class CacheStats:
-    """Per-prefix figures and their total; skipped counts published fields that were unusable."""
+    """Per-prefix figures and their total; skipped counts published fields that were unusable.
+
+    opened, owed and owed_all are the namespace-wide counters (see the layout above): breaker
+    openings, invalidations queued as owed while Redis was out, and times those overflowed into
+    the whole namespace; layout is the highest layout a publisher declared (0: none did, so
+    those three are unknown rather than 0).
+    """
 
     prefixes: Mapping[str, PrefixStats]
     skipped: int = 0
+    opened: int = 0
+    owed: int = 0
+    owed_all: int = 0
+    layout: int = 0
     #: The process's near cache (cache.stats() only; None when near_cache is off).
     near: NearStats | None = None
 
@@ -354,8 +392,17 @@ class CacheStats:
         figures of the others are added to OTHER.
         """
         raw: dict[str, dict[str, Any]] = {}
+        wide: dict[str, Any] = {}  # opened, owed, owed_all, layout: ints
         skipped = 0
         for key, value in fields.items():
+            name = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+            if name == LAYOUT_FIELD or name in NAMESPACE_COUNTERS:
+                count = _count(value)
+                if count is None:
+                    skipped += 1
+                else:
+                    wide[NAMESPACE_COUNTERS.get(name, "layout")] = count
+                continue
             parsed = _parse_field(key, value)
             if parsed is None:
                 skipped += 1
@@ -371,7 +418,7 @@ class CacheStats:
             else:
                 lat = figures.setdefault("latency", {})
                 lat[bucket] = lat.get(bucket, 0) + count
-        return cls({p: PrefixStats(p, **v) for p, v in sorted(raw.items())}, skipped)
+        return cls({p: PrefixStats(p, **v) for p, v in sorted(raw.items())}, skipped, **wide)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -379,8 +426,20 @@ class CacheStats:
             "prefixes": [p.to_dict() for p in self.prefixes.values()],
             "total": self.total.to_dict(),
             "skipped_fields": self.skipped,
+            "opened": self.opened,
+            "owed": self.owed,
+            "owed_all": self.owed_all,
+            "layout": self.layout,
             "near": None if self.near is None else self.near.to_dict(),
         }
+
+
+def _count(value: bytes | int | str) -> int | None:
+    """A published count: an integer from 0 to 2**63-1, else None."""
+    if isinstance(value, int):
+        return value if 0 <= value <= _MAX_COUNT else None
+    data = value.encode() if isinstance(value, str) else value
+    return int(data) if _INTEGER.fullmatch(data) and int(data) <= _MAX_COUNT else None
 
 
 def _parse_field(
@@ -391,11 +450,7 @@ def _parse_field(
     name = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
     if len(name) > MAX_PREFIX_BYTES + 32:
         return None
-    if isinstance(value, int):
-        count: int | None = value if 0 <= value <= _MAX_COUNT else None
-    else:
-        data = value.encode() if isinstance(value, str) else value
-        count = int(data) if _INTEGER.fullmatch(data) and int(data) <= _MAX_COUNT else None
+    count = _count(value)
     if name == PLACES_FIELD:
         return ("", "", None, 0) if count is not None else None
     kind, colon, rest = name.partition(b":")
@@ -436,6 +491,12 @@ def add_fields(
     places = stored.get(PLACES_FIELD, 0)
     other = OTHER.encode()
     for name, value in delta.items():
+        if name.startswith(b"#"):  # namespace-wide: no prefix, no place
+            if name == LAYOUT_FIELD:
+                stored[name] = max(stored.get(name, 0), value)
+            else:
+                stored[name] = stored.get(name, 0) + value
+            continue
         kind, prefix, rest = split_field(name)
         if len(prefix) > MAX_PREFIX_BYTES:
             prefix = other

@@ -31,7 +31,7 @@ import pytest
 
 from cachectl.cache import MISS, AsyncCache, Cache
 from cachectl.codec import MAX_COUNTER
-from cachectl.errors import SerializationError, ValueTooLarge
+from cachectl.errors import BackendUnavailable, KeyTooLarge, SerializationError, ValueTooLarge
 
 #: Generous timeouts: a slow reply on a busy machine must not send a test to the fallback.
 PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
@@ -41,6 +41,35 @@ PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_
 SMALL = 1024
 BIG = hashlib.shake_256(b"cachectl").digest(4 * SMALL)
 BIG_COMPRESSIBLE = "x" * (4 * SMALL)
+
+#: max_key_size of the caches the key size tests make, and a key one byte over it (in UTF-8:
+#: 'é' is two bytes, so a key's length in characters is not what counts).
+KEY_LIMIT = 64
+LONG_KEY = "k:" + "é" * (KEY_LIMIT // 2 - 1) + "x"
+
+#: Every call that takes a key, tag, prefix or glob, given the one that is too long.
+KEYED_CALLS: dict[str, Callable[[Face, str], Any]] = {
+    "get": lambda c, k: c.get(k),
+    "get_many": lambda c, k: c.get_many(["ok:1", k]),
+    "set": lambda c, k: c.set(k, 1),
+    "set_many": lambda c, k: c.set_many({"ok:1": 1, k: 2}),
+    "add": lambda c, k: c.add(k, 1),
+    "delete": lambda c, k: c.delete("ok:1", k),
+    "delete_many": lambda c, k: c.delete_many(["ok:1", k]),
+    "incr": lambda c, k: c.incr(k),
+    "decr": lambda c, k: c.decr(k),
+    "touch": lambda c, k: c.touch(k, 10),
+    "ttl": lambda c, k: c.ttl(k),
+    "has": lambda c, k: c.has(k),
+    "get_or_set": lambda c, k: c.get_or_set(k, 1),
+    "invalidate_prefix": lambda c, k: c.invalidate_prefix(k),
+    "invalidate_pattern": lambda c, k: c.invalidate_pattern(k),
+    "invalidate_tag": lambda c, k: c.invalidate_tag("ok", k),
+    "set with a tag": lambda c, k: c.set("ok:1", 1, tags=("ok", k)),
+    "add with a tag": lambda c, k: c.add("ok:1", 1, tags=(k,)),
+    "get_or_set with a tag": lambda c, k: c.get_or_set("ok:1", 1, tags=(k,)),
+    "set_many with a tag": lambda c, k: c.set_many({"ok:1": 1}, tags=(k,)),
+}
 
 #: The faces each test runs on: sync or async, with the breaker closed or held open.
 FACES = ("sync", "async", "sync-open", "async-open")
@@ -127,6 +156,9 @@ class CacheConformance:
             options = {**cache_options, **overrides}
             if kind.endswith("-open"):
                 options["recovery_interval"] = 3600.0  # no probe during the test
+                # The fallback's counting (lossy, opted in) is what these faces test of incr;
+                # without it, incr raises (test_incr_is_never_counted_where_it_would_be_lost).
+                options.setdefault("fallback_counters", True)
             face: Face
             if kind.startswith("async"):
                 loop = asyncio.new_event_loop()
@@ -269,6 +301,21 @@ class CacheConformance:
             c.incr("n")
         assert c.get("n") == MAX_COUNTER
         assert c.decr("n") == MAX_COUNTER - 1
+
+    def test_incr_is_never_counted_where_it_would_be_lost(
+        self, make_face: Callable[..., Face], cache_namespace: str
+    ) -> None:
+        # While the breaker is open the fallback would count from what it holds, and its count
+        # is deleted once Redis is back: incr says it could not count instead.
+        c = make_face(cache_namespace, fallback_counters=False, recovery_interval=3600.0)
+        c.set("n", 1)
+        c.cache.breaker.trip()
+        with pytest.raises(BackendUnavailable, match="fallback_counters"):
+            c.incr("n")
+        with pytest.raises(BackendUnavailable):
+            c.decr("n", 2)
+        with pytest.raises(BackendUnavailable):
+            c.incr("absent")
 
     @pytest.mark.parametrize("delta", [1.5, "1", True, None], ids=repr)
     def test_incr_takes_an_int(self, c: Face, delta: Any) -> None:
@@ -462,6 +509,69 @@ class CacheConformance:
         assert small.get_or_set("g:1", lambda: BIG) == BIG
         assert not small.has("g:1")
         assert small.stats()["g"].errors == 1
+
+    # -- keys over max_key_size -----------------------------------------------------------------
+    # Refused on every call before anything is sent or remembered: nothing written, nothing
+    # owed to Redis, nothing counted.
+
+    @pytest.fixture
+    def short_keys(self, make_face: Callable[..., Face], cache_namespace: str) -> Face:
+        """A cache of this test's face whose max_key_size is KEY_LIMIT bytes."""
+        return make_face(cache_namespace, max_key_size=KEY_LIMIT)
+
+    @pytest.mark.parametrize("call", list(KEYED_CALLS))
+    def test_a_key_over_max_key_size_is_refused_before_anything_is_done(
+        self, short_keys: Face, call: str
+    ) -> None:
+        c = short_keys
+        c.set("ok:1", "before", tags=("ok",))
+        before, owed = c.stats(), c.cache.pending.owed()
+        assert len(LONG_KEY.encode()) == KEY_LIMIT + 1
+        with pytest.raises(KeyTooLarge, match="max_key_size") as refused:
+            KEYED_CALLS[call](c, LONG_KEY)
+        assert (refused.value.size, refused.value.limit) == (KEY_LIMIT + 1, KEY_LIMIT)
+        assert isinstance(refused.value, ValueError)
+        assert c.get("ok:1") == "before"  # set_many and delete did not get halfway
+        assert c.cache.pending.owed() == owed  # nothing more owed to Redis
+        assert c.stats().prefixes.keys() == before.prefixes.keys()
+        assert c.get_many(["ok:1"]) == {"ok:1": "before"}
+
+    def test_a_key_at_max_key_size_is_taken(self, short_keys: Face) -> None:
+        at_limit = LONG_KEY[:-1]
+        assert len(at_limit.encode()) == KEY_LIMIT
+        short_keys.set(at_limit, 1, tags=("é" * (KEY_LIMIT // 2),))
+        assert short_keys.get_many([at_limit]) == {at_limit: 1}
+        assert short_keys.incr(at_limit) == 2
+        assert short_keys.invalidate_tag("é" * (KEY_LIMIT // 2)) == 1
+        short_keys.set(at_limit.encode(), 3)  # bytes keys count their own bytes
+        assert short_keys.get(at_limit.encode()) == 3
+        with pytest.raises(KeyTooLarge):
+            short_keys.get(LONG_KEY.encode())
+
+    def test_a_decorated_function_whose_key_is_too_long_raises(self, short_keys: Face) -> None:
+        calls: list[str] = []
+        if isinstance(short_keys.cache, AsyncCache):
+
+            @short_keys.cache.cached(ttl=60, prefix="r", key="{name}")
+            async def report_async(name: str) -> str:
+                calls.append(name)
+                return name
+
+            def report(name: str) -> Any:
+                assert short_keys.loop is not None
+                return short_keys.loop.run_until_complete(report_async(name))
+
+        else:
+
+            @short_keys.cache.cached(ttl=60, prefix="r", key="{name}")
+            def report(name: str) -> str:
+                calls.append(name)
+                return name
+
+        assert report("short") == "short"
+        with pytest.raises(KeyTooLarge):
+            report("x" * KEY_LIMIT)
+        assert calls == ["short"]  # refused before the function ran
 
     def test_a_decorated_result_too_large_is_returned_and_not_cached(self, small: Face) -> None:
         calls: list[int] = []

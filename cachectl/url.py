@@ -24,13 +24,27 @@ from urllib.parse import unquote
 
 from cachectl.errors import ConfigError
 
-SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "memory")
+SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "redis+cluster",
+    "rediss+cluster",
+    "redis+sentinel",
+    "rediss+sentinel",
+    "memory",
+)
+#: The port of a Sentinel written without one.
+SENTINEL_PORT = 26379
 REDACTED = "***"
 
 _HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
 _DIGITS = re.compile(r"[0-9]+")
 _DB_PATH = re.compile(r"/[0-9]+")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: A Sentinel service (master) name: SENTINEL MONITOR takes any word, but one that needs quoting
+#: in a URL path has no place in one.
+_SERVICE = re.compile(r"[A-Za-z0-9_.-]+")
 #: Characters no URL may hold raw: spaces and control characters (a parser drops or splits
 #: at some of them, and they would reach a terminal in a message).
 _UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f]")
@@ -48,11 +62,24 @@ class RedisURL:
     db: int
     path: str = ""
     options: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Sentinel only: every Sentinel's (host, port), and the service (master) name.
+    sentinels: tuple[tuple[str, int], ...] = ()
+    service: str = ""
 
     @property
     def cluster(self) -> bool:
         """Whether the scheme asks for Redis Cluster."""
         return self.scheme.endswith("+cluster")
+
+    @property
+    def sentinel(self) -> bool:
+        """Whether the primary is found by asking Redis Sentinel."""
+        return self.scheme.endswith("+sentinel")
+
+    @property
+    def node_options(self) -> dict[str, Any]:
+        """The query options of the data nodes' connections (not the Sentinels' own)."""
+        return {k: v for k, v in self.options.items() if k not in SENTINEL_OPTIONS}
 
     @property
     def tls(self) -> bool:
@@ -166,7 +193,8 @@ class _Checker:
     def __init__(self, url: str, scheme: str) -> None:
         self.url = url
         self.scheme = scheme
-        self.base = scheme.removesuffix("+cluster")
+        self.base = scheme.removesuffix("+cluster").removesuffix("+sentinel")
+        self.sentinel = scheme.endswith("+sentinel")
 
     def fail(self, reason: str) -> ConfigError:
         return ConfigError(f"invalid URL {_redact(self.url, exact=False)}: {reason}")
@@ -195,6 +223,8 @@ class _Checker:
             raise self.fail("an '@' with no user name or password before it")
         if userinfo.partition(":")[2] and "password" in options:
             raise self.fail("a password both in the user info and in the query")
+        if self.sentinel:
+            return self.check_sentinel(hostport, path, options)
         if self.base == "unix":
             host, port, db = "", 0, options.get("db", 0)
             if hostport:
@@ -208,7 +238,31 @@ class _Checker:
         self.agree_with_redis_py(parsed)
         return parsed
 
-    def host_port(self, hostport: str) -> tuple[str, int]:
+    def check_sentinel(self, hostports: str, path: str, options: dict[str, Any]) -> RedisURL:
+        """redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]."""
+        sentinels = tuple(self.host_port(part, SENTINEL_PORT) for part in hostports.split(","))
+        if len(set(sentinels)) != len(sentinels):
+            raise self.fail("a Sentinel is named twice")
+        service, _, db_part = path.removeprefix("/").partition("/")
+        if not service:
+            raise self.fail(
+                "no service name: write redis+sentinel://host:26379[,host:port...]/mymaster[/db]"
+            )
+        if not _SERVICE.fullmatch(service):
+            raise self.fail(
+                f"the service name {unquote(service)!r} may hold only letters, digits, '_', '.' "
+                "and '-'"
+            )
+        if db_part and not _DIGITS.fullmatch(db_part):
+            raise self.fail("after the service name, only a database number (.../mymaster/0)")
+        db = self.db(f"/{db_part}" if db_part else "", options)
+        host, port = sentinels[0]
+        parsed = RedisURL(self.scheme, host, port, db, "", options, sentinels, service)
+        # redis-py reads no Sentinel URL; what it reads of the data nodes' URL must agree.
+        self.agree_with_redis_py(parsed, node_url(parsed, self.url))
+        return parsed
+
+    def host_port(self, hostport: str, default_port: int = 6379) -> tuple[str, int]:
         if hostport.startswith("["):
             inside, bracket, after = hostport[1:].partition("]")
             if not bracket:
@@ -226,11 +280,15 @@ class _Checker:
             if ":" in port_part:
                 raise self.fail("an IPv6 address must be written in brackets: redis://[::1]:6379")
             if not host:
-                raise self.fail("no host (write redis://localhost:6379/0)")
+                raise self.fail(
+                    "no host (write redis://localhost:6379/0)"
+                    if not self.sentinel
+                    else "a Sentinel without a host (write host:port,host:port)"
+                )
             if not _HOST.fullmatch(host):
                 raise self.fail(f"{host!r} is not a host name or address")
         if not after:
-            return host, 6379
+            return host, default_port
         port_text = after[1:]
         if not _DIGITS.fullmatch(port_text):
             raise self.fail(f"the port {port_text!r} is not a number")
@@ -281,6 +339,8 @@ class _Checker:
                 raise self.fail(f"the option {name} is given twice")
             if name.startswith("ssl_") and self.base != "rediss":
                 raise self.fail(f"{name} applies to rediss:// (TLS) URLs only")
+            if name in SENTINEL_OPTIONS and not self.sentinel:
+                raise self.fail(f"{name} applies to redis+sentinel:// URLs only")
             value = unquote(raw_value)
             if not value:
                 raise self.fail(f"the option {name} is empty")
@@ -292,11 +352,12 @@ class _Checker:
                 raise self.fail(f"{name} must be {expected}{shown}") from None
         return options
 
-    def agree_with_redis_py(self, parsed: RedisURL) -> None:
+    def agree_with_redis_py(self, parsed: RedisURL, plain: str | None = None) -> None:
         """Last guard: redis-py reads the same host, port and database, or the URL is refused."""
         from redis.connection import parse_url as redis_parse_url
 
-        plain = self.url.replace("+cluster://", "://", 1)
+        if plain is None:
+            plain = self.url.replace("+cluster://", "://", 1)
         try:
             read: dict[str, Any] = redis_parse_url(plain)  # type: ignore[no-untyped-call]
         except (TypeError, ValueError):
@@ -313,6 +374,24 @@ class _Checker:
             raise self.fail(
                 "redis-py would read it differently (percent-encode special characters)"
             )
+
+
+def node_url(parsed: RedisURL, url: str) -> str:
+    """For a Sentinel URL: the URL redis-py reads the data nodes' options from (user, password,
+    database, TLS and socket options), on the first Sentinel's address, which the primary's
+    replaces once Sentinel names it."""
+    rest = url.partition("://")[2]
+    end = min((i for i in (rest.find(c) for c in "/?") if i >= 0), default=len(rest))
+    userinfo, at, _ = rest[:end].rpartition("@")
+    query = rest[end:].partition("?")[2]
+    items = [
+        i for i in query.split("&") if i and unquote(i.partition("=")[0]) not in SENTINEL_OPTIONS
+    ]
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    tail = f"?{'&'.join(items)}" if items else ""
+    return (
+        f"{parsed.scheme.partition('+')[0]}://{userinfo}{at}{host}:{parsed.port}/{parsed.db}{tail}"
+    )
 
 
 # -- the query options redis-py reads -----------------------------------------------------------
@@ -430,6 +509,14 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "ssl_password": (_text, "text"),
     "ssl_ciphers": (_text, "an OpenSSL cipher list"),
 }
+
+#: Options of a Sentinel URL only: how to log in to the Sentinels themselves (the user info
+#: and password= are the data nodes'). Sentinel's own ACL user is optional, its password too.
+SENTINEL_OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "sentinel_username": (_text, "text"),
+    "sentinel_password": (_text, "text"),
+}
+OPTIONS.update(SENTINEL_OPTIONS)
 
 #: Options redis-py would take from a URL but that cannot work here, and why.
 REFUSED = {

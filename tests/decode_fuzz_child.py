@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from cachectl.codec import MAGIC, PLAIN_HEADER, VERSION, Codec
 from cachectl.errors import DecodeError
-from cachectl.ops.inspect import decode as inspect_decode
+from cachectl.ops.decode import decode as inspect_decode
 
 LIMIT = 1 << 20  # max_value_size in this run
 EXT = {"tuple": 6, "set": 5, "frozenset": 7, "timedelta": 9, "unknown": 42}

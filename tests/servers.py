@@ -8,6 +8,10 @@ hook as a backstop, and on Linux by the kernel if the test process dies without 
 When ``redis-server`` (or ``redis-cli`` for the cluster) is not on PATH, starting a server skips
 the requesting test, unless ``CACHECTL_REQUIRE_REDIS`` is set (``.ci/run`` sets it), in which case
 it fails, so that CI can never go green by silently skipping every Redis test.
+
+``CACHECTL_REDIS_SERVER`` names another server binary (a newer Redis, Valkey) for every server
+started here but the Sentinels, so that the same tests run against each server of the matrix
+(``.ci/run``); ``server_name()`` says which one runs.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import datetime
+import ipaddress
 import os
 import shlex
 import shutil
@@ -29,12 +35,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import pytest
 import redis
 import redis.cluster
 
-__all__ = ["RedisCluster", "RedisServer", "RedisServerError", "free_port", "require_binary"]
+__all__ = [
+    "Certificates",
+    "RedisCluster",
+    "RedisServer",
+    "RedisServerError",
+    "SentinelGroup",
+    "TlsRedisServer",
+    "free_port",
+    "require_binary",
+    "server_binary",
+]
 
 HOST = "127.0.0.1"
 CLUSTER_SLOTS = 16384
@@ -70,6 +87,27 @@ def require_binary(name: str) -> str:
             pytest.fail(f"{reason}; CACHECTL_REQUIRE_REDIS is set", pytrace=False)
         pytest.skip(reason)
     return path
+
+
+def server_binary() -> str:
+    """The redis-server to run: CACHECTL_REDIS_SERVER when set (it must exist), else PATH's."""
+    chosen = os.environ.get("CACHECTL_REDIS_SERVER")
+    if not chosen:
+        return require_binary("redis-server")
+    if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
+        pytest.fail(f"CACHECTL_REDIS_SERVER={chosen} is not an executable file", pytrace=False)
+    return chosen
+
+
+def server_name() -> str:
+    """What the server binary says it is: 'redis 7.0.15', 'valkey 8.1.8'."""
+    out = subprocess.run(
+        [server_binary(), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    # "Redis server v=7.0.15 ..." / "Valkey server v=8.1.8 ..."
+    words = out.split()
+    version = next((w[2:] for w in words if w.startswith("v=")), "?")
+    return f"{words[0].lower() if words else '?'} {version}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +253,7 @@ class RedisServer:
         """Start redis-server and wait until it answers PING; return self."""
         if self.running:
             return self
-        binary = require_binary("redis-server")
+        binary = self._binary()
         # A kernel-chosen port can be taken by someone else before redis binds it; retry with a
         # fresh one unless the caller (or restart) pinned the port.
         attempts = 1 if self._fixed_port else 3
@@ -284,6 +322,9 @@ class RedisServer:
         return f"<RedisServer {HOST}:{self._port or '?'} {state}>"
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _binary(self) -> str:
+        return server_binary()
 
     def _workdir(self) -> Path:
         if self._dir is None:
@@ -367,6 +408,163 @@ class RedisServer:
 
 
 # ---------------------------------------------------------------------------------------------
+# TLS: certificates made here, and a server that speaks only TLS
+# ---------------------------------------------------------------------------------------------
+
+
+class Certificates:
+    """PEM files in ``directory``: a CA; signed by it, a server certificate for localhost,
+    127.0.0.1 and ::1, one for another host only ('elsewhere'), and a client certificate; and
+    a second CA ('other-ca') that signed only a client certificate ('stranger')."""
+
+    def __init__(self, directory: Path) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        self.directory = directory
+        now = datetime.datetime.now(datetime.UTC)
+
+        def name(common: str) -> x509.Name:
+            return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+        def write(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+            (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            (directory / f"{stem}.key").write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+
+        def issue(
+            subject: str,
+            key: ec.EllipticCurvePrivateKey,
+            issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+            usage: x509.ObjectIdentifier | None = None,
+        ) -> x509.Certificate:
+            builder = (
+                x509.CertificateBuilder()
+                .subject_name(name(subject))
+                .issuer_name(issuer[0] if issuer else name(subject))
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=2))
+                .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
+            )
+            if usage is not None:
+                # A server is a client too: of its replicas' and cluster peers' links.
+                usages = [usage, ExtendedKeyUsageOID.CLIENT_AUTH]
+                builder = builder.add_extension(x509.ExtendedKeyUsage(list(set(usages))), False)
+                if usage == ExtendedKeyUsageOID.SERVER_AUTH:
+                    names: list[x509.GeneralName] = (
+                        [x509.DNSName("cache.elsewhere.example")]
+                        if subject.endswith("elsewhere")
+                        else [
+                            x509.DNSName("localhost"),
+                            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                            x509.IPAddress(ipaddress.ip_address("::1")),
+                        ]
+                    )
+                    builder = builder.add_extension(x509.SubjectAlternativeName(names), False)
+            return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = issue("cachectl test CA", ca_key, None)
+        write("ca", ca, ca_key)
+        for stem, usage in (
+            ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+            ("elsewhere", ExtendedKeyUsageOID.SERVER_AUTH),
+            ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+        ):
+            key = ec.generate_private_key(ec.SECP256R1())
+            write(stem, issue(f"cachectl test {stem}", key, (ca.subject, ca_key), usage), key)
+        other_key = ec.generate_private_key(ec.SECP256R1())
+        other = issue("another CA", other_key, None)
+        write("other-ca", other, other_key)
+        stranger_key = ec.generate_private_key(ec.SECP256R1())
+        stranger = issue(
+            "a stranger", stranger_key, (other.subject, other_key), ExtendedKeyUsageOID.CLIENT_AUTH
+        )
+        write("stranger", stranger, stranger_key)
+
+    def path(self, stem: str) -> str:
+        """The PEM file of a certificate ('ca', 'server', 'client', 'other-ca') or key ('.key')."""
+        return str(self.directory / (stem if "." in stem else f"{stem}.crt"))
+
+    def query(self, *, client_cert: bool = True, ca: str = "ca", client: str = "client") -> str:
+        """The ssl_ query options of a rediss:// URL trusting ``ca``, with a client cert."""
+        options = {"ssl_ca_certs": self.path(ca)}
+        if client_cert:
+            options |= {
+                "ssl_certfile": self.path(client),
+                "ssl_keyfile": self.path(f"{client}.key"),
+            }
+        return "&".join(f"{k}={quote(v, safe='/')}" for k, v in options.items())
+
+    def server_args(self, auth_clients: str = "yes", server: str = "server") -> list[str]:
+        """redis-server's TLS options (clients must show a certificate unless auth_clients)."""
+        return [
+            *("--tls-cert-file", self.path(server)),
+            *("--tls-key-file", self.path(f"{server}.key")),
+            *("--tls-ca-cert-file", self.path("ca")),
+            *("--tls-auth-clients", auth_clients),
+        ]
+
+    def client_options(self) -> dict[str, Any]:
+        """redis-py's keyword options for a client of the test servers."""
+        return {
+            "ssl": True,
+            "ssl_ca_certs": self.path("ca"),
+            "ssl_certfile": self.path("client"),
+            "ssl_keyfile": self.path("client.key"),
+            "ssl_check_hostname": False,
+        }
+
+
+class TlsRedisServer(RedisServer):
+    """A redis-server that listens only with TLS (``--port 0 --tls-port P``)."""
+
+    def __init__(
+        self,
+        certs: Certificates,
+        extra_args: Sequence[str] = (),
+        *,
+        auth_clients: str = "yes",
+        server: str = "server",
+    ) -> None:
+        super().__init__([*certs.server_args(auth_clients, server), *extra_args])
+        self.certs = certs
+
+    @property
+    def url(self) -> str:
+        """``rediss://localhost:PORT/0?ssl_ca_certs=...&ssl_certfile=...&ssl_keyfile=...``."""
+        return f"rediss://localhost:{self.port}/0?{self.certs.query()}"
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        return super().client(**{**self.certs.client_options(), **kwargs})
+
+    def start(self) -> Self:
+        """Start as RedisServer does; skip the test on a server built without TLS."""
+        try:
+            return super().start()
+        except RedisServerError as exc:
+            # A build without TLS takes --tls-port and then has no port to listen on.
+            if "not listen anywhere" in str(exc) or "Failed finding TLS support" in str(exc):
+                pytest.skip(f"{server_name()} was built without TLS")
+            raise
+
+    def _command(self, binary: str) -> list[str]:
+        command = super()._command(binary)
+        at = command.index("--port")
+        command[at : at + 2] = ["--port", "0", "--tls-port", str(self._port)]
+        return command
+
+
+# ---------------------------------------------------------------------------------------------
 # A three-primary cluster
 # ---------------------------------------------------------------------------------------------
 
@@ -374,9 +572,12 @@ class RedisServer:
 class RedisCluster:
     """Three redis-server primaries joined by ``redis-cli --cluster create``, no replicas."""
 
-    def __init__(self, size: int = 3, *, timeout: float = CLUSTER_TIMEOUT) -> None:
+    def __init__(
+        self, size: int = 3, *, timeout: float = CLUSTER_TIMEOUT, tls: Certificates | None = None
+    ) -> None:
         self.size = size
         self.timeout = timeout
+        self.tls = tls
         self.nodes: list[RedisServer] = []
 
     @property
@@ -401,12 +602,19 @@ class RedisCluster:
         if self.nodes:
             return self
         cli = require_binary("redis-cli")
-        require_binary("redis-server")
+        server_binary()
         try:
             for _ in range(self.size):
                 # The bus port is set explicitly: the default (port + 10000) can be above 65535
                 # for a kernel-chosen port, or already taken.
-                node = RedisServer([*CLUSTER_NODE_ARGS, "--cluster-port", str(free_port())])
+                args = [*CLUSTER_NODE_ARGS, "--cluster-port", str(free_port())]
+                node = (
+                    RedisServer(args)
+                    if self.tls is None
+                    else TlsRedisServer(
+                        self.tls, [*args, "--tls-cluster", "yes", "--tls-replication", "yes"]
+                    )
+                )
                 self.nodes.append(node)
                 node.start()
             self._create(cli)
@@ -436,6 +644,8 @@ class RedisCluster:
             "socket_timeout": 5.0,
             "socket_connect_timeout": 2.0,
         }
+        if self.tls is not None:
+            options.update(self.tls.client_options())
         options.update(kwargs)
         return redis.cluster.RedisCluster(**options)
 
@@ -456,6 +666,9 @@ class RedisCluster:
     def _create(self, cli: str) -> None:
         addresses = [f"{HOST}:{port}" for port in self.ports]
         command = [cli, "--cluster", "create", *addresses]
+        if self.tls is not None:
+            command += ["--tls", "--cacert", self.tls.path("ca")]
+            command += ["--cert", self.tls.path("client"), "--key", self.tls.path("client.key")]
         command += ["--cluster-replicas", "0", "--cluster-yes"]
         try:
             result = subprocess.run(
@@ -498,6 +711,238 @@ class RedisCluster:
     def _error(self, what: str, output: str) -> RedisServerError:
         tails = "\n".join(f"--- node {n.port} log tail ---\n{n.log_tail(10)}" for n in self.nodes)
         return RedisServerError(f"redis cluster: {what}\n{output.strip()}\n{tails}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentinel: one primary, one replica, three Sentinels
+# ---------------------------------------------------------------------------------------------
+
+SERVICE = "mymaster"
+#: Low, so that a failover takes about a second (the defaults take 30 s and more).
+DOWN_AFTER_MS = 400
+FAILOVER_TIMEOUT_MS = 2000
+
+
+class RedisSentinel(RedisServer):
+    """One redis-sentinel (Debian's: the matrix's servers need not ship one) watching a primary."""
+
+    def __init__(
+        self,
+        primary_port: int,
+        *,
+        password: str | None = None,
+        auth_pass: str | None = None,
+        known: Sequence[str] = (),
+        tls: Certificates | None = None,
+    ) -> None:
+        super().__init__(port=free_port())
+        self.tls = tls
+        self.myid = os.urandom(20).hex()
+        self.known: tuple[str, ...] = tuple(known)
+        self.primary_port = primary_port
+        self.sentinel_password = password
+        self.auth_pass = auth_pass
+
+    @property
+    def password(self) -> str | None:
+        return self.sentinel_password
+
+    def _binary(self) -> str:
+        return require_binary("redis-sentinel")
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        tls = self.tls.client_options() if self.tls is not None else {}
+        return super().client(**{**tls, **kwargs})
+
+    def _command(self, binary: str) -> list[str]:
+        # Sentinel rewrites its configuration file, so it gets one of its own.
+        tls = self.tls
+        lines = [
+            f"bind {HOST}",
+            f"port {self._port}" if tls is None else f"port 0\ntls-port {self._port}",
+            f"dir {self._workdir()}",
+            "protected-mode no",
+            f"sentinel monitor {SERVICE} {HOST} {self.primary_port} 2",
+            f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
+            f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
+            f"sentinel parallel-syncs {SERVICE} 1",
+        ]
+        if self.auth_pass:
+            lines.append(f"sentinel auth-pass {SERVICE} {self.auth_pass}")
+        # Told of each other and of the replica up front: found by their hello messages, they
+        # take seconds to be known.
+        lines += [f"sentinel myid {self.myid}", *self.known]
+        if self.sentinel_password:
+            lines.append(f"requirepass {self.sentinel_password}")
+        if tls is not None:
+            # TLS to clients, to the data nodes and to the other Sentinels alike.
+            lines += [
+                f"tls-cert-file {tls.path('server')}",
+                f"tls-key-file {tls.path('server.key')}",
+                f"tls-ca-cert-file {tls.path('ca')}",
+                "tls-replication yes",
+            ]
+        config = self._workdir() / "sentinel.conf"
+        if not config.exists():
+            config.write_text("\n".join(lines) + "\n")
+        return [binary, str(config)]
+
+
+class SentinelGroup:
+    """A primary, a replica and three Sentinels on 127.0.0.1, service SERVICE.
+
+    ``password`` protects the data nodes (the replica and the Sentinels are given it);
+    ``sentinel_password`` the Sentinels themselves.
+    """
+
+    def __init__(
+        self,
+        *,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+        sentinels: int = 3,
+        timeout: float = CLUSTER_TIMEOUT,
+        tls: Certificates | None = None,
+    ) -> None:
+        self.tls = tls
+        self.password = password
+        self.sentinel_password = sentinel_password
+        self.size = sentinels
+        self.timeout = timeout
+        self.nodes: list[RedisServer] = []
+        self.sentinels: list[RedisSentinel] = []
+
+    @property
+    def url(self) -> str:
+        """``redis+sentinel://[:pw@]127.0.0.1:S1,...,127.0.0.1:S3/mymaster/0[?sentinel_password=]``."""
+        userinfo = f":{self.password}@" if self.password else ""
+        hosts = ",".join(f"{HOST}:{s.port}" for s in self.sentinels)
+        options = [f"sentinel_password={self.sentinel_password}"] if self.sentinel_password else []
+        if self.tls is not None:
+            options.append(self.tls.query())
+        query = f"?{'&'.join(options)}" if options else ""
+        scheme = "rediss+sentinel" if self.tls is not None else "redis+sentinel"
+        return f"{scheme}://{userinfo}{hosts}/{SERVICE}/0{query}"
+
+    def start(self) -> Self:
+        """Start the primary, its replica (in sync) and the Sentinels (each aware of all)."""
+        if self.nodes:
+            return self
+        args = (
+            ["--requirepass", self.password, "--masterauth", self.password] if self.password else []
+        )
+        # A full sync starts at once, not after the default 5 s wait for more replicas.
+        args += ["--repl-diskless-sync-delay", "0"]
+        try:
+            primary = self._node(args)
+            self.nodes.append(primary)
+            primary.start()
+            replica = self._node([*args, "--replicaof", HOST, str(primary.port)])
+            self.nodes.append(replica)
+            replica.start()
+            self._wait(
+                lambda: self._info(replica).get("master_link_status") == "up", "replica sync"
+            )
+            self.sentinels = [
+                RedisSentinel(
+                    primary.port,
+                    password=self.sentinel_password,
+                    auth_pass=self.password,
+                    tls=self.tls,
+                )
+                for _ in range(self.size)
+            ]
+            for sentinel in self.sentinels:
+                sentinel.known = (
+                    f"sentinel known-replica {SERVICE} {HOST} {replica.port}",
+                    *(
+                        f"sentinel known-sentinel {SERVICE} {HOST} {other.port} {other.myid}"
+                        for other in self.sentinels
+                        if other is not sentinel
+                    ),
+                )
+                sentinel.start()
+            self._wait(self._sentinels_ready, "Sentinels to find each other and the replica")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every Sentinel and node; idempotent."""
+        for server in [*self.sentinels, *self.nodes]:
+            server.stop()
+        self.sentinels, self.nodes = [], []
+
+    def primary_port(self) -> int:
+        """The primary's port as the first answering Sentinel says."""
+        for sentinel in self.sentinels:
+            if not sentinel.running:
+                continue
+            with contextlib.suppress(redis.RedisError), sentinel.client() as client:
+                _host, port = client.execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", SERVICE)
+                return int(port)
+        raise RedisServerError("no Sentinel answers")
+
+    def node_url(self, port: int) -> str:
+        """A plain URL straight to this group's data node on port (TLS and password kept)."""
+        userinfo = f":{self.password}@" if self.password else ""
+        if self.tls is None:
+            return f"redis://{userinfo}{HOST}:{port}/0"
+        return f"rediss://{userinfo}{HOST}:{port}/0?{self.tls.query()}"
+
+    def node(self, port: int) -> RedisServer:
+        """This group's data node on port."""
+        return next(n for n in self.nodes if n.port == port)
+
+    def role(self, node: RedisServer) -> str:
+        """'master' or 'slave' as the node's INFO says ('' when it does not answer)."""
+        try:
+            return self._info(node).get("role", "")
+        except redis.RedisError:
+            return ""
+
+    def kill(self, node: RedisServer) -> None:
+        """SIGKILL a node, as a crash would; it stays down."""
+        assert node._proc is not None
+        node._proc.kill()
+        node._proc.wait(STOP_TIMEOUT)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _node(self, args: list[str]) -> RedisServer:
+        if self.tls is None:
+            return RedisServer(args)
+        return TlsRedisServer(self.tls, [*args, "--tls-replication", "yes"])
+
+    def _info(self, node: RedisServer) -> dict[str, str]:
+        with node.client(socket_timeout=1.0, socket_connect_timeout=1.0) as client:
+            return _parse_info(client.execute_command("INFO", "replication"))
+
+    def _sentinels_ready(self) -> bool:
+        for sentinel in self.sentinels:
+            with sentinel.client() as client:
+                state = client.sentinel_master(SERVICE)
+            if int(state["num-other-sentinels"]) != self.size - 1 or int(state["num-slaves"]) < 1:
+                return False
+        return True
+
+    def _wait(self, ready: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {s.port} ---\n{s.log_tail(10)}" for s in self.sentinels)
+                raise RedisServerError(f"sentinel group: no {what} after {self.timeout}s\n{tails}")
+            time.sleep(0.05)
 
 
 def _parse_info(raw: Any) -> dict[str, str]:

@@ -3,7 +3,7 @@ JSON answer {"detail": ...} that echoes nothing, and nothing in Redis changes.
 
 FastAPI's own handlers answered a plain-text 500 for 1e400 or NaN, and a 422 quoting the whole
 body; the router cannot install app handlers (it lives in the user's app), so its route class
-does it (cachectl.contrib.bounded).
+does it (cachectl.contrib.fastapi.bounded).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import redis
 from fastapi import FastAPI
 
 from cachectl import Cache
-from cachectl.contrib.bounded import MAX_BODY
 from cachectl.contrib.fastapi import admin_router
+from cachectl.contrib.fastapi.bounded import MAX_BODY
 from tests.conftest import PATIENT, serve_asgi
 
 ADMIN, READER = "admin-token-b", "read-token-b"

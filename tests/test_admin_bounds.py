@@ -215,16 +215,24 @@ def _router_inputs() -> dict[tuple[str, str], set[str]]:
     router = admin_router(Cache("memory://", namespace="t"), token=ADMIN)
     found: dict[tuple[str, str], set[str]] = {}
     for route in _routes(router):
-        names = {p.alias for p in route.dependant.query_params}
-        for param in route.dependant.body_params:
-            model = param.field_info.annotation
-            args = getattr(model, "__args__", (model,))
-            for kind in args:
-                for name, info in getattr(kind, "model_fields", {}).items():
-                    names.add(info.alias or name)
         for method in route.methods:
-            found[(method, route.path)] = names
+            found[(method, route.path)] = _fields(route.dependant)
     return found
+
+
+def _fields(dependant: Any) -> set[str]:
+    """The query parameters and body fields a route (or a dependency) reads, its own
+    dependencies' included."""
+    names = {p.alias for p in dependant.query_params}
+    for param in dependant.body_params:
+        model = param.field_info.annotation
+        args = getattr(model, "__args__", (model,))
+        for kind in args:
+            for name, info in getattr(kind, "model_fields", {}).items():
+                names.add(info.alias or name)
+    for sub in dependant.dependencies:
+        names |= _fields(sub)
+    return names
 
 
 def test_the_table_covers_every_route_and_field_of_the_router() -> None:

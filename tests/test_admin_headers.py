@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cachectl import Cache
 from cachectl.contrib.fastapi import admin_router
-from cachectl.contrib.page import CSP
+from cachectl.contrib.fastapi.page import CSP
 from tests.conftest import PATIENT
 from tests.test_admin_bounds import _router_inputs
 

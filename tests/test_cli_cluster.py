@@ -28,7 +28,10 @@ def left(cluster: RedisCluster) -> set[bytes]:
 
 @pytest.fixture
 def populated(cluster_url: str, redis_cluster: RedisCluster) -> str:
-    with Cache(cluster_url, namespace=CLI_NAMESPACE, stats_interval=0.01) as cache:
+    # Patient: a write that times out on a busy machine is owed to Redis as a deletion, which
+    # close() replays, and the counts below would be short of it.
+    patient = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
+    with Cache(cluster_url, namespace=CLI_NAMESPACE, stats_interval=0.01, **patient) as cache:
         for i in range(300):
             cache.set(f"page:{i}", {"i": i}, tags=["pages"] if i < 90 else ())
             cache.set(f"user:{i}", i)

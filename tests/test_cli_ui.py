@@ -18,7 +18,7 @@ import httpx
 import pytest
 import redis
 
-from cachectl.contrib.page import CSP
+from cachectl.contrib.fastapi.page import CSP
 from tests.conftest import CLI_ENV_VARS, CliResult
 from tests.servers import free_port
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cachectl import AsyncCache, BackendUnavailable, Cache, CacheConfig, ConfigError, redact_url
 from cachectl.ops.connect import describe
-from cachectl.url import OPTIONS, parse_url
+from cachectl.url import OPTIONS, SENTINEL_OPTIONS, parse_url
 from tests.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -185,9 +185,9 @@ def test_every_accepted_option_works_on_a_real_server() -> None:
                     assert await cache.get("k") == name, url
 
             asyncio.run(roundtrip())
-    assert set(OPTION_SAMPLES) | {n for n in OPTIONS if n.startswith("ssl_")} | {"password"} == set(
-        OPTIONS
-    )
+    # (The Sentinel options are tried on real Sentinels in test_sentinel.py.)
+    tried = set(OPTION_SAMPLES) | {n for n in OPTIONS if n.startswith("ssl_")} | {"password"}
+    assert tried | set(SENTINEL_OPTIONS) == set(OPTIONS)
 
 
 # -- every numeric setting ----------------------------------------------------------------------
@@ -219,6 +219,17 @@ BAD_OPTIONS: list[tuple[str, Any]] = [
     ("memory_max_entries", True),
     ("memory_max_bytes", -5),
     ("pending_max", 0),
+    ("pending_max_bytes", 0),
+    ("pending_max_bytes", 1.5),
+    ("max_key_size", 0),
+    ("max_key_size", True),
+    ("close_timeout", 0),
+    ("close_timeout", math.inf),
+    ("close_timeout", math.nan),
+    ("close_timeout", -1),
+    ("close_timeout", 1e300),
+    ("fallback_counters", "no"),
+    ("fallback_counters", 0),
     ("stats", "yes"),
     ("cluster", 1),
     ("password", ""),
@@ -270,6 +281,9 @@ def url_shapes(password: str, port: int) -> list[str]:
         f"redis://alice:{password}@127.0.0.1:{port}/0",
         f"rediss://bob:{password}@127.0.0.1:{port}/0?ssl_cert_reqs=none",
         f"redis+cluster://:{password}@127.0.0.1:{port}/0",
+        f"redis+sentinel://:{password}@127.0.0.1:{port},127.0.0.1:1/mymaster/0",
+        f"redis+sentinel://127.0.0.1:{port}/m?sentinel_password={quote(password, safe='')}",
+        f"rediss+sentinel://u:{password}@127.0.0.1:{port}/m?sentinel_password={password}x",
         f"unix://:{password}@/tmp/redis.sock",
         f"redis://127.0.0.1:{port}/0?password={quote(password, safe='')}",
         f"redis://127.0.0.1:{port}/0?socket_timeout=1&password={quote(password, safe='')}&db=0",

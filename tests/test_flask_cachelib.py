@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -13,6 +16,7 @@ import redis
 from flask import Flask
 from flask_caching import Cache as FlaskCache
 
+from cachectl import KeyTooLarge
 from cachectl.contrib.cachelib import CachectlCache
 
 PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
@@ -128,3 +132,58 @@ def test_clear_leaves_other_namespaces(redis_url: str, namespace: str) -> None:
     assert ours.clear() is True
     assert ours.get("k") is None
     assert theirs.get("k") == 2
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [10**20, 2**64, "60", b"60", [60], object()],
+    ids=repr,
+)
+def test_a_timeout_that_cannot_be_stored_is_false_as_cachelib_says(
+    cl: CachectlCache, timeout: Any
+) -> None:
+    # cachelib: set and add return False for backend errors; set_many the keys it set.
+    cl.set("k", "old")
+    assert cl.set("k", "new", timeout=timeout) is False
+    assert cl.add("fresh", 1, timeout=timeout) is False
+    assert cl.set_many({"k": "new", "m": 1}, timeout=timeout) == []
+    assert cl.get("k") == "old"  # nothing was written, nothing deleted
+    assert cl.get_many("fresh", "m") == [None, None]
+
+
+@pytest.mark.parametrize("timeout", [math.inf, math.nan, 1e300], ids=repr)
+def test_a_float_timeout_out_of_range_is_false_after_cachelib_s_warning(
+    cl: CachectlCache, timeout: float
+) -> None:
+    with pytest.warns(DeprecationWarning, match="Float timeouts"):
+        assert cl.set("k", 1, timeout=timeout) is False
+    assert cl.get("k") is None
+    assert cl.set("k", 1, timeout=dt.timedelta(days=999_999_999)) is True  # the largest one
+
+
+def test_every_answer_has_cachelib_s_type(cl: CachectlCache) -> None:
+    assert cl.set("k", 1) is True
+    assert cl.add("k", 2) is False
+    assert cl.add("j", 2) is True
+    assert cl.set_many({"a": 1, "b": 2}) == ["a", "b"]
+    assert cl.get_many("a", "absent") == [1, None]
+    assert cl.get_dict("a", "b") == {"a": 1, "b": 2}
+    assert cl.has("a") is True and cl.has("absent") is False
+    assert cl.delete("a") is True and cl.delete("a") is False
+    assert cl.delete_many("b", "absent") == ["b", "absent"]
+    assert cl.inc("n") == 1 and cl.dec("n", 3) == -2
+    assert cl.clear() is True
+    assert cl.get("k") is None
+
+
+def test_a_key_too_long_is_an_error_not_a_silent_false(cl: CachectlCache) -> None:
+    long_key = "k" * (16 * 1024 + 1)
+    for call in (
+        lambda: cl.get(long_key),
+        lambda: cl.set(long_key, 1),
+        lambda: cl.add(long_key, 1),
+        lambda: cl.inc(long_key),
+        lambda: cl.delete(long_key),
+    ):
+        with pytest.raises(KeyTooLarge):
+            call()

@@ -10,6 +10,7 @@ Rooms, one concern each, in the order each builds on the last:
                   or a task), its turn to publish, stopping, fork handling
     _async.py     the calls, written once (AsyncCache)
     _sync.py      Cache, generated from _async.py by scripts/unasync.py
+    closing.py    closing an AsyncCache whose event loop is gone (at interpreter exit)
 """
 
 from __future__ import annotations

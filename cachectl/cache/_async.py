@@ -17,12 +17,12 @@ from typing import Any, ParamSpec, Self, TypeVar, Unpack
 
 from cachectl.api import MISS, Entry, Missing
 from cachectl.backends.base import Items
-from cachectl.breaker import Pending
+from cachectl.breaker import Owed, Pending
 from cachectl.cache.changes import Change
 from cachectl.cache.faces import AsyncFace
 from cachectl.cache.helpers import checked_delta, key_list, prefix_of, seconds_left
 from cachectl.cache.near import Near
-from cachectl.cache.recovery import thrown
+from cachectl.cache.recovery import OutOfTime, thrown
 from cachectl.codec import EXT_HOOK, unpackb
 from cachectl.config import DEFAULT_NAMESPACE
 from cachectl.decorator import CachedFunction, CachedOptions, cached
@@ -56,9 +56,9 @@ class AsyncCache(AsyncFace):
                 self.breaker.release_probe()
         return self._admits(reads)
 
-    async def _recover(self) -> None:
+    async def _recover(self, deadline: float | None = None) -> None:
         # The decisions are _recovery's; this only makes the calls it asks for.
-        steps = self._recovery()
+        steps = self._recovery(deadline)
         step = next(steps, None)
         while step is not None:
             try:
@@ -71,9 +71,32 @@ class AsyncCache(AsyncFace):
     async def _probe(self) -> None:
         await self.backend.probe()
 
-    async def _replay(self, taken: Pending) -> None:
-        for method, args in self._replay_calls(taken):
+    async def _replay(self, taken: Pending, deadline: float | None = None) -> None:
+        for method, args in self._replay_calls(taken, deadline):
+            if deadline is not None and time.monotonic() > deadline:
+                raise OutOfTime
             await getattr(self.backend, method)(*args)
+
+    async def _settle(self) -> Owed:
+        """Replay what Redis is owed, probing it until close_timeout is over; what is left."""
+        deadline = self._close_deadline()
+        if deadline is None:
+            return Owed()
+        pause: float | None = 0.0
+        try:
+            while pause is not None:
+                if pause:
+                    await self._pause(pause)
+                claimed = self.breaker.claim_probe()
+                if claimed:
+                    try:
+                        await self._recover(deadline)
+                    finally:
+                        self.breaker.release_probe()
+                pause = self._close_waits(deadline, claimed)
+        except OutOfTime:
+            pass
+        return self._unpaid()
 
     async def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
@@ -107,7 +130,10 @@ class AsyncCache(AsyncFace):
     async def _lookup(self, key: Key) -> Entry | Missing:
         # The hot path: str keys are handled inline (a call costs as much as the work).
         if type(key) is str:
-            full = self.keys.ns + key.encode("utf-8", "surrogateescape")
+            keys = self.keys
+            full = keys.ns + key.encode("utf-8", "surrogateescape")
+            if len(full) > keys.max_full:
+                raise keys.refuse(full, key)
         else:
             full = self.keys.full(key)
         near = self.near
@@ -184,6 +210,7 @@ class AsyncCache(AsyncFace):
         keys = keys if type(keys) is list else list(keys)
         if not keys:
             return {}
+        self.keys.check_many(keys)
         if self.near is not None:
             return await self._near_get_many(keys, self.near)
         ns = self.keys.ns
@@ -422,10 +449,21 @@ class AsyncCache(AsyncFace):
     async def incr(self, key: Key, delta: int = 1) -> int:
         """Add delta to the integer under key, atomically, keeping its TTL; the new value.
 
-        ValueError when key is absent, TypeError when its value is not an int.
+        ValueError when key is absent, TypeError when its value is not an int. While Redis is
+        out, BackendUnavailable: the count is never made where it would be lost (unless the
+        cache was made with fallback_counters=True: then the fallback counts, lossily).
         """
         change = self._incr_change(key, delta)
-        return self._incremented(key, await self._change(change), change)
+        if self.config.fallback_counters:
+            return self._incremented(key, await self._change(change), change)
+        if self.breaker.closed or await self._available(change.reads):
+            try:
+                result = await self.backend.incr(*change.args)
+            except self._errors as exc:
+                self._failed(exc, change.counters)
+                raise self._uncounted(key, exc) from None
+            return self._incremented(key, self._sent(change, result), change)
+        raise self._uncounted(key, None)
 
     async def decr(self, key: Key, delta: int = 1) -> int:
         """Subtract delta from the integer under key (see incr)."""
@@ -473,6 +511,8 @@ class AsyncCache(AsyncFace):
         When another caller adds first, its value is returned, as Django's get_or_set does. A
         value over max_value_size is returned uncached (the refusal is counted and logged).
         """
+        if tags:
+            self._tag_keys(tags)  # checked on a hit too: a tag too long fails every call
         found = await self._lookup(key)
         if not isinstance(found, Missing):
             return found[0]
@@ -507,12 +547,15 @@ class AsyncCache(AsyncFace):
         """Publish pending figures now (close does this too); they are on the server on return."""
         await self._publish(wait=True)
 
-    async def close(self) -> None:
-        """Publish pending stats and release connections."""
+    async def close(self) -> Owed:
+        """Replay the invalidations Redis is owed (waiting up to close_timeout for it), publish
+        pending stats and release connections; returns what is still owed (logged at WARNING)."""
         await self._stop_publisher()
+        owed = await self._settle()
         self._close_near()
         await self._publish(wait=True)
         await self.backend.close()
+        return owed
 
     async def __aenter__(self) -> Self:
         return self

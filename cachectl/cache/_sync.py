@@ -19,12 +19,12 @@ from typing import Any, ParamSpec, Self, TypeVar, Unpack
 
 from cachectl.api import MISS, Entry, Missing
 from cachectl.backends.base import Items
-from cachectl.breaker import Pending
+from cachectl.breaker import Owed, Pending
 from cachectl.cache.changes import Change
 from cachectl.cache.faces import SyncFace
 from cachectl.cache.helpers import checked_delta, key_list, prefix_of, seconds_left
 from cachectl.cache.near import Near
-from cachectl.cache.recovery import thrown
+from cachectl.cache.recovery import OutOfTime, thrown
 from cachectl.codec import EXT_HOOK, unpackb
 from cachectl.config import DEFAULT_NAMESPACE
 from cachectl.decorator import CachedFunction, CachedOptions, cached
@@ -58,9 +58,9 @@ class Cache(SyncFace):
                 self.breaker.release_probe()
         return self._admits(reads)
 
-    def _recover(self) -> None:
+    def _recover(self, deadline: float | None = None) -> None:
         # The decisions are _recovery's; this only makes the calls it asks for.
-        steps = self._recovery()
+        steps = self._recovery(deadline)
         step = next(steps, None)
         while step is not None:
             try:
@@ -73,9 +73,32 @@ class Cache(SyncFace):
     def _probe(self) -> None:
         self.backend.probe()
 
-    def _replay(self, taken: Pending) -> None:
-        for method, args in self._replay_calls(taken):
+    def _replay(self, taken: Pending, deadline: float | None = None) -> None:
+        for method, args in self._replay_calls(taken, deadline):
+            if deadline is not None and time.monotonic() > deadline:
+                raise OutOfTime
             getattr(self.backend, method)(*args)
+
+    def _settle(self) -> Owed:
+        """Replay what Redis is owed, probing it until close_timeout is over; what is left."""
+        deadline = self._close_deadline()
+        if deadline is None:
+            return Owed()
+        pause: float | None = 0.0
+        try:
+            while pause is not None:
+                if pause:
+                    self._pause(pause)
+                claimed = self.breaker.claim_probe()
+                if claimed:
+                    try:
+                        self._recover(deadline)
+                    finally:
+                        self.breaker.release_probe()
+                pause = self._close_waits(deadline, claimed)
+        except OutOfTime:
+            pass
+        return self._unpaid()
 
     def _publish(self, wait: bool = False) -> None:
         if not self._stats_on or not self.breaker.closed:
@@ -109,7 +132,10 @@ class Cache(SyncFace):
     def _lookup(self, key: Key) -> Entry | Missing:
         # The hot path: str keys are handled inline (a call costs as much as the work).
         if type(key) is str:
-            full = self.keys.ns + key.encode("utf-8", "surrogateescape")
+            keys = self.keys
+            full = keys.ns + key.encode("utf-8", "surrogateescape")
+            if len(full) > keys.max_full:
+                raise keys.refuse(full, key)
         else:
             full = self.keys.full(key)
         near = self.near
@@ -186,6 +212,7 @@ class Cache(SyncFace):
         keys = keys if type(keys) is list else list(keys)
         if not keys:
             return {}
+        self.keys.check_many(keys)
         if self.near is not None:
             return self._near_get_many(keys, self.near)
         ns = self.keys.ns
@@ -418,10 +445,21 @@ class Cache(SyncFace):
     def incr(self, key: Key, delta: int = 1) -> int:
         """Add delta to the integer under key, atomically, keeping its TTL; the new value.
 
-        ValueError when key is absent, TypeError when its value is not an int.
+        ValueError when key is absent, TypeError when its value is not an int. While Redis is
+        out, BackendUnavailable: the count is never made where it would be lost (unless the
+        cache was made with fallback_counters=True: then the fallback counts, lossily).
         """
         change = self._incr_change(key, delta)
-        return self._incremented(key, self._change(change), change)
+        if self.config.fallback_counters:
+            return self._incremented(key, self._change(change), change)
+        if self.breaker.closed or self._available(change.reads):
+            try:
+                result = self.backend.incr(*change.args)
+            except self._errors as exc:
+                self._failed(exc, change.counters)
+                raise self._uncounted(key, exc) from None
+            return self._incremented(key, self._sent(change, result), change)
+        raise self._uncounted(key, None)
 
     def decr(self, key: Key, delta: int = 1) -> int:
         """Subtract delta from the integer under key (see incr)."""
@@ -469,6 +507,8 @@ class Cache(SyncFace):
         When another caller adds first, its value is returned, as Django's get_or_set does. A
         value over max_value_size is returned uncached (the refusal is counted and logged).
         """
+        if tags:
+            self._tag_keys(tags)  # checked on a hit too: a tag too long fails every call
         found = self._lookup(key)
         if not isinstance(found, Missing):
             return found[0]
@@ -503,12 +543,15 @@ class Cache(SyncFace):
         """Publish pending figures now (close does this too); they are on the server on return."""
         self._publish(wait=True)
 
-    def close(self) -> None:
-        """Publish pending stats and release connections."""
+    def close(self) -> Owed:
+        """Replay the invalidations Redis is owed (waiting up to close_timeout for it), publish
+        pending stats and release connections; returns what is still owed (logged at WARNING)."""
         self._stop_publisher()
+        owed = self._settle()
         self._close_near()
         self._publish(wait=True)
         self.backend.close()
+        return owed
 
     def __enter__(self) -> Self:
         return self

@@ -31,6 +31,7 @@ from cachectl.stats import (
     near_key,
     near_member,
 )
+from cachectl.tls import failure
 
 log = logging.getLogger("cachectl")
 
@@ -48,10 +49,10 @@ class CacheState:
         **options: Any,
     ) -> None:
         config = self.config = build_config(url, namespace=namespace, **options)
-        self.keys = KeySpace(config.namespace)
+        self.keys = KeySpace(config.namespace, config.max_key_size)
         self.codec = Codec(config.compress_threshold, config.compression, config.max_value_size)
         self.breaker = Breaker(config.failure_threshold, config.recovery_interval)
-        self.pending = Pending(config.pending_max)
+        self.pending = Pending(config.pending_max, max_bytes=config.pending_max_bytes)
         self.fallback = MemoryStore(config.fallback_max_entries, config.fallback_max_bytes)
         self.recorder = StatsRecorder()
         self._stats_on = config.stats
@@ -257,5 +258,5 @@ class CacheState:
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailable:
         return BackendUnavailable(
-            f"cannot reach {self.config.display_url}: {type(exc).__name__}: {exc}"
+            f"cannot reach {self.config.display_url}: {failure(exc, self.config)}"
         )

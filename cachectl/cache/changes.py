@@ -21,7 +21,7 @@ from cachectl.api import Missing
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache.helpers import checked_delta, seconds_left
 from cachectl.cache.recovery import Recovery
-from cachectl.errors import SerializationError, ValueTooLarge
+from cachectl.errors import BackendUnavailable, SerializationError, ValueTooLarge
 from cachectl.keys import Key
 from cachectl.stats import Counters
 
@@ -174,6 +174,20 @@ class Changes(Recovery):
             counters=counters,
             # Recovering: the fallback's copy (if any) is now older than Redis's.
             mirror=lambda s, _: s.delete([full]),
+        )
+
+    def _uncounted(self, key: Key, exc: BaseException | None) -> BackendUnavailable:
+        """incr's error when Redis cannot count (fallback_counters off): the fallback would
+        count from what it holds, and its count is deleted once Redis is back."""
+        why = (
+            f"the breaker is {self.breaker.state.value}"
+            if exc is None
+            else f"{type(exc).__name__}: {exc}"
+        )
+        return BackendUnavailable(
+            f"cannot increment {key!r}: {self.config.display_url} is unavailable ({why}); "
+            "counters are kept on Redis only (fallback_counters=True counts in the in-memory "
+            "fallback instead, and loses those counts when Redis is back)"
         )
 
     def _incremented(self, key: Key, value: int | None, change: Change) -> int:

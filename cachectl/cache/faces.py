@@ -19,6 +19,7 @@ from cachectl import forksafe
 from cachectl.backends.base import AsyncBackend, AsyncTrackedBackend, Backend, TrackedBackend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.backends.registry import backend_class
+from cachectl.breaker import Owed
 from cachectl.cache.changes import Changes
 from cachectl.keys import Key
 
@@ -102,6 +103,10 @@ class SyncFace(Changes):
         if self._publisher is not None:
             self._publisher.join(self.config.socket_timeout * 4 + 0.1)
 
+    def _pause(self, seconds: float) -> None:
+        """Wait between two of close()'s probes."""
+        time.sleep(seconds)
+
     def _default_value(self, default: Any) -> Any:
         """get_or_set's default, called if callable."""
         return default() if callable(default) else default
@@ -119,7 +124,7 @@ class AsyncFace(Changes):
 
     if TYPE_CHECKING:  # written once for both faces (cache/_async.py)
 
-        async def close(self) -> None: ...
+        async def close(self) -> Owed: ...
         async def _publish(self, wait: bool = False) -> None: ...
 
     def _open(self, store: MemoryStore | None) -> None:
@@ -204,6 +209,10 @@ class AsyncFace(Changes):
                 with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
                     loop.call_soon_threadsafe(task.cancel)
 
+    async def _pause(self, seconds: float) -> None:
+        """Wait between two of close()'s probes."""
+        await asyncio.sleep(seconds)
+
     async def _default_value(self, default: Any) -> Any:
         """get_or_set's default, called if callable, awaited if awaitable."""
         value = default() if callable(default) else default
@@ -211,6 +220,6 @@ class AsyncFace(Changes):
             value = await value
         return value
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> Owed:
         """The same as close."""
-        await self.close()
+        return await self.close()

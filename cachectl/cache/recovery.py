@@ -8,18 +8,34 @@ only makes the backend calls they ask for, awaiting them or not.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from cachectl.breaker import Pending
+from cachectl.breaker import Owed, Pending
 from cachectl.cache.base import CacheState
 from cachectl.stats import Counters
+from cachectl.tls import failure
 
 log = logging.getLogger("cachectl")
 
 #: Replay rounds one caller runs before it lets the next caller carry on.
 REPLAY_ROUNDS = 3
+#: Seconds close() waits between two probes of a Redis that does not answer.
+CLOSE_PAUSE = 0.05
+
+
+class OutOfTime(Exception):
+    """close_timeout is over: close()'s replay stops between two backend calls or batches."""
+
+
+def in_time(deadline: float, removed: int = 0) -> None:
+    """OutOfTime once deadline (time.monotonic()) is past; a batch callback of the replay."""
+    if time.monotonic() > deadline:
+        raise OutOfTime
+
 
 #: A call a face makes for _recovery: the name of its own method, and the arguments.
 Step = tuple[str, tuple[Any, ...]]
@@ -47,8 +63,11 @@ class Recovery(CacheState):
         self, keys: Sequence[bytes] = (), globs: Sequence[bytes] = (), tags: Sequence[bytes] = ()
     ) -> None:
         """Remember deletions Redis has not seen (the caller then applies them to the fallback)."""
+        recorder = self.recorder
+        recorder.owed += len(keys) + len(globs) + len(tags)
         with self._owed_lock:
-            self.pending.add(list(keys), tuple(globs), list(tags))
+            if self.pending.add(keys, globs, tags):
+                recorder.owed_all += 1
             if self.breaker.closed:
                 # A call that found the breaker open finished after it closed, or a write failed
                 # below the threshold: replay that debt; the fallback serves the keys it covers,
@@ -89,9 +108,10 @@ class Recovery(CacheState):
             else:
                 self.pending.restore(taken)
 
-    def _recovery(self) -> Generator[Step, None, None]:
+    def _recovery(self, deadline: float | None = None) -> Generator[Step, None, None]:
         """The probe and the replay rounds, for both faces: yields the face's calls to make
-        ("_probe", "_replay"), and is told of a failed one by a throw."""
+        ("_probe", "_replay"), and is told of a failed one by a throw. With a deadline
+        (close()'s), a replay stops with OutOfTime once it is past."""
         try:
             if not self.breaker.draining:
                 yield ("_probe", ())
@@ -106,25 +126,63 @@ class Recovery(CacheState):
                     return
                 ok = False
                 try:
-                    yield ("_replay", (taken,))
+                    yield ("_replay", (taken,) if deadline is None else (taken, deadline))
                     ok = True
                 finally:
                     self._replayed(taken, ok)
         except self._errors as exc:
             self._probe_failed(exc)
 
-    def _replay_calls(self, taken: Pending) -> list[Step]:
-        """The backend calls that pay a taken batch of owed deletions, in order."""
+    def _replay_calls(self, taken: Pending, deadline: float | None) -> list[Step]:
+        """The backend calls that pay a taken batch of owed deletions, in order; with a
+        deadline, a scan stops between two batches once it is past (OutOfTime)."""
+        on_batch = None if deadline is None else functools.partial(in_time, deadline)
         calls: list[Step] = []
         if taken.everything:
             # Tags first: a write whose tag entry this removes was made before the data keys'
             # scan began, so that scan removes its key too.
-            calls.append(("delete_matching", ([self.keys.tag_glob, self.keys.data_glob],)))
+            globs = [self.keys.tag_glob, self.keys.data_glob]
+            calls.append(("delete_matching", (globs, on_batch)))
         calls.append(("delete", (list(taken.keys),)))
         if taken.globs:
-            calls.append(("delete_matching", (list(taken.globs),)))
+            calls.append(("delete_matching", (list(taken.globs), on_batch)))
         calls.append(("invalidate_tags", (list(taken.tags),)))
         return calls
+
+    # -- close(): what is owed is replayed first, for up to close_timeout -------------------
+
+    def _close_deadline(self) -> float | None:
+        """When close()'s replay of owed deletions must end; None when nothing is owed."""
+        if self.pending.settled:
+            return None
+        self.breaker.retry_now()  # close() does not wait for recovery_interval
+        return time.monotonic() + self.config.close_timeout
+
+    def _close_waits(self, deadline: float, replayed: bool) -> float | None:
+        """Before close() tries again: None when it is done (nothing owed, or out of time),
+        else the seconds to pause first: none while Redis answers and this close() replays,
+        CLOSE_PAUSE while Redis does not answer or another caller holds the probe."""
+        left = deadline - time.monotonic()
+        if self.pending.settled or left <= 0:
+            return None
+        self.breaker.retry_now()
+        return 0.0 if replayed and self.breaker.draining else min(CLOSE_PAUSE, left)
+
+    def _unpaid(self) -> Owed:
+        """What close() leaves owed, logged once at WARNING when anything is."""
+        with self._owed_lock:
+            owed = self.pending.owed()
+        if owed:
+            log.warning(
+                "cachectl: closing with %d invalidation(s) still owed to %s (%s): it did not "
+                "answer within close_timeout (%gs); until the values they remove expire, another "
+                "process may read them",
+                owed.count,
+                self.config.display_url,
+                owed,
+                self.config.close_timeout,
+            )
+        return owed
 
     def _close_if_settled(self) -> bool:
         """Close the breaker if nothing is owed; under the lock, so no deletion slips past."""
@@ -160,11 +218,11 @@ class Recovery(CacheState):
             elif not breaker.draining:
                 return  # another caller opened it
             breaker.trip()
+            self.recorder.opened += 1
         if self.near is not None:
             self.near.lost()  # tracking may have missed invalidations too: renewed
         log.warning(
-            "cachectl: %s is failing (%s: %s); serving from the in-memory fallback",
+            "cachectl: %s is failing (%s); serving from the in-memory fallback",
             self.config.display_url,
-            type(exc).__name__,
-            exc,
+            failure(exc, self.config),
         )

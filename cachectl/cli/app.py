@@ -184,7 +184,8 @@ def connection_options(
         typer.Option(
             metavar="URL",
             help="Redis URL: redis://, rediss://, unix://, redis+cluster:// (a cluster is also "
-            "detected). Else $CACHECTL_URL, $REDIS_URL, the settings file, "
+            "detected), redis+sentinel://host:26379,.../service. Else $CACHECTL_URL, $REDIS_URL, "
+            "the settings file, "
             "redis://localhost:6379/0.",
         ),
     ] = None,

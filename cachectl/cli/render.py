@@ -338,7 +338,10 @@ def _servers(report: StatsReport) -> list[Table]:
     from rich.table import Table
 
     fields: list[tuple[str, Callable[[ServerInfo], str]]] = [
-        ("version", lambda s: f"{s.version} {s.mode}"),
+        (
+            "version",
+            lambda s: f"{'' if s.server == 'redis' else s.server + ' '}{s.version} {s.mode}",
+        ),
         ("uptime", lambda s: duration(s.uptime_seconds)),
         ("used memory", lambda s: size(s.used_memory)),
         ("peak memory", lambda s: size(s.peak_memory)),
@@ -351,6 +354,9 @@ def _servers(report: StatsReport) -> list[Table]:
         ("clients", lambda s: number(s.connected_clients)),
         ("keys in database", lambda s: number(s.keys)),
     ]
+    if any(s.sentinel_service for s in report.servers):
+        # Which node is the primary now: the column's name; this row says Sentinel chose it.
+        fields.insert(0, ("primary of", lambda s: f"{s.sentinel_service} (Sentinel)"))
     cells = [[safe(cell(server)) for _label, cell in fields] for server in report.servers]
     widths = [
         max(cell_len(safe(server.node)), *(cell_len(c) for c in column))

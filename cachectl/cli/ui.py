@@ -59,7 +59,7 @@ def build_app(cache: Any, token: str, read_only_token: str, port: int) -> Any:
     from fastapi import FastAPI
 
     from cachectl.contrib.fastapi import admin_router
-    from cachectl.contrib.loopback import LoopbackOnly
+    from cachectl.contrib.fastapi.loopback import LoopbackOnly
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(admin_router(cache, token=token, read_only_token=read_only_token))

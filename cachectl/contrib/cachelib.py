@@ -12,8 +12,12 @@ default_timeout, ignore_delete_many_errors and CACHE_OPTIONS as keywords, which 
 constructor. cachelib's semantics: timeout None is the default, 0 forever; get_many returns a
 list; inc/dec start a missing key at 0. Values are msgpack, never pickle (TypeError at set). A
 value over max_value_size is not stored and the key's old value is removed: set and add return
-False, set_many leaves the key out of the keys it returns. Options are cachectl's settings,
-near_cache included (True, or a dict of NearCache's settings: docs/near-cache.md).
+False, set_many leaves the key out of the keys it returns. A timeout that cannot be stored (not
+an int or timedelta, or past cachectl.cache.MAX_TTL) is cachelib's "backend error": set and add
+return False, set_many returns no key, nothing is written. inc/dec return None while Redis is
+out (the count is never made where it would be lost; see the fallback_counters option).
+Options are cachectl's settings, near_cache included (True, or a dict of NearCache's settings:
+docs/near-cache.md).
 Needs the `flask` extra.
 """
 
@@ -25,9 +29,13 @@ from typing import Any
 from cachelib.base import BaseCache
 
 from cachectl.api import Missing
-from cachectl.cache import Cache
-from cachectl.errors import ValueTooLarge
+from cachectl.cache import MAX_TTL, Cache
+from cachectl.errors import BackendUnavailable, KeyTooLarge, ValueTooLarge
 from cachectl.keys import Key
+
+#: What a timeout cachelib's API would call a backend error raises: not an int or timedelta
+#: (TypeError), inf (OverflowError), nan, or past MAX_TTL (ValueError).
+_BAD_TIMEOUT = (TypeError, ValueError, OverflowError)
 
 #: The namespace entries live under unless the options name another.
 FLASK_NAMESPACE = "flask"
@@ -59,10 +67,13 @@ class CachectlCache(BaseCache):
         return self.key_prefix + str(key() if callable(key) else key)
 
     def _ttl(self, timeout: int | dt.timedelta | None) -> float | None:
-        """cachectl's ttl: None forever (cachelib's 0); -1 'already expired' (below 0)."""
+        """cachectl's ttl: None forever (cachelib's 0); -1 'already expired' (below 0); one of
+        _BAD_TIMEOUT for a timeout that cannot be stored."""
         seconds = self._normalize_timeout(timeout)
         if seconds == 0:
             return None
+        if seconds > MAX_TTL:
+            raise ValueError(f"timeout past {MAX_TTL:.0e} seconds")
         return float(seconds) if seconds > 0 else -1.0
 
     def get(self, key: str) -> Any:
@@ -74,7 +85,10 @@ class CachectlCache(BaseCache):
         return [found.get(k) for k in made]
 
     def set(self, key: str, value: Any, timeout: int | dt.timedelta | None = None) -> bool | None:
-        ttl = self._ttl(timeout)
+        try:
+            ttl = self._ttl(timeout)
+        except _BAD_TIMEOUT:
+            return False
         if ttl == -1.0:
             self.cachectl.delete(self._key(key))
         else:
@@ -85,7 +99,11 @@ class CachectlCache(BaseCache):
         return True
 
     def add(self, key: str, value: Any, timeout: int | dt.timedelta | None = None) -> bool:
-        ttl, made = self._ttl(timeout), self._key(key)
+        try:
+            ttl = self._ttl(timeout)
+        except _BAD_TIMEOUT:
+            return False
+        made = self._key(key)
         if ttl == -1.0:
             return not self.cachectl.has(made)
         try:
@@ -96,7 +114,10 @@ class CachectlCache(BaseCache):
     def set_many(
         self, mapping: dict[str, Any], timeout: int | dt.timedelta | None = None
     ) -> list[Any]:
-        ttl = self._ttl(timeout)
+        try:
+            ttl = self._ttl(timeout)
+        except _BAD_TIMEOUT:
+            return []
         made: dict[Key, Any] = {self._key(k): v for k, v in mapping.items()}
         if ttl == -1.0:
             self.cachectl.delete_many(made)
@@ -127,10 +148,18 @@ class CachectlCache(BaseCache):
         return True
 
     def inc(self, key: str, delta: int = 1) -> int | None:
-        """Add delta atomically on the server; a missing key starts at 0."""
-        made = self._key(key)
+        """Add delta atomically on the server; a missing key starts at 0; None while Redis is
+        out (cachelib's answer to a backend error)."""
+        try:
+            return self._inc(self._key(key), delta)
+        except BackendUnavailable:
+            return None
+
+    def _inc(self, made: Key, delta: int) -> int:
         try:
             return self.cachectl.incr(made, delta)
+        except KeyTooLarge:
+            raise
         except ValueError:
             # Absent: create it with delta, unless another client just did; then add to theirs.
             if self.cachectl.add(made, delta, self._ttl(None)):

@@ -45,6 +45,7 @@ from cachectl import forksafe
 from cachectl.api import Missing
 from cachectl.backends.memory import MemoryStore
 from cachectl.cache import AsyncCache, Cache
+from cachectl.cache.closing import close_blocking
 from cachectl.config import CacheConfig, build_config
 from cachectl.errors import ConfigError, SerializationError, ValueTooLarge
 from cachectl.keys import Key
@@ -120,13 +121,16 @@ def _shared_for(location: str, options: Mapping[str, Any]) -> tuple[CacheConfig,
 
 
 def close_all() -> None:
-    """Publish pending stats and release the connections of every Cache this module made."""
+    """Close every Cache this module made (at interpreter exit): replay what each face owes
+    Redis, for up to close_timeout, publish pending stats and release the connections."""
     with _shared_lock:
         made = list(_shared.values())
         _shared.clear()
     for shared in made:
         shared.sync.close()  # publishes what both faces recorded (they share a recorder)
-    # An AsyncCache's pool belongs to its event loop, closed or gone by now.
+        # An AsyncCache's pool belongs to its event loop, closed or gone by now: what it owes
+        # goes over a synchronous client.
+        close_blocking(shared.asynchronous)
 
 
 def _options(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -293,7 +297,8 @@ class CachectlCache(BaseCache):
         return self._cache.has(self.make_and_validate_key(key, version=version))
 
     def incr(self, key: str, delta: int = 1, version: int | None = None) -> int:
-        """Add delta atomically (on the server); ValueError if absent, TypeError if not an int."""
+        """Add delta atomically (on the server); ValueError if absent, TypeError if not an int,
+        BackendUnavailable while Redis is out (unless OPTIONS has fallback_counters)."""
         return self._cache.incr(self.make_and_validate_key(key, version=version), delta)
 
     def decr(self, key: str, delta: int = 1, version: int | None = None) -> int:

@@ -8,8 +8,11 @@
     server     what INFO says about each primary
     stats      published hit/miss/latency figures merged with key counts and memory
     prometheus the text exposition format of a stats report
+    sniff      what a stored value is, named from its first bytes (listing and inspect alike)
+    decode     decode stored bytes, cachectl's own or foreign, decompression bounded
+    preview    a decoded value clipped, made JSON-compatible, or dumped as hex
     listing    SCAN-based key listing with type, TTL, size and codec
-    inspect    decode one stored value, cachectl's own or foreign
+    inspect    read one key: type, TTL, memory, tags and its value decoded
     flush      count, sample and delete a selection in batches
     namespaces which namespaces a server holds, from its stats hashes and a sample of keys
     latency    round-trip probes on a dedicated connection

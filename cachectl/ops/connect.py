@@ -11,16 +11,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 import redis.exceptions
+from redis.sentinel import MasterNotFoundError
 
 from cachectl.config import CacheConfig
 from cachectl.errors import BackendUnavailable, CachectlError, ConfigError
 from cachectl.keys import KeySpace
+from cachectl.tls import explain
 
 if TYPE_CHECKING:
     from cachectl.backends.memory import MemoryStore
     from cachectl.cache import AsyncCache, Cache
 
 HINT = "check --url / CACHECTL_URL; is redis-server running?"
+#: Over Sentinel, an operation that finds no primary (a failover under way) asks again with
+#: these pauses: about 10 s in all, then fails. Sentinel's own defaults take 30 s and more to
+#: declare a primary down; an operation does not wait for that.
+FAILOVER_BACKOFF = (0.05, 0.5)
+FAILOVER_RETRIES = 22
 AUTH_HINT = "check the password in the URL, --password-file or CACHECTL_PASSWORD"
 
 
@@ -83,6 +90,17 @@ class Connection:
         """Whether the server is a Redis Cluster."""
         return self.config.cluster
 
+    @property
+    def sentinel_service(self) -> str:
+        """The Sentinel service whose primary this is ('' when not over Sentinel)."""
+        parsed = self.config.parsed_url if self.config.sentinel else None
+        return parsed.service if parsed is not None else ""
+
+    def primary_address(self) -> tuple[str, int] | None:
+        """Over Sentinel, the primary the connections went to last (None before any did)."""
+        address = self.client.connection_pool.master_address
+        return None if address is None else (str(address[0]), int(address[1]))
+
     def memory_usage(self, pipe: Any, key: bytes) -> None:
         """Queue MEMORY USAGE of key on pipe; None in the reply where the server lacks it."""
         if self.has_memory_usage:
@@ -104,6 +122,10 @@ class Connection:
         """Every primary: one for a plain server."""
         if self.memory:
             return [Node("memory", "memory", 0)]
+        if self.config.sentinel:
+            # Asked of Sentinel now: the primary may have moved since the last connection.
+            host, port = self.client.connection_pool.get_master_address()
+            return [Node(f"{host}:{port}", str(host), int(port))]
         if not self.cluster:
             kwargs = self.client.connection_pool.connection_kwargs
             host = kwargs.get("host") or kwargs.get("path") or "localhost"
@@ -131,10 +153,19 @@ def describe(exc: BaseException, config: CacheConfig) -> BackendUnavailable:
                 f"authentication refused by {url}: it needs a password; {AUTH_HINT}"
             )
         return BackendUnavailable(f"authentication refused by {url} ({text}): {AUTH_HINT}")
+    tls = explain(exc, config)
+    if tls is not None:
+        return BackendUnavailable(f"cannot reach {url}: {tls}")
     if isinstance(exc, redis.exceptions.TimeoutError | TimeoutError):
         return BackendUnavailable(
             f"{url} did not answer within {config.socket_timeout:g}s ({text}): "
             f"{HINT} (--timeout waits longer)"
+        )
+    if isinstance(exc, MasterNotFoundError):
+        service = config.parsed_url.service if config.parsed_url is not None else "?"
+        return BackendUnavailable(
+            f"no Sentinel of {url} names a reachable primary for {service!r} (a failover "
+            f"under way, or a wrong service name or Sentinel password): {text}"
         )
     if isinstance(exc, redis.exceptions.InvalidResponse):
         return BackendUnavailable(f"{url} does not speak the Redis protocol ({text}): {HINT}")
@@ -196,6 +227,50 @@ def _cluster_enabled(backend: Any, config: CacheConfig) -> bool:
     return str(info.get("cluster_enabled", 0)) == "1"
 
 
+def _failover_retryable(error: Exception) -> bool:
+    """Whether a failure over Sentinel may pass with a failover: not a refused login or a TLS
+    failure, which asking again would only repeat."""
+    text = str(error)
+    return not isinstance(error, redis.exceptions.AuthenticationError) and not any(
+        word in text for word in ("SSL", "certificate", "WRONGPASS", "NOAUTH")
+    )
+
+
+def _check_sentinels(backend: Any, config: CacheConfig) -> None:
+    """Some Sentinel answers and monitors the service: a wrong service name or Sentinel password
+    fails at once, not after the failover wait."""
+    pool = backend.client.connection_pool
+    service, url = pool.service_name, config.display_url
+    known: set[str] = set()
+    failures: list[str] = []
+    for sentinel in pool.sentinel_manager.sentinels:
+        try:
+            masters = sentinel.sentinel_masters()
+        except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if text.startswith("NOAUTH") or "already authenticated" in text:
+                raise BackendUnavailable(
+                    f"a Sentinel of {url} needs a password: set sentinel_password (and "
+                    "sentinel_username) in the URL"
+                ) from None
+            raise BackendUnavailable(
+                f"a Sentinel of {url} refused the login ({text}): check sentinel_password "
+                "(and sentinel_username) in the URL"
+            ) from None
+        except UNAVAILABLE as exc:
+            failures.append(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+            continue
+        if service in masters:
+            return
+        known.update(str(name) for name in masters)
+    if not known and failures:
+        raise BackendUnavailable(f"no Sentinel of {url} answers ({failures[0]}): {HINT}")
+    watched = ", ".join(repr(name) for name in sorted(known)[:10]) or "none"
+    raise ConfigError(
+        f"no Sentinel of {url} monitors the service {service!r} (they monitor: {watched})"
+    )
+
+
 def connect(config: CacheConfig, store: MemoryStore | None = None) -> Connection:
     """Connect and check the server answers; a plain URL to a cluster node becomes a cluster.
 
@@ -210,7 +285,24 @@ def connect(config: CacheConfig, store: MemoryStore | None = None) -> Connection
 
         return Connection(config, MemoryOpsBackend(store), KeySpace(config.namespace))
     backend = RedisBackend(config)
+    if config.sentinel:
+        # An operation rides out a failover: a command that loses the primary, or finds none,
+        # asks Sentinel again (the breaker, not redis-py, decides this for the library).
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        cap, base = FAILOVER_BACKOFF[1], FAILOVER_BACKOFF[0]
+        backend.client.set_retry(
+            Retry(
+                ExponentialBackoff(cap=cap, base=base),
+                FAILOVER_RETRIES,
+                (redis.exceptions.ConnectionError,),
+                _failover_retryable,
+            )
+        )
     try:
+        if config.sentinel:
+            _check_sentinels(backend, config)
         with translate_errors(config):
             if config.cluster or _cluster_enabled(backend, config):
                 # A cluster's client connects to every node when made; the INFO above proved

@@ -89,6 +89,23 @@ def delete(
     start = time.perf_counter()
     count = batch_size(rate, scan_count)
     callback = Throttle(rate, on_batch)
+    removed = 0
+    for _ in range(FAILOVER_PASSES):
+        before = conn.primary_address() if conn.config.sentinel else None
+        removed += _delete_once(conn, selection, callback, count)
+        if before is None or conn.primary_address() == before:
+            break
+        # The primary changed under the flush: a SCAN cursor means nothing on another server
+        # (each seeds its own hashing), and the new primary may not have had a deletion
+        # replicated: the selection is deleted again, there.
+    return FlushResult(removed, time.perf_counter() - start)
+
+
+#: Passes of a flush over Sentinel when the primary keeps changing under it.
+FAILOVER_PASSES = 3
+
+
+def _delete_once(conn: Connection, selection: Selection, callback: Progress, count: int) -> int:
     backend = conn.backend
     removed = 0
     for i in range(0, len(selection.keys), count):
@@ -99,7 +116,7 @@ def delete(
         removed += backend.delete_matching(list(selection.globs), callback, count)
     if selection.tag_keys:
         removed += backend.invalidate_tags(list(selection.tag_keys), callback, count)
-    return FlushResult(removed, time.perf_counter() - start)
+    return removed
 
 
 def flush(

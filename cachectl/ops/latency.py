@@ -2,7 +2,8 @@
 
 PING and GET go over a raw socket speaking RESP, so that what is timed is the network and the
 server, not a client library; a full cache set+get of a 1 KB value then goes through
-cachectl.Cache, to show what the application pays.
+cachectl.Cache, to show what the application pays. ping() is the PING alone (the admin
+router's /health and /latency).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -242,11 +244,26 @@ def _pause(interval_s: float) -> None:
         time.sleep(interval_s)
 
 
+def _timed(call: Callable[[], object], samples: int, interval: float) -> tuple[float, ...]:
+    """Microseconds each of samples calls took, interval seconds apart."""
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter_ns()
+        call()
+        times.append((time.perf_counter_ns() - start) / 1000)
+        _pause(interval)
+    return tuple(times)
+
+
 def _network_probes(
-    conn: Connection, node: Node, key: str, samples: int, interval: float
+    conn: Connection,
+    node: Node,
+    requests: Sequence[tuple[str, bytes]],
+    samples: int,
+    interval: float,
 ) -> list[Probe]:
-    """PING and GET of key over a raw connection of their own, garbage collection paused."""
-    requests = (("PING", PING), ("GET", _command(b"GET", conn.keys.full(key))))
+    """Each request, samples times, over a raw connection of their own, garbage collection
+    paused."""
     sock = RespSocket(conn.config, node)
     gc_was = gc.isenabled()
     try:
@@ -270,17 +287,31 @@ def _cache_probe(
     cache: Cache, node: Node, key: str, value: bytes, samples: int, interval: float
 ) -> Probe:
     """A set and a get of value through the library, as the application pays for them."""
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter_ns()
+
+    def set_get() -> None:
         cache.set(key, value, ttl=60)
-        got = cache.get(key)
-        times.append((time.perf_counter_ns() - start) / 1000)
         # The breaker would serve a failing Redis from memory: that is not a round trip.
-        if got != value or cache.breaker_state != "closed":
+        if cache.get(key) != value or cache.breaker_state != "closed":
             raise BackendUnavailable(f"{cache.config.display_url} failed the cache set+get probe")
-        _pause(interval)
-    return Probe(node.name, "cache set+get (1 KB)", tuple(times))
+
+    return Probe(node.name, "cache set+get (1 KB)", _timed(set_get, samples, interval))
+
+
+def ping(conn: Connection, samples: int = 1, interval_ms: float = 0.0) -> Probe:
+    """PING round trips, samples to every primary on a connection of their own (the embedded
+    store: a PING of it), all in one Probe named after the URL."""
+    if samples < 1:
+        raise ValueError("samples must be at least 1")
+    interval = interval_ms / 1000
+    if conn.memory:
+        times = _timed(conn.client.ping, samples, interval)
+    else:
+        times = tuple(
+            t
+            for node in conn.primaries()
+            for t in _network_probes(conn, node, [("PING", PING)], samples, interval)[0].samples_us
+        )
+    return Probe(conn.config.display_url, "PING", times)
 
 
 def measure(conn: Connection, samples: int = 100, interval_ms: float = 5.0) -> LatencyReport:
@@ -298,7 +329,8 @@ def measure(conn: Connection, samples: int = 100, interval_ms: float = 5.0) -> L
             key = canaries[node.name]
             cache.set(key, value, ttl=60)
             try:
-                probes += _network_probes(conn, node, key, samples, interval)
+                requests = [("PING", PING), ("GET", _command(b"GET", conn.keys.full(key)))]
+                probes += _network_probes(conn, node, requests, samples, interval)
                 probes.append(_cache_probe(cache, node, key, value, samples, interval))
             finally:
                 cache.delete(key)
@@ -317,13 +349,8 @@ def _measure_memory(conn: Connection, samples: int, interval: float, value: byte
     with Cache(config.url, namespace=config.namespace, store=store, stats=False) as cache:
         cache.set(key, value, ttl=60)
         try:
-            times = []
-            for _ in range(samples):
-                start = time.perf_counter_ns()
-                conn.client.get(full)
-                times.append((time.perf_counter_ns() - start) / 1000)
-                _pause(interval)
-            probes = [Probe(node.name, "GET", tuple(times))]
+            times = _timed(lambda: conn.client.get(full), samples, interval)
+            probes = [Probe(node.name, "GET", times)]
             probes.append(_cache_probe(cache, node, key, value, samples, interval))
         finally:
             cache.delete(key)

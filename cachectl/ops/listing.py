@@ -20,7 +20,6 @@ import redis
 from cachectl.errors import ConfigError
 from cachectl.keys import display_name
 from cachectl.ops.connect import Connection
-from cachectl.ops.inspect import CODEC_SAMPLE, describe_head, display_key
 from cachectl.ops.selection import (
     SCAN_COUNT,
     STEP_COUNT,
@@ -30,6 +29,7 @@ from cachectl.ops.selection import (
     server_ms,
     tag_members,
 )
+from cachectl.ops.sniff import CODEC_SAMPLE, describe_head
 
 SORTS = ("name", "ttl", "memory")
 #: Bytes read from the start of a string value: the sample that names its codec.
@@ -48,7 +48,7 @@ class KeyInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description; key_hex holds the exact bytes of a key that is not UTF-8."""
-        return {"key": display_key(self.key), **key_bytes(self.key)} | {
+        return {"key": display_name(self.key), **key_bytes(self.key)} | {
             "type": self.type,
             "ttl_ms": self.ttl_ms,
             "memory": self.memory,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import redis.exceptions
@@ -29,6 +29,10 @@ class ServerInfo:
     connected_clients: int
     keys: int  # in the connection's database
     ops_per_sec: int = 0  # INFO's instantaneous_ops_per_sec
+    #: Over Sentinel: the service whose primary this node is ('' otherwise).
+    sentinel_service: str = ""
+    #: Which server: 'redis', or 'valkey' (whose redis_version is a fixed 7.2.4).
+    server: str = "redis"
 
     @property
     def hit_ratio(self) -> float | None:
@@ -53,8 +57,10 @@ def from_info(node: str, info: Mapping[str, Any], db: int = 0) -> ServerInfo:
     keyspace = info.get(f"db{db}") or {}
     return ServerInfo(
         node=node,
-        version=str(info.get("redis_version", "?")),
-        mode=str(info.get("redis_mode", "standalone")),
+        # Valkey says 'redis_version:7.2.4' for old clients' sake; its own version is apart,
+        # and its mode is 'server_mode' from Valkey 8 on.
+        version=str(info.get("valkey_version") or info.get("redis_version", "?")),
+        mode=str(info.get("redis_mode") or info.get("server_mode") or "standalone"),
         uptime_seconds=_int(info, "uptime_in_seconds"),
         used_memory=_int(info, "used_memory"),
         peak_memory=_int(info, "used_memory_peak"),
@@ -66,6 +72,7 @@ def from_info(node: str, info: Mapping[str, Any], db: int = 0) -> ServerInfo:
         connected_clients=_int(info, "connected_clients"),
         keys=_int(keyspace, "keys") if isinstance(keyspace, Mapping) else 0,
         ops_per_sec=_int(info, "instantaneous_ops_per_sec"),
+        server=str(info.get("server_name") or "redis"),
     )
 
 
@@ -79,6 +86,9 @@ def server_info(conn: Connection) -> list[ServerInfo]:
         except redis.exceptions.ResponseError:
             info = {}  # a server without INFO (an embedded one, such as fakeredis)
             client.connection_pool.disconnect()
-        return [from_info(conn.primaries()[0].name, info, db)]
+        node = from_info(conn.primaries()[0].name, info, db)
+        if conn.sentinel_service:
+            node = replace(node, sentinel_service=conn.sentinel_service)
+        return [node]
     replies = client.info(target_nodes=client.PRIMARIES)
     return [from_info(name, info) for name, info in sorted(replies.items())]

@@ -235,10 +235,15 @@ def _memory(conn: Connection, samples: dict[str, list[bytes]]) -> dict[str, tupl
     return out
 
 
+def published_stats(conn: Connection) -> CacheStats:
+    """The figures every process has published for the namespace, merged."""
+    return CacheStats.from_fields(conn.backend.read_counters(conn.keys.stats_key))
+
+
 def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCAN) -> StatsReport:
     """Servers, published figures and key counts of the namespace (or of one prefix)."""
     servers = server_info(conn)
-    published = CacheStats.from_fields(conn.backend.read_counters(conn.keys.stats_key))
+    published = published_stats(conn)
     space = conn.keys
     if prefix is None:
         globs, named = [space.data_glob], []

@@ -37,6 +37,7 @@ from cachectl.backends.redis.scripts import (
     incr_args,
     publish_args,
     step_args,
+    unlink_step,
 )
 from cachectl.backends.redis.tracking import Tracker
 from cachectl.config import CacheConfig
@@ -244,8 +245,9 @@ class AsyncRedisBackend(AsyncRedisConnections):
             yield await self.delete(keys)
 
     async def _scan_unlink(self, glob: bytes, count: int) -> AsyncIterator[int]:
+        match, extra = unlink_step(glob)
         return await self._server_steps(
-            SCAN_UNLINK_SCRIPT, glob, count, lambda: self._scan_unlink_here(glob, count)
+            SCAN_UNLINK_SCRIPT, match, count, lambda: self._scan_unlink_here(glob, count), extra
         )
 
     async def count_matching(self, glob: bytes, count: int = BATCH) -> int:
@@ -266,26 +268,32 @@ class AsyncRedisBackend(AsyncRedisConnections):
         return total
 
     async def _server_steps(
-        self, script: str, glob: bytes, count: int, here: Callable[[], AsyncIterator[int]]
+        self,
+        script: str,
+        glob: bytes,
+        count: int,
+        here: Callable[[], AsyncIterator[int]],
+        extra: Sequence[bytes] = (),
     ) -> AsyncIterator[int]:
         """The figures of a SCAN step script run until the scan is over; where scripts are
         refused (an ACL, a managed service), those of `here`, which does the work from the
         client."""
+        args = (glob, count, extra)
         try:
-            reply = await self.client.execute_command(*step_args(script, b"0", glob, count))
+            reply = await self.client.execute_command(*step_args(script, b"0", *args))
         except redis.exceptions.ResponseError:
             return here()
-        return self._next_steps(script, glob, count, reply)
+        return self._next_steps(script, args, reply)
 
     async def _next_steps(
-        self, script: str, glob: bytes, count: int, reply: Any
+        self, script: str, args: tuple[bytes, int, Sequence[bytes]], reply: Any
     ) -> AsyncIterator[int]:
         while True:
             cursor, n = reply
             yield int(n)
             if cursor == b"0":
                 return
-            reply = await self.client.execute_command(*step_args(script, cursor, glob, count))
+            reply = await self.client.execute_command(*step_args(script, cursor, *args))
 
     async def _scan_unlink_here(self, glob: bytes, count: int) -> AsyncIterator[int]:
         # Each round trip unlinks the previous batch and fetches the next one.

@@ -39,6 +39,7 @@ from cachectl.backends.redis.scripts import (
     incr_args,
     publish_args,
     step_args,
+    unlink_step,
 )
 from cachectl.backends.redis.tracking import Tracker
 from cachectl.config import CacheConfig
@@ -242,8 +243,9 @@ class RedisBackend(RedisConnections):
             yield self.delete(keys)
 
     def _scan_unlink(self, glob: bytes, count: int) -> Iterator[int]:
+        match, extra = unlink_step(glob)
         return self._server_steps(
-            SCAN_UNLINK_SCRIPT, glob, count, lambda: self._scan_unlink_here(glob, count)
+            SCAN_UNLINK_SCRIPT, match, count, lambda: self._scan_unlink_here(glob, count), extra
         )
 
     def count_matching(self, glob: bytes, count: int = BATCH) -> int:
@@ -260,24 +262,32 @@ class RedisBackend(RedisConnections):
         return total
 
     def _server_steps(
-        self, script: str, glob: bytes, count: int, here: Callable[[], Iterator[int]]
+        self,
+        script: str,
+        glob: bytes,
+        count: int,
+        here: Callable[[], Iterator[int]],
+        extra: Sequence[bytes] = (),
     ) -> Iterator[int]:
         """The figures of a SCAN step script run until the scan is over; where scripts are
         refused (an ACL, a managed service), those of `here`, which does the work from the
         client."""
+        args = (glob, count, extra)
         try:
-            reply = self.client.execute_command(*step_args(script, b"0", glob, count))
+            reply = self.client.execute_command(*step_args(script, b"0", *args))
         except redis.exceptions.ResponseError:
             return here()
-        return self._next_steps(script, glob, count, reply)
+        return self._next_steps(script, args, reply)
 
-    def _next_steps(self, script: str, glob: bytes, count: int, reply: Any) -> Iterator[int]:
+    def _next_steps(
+        self, script: str, args: tuple[bytes, int, Sequence[bytes]], reply: Any
+    ) -> Iterator[int]:
         while True:
             cursor, n = reply
             yield int(n)
             if cursor == b"0":
                 return
-            reply = self.client.execute_command(*step_args(script, cursor, glob, count))
+            reply = self.client.execute_command(*step_args(script, cursor, *args))
 
     def _scan_unlink_here(self, glob: bytes, count: int) -> Iterator[int]:
         # Each round trip unlinks the previous batch and fetches the next one.

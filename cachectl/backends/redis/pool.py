@@ -14,7 +14,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.sentinel
 import redis.exceptions
+import redis.sentinel
 
 from cachectl import forksafe
 
@@ -161,3 +163,37 @@ class BoundedAsyncPool(aioredis.ConnectionPool):
             await super().release(connection)
         finally:
             self._free_slot()
+
+
+class BoundedSentinelPool(BoundedPool, redis.sentinel.SentinelConnectionPool):
+    """A bounded pool of connections to the primary that Sentinel names.
+
+    Each new connection asks Sentinel where the primary is; a connection that reads READONLY
+    (a demoted primary) or loses its server is dropped, so the next one asks again. A
+    connection given back after the primary moved is closed rather than kept.
+    """
+
+    def release(self, connection: Any) -> None:
+        if not self.owns_connection(connection):  # type: ignore[no-untyped-call]
+            connection.disconnect()
+        super().release(connection)
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        super().disconnect(inuse_connections)
+        if inuse_connections:  # the client is closing: so are its Sentinel clients
+            self.sentinel_manager.close()
+
+
+class BoundedAsyncSentinelPool(BoundedAsyncPool, aioredis.sentinel.SentinelConnectionPool):
+    """The asyncio counterpart of BoundedSentinelPool."""
+
+    async def release(self, connection: Any) -> None:
+        # (redis.asyncio's own owns_connection calls a method its base class lacks.)
+        if self.master_address != (connection.host, connection.port):
+            await connection.disconnect()
+        await super().release(connection)
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:
+            await self.sentinel_manager.aclose()

@@ -167,6 +167,9 @@ def publish_fields(counters: Mapping[bytes, int]) -> list[bytes]:
     fields = dict.fromkeys([PLACES_FIELD])
     other = OTHER.encode()
     for name in counters:
+        if name.startswith(b"#"):  # namespace-wide (stats.NAMESPACE_COUNTERS): no place
+            fields[name] = None
+            continue
         kind, prefix, rest = split_field(name)
         fields[PLACE_KIND + b":" + prefix] = None
         fields[kind + b":" + prefix + rest] = None

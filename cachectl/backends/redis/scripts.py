@@ -16,7 +16,8 @@ import redis.exceptions
 
 from cachectl.backends.redis.scriptless import NO_TTL_BASE
 from cachectl.codec import MAX_COUNTER
-from cachectl.stats import MAX_PREFIX_BYTES, OTHER, split_field
+from cachectl.keys import NAMESPACE_CHARS, escape_glob, literal_prefix, tags_record
+from cachectl.stats import LAYOUT_FIELD, MAX_PREFIX_BYTES, OTHER, split_field
 
 # Records a write under a tag. A member's score is its expiry in server milliseconds (for an
 # entry without a TTL: NO_TTL_BASE plus the write time, far in the future), plus the write's
@@ -65,18 +66,35 @@ return removed
 # million keys). Measured there, this is as fast as a single script looping over the whole
 # keyspace, which would block every other client for the whole run.
 # The tags records of the data keys it unlinks go with them (pipelines.records_of), not counted.
+# With ARGV[4] and ARGV[5] (see unlink_step), the scan's MATCH covers both the data keys below
+# the prefix ARGV[4] and their records below ARGV[5], and each key it finds is taken if it has
+# one of the two prefixes: the records that exist are found, where unlinking every data key's
+# record by name, whether it exists or not, costs the server as much as the data keys do.
 SCAN_UNLINK_SCRIPT = """
 local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local keys, removed, records = reply[2], 0, {}
+local data, record = ARGV[4], ARGV[5]
+if data then
+  local found = keys
+  keys = {}
+  for _, key in ipairs(found) do
+    if string.find(key, data, 1, true) == 1 then
+      keys[#keys + 1] = key
+    elseif string.find(key, record, 1, true) == 1 then
+      records[#records + 1] = key
+    end
+  end
+else
+  for _, key in ipairs(keys) do
+    local at = string.find(key, ':', 1, true)
+    local head = at and string.sub(key, 1, at - 1)
+    if head and not string.find(head, '#', 1, true) then
+      records[#records + 1] = head .. '#tag::' .. string.sub(key, at + 1)
+    end
+  end
+end
 for i = 1, #keys, 1000 do
   removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
-end
-for _, key in ipairs(keys) do
-  local at = string.find(key, ':', 1, true)
-  local head = at and string.sub(key, 1, at - 1)
-  if head and not string.find(head, '#', 1, true) then
-    records[#records + 1] = head .. '#tag::' .. string.sub(key, at + 1)
-  end
 end
 for i = 1, #records, 1000 do
   redis.call('UNLINK', unpack(records, i, math.min(i + 999, #records)))
@@ -90,6 +108,8 @@ return {reply[1], removed}
 # stays bounded whatever the number of processes; a field that is not an integer (written by
 # someone else) is replaced rather than failing the whole publish; the hash then lives ARGV[1]
 # seconds more. A prefix longer than MAX_PREFIX_BYTES (an older writer) goes to ARGV[3] too.
+# A kind starting with '#' is a namespace-wide field (stats.NAMESPACE_COUNTERS), added to
+# without a place; '#layout' is kept at the highest value written, never added up.
 # ARGV from 4 on: kind, prefix, rest, delta for each field.
 PUBLISH_SCRIPT = f"""
 local key, cap, other = KEYS[1], tonumber(ARGV[2]), ARGV[3]
@@ -104,7 +124,18 @@ local seen = {{}}
 for i = 4, #ARGV, 4 do
   local prefix = ARGV[i + 1]
   local label = seen[prefix]
-  if label == nil then
+  if string.sub(ARGV[i], 1, 1) == '#' then
+    label = false
+    local field, have = ARGV[i], nil
+    if field == '{LAYOUT_FIELD.decode()}' then
+      have = tonumber(redis.call('HGET', key, field))
+      if have == nil or have < tonumber(ARGV[i + 3]) then
+        redis.call('HSET', key, field, ARGV[i + 3])
+      end
+    elseif type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
+      redis.call('HSET', key, field, ARGV[i + 3])
+    end
+  elseif label == nil then
     label = prefix
     if #prefix > {MAX_PREFIX_BYTES} then
       label = other
@@ -118,9 +149,11 @@ for i = 4, #ARGV, 4 do
     end
     seen[prefix] = label
   end
-  local field = ARGV[i] .. ':' .. label .. ARGV[i + 2]
-  if type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
-    redis.call('HSET', key, field, ARGV[i + 3])
+  if label then
+    local field = ARGV[i] .. ':' .. label .. ARGV[i + 2]
+    if type(redis.pcall('HINCRBY', key, field, ARGV[i + 3])) == 'table' then
+      redis.call('HSET', key, field, ARGV[i + 3])
+    end
   end
 end
 if places ~= taken or not raw then redis.call('HSET', key, '#prefixes', places) end
@@ -170,9 +203,27 @@ def forget_args(tag_key: bytes, pairs: list[tuple[bytes, float]]) -> list[Any]:
     return args
 
 
-def step_args(script: str, cursor: bytes, glob: bytes, count: int) -> list[Any]:
+def step_args(
+    script: str, cursor: bytes, glob: bytes, count: int, extra: Sequence[bytes] = ()
+) -> list[Any]:
     """One call of a SCAN step script (SCAN_UNLINK_SCRIPT, SCAN_COUNT_SCRIPT)."""
-    return ["EVAL", script, 0, cursor, glob, count]
+    return ["EVAL", script, 0, cursor, glob, count, *extra]
+
+
+def unlink_step(glob: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+    """SCAN_UNLINK_SCRIPT's MATCH glob and extra arguments for the keys matching glob.
+
+    For the data keys below a literal prefix ('N:users:*', 'N:*'), a glob that also matches
+    their tags records ('N#tag::users:*'), and the two prefixes to tell them apart; for any
+    other glob, itself (each data key's record is then unlinked by name).
+    """
+    prefix = literal_prefix(glob)
+    namespace, sep, rest = (prefix or b"").partition(b":")
+    if not (sep and namespace and NAMESPACE_CHARS.issuperset(namespace)):
+        return glob, ()
+    assert prefix is not None
+    match = escape_glob(namespace) + b"[:#]*" + (escape_glob(rest) + b"*" if rest else b"")
+    return match, (prefix, tags_record(prefix))
 
 
 def incr_args(key: bytes, delta: int) -> list[Any]:

@@ -217,6 +217,16 @@ function failed(error) {
   say(error.message || String(error), "error");
 }
 
+// api()'s answer, or undefined once its failure is shown (failed()).
+async function ask(method, path, body) {
+  try {
+    return await api(method, path, body);
+  } catch (error) {
+    failed(error);
+    return undefined;
+  }
+}
+
 // -- sign in -----------------------------------------------------------------------------------
 
 async function signIn(token) {
@@ -327,16 +337,9 @@ function totals(prefixes) {
 async function refreshOverview() {
   if (state.loading) return; // a slow overview (a large keyspace) is not asked twice at once
   state.loading = true;
-  let data;
-  try {
-    data = await api("GET", "overview");
-  } catch (error) {
-    failed(error);
-    return;
-  } finally {
-    state.loading = false;
-  }
-  if (state.role === null) return; // signed out while waiting
+  const data = await ask("GET", "overview");
+  state.loading = false;
+  if (data === undefined || state.role === null) return; // failed, or signed out while waiting
   renderServer(data);
   renderPrefixes(data.prefixes || [], data.estimated || []);
   const now = totals(data.prefixes || []);
@@ -385,7 +388,8 @@ function renderServer(data) {
     return;
   }
   facts($("server"), [
-    ["Version", server.version ?? "–"],
+    ["Version", server.server && server.server !== "redis" ? `${server.server} ${server.version}` : server.version ?? "–"],
+    ...(server.primary ? [["Primary", `${server.primary} (Sentinel service ${server.sentinel_service})`]] : []),
     ["Breaker", badge],
     ["Memory used", bytes(server.memory_used)],
     ["Memory peak", bytes(server.memory_peak)],
@@ -552,13 +556,8 @@ async function searchKeys(cursor = null, page = 0) {
 async function loadKeys(cursor, page) {
   const q = { ...state.keys.query, cursor };
   say("Loading keys…");
-  let data;
-  try {
-    data = await api("GET", `keys?${query(q)}`);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const data = await ask("GET", `keys?${query(q)}`);
+  if (data === undefined) return;
   state.keys.cursors[page] = cursor;
   state.keys.page = page;
   state.keys.cursor = data.cursor ?? null;
@@ -579,13 +578,8 @@ async function topKeys() {
   const value = $("keys-value").value;
   const q = { [kind]: value, n: 20 };
   say("Finding the biggest keys…");
-  let data;
-  try {
-    data = await api("GET", `keys/top?${query(q)}`);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const data = await ask("GET", `keys/top?${query(q)}`);
+  if (data === undefined) return;
   renderKeys(data.keys || [], false);
   $("keys-label").textContent = `Biggest keys of ${data.label || "the selection"}`;
   $("keys-next").hidden = true;
@@ -639,19 +633,16 @@ async function loadKey() {
   const detail = $("key-detail");
   $("delete-confirm").hidden = true;
   $("key-delete").hidden = false;
-  let doc;
-  try {
-    doc = await api("GET", `key?${query(state.key)}`);
-  } catch (error) {
+  const doc = await ask("GET", `key?${query(state.key)}`);
+  if (doc === undefined) {
     detail.hidden = true;
-    failed(error);
     return;
   }
   detail.hidden = false;
   state.keyName = doc.key ?? state.keyName;
   $("key-title").replaceChildren(breakable(state.keyName));
   const enc = doc.encoding || {};
-  // The label the Keys view shows (ops.inspect.describe_head), and whose format it is.
+  // The label the Keys view shows (ops.sniff.describe_head), and whose format it is.
   const codec = doc.codec && doc.codec !== "-"
     ? (enc.format ? `${doc.codec} (${enc.format})` : doc.codec)
     : "–";
@@ -740,24 +731,14 @@ function branch(value, depth, name = null) {
 }
 
 async function setTtl(ttl) {
-  try {
-    await api("POST", "key/ttl", { ...state.key, ttl });
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  if ((await ask("POST", "key/ttl", { ...state.key, ttl })) === undefined) return;
   say(ttl === null ? "Expiry removed." : `TTL set to ${duration(ttl * 1000)}.`);
   $("ttl-seconds").value = "";
   await loadKey();
 }
 
 async function deleteKey() {
-  try {
-    await api("DELETE", `key?${query(state.key)}`);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  if ((await ask("DELETE", `key?${query(state.key)}`)) === undefined) return;
   $("key-detail").hidden = true;
   say(`Deleted ${state.keyName}.`);
 }
@@ -795,13 +776,8 @@ async function previewFlush() {
   const selector = flushSelector();
   $("flush-result").textContent = "";
   $("flush-plan").hidden = true;
-  let plan;
-  try {
-    plan = await api("POST", "flush/plan", selector);
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const plan = await ask("POST", "flush/plan", selector);
+  if (plan === undefined) return;
   state.plan = { selector, ...plan };
   $("plan-summary").textContent = plan.refused
     ? `${plan.label}: ${num(plan.count)} keys match, more than the limit of ${num(plan.max_keys)}; a flush would be refused.`
@@ -861,13 +837,8 @@ async function runFlush() {
 // -- audit -------------------------------------------------------------------------------------
 
 async function loadAudit() {
-  let data;
-  try {
-    data = await api("GET", "audit");
-  } catch (error) {
-    failed(error);
-    return;
-  }
+  const data = await ask("GET", "audit");
+  if (data === undefined) return;
   const when = (r) => {
     const t = typeof r.time === "number" ? new Date(r.time * 1000) : new Date(r.time);
     return Number.isNaN(t.getTime()) ? String(r.time) : t.toLocaleString();

@@ -11,6 +11,8 @@ from typing import Any
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from cachectl import BackendUnavailable
+
 COMPUTED = {"report": 0, "async": 0, "page": 0}
 
 
@@ -39,7 +41,12 @@ async def async_report(request: HttpRequest) -> JsonResponse:
 
 def visits(request: HttpRequest) -> JsonResponse:
     cache.add("visits", 0, timeout=None)
-    return JsonResponse({"visits": cache.incr("visits"), "at": time.time()})
+    try:
+        count = cache.incr("visits")
+    except BackendUnavailable:
+        # Redis is out: the count is not made where it would be lost (see fallback_counters).
+        return JsonResponse({"visits": None, "at": time.time()}, status=503)
+    return JsonResponse({"visits": count, "at": time.time()})
 
 
 def page(request: HttpRequest) -> HttpResponse:

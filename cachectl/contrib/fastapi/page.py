@@ -14,7 +14,7 @@ from importlib.resources import files
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
-from cachectl.contrib.bounded import route_class
+from cachectl.contrib.fastapi.bounded import route_class
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

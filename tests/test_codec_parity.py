@@ -1,7 +1,7 @@
 """`keys` and `inspect` name every stored value's codec alike (issue 10: "the codec column
 says foreign where inspect says json"), and `inspect` reads a value as what it names it.
 
-Both name a value with one function (ops.inspect.describe_head) of the same bytes: the first
+Both name a value with one function (ops.sniff.describe_head) of the same bytes: the first
 CODEC_SAMPLE of the value, which `keys` reads with GETRANGE and `inspect` cuts from its GET.
 """
 
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from cachectl.cache import Cache
 from cachectl.codec import Codec
-from cachectl.ops.inspect import CODEC_SAMPLE, describe_head
+from cachectl.ops.sniff import CODEC_SAMPLE, describe_head
 from tests.conftest import CLI_NAMESPACE, CliResult
 
 Run = Callable[..., CliResult]
@@ -205,7 +205,7 @@ def test_decode_reads_a_value_as_its_codec_names_it(data: bytes) -> None:
     # The same check without Redis, at volume: what inspect decodes agrees with the label.
     from cachectl.codec import DEFAULT_MAX_SIZE
     from cachectl.errors import DecodeError
-    from cachectl.ops.inspect import Encoding, decode
+    from cachectl.ops.decode import Encoding, decode
 
     codec = describe_head(data)
     assert describe_head(data[:CODEC_SAMPLE], len(data)) == codec  # GETRANGE and STRLEN

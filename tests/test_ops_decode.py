@@ -1,4 +1,5 @@
-"""Decoding stored values without Redis: cachectl's format and foreign layers."""
+"""Decoding stored values without Redis (ops.sniff, ops.decode, ops.preview): cachectl's
+format and foreign layers, named, peeled, read and clipped."""
 
 from __future__ import annotations
 
@@ -17,16 +18,9 @@ import pytest
 
 from cachectl.codec import Codec
 from cachectl.errors import DecodeError
-from cachectl.ops.inspect import (
-    CODEC_SAMPLE,
-    clip,
-    decode,
-    describe_head,
-    hexdump,
-    jsonable,
-    layer_of,
-    peel,
-)
+from cachectl.ops.decode import decode, peel
+from cachectl.ops.preview import clip, hexdump, jsonable
+from cachectl.ops.sniff import CODEC_SAMPLE, describe_head, layer_of
 
 LIMIT = 1 << 20
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cachectl.contrib.bounded import error_response
+from cachectl.contrib.fastapi.bounded import error_response
 
 
 class LoopbackOnly:
