@@ -129,6 +129,50 @@ class AsyncCache(AsyncFace):
 
     async def _lookup(self, key: Key) -> Entry | Missing:
         # The hot path: str keys are handled inline (a call costs as much as the work).
+        if self.near is not None:
+            return await self._near_lookup(key, self.near)
+        if type(key) is str:
+            keys = self.keys
+            full = keys.ns + key.encode("utf-8", "surrogateescape")
+            if len(full) > keys.max_full:
+                raise keys.refuse(full, key)
+            counters = self.recorder.counters(key.partition(":")[0])
+        else:
+            full = self.keys.full(key)
+            counters = self.recorder.counters(prefix_of(key))
+        start = perf_counter_ns()
+        data: bytes | None
+        if self.breaker.closed or await self._available((full,)):
+            try:
+                data = await self.backend.get(full)
+                if self.breaker.failures:
+                    self.breaker.success()
+            except self._transient as exc:
+                self._failed(exc, counters)
+                counters.fallback += 1
+                data = self.fallback.get(full)
+            except self._errors as exc:
+                data = None
+                self._refused(exc, counters)
+        else:
+            counters.fallback += 1
+            data = self.fallback.get(full)
+        found = MISS if data is None else self._decode(full, data, counters)
+        if self._stats_on:
+            if found is MISS:
+                counters.misses += 1
+            else:
+                counters.hits += 1
+            self._observe(counters, start)
+            if self._publish_due:
+                self._ensure_publisher()
+        return found
+
+    async def _near_lookup(self, key: Key, near: Near) -> Entry | Missing:
+        """_lookup with the near cache (cache.near, for the entry's layout): a hit answers here;
+        a miss reads the value with its PTTL and keeps it. Apart from _lookup, whose path
+        without a near cache then costs one test more (a measured 1 % of an embedded-store
+        miss); the breaker's steps below are _lookup's."""
         if type(key) is str:
             keys = self.keys
             full = keys.ns + key.encode("utf-8", "surrogateescape")
@@ -136,33 +180,24 @@ class AsyncCache(AsyncFace):
                 raise keys.refuse(full, key)
         else:
             full = self.keys.full(key)
-        near = self.near
-        token = 0
-        if near is not None:
-            # -- near cache: a hit answers here (see cache.near for the entry's layout) -------
-            now = monotonic_ns()
-            entry = near.entries.get(full) if now <= near.due or near.poll(now) else None
-            if entry is not None and entry[0] > now:
-                entry[4] = True
-                found: Entry | Missing | None = entry[1]
-                if found is None:  # Near.fresh, inlined: this is the hot path
-                    found = (unpackb(entry[2], ext_hook=EXT_HOOK, strict_map_key=False), entry[5])
-                if self._stats_on:
-                    counters = entry[6]
-                    counters.near += 1
-                    if found is MISS:
-                        counters.misses += 1
-                    else:
-                        counters.hits += 1
-                return found
-            token = near.begin(full)
-            pttl: int | None = None
-            sent = now  # before the read is sent: the entry expires no later than its key
-            # -- end near cache -----------------------------------------------------------------
-        if type(key) is str:  # after the near cache, whose hit counts in its entry's counters
-            counters = self.recorder.counters(key.partition(":")[0])
-        else:
-            counters = self.recorder.counters(prefix_of(key))
+        now = monotonic_ns()
+        entry = near.entries.get(full) if now <= near.due or near.poll(now) else None
+        if entry is not None and entry[0] > now:
+            entry[4] = True
+            found: Entry | Missing | None = entry[1]
+            if found is None:  # Near.fresh, inlined: this is the hot path
+                found = (unpackb(entry[2], ext_hook=EXT_HOOK, strict_map_key=False), entry[5])
+            if self._stats_on:
+                counters = entry[6]
+                counters.near += 1
+                if found is MISS:
+                    counters.misses += 1
+                else:
+                    counters.hits += 1
+            return found
+        counters = self._counters(key)
+        token = near.begin(full)
+        pttl: int | None = None  # None: not read from Redis, so not kept
         start = perf_counter_ns()
         data: bytes | None
         if self.breaker.closed or await self._available((full,)):
@@ -185,7 +220,8 @@ class AsyncCache(AsyncFace):
             data = self.fallback.get(full)
         found = MISS if data is None else self._decode(full, data, counters)
         if token:
-            near.keep(full, token, data, found, pttl, sent, counters)  # type: ignore[union-attr]
+            # Counted from before the read was sent: the entry expires no later than its key.
+            near.keep(full, token, data, found, pttl, now, counters)
         if self._stats_on:
             if found is MISS:
                 counters.misses += 1
