@@ -24,6 +24,7 @@ import redis
 
 from cachectl import AsyncCache, Cache, NearCache
 from cachectl.cache.near import Near
+from cachectl.stats import Counters
 from tests.servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -763,3 +764,44 @@ def test_a_decorated_function_is_answered_by_the_near_cache(
         assert [call(1) for _ in range(20)] == [{"n": 1}] * 20
         assert gets([raw]) == before
     assert calls == [1]
+
+
+def test_a_malformed_invalidation_empties_the_near_cache_and_raises_nothing() -> None:
+    """A push that is not a list of key names (a hostile or broken server) drops everything,
+    from a reader's poll as from the thread, and never reaches the caller as an error."""
+    import socket
+
+    from cachectl.backends.redis.tracking import Link, Tracker
+    from cachectl.codec import Codec
+    from cachectl.config import build_config
+
+    server_end, client_end = socket.socketpair()
+
+    class Stub:
+        def __init__(self) -> None:
+            self._sock = client_end
+            self.handshake_metadata = {b"role": b"master"}
+
+        def disconnect(self) -> None:
+            client_end.close()
+
+    config = build_config("redis://127.0.0.1:1/0", namespace="m")
+    near = Near(NearCache(), Codec())
+    tracker = Tracker(config, near)
+    try:
+        tracker._links = [Link(Stub(), "stub")]
+        client_end.setblocking(False)
+        near.established()
+        for hostile in (b">2\r\n$10\r\ninvalidate\r\n*2\r\n:1\r\n$3\r\nm:k\r\n",
+                        b">2\r\n$10\r\ninvalidate\r\n$3\r\nm:k\r\n"):  # fmt: skip
+            token = near.begin(b"m:k")
+            near.keep(b"m:k", token, b"\xc1\x01\x00\x01", (1, None), -1, 0, Counters())
+            assert b"m:k" in near.entries
+            flushes = near.stats().flushes
+            server_end.sendall(hostile)
+            assert tracker.poll() is True
+            assert b"m:k" not in near.entries and near.stats().flushes == flushes + 1
+    finally:
+        near.close()
+        server_end.close()
+        client_end.close()

@@ -482,7 +482,11 @@ class Tracker:
             if not kind:
                 if message and message[0] == b"invalidate":
                     keys = message[1] if len(message) > 1 else None
-                    near.invalidated(keys if isinstance(keys, list) else None)
+                    # Anything but a list of key names (null: every key) drops every entry.
+                    if isinstance(keys, list) and all(type(key) is bytes for key in keys):
+                        near.invalidated(keys)
+                    else:
+                        near.invalidated(None)
             else:
                 self._answered(link, kind, message)
 
@@ -493,7 +497,8 @@ class Tracker:
                 return
             role = reply[0] if isinstance(reply, list) and reply else b""
             if role != link.role:
-                raise Lost(f"{link.name} is now a {role.decode(errors='replace')}")
+                said = role.decode(errors="replace") if isinstance(role, bytes) else repr(role)
+                raise Lost(f"{link.name} is now a {said:.40}")
         elif kind == "slots":
             if self._slot_map(reply) != self._slots:
                 raise Lost("the cluster's slots moved")
