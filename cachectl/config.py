@@ -258,6 +258,13 @@ def whole(value: object, name: str, least: int) -> int:
 CLI_DEFAULT_URL = "redis://localhost:6379/0"
 #: Seconds the command-line tool waits to connect and for each reply.
 CLI_DEFAULT_TIMEOUT = 2.0
+#: The longest it waits, whether from --timeout, CACHECTL_TIMEOUT or the settings file (its
+#: --help says so: cli.common.MAXIMA).
+CLI_MAX_TIMEOUT = 3600
+#: The one message for a command-line timeout out of range, wherever it came from.
+CLI_TIMEOUT_RANGE = (
+    f"must be a positive, finite number of seconds, at most the maximum, {CLI_MAX_TIMEOUT:,}"
+)
 #: Keys allowed in [tool.cachectl] of pyproject.toml, or at the top of cachectl.toml.
 CLI_SETTINGS = ("namespace", "password_file", "timeout", "url")
 
@@ -308,11 +315,21 @@ def read_password_file(path: str) -> str:
     return password
 
 
+def cli_timeout(value: object, name: str) -> float:
+    """A command-line timeout (--timeout, CACHECTL_TIMEOUT or the settings file's, named
+    name): positive, finite seconds up to CLI_MAX_TIMEOUT, else the one ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}")
+    if not (math.isfinite(value) and 0 < value <= CLI_MAX_TIMEOUT):
+        raise ConfigError(f"{name} {CLI_TIMEOUT_RANGE}, not {value:g}")
+    return float(value)
+
+
 def _setting(value: Any, name: str, kind: type, where: str) -> Any:
     if value is None:
         return None
     if kind is float:
-        return seconds(value, f"{name} in {where}")
+        return cli_timeout(value, f"{name} in {where}")
     if not isinstance(value, kind):
         raise ConfigError(f"{name} in {where} must be a {kind.__name__}, not {value!r}")
     if isinstance(value, str) and not value.strip():
@@ -349,7 +366,7 @@ def cli_config(
     namespace = _given(namespace, "--namespace")
     password_file = _given(password_file, "--password-file")
     if timeout is not None:
-        timeout = seconds(timeout, "--timeout")
+        timeout = cli_timeout(timeout, "--timeout")
     env_values = {
         name: env_setting(env, name)
         for name in (
@@ -393,8 +410,10 @@ def cli_config(
             try:
                 number = float(raw)
             except ValueError:
-                raise ConfigError(f"CACHECTL_TIMEOUT must be seconds, not {raw!r}") from None
-            timeout = seconds(number, "CACHECTL_TIMEOUT")
+                raise ConfigError(
+                    f"CACHECTL_TIMEOUT must be a number of seconds, not {raw!r}"
+                ) from None
+            timeout = cli_timeout(number, "CACHECTL_TIMEOUT")
         else:
             timeout = file_timeout if file_timeout is not None else CLI_DEFAULT_TIMEOUT
     return build_config(

@@ -7,6 +7,7 @@
     │   └── ValueTooLarge         a value encoded past max_value_size: refused, old value removed
     ├── DecodeError               stored bytes that are not a readable cachectl value
     ├── BackendUnavailable        Redis unreachable, refused authentication, or timed out
+    ├── CommandRefused            Redis refused a command: the user's ACL lacks it, or renamed
     └── CheckFailed               a check did not pass (a threshold, a missing key)
 
 The library's read and write paths never raise DecodeError or BackendUnavailable into the
@@ -65,6 +66,11 @@ class DecodeError(CachectlError):
 
 class BackendUnavailable(CachectlError):
     """Redis could not be reached, refused authentication, or did not answer in time."""
+
+
+class CommandRefused(CachectlError):
+    """Redis refused a command the operation needs: the ACL user may not run it (NOPERM), or
+    the server does not know it (renamed or disabled, as managed services do)."""
 
 
 class CheckFailed(CachectlError):

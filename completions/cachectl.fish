@@ -2,13 +2,14 @@
 # Install: copy it to ~/.config/fish/completions/cachectl.fish.
 # Generated for:
 #   cachectl: --install-completion --namespace --password-file --show-completion --timeout --url --version
-#   demo: --json --keep-running --no-redis-server
-#   flush: --all --dry-run --json --key --max-keys --pattern --prefix --rate --tag --yes -y
-#   inspect: --items --json --max-bytes --no-namespace --raw
-#   keys: --json --limit --no-namespace --pattern --prefix --sort --tag --top
-#   latency: --interval --json --max-p50 --max-p99 --samples
-#   namespaces: --json --sample
-#   stats: --format --json --max-scan --min-hit-ratio --output --prefix --watch
-#   ui: --json --port --read-only
-#   warm: --app --base-url --concurrency --factory --header --header-origin --json --junit --max-p95 --min-hit-ratio --passes --rate --retries --timeout --variant
+#   demo: --json --keep-running --namespace --no-redis-server --password-file --timeout --url
+#   doctor: --allow-empty --fail-on --json --namespace --password-file --prefix --sample --timeout --url
+#   flush: --all --allow-empty --dry-run --json --key --max-keys --namespace --password-file --pattern --prefix --rate --tag --timeout --url --yes -y
+#   inspect: --allow-empty --items --json --max-bytes --namespace --no-namespace --password-file --raw --timeout --url
+#   keys: --allow-empty --json --limit --namespace --no-namespace --password-file --pattern --prefix --sort --tag --timeout --top --url
+#   latency: --interval --json --max-p50 --max-p99 --namespace --password-file --samples --timeout --url
+#   namespaces: --json --namespace --password-file --sample --timeout --url
+#   stats: --allow-empty --for --format --json --max-scan --min-hit-ratio --namespace --output --password-file --prefix --timeout --url --watch
+#   ui: --json --namespace --password-file --port --read-only --timeout --url
+#   warm: --app --base-url --concurrency --factory --header --header-origin --json --junit --max-p95 --min-hit-ratio --namespace --passes --password-file --rate --retries --timeout --url --variant
 complete --command cachectl --no-files --arguments "(env _CACHECTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cachectl)" --condition "env _CACHECTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cachectl"

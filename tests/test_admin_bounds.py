@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 
 from cachectl import Cache
 from cachectl.contrib.fastapi import admin_router
+from cachectl.ops.doctor import MAX_SAMPLE
 from cachectl.ops.edit import MAX_TTL
 from cachectl.ops.flush import MAX_LIMIT, MAX_RATE
 from tests.conftest import PATIENT
@@ -65,6 +66,14 @@ NUMERIC: list[Field] = [
     Field("GET", "/api/keys", "query", "count", valid=("1", "1000"), beyond=("0", "1001")),
     Field("GET", "/api/keys/top", "query", "n", valid=("1", "1000"), beyond=("0", "1001")),
     Field("GET", "/api/audit", "query", "limit", valid=("1", "1000"), beyond=("0", "1001")),
+    Field(
+        "GET",
+        "/api/doctor",
+        "query",
+        "sample",
+        valid=("1", "50"),
+        beyond=("0", f"{MAX_SAMPLE + 1}"),
+    ),
     Field(
         "POST",
         "/api/key/ttl",
@@ -141,6 +150,7 @@ TEXT: list[Field] = [
         for f in ("prefix", "pattern", "tag", "keys", "all")
     ),
     Field("POST", "/api/flush", "body", "confirm", base={"prefix": "x"}, numeric=False),
+    Field("GET", "/api/doctor", "query", "prefix", numeric=False),
 ]
 
 #: Routes that read nothing: a hostile query is ignored by them, never a 5xx.

@@ -44,6 +44,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/api/flush", {"json": {"prefix": "nothing-here", "confirm": "nothing-here"}}),
     ("GET", "/api/flush/progress", {}),
     ("GET", "/api/audit", {}),
+    ("GET", "/api/doctor", {"params": {"sample": 10}}),
 ]
 #: Errors of every kind a route answers.
 ERRORS: list[tuple[str, str, dict[str, Any], int]] = [
@@ -56,6 +57,9 @@ ERRORS: list[tuple[str, str, dict[str, Any], int]] = [
     ("PUT", "/api/key", {}, 405),
     ("GET", "/api/flush", {}, 405),
     ("POST", "/", {}, 405),
+    ("GET", "/api/doctor", {"params": {"sample": "1e400"}}, 422),
+    ("GET", "/api/doctor", {"params": {"prefix": ":"}}, 422),
+    ("POST", "/api/doctor", {}, 405),
 ]
 
 

@@ -34,6 +34,7 @@ COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
 def test_the_command_set() -> None:
     assert COMMANDS == [
         "demo",
+        "doctor",
         "flush",
         "inspect",
         "keys",

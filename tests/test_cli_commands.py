@@ -158,9 +158,12 @@ def test_stats_usage_errors(cli: Cli) -> None:
 
 
 def test_stats_on_an_empty_namespace(cli: Cli) -> None:
-    doc = cli("stats", "--json").json()
-    assert doc["prefixes"] == []
-    assert cli("stats").exit_code == 0
+    # Since issue 16 an empty namespace is status 5 (it was 0), unless --allow-empty; the
+    # report is printed all the same.
+    result = cli("stats", "--json")
+    assert result.exit_code == 5
+    assert result.json()["prefixes"] == []
+    assert cli("stats", "--allow-empty").exit_code == 0
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -309,7 +312,8 @@ def test_inspect_raw(cli: Cli, raw_redis: redis.Redis) -> None:
     assert cli("inspect", "r", "--raw", "--json").json()["raw_hex"] == "616263" + "00ff"
 
 
-def test_inspect_missing_key(cli: Cli) -> None:
+def test_inspect_missing_key(cli: Cli, seeded: Cache) -> None:
+    # seeded: in a namespace that holds nothing, a missing key is status 5 (issue 16).
     result = cli("inspect", "nope")
     assert result.exit_code == 1
     assert result.stderr == "cachectl: error: key 'nope' not found in namespace 'clitest'\n"
@@ -409,7 +413,8 @@ def test_flush_refuses_without_yes_when_not_a_terminal(cli: Cli, seeded: Cache) 
     assert "refusing to flush without --yes" in result.stderr
 
 
-def test_flush_nothing_matches(cli: Cli) -> None:
+def test_flush_nothing_matches(cli: Cli, seeded: Cache) -> None:
+    # seeded: in a namespace that holds nothing, this is status 5 (issue 16).
     result = cli("flush", "--prefix", "none", "--yes")
     assert result.exit_code == 0 and "Nothing to delete" in result.stdout
 

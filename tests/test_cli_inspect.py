@@ -57,7 +57,10 @@ def test_raw_json_reports_what_was_left_out(
     assert bytes.fromhex(whole["raw_hex"]) == b"x" * 10_000
 
 
-def test_json_of_a_missing_key_is_an_error_document(redis_url: str, run_script: Run) -> None:
+def test_json_of_a_missing_key_is_an_error_document(
+    raw_redis: redis.Redis, redis_url: str, run_script: Run
+) -> None:
+    put(raw_redis, "other", b"x")  # in a namespace that holds nothing it is status 5 (issue 16)
     result = inspect(run_script, redis_url, "nope", "--json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)

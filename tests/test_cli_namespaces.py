@@ -104,7 +104,7 @@ def test_namespaces_beyond_the_sample_are_estimated_and_say_so(
     assert re.search(r"^shop\s+~\d", human.stdout, re.MULTILINE)
 
 
-HINT = "cachectl: no keys in namespace 'cachectl'; did you mean --namespace shop?"
+HINT = "namespace 'cachectl' holds no entries, stats or tags; did you mean --namespace shop?"
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,9 @@ def test_a_command_on_an_empty_namespace_names_the_ones_found(
     populated: str, run_script: Run, args: list[str]
 ) -> None:
     done = run_script("--url", populated, *args)
-    assert done.exit_code == (1 if args[0] == "inspect" else 0), done.stderr
+    # Status 5 since issue 16 (it was 0, 1 for inspect): the hint is the one error line.
+    assert done.exit_code == 5, done.stderr
+    assert done.stderr.startswith("cachectl: error: ") and done.stderr.count("\n") == 1
     assert HINT in done.stderr
     assert "shop (12 keys), api (3 keys)" in done.stderr
     assert "legacy" not in done.stderr  # not cachectl's: never suggested
@@ -142,9 +144,13 @@ def test_hint_without_another_cachectl_namespace(
     redis_url: str, raw_redis: redis.Redis, run_script: Run
 ) -> None:
     empty = run_script("--url", redis_url, "keys")
-    assert empty.stderr == ""  # an empty database: nothing to point at
+    # An empty database: nothing to point at, and (since issue 16) status 5, not 0.
+    assert empty.exit_code == 5
+    assert "did you mean" not in empty.stderr
+    assert "the database holds no keys at all" in empty.stderr
     _foreign(raw_redis)
     foreign = run_script("--url", redis_url, "stats")
+    assert foreign.exit_code == 5
     assert "did you mean" not in foreign.stderr
     assert "no other cachectl namespace among 4 keys examined" in foreign.stderr
     assert "keys --no-namespace" in foreign.stderr

@@ -472,6 +472,21 @@ def test_without_a_token_the_admin_router_gets_a_random_one(
     assert len(tokens) == 2 and all(len(token) >= 20 for token in tokens)
 
 
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_generated_token_is_shown_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, terminal: bool
+) -> None:
+    import sys
+
+    monkeypatch.delenv("CACHECTL_ADMIN_TOKEN", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    with caplog.at_level("WARNING", logger="cachectl.demo.app"):
+        token = create_app(db_path="unused.sqlite3").state.admin_token
+    (record,) = caplog.records
+    assert "CACHECTL_ADMIN_TOKEN is not set" in record.getMessage()
+    assert (token in record.getMessage()) is terminal
+
+
 def test_importing_the_app_module_creates_no_app() -> None:
     import cachectl.demo.app as module
 

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,10 +106,15 @@ def test_tables_appended_to_a_file_until_sigterm(
     assert "\x1b" not in text
 
 
+#: Reads the terminal until a condition on what it showed holds.
+ReadUntil = Callable[[Callable[[bytearray], bool]], None]
+
+
 def watch_on_a_terminal(
-    script: str, url: str, stop: Callable[[subprocess.Popen[bytes]], None]
+    script: str, url: str, stop: Callable[[subprocess.Popen[bytes], ReadUntil], None]
 ) -> tuple[int, bytes, bytes]:
-    """Run the watch on a pseudo-terminal until stop(child) ends it: status, output, stderr."""
+    """Run the watch on a pseudo-terminal until stop(child, read_until) ends it: status,
+    output, stderr. stop may read the terminal meanwhile (the watch blocks on a full one)."""
     controller, terminal = pty.openpty()
     try:
         env = {k: v for k, v in os.environ.items() if k not in CLI_ENV_VARS}
@@ -126,7 +132,11 @@ def watch_on_a_terminal(
         buffer = bytearray()
         read_until(controller, lambda b: b.count(b"users") >= 2, buffer)
         assert HIDE in buffer and SHOW not in buffer
-        stop(child)
+
+        def more(done: Callable[[bytearray], bool]) -> None:
+            read_until(controller, done, buffer)
+
+        stop(child, more)
         _, err = child.communicate(timeout=HANG_GUARD)
         while select.select([controller], [], [], 0.5)[0]:
             try:
@@ -148,21 +158,160 @@ def test_the_terminal_gets_its_cursor_back_on_sigterm(
     published: str, cachectl_script: str, cli_isolated: Path
 ) -> None:
     status, output, err = watch_on_a_terminal(
-        cachectl_script, published, lambda child: child.send_signal(signal.SIGTERM)
+        cachectl_script, published, lambda child, read: child.send_signal(signal.SIGTERM)
     )
     assert status == 0, err
     assert output.rfind(SHOW) > output.rfind(HIDE)
 
 
-def test_the_terminal_gets_its_cursor_back_when_redis_goes_away(
+def test_the_terminal_shows_redis_gone_and_the_watch_goes_on(
+    own_redis: RedisServer, cachectl_script: str, cli_isolated: Path
+) -> None:
+    # Until issue 16 Redis going away ended the watch (status 3); now the view says so and the
+    # watch goes on until it is stopped, which still gives the cursor back.
+    with Cache(own_redis.url, namespace=CLI_NAMESPACE, socket_timeout=2.0) as cache:
+        cache.get("users:1")
+        cache.publish_stats()
+
+    def stop_redis_then_the_watch(child: subprocess.Popen[bytes], read: ReadUntil) -> None:
+        own_redis.stop()
+        read(lambda shown: shown.count(b"Redis unreachable since") >= 3)  # three intervals
+        assert child.poll() is None, "the watch ended when Redis went away"
+        child.send_signal(signal.SIGTERM)
+
+    status, output, err = watch_on_a_terminal(
+        cachectl_script, own_redis.url, stop_redis_then_the_watch
+    )
+    assert status == 0, err
+    assert b"Redis unreachable since" in output
+    assert b"cachectl: error:" not in err
+    assert output.rfind(SHOW) > output.rfind(HIDE)
+
+
+def _lines_until(stream: int, buffer: bytearray, done: Callable[[list[Any]], bool]) -> list[Any]:
+    """The JSON lines of the watch read so far, once done(lines) holds."""
+
+    def parsed(b: bytearray) -> list[Any]:
+        return [
+            json.loads(line) for line in bytes(b).splitlines(keepends=True) if line.endswith(b"\n")
+        ]
+
+    read_until(stream, lambda b: done(parsed(b)), buffer)
+    return parsed(buffer)
+
+
+def _users(snapshot: dict[str, Any]) -> tuple[int, int] | None:
+    rows = {row["prefix"]: row for row in snapshot.get("prefixes", [])}
+    users = rows.get("users")
+    return None if users is None else (users["hits"], users["misses"])
+
+
+def test_a_redis_restart_is_a_gap_in_the_stream_not_its_end(
+    own_redis: RedisServer, cachectl_script: str, cli_isolated: Path
+) -> None:
+    def publish(hits: int) -> None:
+        with Cache(own_redis.url, namespace=CLI_NAMESPACE, socket_timeout=2.0) as cache:
+            cache.set("users:1", 1)
+            for _ in range(hits):
+                cache.get("users:1")
+            cache.publish_stats()
+
+    publish(1)
+    child = spawn(cachectl_script, own_redis.url, "--json", stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    out, buffer = child.stdout.fileno(), bytearray()
+    try:
+        _lines_until(out, buffer, lambda lines: len(lines) >= 2)
+        own_redis.stop()
+        _lines_until(out, buffer, lambda lines: any(line.get("unreachable") for line in lines))
+        own_redis.start()  # the same port, an empty database: figures start again
+        publish(3)
+        lines = _lines_until(
+            out,
+            buffer,
+            lambda lines: (
+                any(line.get("unreachable") for line in lines) and _users(lines[-1]) == (3, 0)
+            ),
+        )
+        assert child.poll() is None
+    finally:
+        child.send_signal(signal.SIGTERM)
+        rest, err = child.communicate(timeout=HANG_GUARD)
+    assert child.returncode == 0, err
+    gaps = [line for line in lines if line.get("unreachable")]
+    for gap in gaps:
+        assert gap["time"].endswith("+00:00") and gap["since"] == gaps[0]["since"]
+        assert gap["namespace"] == CLI_NAMESPACE and gap["url"] == own_redis.url
+        assert "cannot reach" in gap["error"] and own_redis.url in gap["error"]
+    first = lines.index(gaps[0])
+    assert [_users(line) for line in lines[:first]] == [(1, 0)] * first
+    assert all(line.get("unreachable") for line in lines[first : first + len(gaps)])
+    assert b"Traceback" not in err and b"cachectl: error" not in err
+    assert all(json.loads(line) for line in rest.splitlines())  # whole documents to the end
+
+
+def test_a_watch_ends_on_its_own_deadline_even_while_redis_is_down(
     own_redis: RedisServer, cachectl_script: str, cli_isolated: Path
 ) -> None:
     with Cache(own_redis.url, namespace=CLI_NAMESPACE, socket_timeout=2.0) as cache:
         cache.get("users:1")
         cache.publish_stats()
-    status, output, err = watch_on_a_terminal(
-        cachectl_script, own_redis.url, lambda child: own_redis.stop()
-    )
-    assert status == 3, err
-    assert b"cachectl: error:" in err
-    assert output.rfind(SHOW) > output.rfind(HIDE)
+    started = time.monotonic()
+    child = spawn(cachectl_script, own_redis.url, "--json", "--for", "3", stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    buffer = bytearray()
+    _lines_until(child.stdout.fileno(), buffer, lambda lines: len(lines) >= 2)
+    own_redis.stop()
+    rest, err = child.communicate(timeout=HANG_GUARD)
+    assert child.returncode == 0, err
+    assert time.monotonic() - started >= 3
+    lines = [json.loads(line) for line in (bytes(buffer) + rest).splitlines()]
+    assert _users(lines[0]) == (0, 1)
+    assert lines[-1].get("unreachable") is True
+
+
+def test_an_output_file_keeps_its_last_snapshot_through_an_outage(
+    own_redis: RedisServer, cachectl_script: str, cli_isolated: Path
+) -> None:
+    with Cache(own_redis.url, namespace=CLI_NAMESPACE, socket_timeout=2.0) as cache:
+        cache.get("users:1")
+        cache.publish_stats()
+    out, err = cli_isolated / "stats.json", cli_isolated / "watch.err"
+
+    def wait_for(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + HANG_GUARD
+        while not done():
+            assert time.monotonic() < deadline, err.read_text()
+            time.sleep(0.05)
+
+    with err.open("wb") as sink:
+        env = {k: v for k, v in os.environ.items() if k not in CLI_ENV_VARS}
+        child = subprocess.Popen(
+            [cachectl_script, "stats", "--url", own_redis.url, "--namespace", CLI_NAMESPACE,
+             "--watch", "0.2", "--format", "json", "--output", str(out)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink, env=env,
+        )  # fmt: skip
+        try:
+            wait_for(out.exists)
+            own_redis.stop()
+            wait_for(lambda: "Redis unreachable since" in err.read_text())
+            last = json.loads(out.read_text())
+            time.sleep(0.6)  # intervals without Redis: the file is left as it was
+            assert json.loads(out.read_text()) == last and child.poll() is None
+            own_redis.start()
+            wait_for(lambda: "Redis answers again at" in err.read_text())
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=HANG_GUARD)
+    assert child.returncode == 0, err.read_text()
+    lines = err.read_text().splitlines()
+    assert len(lines) == 2, lines  # one line when the outage began, one when it ended
+    assert lines[0].startswith("cachectl: Redis unreachable since ")
+    assert lines[0].endswith(f"{out} keeps the last snapshot")
+    assert _users(last) == (0, 1)
+
+
+def test_for_needs_watch(run_script: Callable[..., Any], redis_url: str) -> None:
+    done = run_script("--url", redis_url, "stats", "--for", "5")
+    assert done.exit_code == 2
+    assert done.stderr == "cachectl: error: --for says when --watch stops: give --watch too\n"

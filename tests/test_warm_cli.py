@@ -232,7 +232,7 @@ def test_an_endpoint_answering_500_fails_the_run(
     )
 
     assert result.exit_code == 1, result
-    assert one_error_line(result) == "1 endpoint failed (status >= 400 or no response)"
+    assert one_error_line(result) == "1 endpoint failed (a status other than 2xx, or no response)"
     report = json.loads(result.stdout)
     assert report["passed"] is False
     endpoints = by_path(report)
@@ -532,7 +532,7 @@ def test_app_mode_reports_a_failing_endpoint(run_script: Run, cli_isolated: Path
     result = run_script("warm", str(path), "--app", "tinyshop:app", "--retries", "0", "--json")
 
     assert result.exit_code == 1, result
-    assert one_error_line(result) == "1 endpoint failed (status >= 400 or no response)"
+    assert one_error_line(result) == "1 endpoint failed (a status other than 2xx, or no response)"
     assert by_path(json.loads(result.stdout))["/boom"]["error"] == "HTTP 500"
     assert (cli_isolated / "lifespan.log").read_text() == "startup\nshutdown\n"
 

@@ -8,6 +8,7 @@ redis-server, or a small app of the test's own served by uvicorn or imported wit
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from collections.abc import Callable, Iterator
@@ -121,6 +122,36 @@ def test_a_second_run_says_its_cold_pass_was_already_cached(
     assert {(e["cold_cache"], e["speedup"]) for e in document["endpoints"]} == {("HIT", None)}
 
 
+# -- an answer that is not 2xx: a failure, and no speedup claimed ------------------------------
+
+
+def test_a_404_fails_the_run_and_shows_no_speedup(
+    run_script: Run, server: LiveServer, cli_isolated: Path
+) -> None:
+    path = _file(cli_isolated, "/gone\n/cached/fine\n")
+    table = run_script("warm", path, "--base-url", server.base_url, "--concurrency", "1")
+    assert table.exit_code == 1, table
+    assert table.stderr == (
+        "cachectl: error: 1 endpoint failed (a status other than 2xx, or no response)\n"
+    )
+    (row,) = [line for line in table.stdout.splitlines() if "GET /gone" in line]
+    cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+    # endpoint, status, cold ms, warm ms, speedup, cache: before issue 16 '2.4x' stood there.
+    assert (cells[1], cells[4], cells[5]) == ("HTTP 404", "-", "MISS"), row
+    (fine,) = [line for line in table.stdout.splitlines() if "GET /cached/fine" in line]
+    assert fine.split("│")[5].strip().endswith("x")  # a 200 still shows its speedup
+
+    report = run_script("warm", path, "--base-url", server.base_url, "--json").json()
+    gone = {e["url"].removeprefix(server.base_url): e for e in report["endpoints"]}["/gone"]
+    assert (gone["status"], gone["failed"], gone["error"], gone["speedup"]) == (
+        404,
+        True,
+        "HTTP 404",
+        None,
+    )
+    assert report["passed"] is False and report["summary"]["failed_endpoints"] == 1
+
+
 # -- stats deltas without publishing lag --------------------------------------------------------
 
 
@@ -205,3 +236,23 @@ def test_warm_app_runs_the_reference_shop_factory_the_readme_names(
     assert {(e["status"], e["cold_cache"], e["cache"]) for e in document["endpoints"]} == {
         (200, "MISS", "HIT")
     }
+
+
+def test_warm_app_says_a_token_was_generated_and_keeps_it_out_of_the_log(
+    run_script: Run, cli_isolated: Path, shop_db_template: Path
+) -> None:
+    # No CACHECTL_ADMIN_TOKEN: the reference app generates a bearer token. Before issue 16 it
+    # was printed to stderr, into whatever CI log captured the run.
+    db = Path(shutil.copyfile(shop_db_template, cli_isolated / "shop.sqlite3"))
+    path = _file(cli_isolated, "/api/dashboard/summary\n")
+    result = run_script(
+        "warm", path, "--app", "cachectl.demo.app:create_app", "--json",
+        env={"DEMO_DB_PATH": str(db)},
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    assert "take a bearer token generated for this process, not shown" in result.stderr
+    assert "CACHECTL_ADMIN_TOKEN" in result.stderr  # how to choose one instead
+    output = result.stdout + result.stderr
+    assert "take the bearer token" not in output
+    # secrets.token_urlsafe(16): 22 characters of the URL-safe alphabet, nowhere to be seen.
+    assert not re.search(r"(?<![\w-])[\w-]{22}(?![\w-])", result.stderr), result.stderr

@@ -2,7 +2,8 @@
 
 The app answers X-Cache: MISS the first time a path is requested and HIT afterwards, like a
 cache in front of a slow origin; /boom is always 500, /slow takes SLOW_SECONDS, /flaky fails
-once with 503. `asgi_app` is the same app for `--app warm_support:asgi_app`.
+once with 503, /gone is a 404 that the cache missed (slower the first time, as from the
+origin). `asgi_app` is the same app for `--app warm_support:asgi_app`.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def make_app() -> tuple[FastAPI, Seen]:
     @app.get("/missing")
     async def missing() -> Response:
         return Response("gone", status_code=404)
+
+    @app.get("/gone")
+    async def gone() -> Response:
+        seen.paths["/gone"] += 1
+        if seen.paths["/gone"] == 1:
+            await asyncio.sleep(0.05)
+        return Response("not here", status_code=404, headers={"X-Cache": "MISS"})
 
     @app.get("/flaky")
     async def flaky(request: Request) -> Response:

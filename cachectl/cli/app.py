@@ -10,8 +10,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from cachectl.cli.common import Declined, Settings
+from cachectl.cli.common import Declined, EmptyNamespace, Settings
 from cachectl.cli.demo import demo
+from cachectl.cli.doctor import EXAMPLES as DOCTOR_EXAMPLES
+from cachectl.cli.doctor import doctor
 from cachectl.cli.flush import flush
 from cachectl.cli.inspect import inspect
 from cachectl.cli.keys import keys
@@ -24,6 +26,7 @@ from cachectl.errors import (
     BackendUnavailable,
     CachectlError,
     CheckFailed,
+    CommandRefused,
     ConfigError,
     DecodeError,
 )
@@ -31,12 +34,16 @@ from cachectl.errors import (
 EXIT_STATUSES = (
     "Exit status: 0 success (also a --dry-run, or nothing to delete); 1 a check failed (a "
     "threshold, a corrupt value, a key not found, --max-keys exceeded, an endpoint that failed "
-    "to warm), the output could not be written, or an internal error; 2 usage error (an "
+    "to warm, a doctor finding at --fail-on's severity or worse), the output could not be "
+    "written, or an internal error; 2 usage error (an "
     "unknown option or command, a bad value (nan, inf, or above the option's stated "
     "maximum) or endpoint file, an empty --url/--namespace or "
     "CACHECTL_ variable, a malformed URL or settings file, flush without --yes when stdin is "
     "not a terminal); 3 Redis unreachable, authentication refused, or timed out (for warm: the "
-    "base URL); 4 flush declined at the confirmation prompt, nothing deleted; 130 interrupted "
+    "base URL), or a command refused (an ACL without it, or renamed); 4 flush declined at "
+    "the confirmation prompt, nothing deleted; 5 the namespace holds nothing of cachectl's "
+    "(no entries, stats or tags: stats, keys, inspect and flush, unless --allow-empty), most "
+    "often a mistyped --namespace; 130 interrupted "
     "(Ctrl-C; stats --watch stops with 0). Errors are one line on stderr: 'cachectl: error: "
     "...' ('cachectl: aborted: ...' for status 4)."
 )
@@ -44,10 +51,12 @@ EXIT_STATUSES = (
 #: The exit status of each kind of error; the first match wins.
 STATUS_OF: tuple[tuple[type[CachectlError], int], ...] = (
     (Declined, 4),
+    (EmptyNamespace, 5),
     (CheckFailed, 1),
     (DecodeError, 1),
     (ConfigError, 2),
     (BackendUnavailable, 3),
+    (CommandRefused, 3),
 )
 
 
@@ -58,7 +67,7 @@ def exit_status(exc: CachectlError) -> int:
 
 def report(message: str, label: str = "error") -> None:
     """One line on stderr, the one style of every error: 'cachectl: error: ...'."""
-    from cachectl.cli.render import name
+    from cachectl.cli.render import ERROR_CELLS, name
 
     # Split on line feeds only: a CR or another control character in a key is escaped, not
     # taken for a line break (or obeyed by the terminal).
@@ -66,10 +75,6 @@ def report(message: str, label: str = "error") -> None:
     text = " ".join(part for part in parts if part) or "unknown error"
     # A message quoting a 100 KB key is shortened in its middle: still one readable line.
     typer.echo(f"cachectl: {label}: {name(text, ERROR_CELLS)}", err=True)
-
-
-#: Cells of an error message at most.
-ERROR_CELLS = 500
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -93,15 +98,21 @@ def _usage_error(exc: Any, command_path: str) -> NoReturn:
 
 
 class CachectlGroup(TyperGroup):
-    """The command group; every error becomes one line on stderr and an exit status."""
+    """The command group; every error becomes one line on stderr and an exit status.
+
+    Its connection options are also accepted after the command name (see _connection_options).
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        # Here, not in run(): every way of running the app (tests' CliRunner, the completion
+        # scripts' generator) gets the same commands.
+        _bounded_numbers(self)
+        _connection_options(self)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
     ) -> Any:
-        if parent is None and not getattr(self, "_bounded", False):
-            # Here, not in run(): every way of running the app (tests' CliRunner too) parses so.
-            _bounded_numbers(self)
-            self._bounded = True
         try:
             return super().make_context(info_name, args, parent, **extra)
         except Exception as exc:
@@ -158,7 +169,9 @@ app = typer.Typer(
     name="cachectl",
     cls=CachectlGroup,
     help="Operate a cachectl cache on Redis or Redis Cluster: stats, keys, inspect, flush, "
-    "latency; warm an application's endpoints; or run the demo.",
+    "latency; warm an application's endpoints; or run the demo. The connection options "
+    "(--url, --namespace, --password-file, --timeout) go before the command name or after it; "
+    "given in both places, the one after wins.",
     epilog=EXIT_STATUSES,
     no_args_is_help=True,
     add_completion=True,
@@ -221,8 +234,10 @@ def connection_options(
     ] = None,
 ) -> None:
     """Connection settings: options > environment > ./cachectl.toml or [tool.cachectl] of
-    ./pyproject.toml > defaults. An option or CACHECTL_ variable given empty is an error, not
-    the default. Passwords are never printed; URLs are shown redacted."""
+    ./pyproject.toml > defaults. They go before the command name or after it (`cachectl stats
+    --url URL`); given in both places, the one after wins. An option or CACHECTL_ variable
+    given empty is an error, not the default. Passwords are never printed; URLs are shown
+    redacted."""
     ctx.obj = Settings(url, namespace, password_file, timeout)
 
 
@@ -234,6 +249,7 @@ app.command()(latency)
 app.command()(namespaces)
 app.command()(warm)
 app.command()(demo)
+app.command(epilog=DOCTOR_EXAMPLES)(doctor)
 app.command()(ui)
 
 
@@ -242,11 +258,12 @@ def _is_number(kind: Any, name: str) -> bool:
     return any(cls.__name__ == name for cls in type(kind).__mro__)
 
 
-def _bounded_numbers(command: Any) -> None:
+def _bounded_numbers(command: Any, group: bool = True) -> None:
     """Every numeric option refuses what no run can use, as a usage error (status 2): nan and
     inf, which Click's float type takes (a nan threshold would pass every check, an inf
     interval overflow a timer), and anything above its maximum in common.MAXIMA, which its
-    help states."""
+    help states. The group's --timeout also refuses 0 and below, with the one message that
+    CACHECTL_TIMEOUT and the settings file give (config.CLI_TIMEOUT_RANGE)."""
     import copy
     import math
 
@@ -268,8 +285,13 @@ def _bounded_numbers(command: Any) -> None:
             convert: Any = kind.convert,
             kind: Any = kind,
             most: float = most,
+            timeout: bool = group and param.name == "timeout",
         ) -> Any:
             number = convert(value, p, ctx)
+            if timeout and not (math.isfinite(number) and 0 < number <= most):
+                from cachectl.config import CLI_TIMEOUT_RANGE
+
+                kind.fail(f"{CLI_TIMEOUT_RANGE}, not {value}", p, ctx)
             if isinstance(number, float) and not math.isfinite(number):
                 kind.fail(f"{value!r} is not a finite number", p, ctx)
             if isinstance(number, int | float) and number > most:
@@ -278,7 +300,35 @@ def _bounded_numbers(command: Any) -> None:
 
         kind.convert = bounded
     for sub in getattr(command, "commands", {}).values():
-        _bounded_numbers(sub)
+        _bounded_numbers(sub, group=False)
+
+
+#: The group's options that every command also takes after its name (not --version).
+CONNECTION_OPTIONS = ("url", "namespace", "password_file", "timeout")
+
+
+def _connection_options(group: Any) -> None:
+    """Every command also takes the group's connection options after its name, with the same
+    help; a value given there replaces the one given before the name. A command's own option
+    of the same name (warm's --timeout, per request) keeps it."""
+    import copy
+    import dataclasses
+
+    def after_the_name(ctx: Any, param: Any, value: Any) -> None:
+        if value is not None:
+            settings = ctx.find_object(Settings) or Settings()
+            ctx.obj = dataclasses.replace(settings, **{param.name: value})
+
+    shared = [p for p in group.params if p.name in CONNECTION_OPTIONS]
+    for command in group.commands.values():
+        own = {p.name for p in command.params} | {o for p in command.params for o in p.opts}
+        for param in shared:
+            if param.name in own or own.intersection(param.opts):
+                continue
+            option = copy.copy(param)
+            option.expose_value = False
+            option.callback = after_the_name
+            command.params.append(option)
 
 
 def run(args: Sequence[str]) -> int:

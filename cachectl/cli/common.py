@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 #: cli.app, which also adds "At most N." to the option's help). Beyond these a run would hang
 #: (latency --samples 10**12), hold memory (keys --limit) or overflow a timer (--timeout 1e300).
 MAXIMA: dict[str, float] = {
-    "timeout": 3600,  # seconds: the global --timeout (also from the environment or a file), warm's
+    # seconds: the global --timeout (config.CLI_MAX_TIMEOUT, which also bounds the environment
+    # and the settings file), and warm's
+    "timeout": 3600,
     "watch": 86_400,  # seconds: stats --watch
+    "duration": 2_592_000,  # seconds: stats --for, thirty days
     "interval": 60_000,  # ms: latency --interval
     "samples": 100_000,  # latency
     "max_p50": 3_600_000,  # ms: latency thresholds
@@ -36,6 +39,7 @@ MAXIMA: dict[str, float] = {
     "max_keys": 1_000_000_000,  # flush
     "rate": 1_000_000,  # flush keys/s, warm requests/s
     "sample": 10_000_000,  # namespaces
+    "sample_size": 1_000_000,  # doctor --sample: entries read one by one
     "concurrency": 10_000,  # warm (its library check agrees)
     "retries": 20,
     "passes": 100,
@@ -49,13 +53,29 @@ JsonOption = Annotated[
 ]
 
 
+AllowEmptyOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty",
+        help="Succeed on a namespace that holds nothing of cachectl's (no entries, stats or "
+        "tags). Without it that is exit status 5, with the nearest namespaces found: a "
+        "mistyped --namespace never passes a check.",
+    ),
+]
+
+
 class Declined(CachectlError):
     """The operator did not confirm at the prompt: nothing was changed (exit status 4)."""
 
 
+class EmptyNamespace(CachectlError):
+    """The namespace holds nothing of cachectl's, and --allow-empty was not given (exit
+    status 5): most often a mistyped --namespace."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The connection options given before the command name."""
+    """The connection options, given before the command name or after it."""
 
     url: str | None = None
     namespace: str | None = None
@@ -65,17 +85,8 @@ class Settings:
     def config(self) -> CacheConfig:
         """Options merged with the environment, the settings file and the defaults."""
         from cachectl.config import cli_config
-        from cachectl.errors import ConfigError
 
-        config = cli_config(self.url, self.namespace, self.password_file, self.timeout)
-        # --timeout is bounded where options are parsed; $CACHECTL_TIMEOUT and the settings
-        # file, here, by the same figure.
-        if config.socket_timeout > MAXIMA["timeout"]:
-            raise ConfigError(
-                f"the timeout must be at most {MAXIMA['timeout']:g} seconds, not "
-                f"{config.socket_timeout:g} ($CACHECTL_TIMEOUT or the settings file)"
-            )
-        return config
+        return cli_config(self.url, self.namespace, self.password_file, self.timeout)
 
 
 def print_json(document: Any) -> None:

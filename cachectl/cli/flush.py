@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cachectl.cli import common
-from cachectl.cli.common import Declined, JsonOption, connection, print_json
+from cachectl.cli.common import AllowEmptyOption, Declined, JsonOption, connection, print_json
 from cachectl.errors import CheckFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def flush(
             metavar="KEYS_PER_SECOND", min=1.0, help="Delete at most this many keys a second."
         ),
     ] = None,
+    allow_empty: AllowEmptyOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Delete keys in batches (SCAN + UNLINK), counting and confirming first; audited.
@@ -72,9 +73,10 @@ def flush(
     Prefixes are matched as literal text, whole segments only ('user' removes 'user' and
     'user:*', not 'username'). On a terminal the count is confirmed (declining deletes nothing,
     status 4), and a selection of the whole namespace (--all, --pattern '*') by typing the
-    namespace's name; otherwise --yes is required. On a cluster every primary is scanned and batches
-    are grouped by hash slot. Each flush that runs is recorded in the namespace's audit log
-    (the page's Audit view) with the OS user and host; a dry run records nothing.
+    namespace's name; otherwise --yes is required. On a cluster every primary is scanned and
+    batches are grouped by hash slot. Each flush that deletes keys is recorded in the
+    namespace's audit log (the page's Audit view) with the OS user and host; a dry run, or a
+    flush that found nothing to delete, records nothing.
     """
     from cachectl.keys import KeySpace
     from cachectl.ops import selection as sel
@@ -93,6 +95,8 @@ def flush(
     )
     if not (dry_run or yes or common.stdin_is_terminal()):
         raise ConfigError("refusing to flush without --yes: standard input is not a terminal")
+    from cachectl.cli.namespaces import empty_namespace
+
     with connection(ctx) as conn:
         url = conn.config.display_url
         # Counting costs a scan: done when a decision or the progress bar's total needs it.
@@ -101,8 +105,6 @@ def flush(
         if dry_run:
             sample = [conn.keys.app(k) for k in sel.sample(conn, selection)]
             _show_plan(selection, url, total or 0, sample, max_keys, json_output)
-            if not total:
-                _hint(conn, everything)
         if refused:
             # A dry run says so too, with the same status: it is how a script tests the limit.
             raise CheckFailed(
@@ -110,6 +112,9 @@ def flush(
                 "nothing was deleted"
             )
         if dry_run:
+            empty = empty_namespace(conn, allow_empty, seen=bool(total))
+            if empty is not None:
+                raise empty
             return
         if total == 0:
             result = FlushResult(0, 0.0)
@@ -118,8 +123,8 @@ def flush(
             if not yes and not _confirm(question, selection, conn.keys.namespace):
                 raise Declined("not confirmed; nothing was deleted")
             result = _delete(conn, selection, rate, show_progress=not json_output, total=total)
-        if result.removed == 0:
-            _hint(conn, everything)
+        # Checked after: a namespace that holds nothing has nothing to delete either.
+        empty = empty_namespace(conn, allow_empty, seen=result.removed > 0)
     if json_output:
         print_json(
             {
@@ -133,6 +138,8 @@ def flush(
         from cachectl.cli import render
 
         render.show_flushed(result, selection)
+    if empty is not None:
+        raise empty
 
 
 def _show_plan(
@@ -162,12 +169,6 @@ def _show_plan(
             "sample": [display_name(k) for k in sample],
         }
     )
-
-
-def _hint(conn: Connection, everything: bool) -> None:
-    from cachectl.cli.namespaces import hint_if_empty
-
-    hint_if_empty(conn, known_empty=everything)
 
 
 def _keys(n: int | None) -> str:

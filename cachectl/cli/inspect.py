@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
 from cachectl.errors import CheckFailed, DecodeError
 
 
@@ -36,6 +36,7 @@ def inspect(
             help="Bytes of the value shown (raw bytes, text, strings together); 0: all.",
         ),
     ] = 4096,
+    allow_empty: AllowEmptyOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show a key's decoded value with its serializer, compression, TTL and tags.
@@ -43,13 +44,15 @@ def inspect(
     cachectl's own values are decoded from their header; other values as far as they go
     (gzip, zlib, zstd and LZ4 frames, then msgpack, JSON or text). A corrupt value is shown as
     a hex dump of its start and the exit status is 1. Values are shown up to --max-bytes
-    ("... N more bytes"); a missing key is exit status 1, with --json an {"error": ...} document.
+    ("... N more bytes"); a missing key is exit status 1, with --json an {"error": ...} document
+    (5 when the namespace holds nothing of cachectl's, unless --allow-empty).
     With --no-namespace, KEY names a Redis key as it is (one written by another program,
     outside any namespace).
     """
     from cachectl.keys import RawKeySpace
-    from cachectl.ops.inspect import inspect_key
+    from cachectl.ops.inspect import inspect_key, named_key
 
+    named_key(key)  # an empty KEY is a usage error before anything connects
     with connection(ctx) as conn:
         if no_namespace:
             conn.keys = RawKeySpace()
@@ -58,9 +61,12 @@ def inspect(
         except CheckFailed as exc:
             if json_output:  # --json always prints a document, an error one included
                 print_json({"key": key, "error": str(exc)})
-            from cachectl.cli.namespaces import hint_if_empty
+            from cachectl.cli.namespaces import empty_namespace
 
-            hint_if_empty(conn)
+            # Not found in a namespace that holds nothing: the namespace is the likelier typo.
+            empty = empty_namespace(conn, allow_empty)
+            if empty is not None:
+                raise empty from None
             raise
     if json_output:
         print_json(found.to_dict())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
 from cachectl.errors import ConfigError
 
 #: Keys shown when neither --limit nor --top is given.
@@ -61,6 +61,7 @@ def keys(
             "key names, and keys are shown in full (read-only; no --tag).",
         ),
     ] = False,
+    allow_empty: AllowEmptyOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """List keys of the namespace with type, TTL, memory (MEMORY USAGE) and codec.
@@ -86,13 +87,14 @@ def keys(
         else:
             order = (sort or SortOrder.name).value
             listing = list_keys(conn, selection, limit or DEFAULT_LIMIT, order)
-        if not listing.rows:
-            from cachectl.cli.namespaces import hint_if_empty
+        from cachectl.cli.namespaces import empty_namespace
 
-            hint_if_empty(conn, known_empty=prefix is None and pattern is None and tag is None)
+        empty = empty_namespace(conn, allow_empty, seen=bool(listing.rows))
     if json_output:
         print_json(listing.to_dict())
     else:
         from cachectl.cli import render
 
         render.show_listing(listing)
+    if empty is not None:
+        raise empty

@@ -1,4 +1,5 @@
-"""`cachectl namespaces`: the namespaces a server holds; and the hint for an empty namespace.
+"""`cachectl namespaces`: the namespaces a server holds; and the check that a command's
+namespace holds something, with its hint at the nearest names.
 
 Printed as plain text (no Rich), the sentences wrapped at the output's width: every name shown
 is a namespace found by cachectl.keys.namespace_of (letters, digits, '_', '.', '-' only), so
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, connection, print_json, print_text
+from cachectl.cli.common import EmptyNamespace, JsonOption, connection, print_json, print_text
 
 if TYPE_CHECKING:
     from cachectl.ops.connect import Connection
@@ -111,39 +112,64 @@ def _foreign(found: Discovery) -> str:
 
 
 def _named(ns: NamespaceInfo, exact: bool) -> str:
-    return f"{ns.name} ({_count(ns.keys, exact)} keys)"
+    from cachectl.cli.render import name
+
+    return f"{name(ns.name, NAME_CELLS)} ({_count(ns.keys, exact)} keys)"
 
 
-def hint_if_empty(conn: Connection, known_empty: bool = False) -> None:
-    """On stderr, when the namespace holds nothing: the namespaces the server does hold.
+#: Cells of a namespace's name in the hint: five of them fit the one error line.
+NAME_CELLS = 40
 
-    known_empty: the command has just seen every key of the namespace and found none.
+
+def empty_namespace(
+    conn: Connection, allow_empty: bool, seen: bool = False
+) -> EmptyNamespace | None:
+    """The error to raise (exit status 5) when the namespace holds nothing of cachectl's,
+    naming the namespaces the server does hold, the nearest names first; None when it holds
+    something, or with --allow-empty. The command raises it once its output is printed.
+
+    seen: the command found a key of the namespace, which settles it (no check is made).
     """
+    from cachectl.ops.namespaces import holds_anything
+
+    if allow_empty or seen or conn.keys.raw or holds_anything(conn):
+        return None
+    return EmptyNamespace(_hint(conn))
+
+
+def _hint(conn: Connection) -> str:
     import redis.exceptions
 
-    from cachectl.ops.namespaces import discover, is_empty
+    from cachectl.cli.render import name
+    from cachectl.ops.namespaces import discover, nearest
 
+    current = conn.keys.namespace
+    text = f"namespace {name(current, NAME_CELLS)!r} holds no entries, stats or tags"
+    allow = "; --allow-empty accepts an empty namespace"
     try:
-        if conn.keys.raw or not (known_empty or is_empty(conn)):
-            return
         found = discover(conn)
     except redis.exceptions.ResponseError:
-        return  # a server that refuses SCAN or INFO to this user: the hint is only a hint
+        return text + allow  # a server that refuses SCAN or INFO to this user
     if found.total == 0:
-        return  # an empty database: nothing to point at (stats shows its key count)
-    current = conn.keys.namespace
-    # A namespace holding only bookkeeping (a flushed one's stats hash or audit log) is no
-    # place to point at.
-    others = [ns for ns in found.others(current) if ns.cachectl and ns.keys]
-    text = f"cachectl: no keys in namespace {current!r}"
-    if others:
-        text += f"; did you mean --namespace {others[0].name}?"
-        listed = ", ".join(_named(ns, found.exact) for ns in others[:5])
-        more = f" and {len(others) - 5:,} more" if len(others) > 5 else ""
-        text += f" Namespaces found: {listed}{more} (cachectl namespaces lists them)."
-    else:
-        text += (
-            f", and no other cachectl namespace among {found.examined:,} keys examined "
-            "(keys --no-namespace lists the keys of other programs)."
+        return text + "; the database holds no keys at all" + allow
+    # Near names are any that hold something of cachectl's (a flushed namespace keeps its
+    # stats); a name that is far off is suggested for its entries alone, and an audit log is
+    # no reason to point anywhere.
+    held = [ns for ns in found.others(current) if ns.cachectl and (ns.keys or ns.tags or ns.stats)]
+    close, far = nearest(current, held)
+    far = [ns for ns in far if ns.keys]
+    if not close and not far:
+        return (
+            text + f", and no other cachectl namespace among {found.examined:,} keys "
+            "examined (keys --no-namespace lists the keys of other programs)" + allow
         )
-    typer.echo(text, err=True)
+    # No name near enough to be a typo: the biggest, as for a --namespace forgotten.
+    meant = [ns.name for ns in close[:3]] or [far[0].name]
+    shown = " or ".join(f"--namespace {name(n, NAME_CELLS)}" for n in meant)
+    ordered = close + far
+    listed = ", ".join(_named(ns, found.exact) for ns in ordered[:5])
+    more = f" and {len(ordered) - 5:,} more" if len(ordered) > 5 else ""
+    return (
+        f"{text}; did you mean {shown}? Namespaces found: {listed}{more} "
+        f"(cachectl namespaces lists them){allow}"
+    )

@@ -337,27 +337,34 @@ def _servers(report: StatsReport) -> list[Table]:
     from rich.cells import cell_len
     from rich.table import Table
 
-    fields: list[tuple[str, Callable[[ServerInfo], str]]] = [
+    fields: list[tuple[str, str, Callable[[ServerInfo], str]]] = [
         (
+            "version",
             "version",
             lambda s: f"{'' if s.server == 'redis' else s.server + ' '}{s.version} {s.mode}",
         ),
-        ("uptime", lambda s: duration(s.uptime_seconds)),
-        ("used memory", lambda s: size(s.used_memory)),
-        ("peak memory", lambda s: size(s.peak_memory)),
-        ("max memory", lambda s: f"{size(s.max_memory) if s.max_memory else 'no limit'}"),
-        ("eviction policy", lambda s: s.maxmemory_policy),
-        ("evicted keys", lambda s: number(s.evicted_keys)),
-        ("keyspace hits", lambda s: number(s.keyspace_hits)),
-        ("keyspace misses", lambda s: number(s.keyspace_misses)),
-        ("hit ratio", lambda s: ratio(s.hit_ratio)),
-        ("clients", lambda s: number(s.connected_clients)),
-        ("keys in database", lambda s: number(s.keys)),
+        ("uptime", "uptime_seconds", lambda s: duration(s.uptime_seconds)),
+        ("used memory", "used_memory", lambda s: size(s.used_memory)),
+        ("peak memory", "peak_memory", lambda s: size(s.peak_memory)),
+        ("max memory", "max_memory", lambda s: size(s.max_memory) if s.max_memory else "no limit"),
+        ("eviction policy", "maxmemory_policy", lambda s: s.maxmemory_policy),
+        ("evicted keys", "evicted_keys", lambda s: number(s.evicted_keys)),
+        ("keyspace hits", "keyspace_hits", lambda s: number(s.keyspace_hits)),
+        ("keyspace misses", "keyspace_misses", lambda s: number(s.keyspace_misses)),
+        ("hit ratio", "hit_ratio", lambda s: ratio(s.hit_ratio)),
+        ("clients", "connected_clients", lambda s: number(s.connected_clients)),
+        ("keys in database", "keys", lambda s: number(s.keys)),
     ]
     if any(s.sentinel_service for s in report.servers):
         # Which node is the primary now: the column's name; this row says Sentinel chose it.
-        fields.insert(0, ("primary of", lambda s: f"{s.sentinel_service} (Sentinel)"))
-    cells = [[safe(cell(server)) for _label, cell in fields] for server in report.servers]
+        fields.insert(
+            0, ("primary of", "sentinel_service", lambda s: f"{s.sentinel_service} (Sentinel)")
+        )
+    # A figure INFO did not give is "-", never a zero it did not say (see server_notes).
+    cells = [
+        [safe(cell(server)) if server.given(figure) else "-" for _label, figure, cell in fields]
+        for server in report.servers
+    ]
     widths = [
         max(cell_len(safe(server.node)), *(cell_len(c) for c in column))
         for server, column in zip(report.servers, cells, strict=True)
@@ -365,11 +372,11 @@ def _servers(report: StatsReport) -> list[Table]:
     # Groups of nodes that fit next to the labels, one node at least; a column takes its
     # width and 3 more (a space of padding each side, one between).
     groups: list[range] = []
-    start, used = 0, max(len(label) for label, _cell in fields)
+    start, used = 0, max(len(label) for label, _figure, _cell in fields)
     for end, width in enumerate(widths):
         if end > start and used + 3 + width > out().width:
             groups.append(range(start, end))
-            start, used = end, max(len(label) for label, _cell in fields)
+            start, used = end, max(len(label) for label, _figure, _cell in fields)
         used += 3 + width
     groups.append(range(start, len(widths)))
     tables: list[Table] = []
@@ -384,7 +391,7 @@ def _servers(report: StatsReport) -> list[Table]:
         table.add_column("", no_wrap=True)
         for i in group:
             table.add_column(text(report.servers[i].node), justify="right", no_wrap=True)
-        for row, (label, _cell) in enumerate(fields):
+        for row, (label, _figure, _cell) in enumerate(fields):
             table.add_row(label, *(cells[i][row] for i in group))
         tables.append(_unbreakable(table))
     return tables
@@ -401,11 +408,15 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
     for table in _servers(report):
         servers += [Text(""), table] if servers else [table]
     skipped = f"{count(report.skipped_fields, 'unusable field')} of the stats hash skipped"
+    # What INFO did not say (refused, renamed, a section hidden), under the servers' figures.
+    from cachectl.ops.server import server_notes
+
+    measured = [text(note) for note in server_notes(report.servers)]
     if not report.prefixes:
         empty = f"{name(f'Namespace {report.namespace!r}')}: no keys and no published stats."
         if report.skipped_fields:
             empty += f" {skipped}."
-        return Group(*servers, Text(""), text(empty))
+        return Group(*servers, *measured, Text(""), text(empty))
     approx = "" if report.keys_exact else "~"
 
     def cells(stats: Any, keys: int, memory: int | None) -> dict[str, Text | str]:
@@ -430,7 +441,7 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
 
     rows = [(r.prefix, cells(r.stats, r.keys, r.memory)) for r in report.prefixes]
     keys = sum(r.keys for r in report.prefixes)
-    total = cells(report.total, keys, sum(r.memory or 0 for r in report.prefixes))
+    total = cells(report.total, keys, report.total_memory)
 
     def build(cell: Callable[[str], Text], shown: Sequence[str]) -> Table:
         prefixes = Table(
@@ -469,9 +480,10 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
         notes.append("~ key counts and memory extrapolated from a partial scan (see --max-scan)")
     if report.skipped_fields:
         notes.append(skipped)
+    notes += report.notes
     if report.near is not None:
         notes.append(near_note(report.near))
-    return Group(*servers, Text(""), table, *(Text(n) for n in notes))
+    return Group(*servers, *measured, Text(""), table, *(text(n) for n in notes))
 
 
 def near_note(near: NearSummary) -> str:
@@ -508,22 +520,27 @@ def show_stats(report: StatsReport, min_hit_ratio: float | None = None) -> None:
 
 
 @contextlib.contextmanager
-def live_stats(min_hit_ratio: float | None) -> Iterator[Callable[[StatsReport], None]]:
+def live_stats(
+    min_hit_ratio: float | None,
+) -> Iterator[Callable[[StatsReport, str | None], None]]:
     """On a terminal: a view of the stats tables redrawn in place by each call of the function
-    it yields; the cursor is shown again however the block ends."""
+    it yields (with a note, such as Redis being unreachable, shown in red under the last
+    tables); the cursor is shown again however the block ends."""
+    from rich.console import Group
     from rich.live import Live
 
+    def view(report: StatsReport, note: str | None) -> RenderableType:
+        tables = stats_view(report, min_hit_ratio)
+        return tables if note is None else Group(tables, text(note, style="bold red"))
+
     with Live(console=out(), auto_refresh=False) as live:
-        yield lambda report: live.update(stats_view(report, min_hit_ratio), refresh=True)
+        yield lambda report, note: live.update(view(report, note), refresh=True)
 
 
 def append_stats(report: StatsReport, as_json: bool, min_hit_ratio: float | None) -> None:
     """One timestamped snapshot appended to stdout, flushed: a JSON document on one line, or a
     '# <time>' line and the tables (for a pipe or a file, where nothing is redrawn)."""
-    import datetime
-    import json
-
-    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    stamp = utc_now()
     if as_json:
         sys.stdout.write(json.dumps({"time": stamp, **report.to_dict()}) + "\n")
     else:
@@ -532,6 +549,37 @@ def append_stats(report: StatsReport, as_json: bool, min_hit_ratio: float | None
         show_stats(report, min_hit_ratio)
         sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def append_unreachable(last: StatsReport, note: str, error: str, since: str, as_json: bool) -> None:
+    """An interval Redis did not answer, appended as append_stats appends a snapshot: a JSON
+    document with "unreachable": true, the error and when the outage began, or a '# <time>'
+    line and the note."""
+    stamp = utc_now()
+    if as_json:
+        document = {
+            "time": stamp,
+            "url": last.url,
+            "namespace": last.namespace,
+            "unreachable": True,
+            "since": since,
+            "error": error,
+        }
+        sys.stdout.write(json.dumps(document) + "\n")
+    else:
+        sys.stdout.write(f"# {stamp}\n{name(note, ERROR_CELLS)}\n\n")
+    sys.stdout.flush()
+
+
+#: Cells of an error line, or of a note in a stream, at most: a message quoting a 100 KB key
+#: stays one readable line.
+ERROR_CELLS = 500
+
+
+def utc_now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -553,7 +601,8 @@ def show_listing(listing: Listing) -> None:
     shown, matched = len(listing.rows), listing.matched
     order = {"name": "by name", "ttl": "soonest expiry first", "memory": "biggest first"}
     if listing.top is not None:
-        note = f"the {count(shown, 'biggest key')} (MEMORY USAGE)"
+        basis = "MEMORY USAGE" if listing.ranked_by != "strlen" else "by value length"
+        note = f"the {count(shown, 'biggest key')} ({basis})"
     elif listing.truncated and matched is not None:
         note = (
             f"the first {number(shown)} of {count(matched, 'matching key')}, "
@@ -566,6 +615,8 @@ def show_listing(listing: Listing) -> None:
     # Below the table, not its caption: a caption wraps at the table's width.
     out().print(_unbreakable(table))
     out().print(text(note))
+    for line in listing.notes:
+        out().print(text(line))
 
 
 # -- inspect ----------------------------------------------------------------------------------
@@ -588,7 +639,10 @@ def show_inspection(found: Inspection) -> None:
     grid.add_row("redis key", key_text(found.full_key))
     grid.add_row("type", text(found.type))
     grid.add_row("ttl", ttl(found.ttl_ms) if found.ttl_ms is not None else "no expiry")
-    grid.add_row("memory", size(found.memory))
+    memory = size(found.memory)
+    if found.memory is None and found.memory_note:
+        memory += f" ({found.memory_note})"
+    grid.add_row("memory", text(memory))
     tags = ", ".join(found.tags) if found.tags else "-"
     if found.tags_searched is not None:  # the search stopped: say so rather than imply none
         tags += f" (tag sets searched among the first ~{found.tags_searched:,} keys only)"

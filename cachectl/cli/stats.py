@@ -9,14 +9,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 import typer
 
-from cachectl.cli.common import JsonOption, connection, print_text
-from cachectl.errors import CheckFailed, ConfigError
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_text
+from cachectl.errors import BackendUnavailable, CheckFailed, ConfigError
 
 if TYPE_CHECKING:
     from cachectl.ops.stats import StatsReport
@@ -45,9 +46,19 @@ def stats(
         typer.Option(
             metavar="SECONDS",
             min=0.1,
-            help="Refresh every SECONDS until Ctrl-C, SIGTERM or SIGHUP (exit status 0): in "
-            "place on a terminal; appended, timestamped, to a pipe or file (one JSON document "
-            "a line with --json); or rewrite --output FILE.",
+            help="Refresh every SECONDS until Ctrl-C, SIGTERM, SIGHUP or --for (exit status 0): "
+            "in place on a terminal; appended, timestamped, to a pipe or file (one JSON "
+            "document a line with --json); or rewrite --output FILE. An interval Redis does "
+            "not answer is shown as unreachable, and the watch goes on.",
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--for",
+            metavar="SECONDS",
+            min=0.1,
+            help="With --watch: stop after SECONDS (exit status 0).",
         ),
     ] = None,
     fmt: Annotated[
@@ -83,6 +94,7 @@ def stats(
             help="Keys examined per primary to count keys; past it counts are extrapolated.",
         ),
     ] = 1_000_000,
+    allow_empty: AllowEmptyOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Hit ratio, latency, keys and memory per prefix, and the Redis server's figures.
@@ -103,30 +115,50 @@ def stats(
         raise ConfigError("--output writes --format json or prometheus")
     if watch is not None and fmt is StatsFormat.prometheus and output is None:
         raise ConfigError("--watch with --format prometheus rewrites --output FILE")
+    if duration is not None and watch is None:
+        raise ConfigError("--for says when --watch stops: give --watch too")
+
+    from cachectl.cli.namespaces import empty_namespace
+    from cachectl.cli.render import utc_now
+    from cachectl.ops.connect import translate_errors
 
     with connection(ctx) as conn:
 
-        def take() -> StatsReport:
-            return collect(conn, prefix, max_scan)
+        def take() -> StatsReport | Unreachable:
+            # Within the watch, an interval Redis does not answer is shown, not the end.
+            try:
+                with translate_errors(conn.config):
+                    return collect(conn, prefix, max_scan)
+            except BackendUnavailable as exc:
+                return Unreachable(str(exc), utc_now())
 
+        report = collect(conn, prefix, max_scan)
+        empty = empty_namespace(conn, allow_empty, any(row.keys for row in report.prefixes))
         if watch is None:
-            report = take()
             _emit(report, fmt, output, min_hit_ratio)
-            if prefix is None and not report.prefixes:
-                from cachectl.cli.namespaces import hint_if_empty
-
-                hint_if_empty(conn, known_empty=True)
+            if empty is not None:
+                raise empty
         else:
-            with _Stopper() as stopper:
+            if empty is not None:
+                raise empty  # before anything is shown: a typo would be watched for ever
+            with _Stopper(watch, duration) as stopper:
                 if output is None:
-                    report = _watch(stopper, take, watch, fmt is StatsFormat.json, min_hit_ratio)
+                    report = _watch(stopper, report, take, fmt is StatsFormat.json, min_hit_ratio)
                 else:
-                    report = _rewrite(stopper, take, fmt, output, watch)
+                    report = _rewrite(stopper, report, take, fmt, output)
     if min_hit_ratio is not None:
         low = report.below(min_hit_ratio)
         if low:
             shown = ", ".join(f"{row.prefix} {row.stats.hit_ratio:.1%}" for row in low)
             raise CheckFailed(f"hit ratio below {min_hit_ratio:.1%}: {shown}")
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """A watch interval Redis did not answer: the error, and when the outage began."""
+
+    error: str
+    since: str  # UTC, ISO 8601 to the second
 
 
 class _Stop(BaseException):
@@ -135,7 +167,7 @@ class _Stop(BaseException):
 
 
 class _Stopper:
-    """Turns SIGINT, SIGTERM and SIGHUP into a clean stop of a watch loop.
+    """Paces a watch loop, and turns SIGINT, SIGTERM and SIGHUP into a clean stop of it.
 
     A signal interrupts a wait or a collection at once, but never the writing of a snapshot (a
     reader of the stream would get half a JSON line): then it is acted on right after.
@@ -143,7 +175,9 @@ class _Stopper:
 
     SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float, duration: float | None = None) -> None:
+        self.interval = interval
+        self.deadline = None if duration is None else time.monotonic() + duration
         self.asked = False
         self._interruptible = False
         self._previous: dict[int, Any] = {}
@@ -178,36 +212,57 @@ class _Stopper:
         finally:
             self._interruptible = False
 
-    def sleep(self, seconds: float) -> None:
-        """Wait, unless a stop is asked for (then _Stop)."""
-        self.run(lambda: time.sleep(seconds))
+    def wait(self) -> None:
+        """Wait an interval; _Stop when a stop is asked for, or when the --for deadline
+        comes first."""
+        if self.deadline is None:
+            self.run(lambda: time.sleep(self.interval))
+            return
+        left = self.deadline - time.monotonic()
+        self.run(lambda: time.sleep(max(0.0, min(self.interval, left))))
+        if self.interval >= left:
+            raise _Stop
 
 
 def _watch(
     stopper: _Stopper,
-    take: Callable[[], StatsReport],
-    interval: float,
+    report: StatsReport,
+    take: Callable[[], StatsReport | Unreachable],
     as_json: bool,
     min_hit_ratio: float | None,
 ) -> StatsReport:
     """Snapshots every interval until stopped: redrawn in place on a terminal, appended to a
-    pipe or a file (one JSON document per line with --json); the last report."""
+    pipe or a file (one JSON document per line with --json); the last report Redis answered."""
     from cachectl.cli import render
 
-    report = take()
     live = not as_json and render.out().is_terminal
     view = render.live_stats(min_hit_ratio) if live else contextlib.nullcontext(None)
+    taken: StatsReport | Unreachable = report
+    down: Unreachable | None = None
     try:
         with view as show:
             while True:
-                if show is None:
-                    render.append_stats(report, as_json, min_hit_ratio)
+                if isinstance(taken, Unreachable):
+                    down = down or taken
+                    note = _unreachable(down, taken, stopper.interval)
+                    if show is None:
+                        render.append_unreachable(report, note, taken.error, down.since, as_json)
+                    else:
+                        show(report, note)
                 else:
-                    show(report)
-                stopper.sleep(interval)
-                report = stopper.run(take)
+                    down, report = None, taken
+                    if show is None:
+                        render.append_stats(report, as_json, min_hit_ratio)
+                    else:
+                        show(report, None)
+                stopper.wait()
+                taken = stopper.run(take)
     except _Stop:
         return report
+
+
+def _unreachable(down: Unreachable, now: Unreachable, interval: float) -> str:
+    return f"Redis unreachable since {down.since}: {now.error}; retrying every {interval:g} s"
 
 
 def _emit(
@@ -237,19 +292,41 @@ def _text(report: StatsReport, fmt: StatsFormat) -> str:
 
 def _rewrite(
     stopper: _Stopper,
-    take: Callable[[], StatsReport],
+    report: StatsReport,
+    take: Callable[[], StatsReport | Unreachable],
     fmt: StatsFormat,
     output: Path,
-    interval: float,
 ) -> StatsReport:
-    report = take()
+    """--output FILE rewritten every interval; while Redis does not answer, FILE keeps the
+    last snapshot (its age says so) and stderr says when the outage began and ended."""
+    taken: StatsReport | Unreachable = report
+    down: Unreachable | None = None
     try:
         while True:
-            _write_atomically(output, _text(report, fmt))
-            stopper.sleep(interval)
-            report = stopper.run(take)
+            if isinstance(taken, Unreachable):
+                if down is None:
+                    down = taken
+                    note = _unreachable(down, taken, stopper.interval)
+                    _say(f"{note}; {output} keeps the last snapshot")
+            else:
+                if down is not None:
+                    from cachectl.cli.render import utc_now
+
+                    _say(f"Redis answers again at {utc_now()}")
+                    down = None
+                report = taken
+                _write_atomically(output, _text(report, fmt))
+            stopper.wait()
+            taken = stopper.run(take)
     except _Stop:
         return report
+
+
+def _say(message: str) -> None:
+    """One line on stderr, escaped and bounded as an error line is."""
+    from cachectl.cli.render import ERROR_CELLS, name
+
+    typer.echo(f"cachectl: {name(message, ERROR_CELLS)}", err=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,30 +19,44 @@ if TYPE_CHECKING:
 INTERRUPTED = 130  # as a shell reports a command stopped by SIGINT
 
 
-def _stats_probe(ctx: typer.Context) -> StatsProbe | None:
-    """A reading of the total hits and misses published, when a cache URL is given or configured.
+@contextlib.contextmanager
+def _stats_probe(ctx: typer.Context) -> Iterator[StatsProbe | None]:
+    """A reading of the total hits and misses published, when a cache URL is given or
+    configured; None otherwise.
 
-    warm calls it from a worker thread until two readings agree (published figures lag).
+    warm polls it from a worker thread until the figures count the lookups the responses
+    announced: one connection serves every reading, opened at the first and closed at the end
+    (a reading that fails is empty, and the next one connects again).
     """
     settings = ctx.find_object(Settings) or Settings()
     if settings.url is None and not (os.environ.get("CACHECTL_URL") or os.environ.get("REDIS_URL")):
-        return None
-    from cachectl.ops.connect import connection
+        yield None
+        return
+    from cachectl.ops.connect import Connection, connect, translate_errors
+    from cachectl.stats import CacheStats
 
     config = settings.config()
+    opened: list[Connection] = []
 
     def read() -> dict[str, int]:
         try:
-            with connection(config) as conn:
-                from cachectl.stats import CacheStats
-
+            if not opened:
+                opened.append(connect(config))
+            conn = opened[0]
+            with translate_errors(conn.config):
                 fields = conn.backend.read_counters(conn.keys.stats_key)
-                total = CacheStats.from_fields(fields).total
         except CachectlError:
+            if opened:
+                opened.pop().close()
             return {}
+        total = CacheStats.from_fields(fields).total
         return {"hits": total.hits, "misses": total.misses}
 
-    return read
+    try:
+        yield read
+    finally:
+        if opened:
+            opened.pop().close()
 
 
 def warm(
@@ -150,14 +166,14 @@ def warm(
         header_origins=tuple(header_origin or ()),
         factory=factory,
     )
-    probe = _stats_probe(ctx)
-    if json_output:
-        report = run(files, options, stats_probe=probe)
-    else:
-        from cachectl.cli import render
+    with _stats_probe(ctx) as probe:
+        if json_output:
+            report = run(files, options, stats_probe=probe)
+        else:
+            from cachectl.cli import render
 
-        with render.request_progress() as on_progress:
-            report = run(files, options, stats_probe=probe, on_progress=on_progress)
+            with render.request_progress() as on_progress:
+                report = run(files, options, stats_probe=probe, on_progress=on_progress)
     if junit is not None:
         write_junit(report, junit)
     if json_output:

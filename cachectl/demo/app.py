@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -40,6 +41,25 @@ def default_db_path() -> Path:
     return Path(tempfile.gettempdir()) / "cachectl-demo" / "shop.sqlite3"
 
 
+def _announce(token: str) -> None:
+    """Say that a token was generated; show it only to someone at a terminal."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        logger.warning(
+            "%s is not set; the cache admin endpoints at %s/ take the bearer token %s",
+            ADMIN_TOKEN_ENV,
+            ADMIN_PREFIX,
+            token,
+        )
+    else:
+        logger.warning(
+            "%s is not set; the cache admin endpoints at %s/ take a bearer token generated for "
+            "this process, not shown since stderr is not a terminal (set %s to choose one)",
+            ADMIN_TOKEN_ENV,
+            ADMIN_PREFIX,
+            ADMIN_TOKEN_ENV,
+        )
+
+
 def create_app(
     *,
     cache_url: str | None = None,
@@ -51,7 +71,8 @@ def create_app(
     """The demo shop with the cache admin endpoints under /_cache and the X-Cache header.
 
     Arguments left as None come from CACHECTL_URL, DEMO_DB_PATH and CACHECTL_ADMIN_TOKEN, then
-    default to the in-process store, a temp-dir database and a random token that is logged.
+    default to the in-process store, a temp-dir database and a random token. That one is
+    logged only when stderr is a terminal: a log or a CI job's output would keep it.
     """
     url = cache_url or os.environ.get(URL_ENV) or None
     path = Path(db_path or os.environ.get(DB_PATH_ENV) or default_db_path())
@@ -59,12 +80,7 @@ def create_app(
     if not token:
         # Never an open flush endpoint: a token for this process, shown once.
         token = secrets.token_urlsafe(16)
-        logger.warning(
-            "%s is not set; the cache admin endpoints at %s/ take the bearer token %s",
-            ADMIN_TOKEN_ENV,
-            ADMIN_PREFIX,
-            token,
-        )
+        _announce(token)
     cache = AsyncCache.from_url(url, namespace=namespace, **dict(cache_options or {}))
     reads = cached_reads(cache, path)
 

@@ -18,6 +18,7 @@
     latency    round-trip probes on a dedicated connection
     edit       delete one key, or change its TTL
     audit      a bounded log of destructive actions, kept beside the namespace's stats
+    doctor     what is wrong with a namespace's cache: findings with figures and advice
 
 No Typer or Rich here: the command-line tool and the admin router render the results.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -14,7 +15,7 @@ import redis.exceptions
 from redis.sentinel import MasterNotFoundError
 
 from cachectl.config import CacheConfig
-from cachectl.errors import BackendUnavailable, CachectlError, ConfigError
+from cachectl.errors import BackendUnavailable, CachectlError, CommandRefused, ConfigError
 from cachectl.keys import KeySpace
 from cachectl.tls import explain
 
@@ -108,15 +109,21 @@ class Connection:
         else:
             pipe.echo(b"-")  # a placeholder, so replies stay aligned (not a size)
 
-    @functools.cached_property
+    @property
     def has_memory_usage(self) -> bool:
-        """Whether the server knows MEMORY USAGE (embedded servers such as fakeredis do not)."""
+        """Whether MEMORY USAGE answers here (see memory_note)."""
+        return not self.memory_note
+
+    @functools.cached_property
+    def memory_note(self) -> str:
+        """Why MEMORY USAGE cannot be used here ('' when it can): the user's ACL refuses it, a
+        managed service renamed it, or an embedded server (fakeredis) lacks it."""
         try:
             self.client.memory_usage(self.keys.stats_key)
-        except redis.exceptions.ResponseError:
+        except redis.exceptions.ResponseError as exc:
             _forget_connections(self.client)
-            return False
-        return True
+            return unanswered("MEMORY USAGE", exc)
+        return ""
 
     def primaries(self) -> list[Node]:
         """Every primary: one for a plain server."""
@@ -204,8 +211,60 @@ def translate_errors(config: CacheConfig) -> Iterator[None]:
     except redis.exceptions.ResponseError as exc:
         if str(exc).startswith(("NOAUTH", "WRONGPASS")):
             raise describe(exc, config) from None
+        refused = refusal(exc, config)
+        if refused is not None:
+            raise refused from None
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CachectlError(f"{config.display_url} refused a command: {text}") from None
+
+
+_NOPERM_COMMAND = re.compile(r"permissions to run the '([^']+)' command")
+_UNKNOWN = re.compile(r"unknown (?:sub)?command '([^']*)'")
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Whether exc is a server's refusal of a command: NOPERM, or a command it does not know
+    (renamed or disabled, as on managed services)."""
+    text = str(exc)
+    return isinstance(exc, redis.exceptions.NoPermissionError) or bool(
+        text.startswith("NOPERM") or _UNKNOWN.search(text)
+    )
+
+
+def unanswered(command: str, exc: BaseException) -> str:
+    """Why the server answered command with the error exc, in a few words for a note."""
+    text = str(exc).strip()
+    if isinstance(exc, redis.exceptions.NoPermissionError) or text.startswith("NOPERM"):
+        return f"{command} is refused to this user (NOPERM)"
+    if _UNKNOWN.search(text):
+        return f"the server does not know {command} (renamed, disabled or not implemented)"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return f"the server answered {command} with an error ({first})"
+
+
+def refusal(exc: BaseException, config: CacheConfig) -> CommandRefused | None:
+    """The one-line CommandRefused for a refused command (None for another error reply)."""
+    if not is_refused(exc):
+        return None
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return refused_text(text, config.display_url)
+
+
+def refused_text(text: str, url: str) -> CommandRefused:
+    """The CommandRefused for an error reply's text (NOPERM..., or an unknown command)."""
+    text = text.removeprefix("NOPERM").strip()
+    unknown = _UNKNOWN.search(text)
+    if unknown is not None:
+        return CommandRefused(
+            f"{url} does not know {unknown.group(1).upper()} ({text}): the server renamed or "
+            "disabled it"
+        )
+    named = _NOPERM_COMMAND.search(text)
+    what = named.group(1).replace("|", " ").upper() if named is not None else "access to a key"
+    return CommandRefused(
+        f"{url} refused this user {what} (NOPERM {text}): its ACL rules do not allow it "
+        "(docs/acl.md gives each role's rules)"
+    )
 
 
 def _forget_connections(client: Any) -> None:

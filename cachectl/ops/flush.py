@@ -129,7 +129,9 @@ def flush(
 ) -> FlushResult:
     """Delete the selection (as delete does) and record it in the audit log.
 
-    A flush cut short (Ctrl-C, Redis lost) that removed keys is recorded too, with what it
+    A flush that removed nothing changed nothing and records nothing: the log would otherwise
+    bring a mistyped namespace into being (namespaces lists it, for the log's lifetime). A
+    flush cut short (Ctrl-C, Redis lost) that removed keys is recorded too, with what it
     removed and '(interrupted)'; its error is what the caller sees.
     """
     removed = 0
@@ -146,5 +148,6 @@ def flush(
         if removed:
             audit.record_by(conn, actor, "flush", f"{selection.label} (interrupted)", removed)
         raise
-    audit.record_by(conn, actor, "flush", selection.label, result.removed)
+    if result.removed:
+        audit.record_by(conn, actor, "flush", selection.label, result.removed)
     return result

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cachectl.errors import CheckFailed, DecodeError
+from cachectl.errors import CheckFailed, ConfigError, DecodeError
 from cachectl.ops.connect import Connection
 from cachectl.ops.decode import Encoding, decode
 from cachectl.ops.preview import (
@@ -45,6 +45,7 @@ class Inspection:
     size: int | None = None  # a string's stored bytes, all of them
     left_out: Mapping[str, int] = field(default_factory=dict)  # by unit, see clip()
     codec: str = "-"  # a string's describe_head, as `keys` names it; collections: "-"
+    memory_note: str = ""  # why memory is None: MEMORY USAGE refused or renamed (Connection)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the value made JSON-compatible, see jsonable)."""
@@ -60,6 +61,8 @@ class Inspection:
         }
         if self.tags_searched is not None:
             out["tags_searched"] = self.tags_searched
+        if self.memory_note:
+            out["memory_note"] = self.memory_note
         if self.length is not None:
             out["length"] = self.length
         if self.encoding is not None:
@@ -178,6 +181,17 @@ def tags_of(conn: Connection, full: bytes, max_scan: int | None = TAG_SCAN) -> T
     return TagSearch(tuple(sorted(set(found))), None if complete else examined)
 
 
+def named_key(key: str | bytes) -> bytes:
+    """The key to inspect as bytes; ConfigError for an empty one (typically an unset shell
+    variable: it would name '<namespace>:', which is no entry)."""
+    from cachectl.keys import to_bytes
+
+    app = to_bytes(key)
+    if not app:
+        raise ConfigError("inspect needs a non-empty key")
+    return app
+
+
 def inspect_key(
     conn: Connection,
     key: str | bytes,
@@ -187,9 +201,7 @@ def inspect_key(
 ) -> Inspection:
     """Everything about one application key, its value shown up to max_bytes (0: all);
     raises CheckFailed when it does not exist."""
-    from cachectl.keys import to_bytes
-
-    app = to_bytes(key)
+    app = named_key(key)
     full = conn.keys.full(app)
     client = conn.client
     pipe = client.pipeline(transaction=False)
@@ -209,6 +221,7 @@ def inspect_key(
         memory=int(memory) if isinstance(memory, int) else None,
         tags=tags.tags,
         tags_searched=tags.searched,
+        memory_note=conn.memory_note,
     )
     if kind != "string":
         length, value = _collection(conn, full, kind, items)

@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ResponseError
+
 from cachectl.errors import BackendUnavailable, CheckFailed
-from cachectl.ops.connect import AUTH_HINT, Connection, Node
+from cachectl.ops.connect import AUTH_HINT, Connection, Node, is_refused, refused_text
 from cachectl.stats import percentile
 
 if TYPE_CHECKING:
@@ -170,6 +172,8 @@ def _refused(reply: bytes, url: str) -> None:
     text = reply[1:].decode("utf-8", "replace").strip()
     if text.startswith(("NOAUTH", "WRONGPASS")):
         raise BackendUnavailable(f"authentication refused by {url} ({text}): {AUTH_HINT}")
+    if is_refused(ResponseError(text)):
+        raise refused_text(text, url)
     raise CheckFailed(f"{url} answered the latency probe with an error: {text}")
 
 
@@ -327,6 +331,9 @@ def measure(conn: Connection, samples: int = 100, interval_ms: float = 5.0) -> L
     with cache_for(_unrecorded(conn.config)) as cache:
         for node in conn.primaries():
             key = canaries[node.name]
+            # Written as this user first: a refused write (an ACL without SET on the canary)
+            # is then one clear CommandRefused, not the library's fallback and a failed probe.
+            conn.client.set(conn.keys.full(key), b"", px=60_000)
             cache.set(key, value, ttl=60)
             try:
                 requests = [("PING", PING), ("GET", _command(b"GET", conn.keys.full(key)))]

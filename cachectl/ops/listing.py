@@ -8,6 +8,7 @@ USAGE and the first bytes of each value shown (whose header names the codec).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ class KeyInfo:
     ttl_ms: int | None  # None: no expiry
     memory: int | None  # MEMORY USAGE, bytes
     codec: str  # strings: from the header or magic bytes; collections: "-"
+    length: int | None = None  # a string's stored bytes (STRLEN); None for collections
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description; key_hex holds the exact bytes of a key that is not UTF-8."""
@@ -52,6 +54,7 @@ class KeyInfo:
             "type": self.type,
             "ttl_ms": self.ttl_ms,
             "memory": self.memory,
+            "length": self.length,
             "codec": self.codec,
         }
 
@@ -75,6 +78,11 @@ class Listing:
     sort: str
     top: int | None = None
     matched: int | None = None  # keys the scan returned (a key may be counted twice by SCAN)
+    #: What memory order ranked by: MEMORY USAGE, or the value's length (STRLEN) where the
+    #: server does not answer MEMORY USAGE (refused or renamed); None for other orders.
+    ranked_by: str | None = None
+    #: What could not be measured and why, for the views.
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready listing."""
@@ -82,10 +90,12 @@ class Listing:
             "selection": self.selection,
             "sort": self.sort,
             "top": self.top,
+            "ranked_by": self.ranked_by,
             "truncated": self.truncated,
             "matched": self.matched,
             "count": len(self.rows),
             "keys": [row.to_dict() for row in self.rows],
+            "notes": list(self.notes),
         }
 
 
@@ -112,7 +122,8 @@ def describe(conn: Connection, keys: Sequence[bytes]) -> list[KeyInfo]:
         if kind == "none" or isinstance(pttl, Exception) or int(pttl) == -2:
             continue
         codec = "-"
-        if kind == "string" and isinstance(head, bytes) and isinstance(length, int):
+        string = kind == "string" and isinstance(length, int)
+        if string and isinstance(head, bytes):
             codec = describe_head(head, length)
         rows.append(
             KeyInfo(
@@ -121,6 +132,7 @@ def describe(conn: Connection, keys: Sequence[bytes]) -> list[KeyInfo]:
                 int(pttl) if int(pttl) >= 0 else None,
                 int(size) if isinstance(size, int) else None,
                 codec,
+                length if string else None,
             )
         )
     return rows
@@ -202,8 +214,10 @@ def _scored(conn: Connection, keys: Sequence[bytes], sort: str) -> list[tuple[An
     for key in keys:
         if sort == "ttl":
             pipe.pttl(key)
+        elif conn.has_memory_usage:
+            pipe.memory_usage(key)
         else:
-            conn.memory_usage(pipe, key)
+            pipe.strlen(key)  # the stored value's length (collections: an error, so last)
     scored: list[tuple[Any, bytes]] = []
     for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
         score = _score(sort, reply)
@@ -291,7 +305,7 @@ def _rank_on_server(conn: Connection, glob: bytes, sort: str, pool: _Pool) -> bo
 def _rank(conn: Connection, selection: Selection, sort: str, n: int, scan_count: int) -> _Pool:
     """The pool of the first n keys of the selection in sort order."""
     pool = _Pool(n, by_name=sort == "name")
-    if sort == "name" or conn.cluster:
+    if sort == "name" or conn.cluster or (sort == "memory" and not conn.has_memory_usage):
         for batch in batches(conn, selection, scan_count):
             pool.add(_scored(conn, batch, sort))
         return pool
@@ -306,10 +320,12 @@ def _rank(conn: Connection, selection: Selection, sort: str, n: int, scan_count:
     return pool
 
 
-def _order(rows: list[KeyInfo], sort: str) -> list[KeyInfo]:
+def _order(rows: list[KeyInfo], sort: str, by_length: bool = False) -> list[KeyInfo]:
     if sort == "ttl":
         # Soonest expiry first; keys without a TTL last.
         return sorted(rows, key=lambda r: (r.ttl_ms is None, r.ttl_ms or 0, r.key))
+    if sort == "memory" and by_length:
+        return sorted(rows, key=lambda r: (-(r.length if r.length is not None else -1), r.key))
     if sort == "memory":
         return sorted(rows, key=lambda r: (-(r.memory or 0), r.key))
     return sorted(rows, key=lambda r: r.key)
@@ -332,17 +348,34 @@ def list_keys(
         for i in range(0, len(chosen), scan_count)
         for row in describe(conn, chosen[i : i + scan_count])
     ]
-    return Listing(selection.label, _order(rows, sort), seen > limit, sort, matched=seen)
+    ranked_by, notes = None, []
+    if sort == "memory":
+        ranked_by = "memory_usage" if conn.has_memory_usage else "strlen"
+    if rows and not conn.has_memory_usage:
+        notes.append(f"memory not shown: {conn.memory_note}")
+        if sort == "memory":
+            notes.append(
+                "ranked by the stored value's length (STRLEN) instead of MEMORY USAGE; "
+                "tag sets and other collections last"
+            )
+    return Listing(
+        selection.label,
+        _order(rows, sort, ranked_by == "strlen"),
+        seen > limit,
+        sort,
+        matched=seen,
+        ranked_by=ranked_by,
+        notes=tuple(notes),
+    )
 
 
 def top_keys(
     conn: Connection, selection: Selection, top: int, scan_count: int = SCAN_COUNT
 ) -> Listing:
-    """The top biggest keys of the whole selection (MEMORY USAGE; memory stays flat)."""
+    """The top biggest keys of the whole selection (MEMORY USAGE, or the value's length where
+    the server does not answer it; memory stays flat)."""
     listing = list_keys(conn, selection, top, "memory", scan_count)
-    return Listing(
-        listing.selection, listing.rows, listing.truncated, "memory", top, listing.matched
-    )
+    return dataclasses.replace(listing, top=top)
 
 
 #: Keys one page may examine before it returns what it found (with a cursor to go on).

@@ -21,17 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from cachectl.codec import MAGIC, VERSION
-from cachectl.keys import namespace_of
+from cachectl.keys import escape_glob, namespace_of
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, scan_node
-from cachectl.ops.server import server_info
+from cachectl.ops.server import key_counts, server_info
 
 #: Keys classified per primary; past it counts are extrapolated.
 SAMPLE = 10_000
 #: Keys examined per primary looking for stats hashes when the sample did not cover them all.
 STATS_SCAN = 1_000_000
-#: Keys a namespace-emptiness check examines per primary before it answers "unknown".
-EMPTY_SCAN = 1_000_000
 #: Sampled entries per namespace whose first bytes are read for cachectl's header.
 PROBES = 3
 
@@ -108,7 +106,7 @@ def discover(conn: Connection, sample: int = SAMPLE, stats_scan: int = STATS_SCA
     """The namespaces on the server, from a bounded sample of keys and the stats hashes."""
     if sample < 1 or stats_scan < 1:
         raise ValueError("sample and stats_scan must be positive")
-    sizes = {server.node: server.keys for server in server_info(conn)}
+    sizes = key_counts(conn, server_info(conn))
     counts: dict[str, Counter[str]] = {}
     with_stats: set[str] = set()
     probes: dict[str, list[bytes]] = {}
@@ -191,17 +189,56 @@ def _stats_hashes(conn: Connection, node: str, limit: int) -> set[str]:
     return names
 
 
-def is_empty(conn: Connection, max_scan: int = EMPTY_SCAN) -> bool | None:
-    """Whether the connection's namespace holds no entry and no stats; None: not known in time."""
+def holds_anything(conn: Connection) -> bool:
+    """Whether the connection's namespace holds anything of cachectl's: an entry, its stats
+    hash, a tag set or a tag record (its audit log alone does not count: it records what was
+    done, and a namespace is not kept alive by a record of its own flush).
+
+    Its stats hash is asked first (one EXISTS, the answer for any namespace in use); only
+    without it is the keyspace scanned, in bounded steps, and stopped at the first key found.
+    """
     space = conn.keys
-    if not space.namespace:
-        return None  # outside any namespace: nothing to suggest
+    if space.raw:
+        return True  # outside any namespace: nothing to check
     if conn.client.exists(space.stats_key):
-        return False
+        return True
+    audit = space.namespace.encode() + b"#audit"
+    glob = escape_glob(space.namespace.encode()) + b"[:#]*"
     for node in conn.primaries():
-        for calls, (_done, keys) in enumerate(scan_node(conn, node.name, space.data_glob), 1):
-            if keys:
-                return False
-            if calls * SCAN_COUNT >= max_scan:
-                return None
-    return True
+        for _done, keys in scan_node(conn, node.name, glob, SCAN_COUNT):
+            if any(key != audit and namespace_of(key) == space.namespace for key in keys):
+                return True
+    return False
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn a into b."""
+    if len(a) < len(b):
+        a, b = b, a
+    before: list[int] | None = None
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if before is not None and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, previous = previous, current
+    return previous[-1]
+
+
+def nearest(
+    name: str, namespaces: list[NamespaceInfo]
+) -> tuple[list[NamespaceInfo], list[NamespaceInfo]]:
+    """namespaces split for a "did you mean": those near enough to name to be a typo of it,
+    nearest first (edit distance, letter case aside; then the bigger), and the others in their
+    order (biggest first). Near: about one edit in three letters, so 'billng' is near
+    'billing' and 'myap' near 'myapp', while 'shop' is not near 'api'."""
+    wanted = name.casefold()
+    distances = {ns.name: edit_distance(wanted, ns.name.casefold()) for ns in namespaces}
+    close = [
+        ns for ns in namespaces if distances[ns.name] <= max(1, min(len(name), len(ns.name)) // 3)
+    ]
+    close.sort(key=lambda ns: (distances[ns.name], -ns.keys))
+    return close, [ns for ns in namespaces if ns not in close]

@@ -226,7 +226,8 @@ class _Collector(Collector):
             make = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             per_node = make(f"cachectl_redis_{metric}", help_text, labels=["node"])
             for server in self.report.servers:
-                per_node.add_metric([safe_label(server.node)], getattr(server, attribute))
+                if server.given(attribute):  # no sample rather than a zero INFO did not say
+                    per_node.add_metric([safe_label(server.node)], getattr(server, attribute))
             yield per_node
         info = GaugeMetricFamily(
             "cachectl_redis_info",

@@ -17,10 +17,12 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import redis.exceptions
+
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
-from cachectl.ops.server import ServerInfo, server_info
+from cachectl.ops.server import ServerInfo, key_counts, server_info
 from cachectl.stats import (
     MAX_PREFIX_BYTES,
     MAX_PREFIXES,
@@ -64,6 +66,9 @@ class StatsReport:
     total: PrefixStats
     keys_exact: bool
     skipped_fields: int = 0  # fields of the published hash that were not usable
+    #: What could not be measured for the prefixes, and why (MEMORY USAGE refused or renamed);
+    #: each server says its own (ServerInfo.note).
+    notes: tuple[str, ...] = ()
     #: The near caches' snapshots (None: no process published one lately).
     near: NearSummary | None = None
 
@@ -74,6 +79,12 @@ class StatsReport:
             for row in self.prefixes
             if row.stats.hit_ratio is not None and row.stats.hit_ratio < ratio
         ]
+
+    @property
+    def total_memory(self) -> int | None:
+        """The prefixes' estimated memory summed; None when none was estimated."""
+        estimates = [row.memory for row in self.prefixes if row.memory is not None]
+        return sum(estimates) if estimates else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready report."""
@@ -86,10 +97,11 @@ class StatsReport:
             "total": {
                 **self.total.to_dict(),
                 "keys": sum(row.keys for row in self.prefixes),
-                "memory": sum(row.memory or 0 for row in self.prefixes),
+                "memory": self.total_memory,
             },
             "keys_exact": self.keys_exact,
             "skipped_fields": self.skipped_fields,
+            "notes": list(self.notes),
             "near": None if self.near is None else self.near.to_dict(),
         }
 
@@ -250,7 +262,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
     else:
         raw = to_bytes(prefix).rstrip(b":")
         globs, named = [space.prefix_globs(raw)[1]], [space.full(raw)]
-    sizes = {server.node: server.keys for server in servers}
+    sizes = key_counts(conn, servers)
     tally = _count(conn, globs, named, sizes, max_scan, frozenset(published.prefixes))
     memory = _memory(conn, tally.samples)
 
@@ -267,6 +279,8 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         estimate = round(sampled_total / sampled * keys) if sampled else None
         rows.append(PrefixRow(name, published[name], keys, estimate, sampled))
     total = CacheStats({row.prefix: row.stats for row in rows}).total
+    notes = [f"memory not estimated: {conn.memory_note}"] if conn.memory_note and rows else []
+    near = near_summary(conn, notes)
     return StatsReport(
         conn.config.display_url,
         space.namespace,
@@ -276,15 +290,22 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         total,
         tally.exact,
         published.skipped,
-        near_summary(conn),
+        tuple(notes),
+        near,
     )
 
 
-def near_summary(conn: Connection) -> NearSummary | None:
+def near_summary(conn: Connection, notes: list[str]) -> NearSummary | None:
     """The near caches of the namespace, as their processes published them lately (None when
-    none did, or on the embedded store, which has none)."""
+    none did, or on the embedded store, which has none; a user that may not read them adds a
+    note saying so)."""
     read = getattr(conn.backend, "read_near", None)
     if read is None:
         return None
-    summary = NearSummary.from_members(read(near_key(conn.keys.namespace), int(time.time() * 1000)))
+    try:
+        members = read(near_key(conn.keys.namespace), int(time.time() * 1000))
+    except redis.exceptions.NoPermissionError as exc:
+        notes.append(f"near caches not read: {exc}")
+        return None
+    summary = NearSummary.from_members(members)
     return summary if summary.processes or summary.skipped else None

@@ -31,9 +31,10 @@ def _endpoint(target: Target, record: EndpointRecord) -> EndpointResult:
         status=record.status,
         cold_ms=cold,
         warm_ms=warm,
-        # A pass-1 hit was not cold: no speedup is claimed from it.
+        # A pass-1 hit was not cold, and a failed endpoint was not served: no speedup is
+        # claimed from either.
         speedup=round(cold / warm, 2)
-        if cold is not None and warm and record.cold_cache != HIT
+        if cold is not None and warm and record.cold_cache != HIT and not record.failures
         else None,
         cache=record.cache,
         cold_cache=record.cold_cache,

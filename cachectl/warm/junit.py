@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from cachectl.errors import ConfigError
 from cachectl.warm.report import WarmReport
@@ -96,8 +97,13 @@ def junit_tree(report: WarmReport) -> ET.ElementTree[ET.Element]:
 
 
 def write_junit(report: WarmReport, path: str | os.PathLike[str]) -> None:
-    """Write the report as JUnit XML (UTF-8) for CI test reporters; ConfigError if it cannot."""
+    """Write the report as JUnit XML (UTF-8) for CI test reporters; ConfigError if it cannot.
+
+    Missing parent directories are made, as pytest's --junitxml does: a CI job's
+    `--junit reports/warm.xml` must not lose a whole run for want of `mkdir reports`.
+    """
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         junit_tree(report).write(path, encoding="utf-8", xml_declaration=True)
     except OSError as exc:
         raise ConfigError(

@@ -16,8 +16,12 @@ from cachectl.warm.origins import HeaderPolicy, origin_key, parse_origin
 ASGI_BASE_URL = "http://testserver"
 
 
+# Published stats are polled every SETTLE_POLL seconds until they count the cache lookups the
+# responses announced (X-Cache and the like), else until they have not moved for
+# SETTLE_INTERVAL, and SETTLE_LIMIT seconds at most.
+SETTLE_POLL = 0.05
 SETTLE_INTERVAL = 1.2  # seconds: the library's default stats_interval, and a margin
-SETTLE_LIMIT = 6.0  # seconds a stats reading waits at most for the figures to settle
+SETTLE_LIMIT = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +49,9 @@ class WarmOptions:
     backoff: float = 0.05
     header_origins: tuple[str, ...] = ()
     factory: bool | None = None  # whether `app` names a factory; None: told by its signature
-    # Published stats are read once two readings this far apart agree, waiting at most
-    # settle_limit seconds: they lag by up to the application's stats_interval.
+    # Published stats are read once they count the lookups the responses announced, else once
+    # they have not moved for settle_interval, waiting at most settle_limit seconds: they lag
+    # by up to the application's stats_interval.
     settle_interval: float = SETTLE_INTERVAL
     settle_limit: float = SETTLE_LIMIT
 

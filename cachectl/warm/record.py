@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 
 from cachectl.warm.histogram import LatencyHistogram
-from cachectl.warm.verdict import HIT, UNKNOWN
+from cachectl.warm.verdict import HIT, MISS, UNKNOWN
 
 RESERVOIR_SIZE = 15  # measured latencies kept per target: its warm p50 is exact up to 15 passes
 
@@ -58,6 +58,10 @@ class Tally:
         self.hits = 0
         self.responses = 0
         self.connect_failures = 0
+        # Responses whose headers said HIT or MISS, in the warming pass and in the measured
+        # ones: each was a cache lookup the application's published stats will count.
+        self.judged_cold = 0
+        self.judged_measured = 0
         self._random = random.Random(seed)
 
     def response(
@@ -68,9 +72,15 @@ class Tally:
         self.responses += 1
         self.statuses[str(status)] += 1
         record.status = status
-        if status >= 400:
+        if not 200 <= status < 300:
+            # Not the content that was to be cached: a redirect, an error, a missing page.
             record.failures += 1
             record.error = f"HTTP {status}"
+        if verdict in (HIT, MISS):
+            if measured:
+                self.judged_measured += 1
+            else:
+                self.judged_cold += 1
         if not measured:
             self.cold.record(seconds)
             record.cold_seconds = seconds

@@ -23,17 +23,17 @@ class EndpointResult:
     status: int | None  # of the last pass; None when that request got no response
     cold_ms: float | None  # pass 1
     warm_ms: float | None  # median over the measured passes
-    speedup: float | None  # cold_ms / warm_ms; None when pass 1 was already a cache hit
+    speedup: float | None  # cold_ms / warm_ms; None when pass 1 was already a hit, or it failed
     cache: str  # 'HIT', 'MISS' or 'unknown', from the last response's headers
     cold_cache: str  # the same for pass 1
     hits: int  # measured responses judged HIT
-    failures: int  # requests that ended in status >= 400 or no response, after retries
+    failures: int  # requests that ended in a status other than 2xx or none, after retries
     retries: int
     error: str | None  # the last failure, e.g. 'HTTP 500' or 'ConnectError: ...'
 
     @property
     def failed(self) -> bool:
-        """Whether any of its requests ended in status >= 400 or a connection error."""
+        """Whether any of its requests ended in a status other than 2xx or no response."""
         return self.failures > 0
 
     @property
@@ -105,7 +105,7 @@ class WarmReport:
         failed = self.summary.failed_endpoints
         if failed:
             noun = "endpoint" if failed == 1 else "endpoints"
-            reasons.insert(0, f"{failed} {noun} failed (status >= 400 or no response)")
+            reasons.insert(0, f"{failed} {noun} failed (a status other than 2xx, or no response)")
         return reasons
 
     @property

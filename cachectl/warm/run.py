@@ -16,7 +16,7 @@ from cachectl.warm.app import ABANDON_AFTER, lifespan, load_app
 from cachectl.warm.engine import Engine, ProgressCallback
 from cachectl.warm.headers import expand_headers
 from cachectl.warm.judge import build_report
-from cachectl.warm.options import SETTLE_INTERVAL, SETTLE_LIMIT, WarmOptions
+from cachectl.warm.options import SETTLE_INTERVAL, SETTLE_LIMIT, SETTLE_POLL, WarmOptions
 from cachectl.warm.record import EndpointRecord, Tally
 from cachectl.warm.report import WarmReport
 from cachectl.warm.targets import Target, load_targets
@@ -56,10 +56,23 @@ def _delta(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int
     return {key: after.get(key, 0) - before.get(key, 0) for key in sorted({*before, *after})}
 
 
+def _lookups(reading: Mapping[str, int]) -> int:
+    return reading.get("hits", 0) + reading.get("misses", 0)
+
+
 async def settled_reading(
-    probe: StatsProbe, interval: float = SETTLE_INTERVAL, limit: float = SETTLE_LIMIT
+    probe: StatsProbe,
+    base: Mapping[str, int] | None = None,
+    expected: int = 0,
+    interval: float = SETTLE_INTERVAL,
+    limit: float = SETTLE_LIMIT,
+    poll: float = SETTLE_POLL,
 ) -> Mapping[str, int]:
-    """probe() once two readings `interval` apart agree, or once `limit` seconds have passed.
+    """probe(), polled every `poll` seconds, once the published stats have caught up: once
+    hits + misses have grown by `expected` since `base` (the lookups the responses' cache
+    headers announced), or once a reading has stayed the same for `interval` (what an
+    application whose responses say nothing of its cache leaves to go by), and at the latest
+    after `limit` seconds.
 
     Published stats lag by up to a publish interval. probe() does blocking I/O, so it runs in
     a worker thread: the event loop stays free, and an application served in process on it
@@ -67,11 +80,17 @@ async def settled_reading(
     """
     deadline = time.monotonic() + limit
     reading = await asyncio.to_thread(probe)
+    steady_since = time.monotonic()
     while True:
-        await asyncio.sleep(interval)
-        settled, reading = reading, await asyncio.to_thread(probe)
-        if reading == settled or time.monotonic() > deadline:
+        if base is not None and expected > 0 and _lookups(reading) - _lookups(base) >= expected:
             return reading
+        now = time.monotonic()
+        if now - steady_since >= interval or now >= deadline:
+            return reading
+        await asyncio.sleep(min(poll, deadline - now))
+        previous, reading = reading, await asyncio.to_thread(probe)
+        if reading != previous:
+            steady_since = time.monotonic()
 
 
 class _Run:
@@ -184,14 +203,19 @@ async def _run(
         )
         run.started = time.perf_counter()
         try:
+            start = await _settle(probe, options, run) if probe is not None else None
             await _pass(engine, run, measured=False)
-            if engine.tally.responses == 0 and engine.tally.connect_failures == len(targets):
+            tally = engine.tally
+            if tally.responses == 0 and tally.connect_failures == len(targets):
                 raise _unreachable(engine, options)
-            before = await _settle(probe, options, run) if probe is not None else None
+            before = None
+            if start is not None and probe is not None:
+                before = await _settle(probe, options, run, start, tally.judged_cold)
             for _ in range(options.passes - 1):
                 await _pass(engine, run, measured=True)
             if before is not None and probe is not None:
-                run.delta = _delta(before, await _settle(probe, options, run))
+                after = await _settle(probe, options, run, before, tally.judged_measured)
+                run.delta = _delta(before, after)
         finally:
             # Before the app's shutdown and the client's close, which are not the run's time.
             run.ended = time.perf_counter()
@@ -206,10 +230,22 @@ async def _pass(engine: Engine, run: _Run, measured: bool) -> None:
         run.pass_s.append(time.perf_counter() - started)
 
 
-async def _settle(probe: StatsProbe, options: WarmOptions, run: _Run) -> Mapping[str, int]:
+async def _settle(
+    probe: StatsProbe,
+    options: WarmOptions,
+    run: _Run,
+    base: Mapping[str, int] | None = None,
+    expected: int = 0,
+) -> Mapping[str, int]:
+    """A settled reading (see settled_reading); without a base, the one reading the run
+    starts from."""
     started = time.perf_counter()
     try:
-        return await settled_reading(probe, options.settle_interval, options.settle_limit)
+        if base is None:
+            return await asyncio.to_thread(probe)
+        return await settled_reading(
+            probe, base, expected, options.settle_interval, options.settle_limit
+        )
     finally:
         run.settle_s = (run.settle_s or 0.0) + time.perf_counter() - started
 

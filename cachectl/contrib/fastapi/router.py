@@ -38,7 +38,7 @@ def admin_router(
     POST /flush    ?prefix=P | ?tag=T | ?pattern=GLOB: how many keys were removed (admin);
                    a selection of the whole namespace also needs ?confirm=<namespace>
     GET  /api/whoami, /api/overview, /api/keys, /api/keys/top, /api/key, /api/audit,
-         /api/flush/progress
+         /api/flush/progress, /api/doctor (?prefix=, ?sample=: `cachectl doctor --json`)
     POST /api/latency, /api/flush/plan, /api/flush (admin), /api/key/ttl (admin)
     DELETE /api/key (admin)
     """

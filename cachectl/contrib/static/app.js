@@ -271,6 +271,7 @@ function signOut(message = "") {
   state.timer = null;
   state.history = [];
   state.previous = null;
+  resetAdvice();
   $("app").hidden = true;
   $("who").hidden = true;
   $("signout").hidden = true;
@@ -281,7 +282,7 @@ function signOut(message = "") {
 
 // -- tabs --------------------------------------------------------------------------------------
 
-const TABS = ["overview", "keys", "key", "flush", "audit"];
+const TABS = ["overview", "keys", "key", "advice", "flush", "audit"];
 
 function select(name, focus = false) {
   for (const tab of TABS) {
@@ -302,6 +303,8 @@ function select(name, focus = false) {
     }, REFRESH_MS);
   } else if (name === "audit") {
     loadAudit();
+  } else if (name === "advice") {
+    openAdvice();
   }
 }
 
@@ -859,6 +862,260 @@ async function loadAudit() {
   );
 }
 
+// -- advice ------------------------------------------------------------------------------------
+// The Advice view: `cachectl doctor` run by the server (GET api/doctor), findings grouped by
+// severity, each affected key, prefix or tag a link into the key browser.
+
+const SEVERITIES = [
+  ["error", "Errors"],
+  ["warning", "Warnings"],
+  ["info", "Information"],
+];
+const NAME_CHARS = 120; // a name longer than this is shortened in the middle where it is read
+const MAX_SAMPLE = 1000000; // the route's bound (ops.doctor.MAX_SAMPLE)
+// The stats bucket of the prefixes past the publishers' limit: not a prefix one can browse.
+const OTHER_PREFIXES = "(other)";
+
+const advice = { run: 0, busy: false, done: false, timer: null };
+
+function plural(n, one, many = `${one}s`) {
+  return `${num(n)} ${n === 1 ? one : many}`;
+}
+
+function shorten(text, limit = NAME_CHARS) {
+  const value = String(text);
+  if (value.length <= limit) return value;
+  const half = Math.floor((limit - 1) / 2);
+  return `${value.slice(0, half)}…${value.slice(value.length - half)}`;
+}
+
+// A sentence of the doctor's with the finding's subject shortened where it is long.
+function aboutSubject(text, subject) {
+  const value = String(text ?? "");
+  const name = String(subject ?? "");
+  return name.length > NAME_CHARS ? value.split(name).join(shorten(name)) : value;
+}
+
+// A figure in its unit, as `cachectl doctor` writes it (cli/doctor_view.py figure_text).
+function figureText(figure) {
+  const value = figure.value;
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "string") return value;
+  const n = Number(value);
+  const fixed = (digits) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  let shown;
+  if (figure.unit === "bytes") shown = bytes(n);
+  else if (figure.unit === "ratio") shown = percent(n);
+  else if (figure.unit === "factor") shown = fixed(2);
+  else if (figure.unit === "ms") shown = `${fixed(3)} ms`;
+  else if (figure.unit === "seconds") shown = duration(n * 1000);
+  else if (figure.unit === "per_second") shown = `${fixed(2)}/s`;
+  else shown = Number.isInteger(n) ? num(n) : fixed(2);
+  return figure.estimated ? `≈ ${shown}` : shown;
+}
+
+function adviceBusy(on, label = "") {
+  clearInterval(advice.timer);
+  advice.timer = null;
+  advice.busy = on;
+  $("advice-run").disabled = on;
+  $("advice-retry").disabled = on;
+  $("advice-busy").hidden = !on;
+  $("view-advice").setAttribute("aria-busy", on ? "true" : "false");
+  if (!on) return;
+  // Said once (a live region); the seconds tick beside it, where no screen reader reads them out.
+  $("advice-busy-text").textContent = `Examining ${label}…`;
+  const started = Date.now();
+  const elapsed = $("advice-elapsed");
+  const tick = () => {
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    elapsed.textContent = `${seconds} s (every key is counted once: a few seconds on a million keys)`;
+  };
+  tick();
+  advice.timer = setInterval(tick, 250);
+}
+
+// Signed out: a run on its way is dropped, and the next token starts afresh.
+function resetAdvice() {
+  advice.run += 1;
+  advice.done = false;
+  adviceBusy(false);
+  $("advice-error").hidden = true;
+  $("advice-result").hidden = true;
+  $("advice-findings").replaceChildren();
+  $("advice-when").textContent = "";
+}
+
+function openAdvice() {
+  if (!advice.done && !advice.busy) runAdvice();
+}
+
+async function runAdvice() {
+  if (advice.busy) return;
+  const prefix = $("advice-prefix").value;
+  const raw = $("advice-sample").value.trim();
+  const sample = raw === "" ? 5000 : Number(raw);
+  if (!Number.isInteger(sample) || sample < 1 || sample > MAX_SAMPLE) {
+    adviceFailed(`The sample is a whole number of entries from 1 to ${num(MAX_SAMPLE)}.`);
+    return;
+  }
+  const run = ++advice.run;
+  $("advice-error").hidden = true;
+  $("advice-result").hidden = true;
+  adviceBusy(true, prefix ? `prefix ${shorten(prefix)}` : "the namespace");
+  let doc;
+  try {
+    doc = await api("GET", `doctor?${query({ prefix, sample })}`);
+  } catch (error) {
+    if (run !== advice.run) return;
+    adviceBusy(false);
+    if (error instanceof ApiError && error.status === 401) {
+      failed(error);
+      return;
+    }
+    adviceFailed(error.message || String(error), error.status);
+    return;
+  }
+  if (run !== advice.run || state.role === null) return; // a newer run, or signed out
+  adviceBusy(false);
+  advice.done = true;
+  renderAdvice(doc);
+  const counts = doc.counts || {};
+  if (!$("view-advice").hidden) say(`Examined: ${SEVERITIES.map(([s, heading]) => `${heading.toLowerCase()} ${num(counts[s] ?? 0)}`).join(", ")}.`);
+}
+
+function adviceFailed(message, status) {
+  const why = status === 503
+    ? `Redis cannot be reached: ${message}`
+    : status ? `${message} (HTTP ${status})` : message;
+  $("advice-error-text").textContent = why;
+  $("advice-error").hidden = false;
+  $("advice-result").hidden = true;
+}
+
+function renderAdvice(doc) {
+  const scope = doc.scope || {};
+  const where = doc.prefix ? `Prefix ${doc.prefix} of namespace ${doc.namespace}` : `Namespace ${doc.namespace}`;
+  $("advice-scope").textContent =
+    `${shorten(where)}: ${plural(scope.entries, "entry", "entries")} under ${plural(scope.prefixes, "prefix", "prefixes")} ` +
+    `and ${plural(scope.tag_sets, "tag set")} on ${plural(scope.primaries, "primary", "primaries")}, counted exactly; ` +
+    `${num(scope.sampled)} entries sampled (at most ${num(scope.sample_limit)}); examined in ${num(scope.seconds, 3)} s.`;
+  $("advice-when").textContent = `Examined ${new Date().toLocaleTimeString()}`;
+  const counts = doc.counts || {};
+  const findings = Array.isArray(doc.findings) ? doc.findings : [];
+  $("advice-counts").replaceChildren(
+    ...SEVERITIES.map(([severity, heading]) =>
+      el("span", { class: `badge sev-${counts[severity] ? severity : "none"}`, text: `${heading}: ${num(counts[severity] ?? 0)}` }),
+    ),
+  );
+  const box = $("advice-findings");
+  box.replaceChildren();
+  if (findings.length === 0) {
+    box.append(el("p", { class: "advice-none", text: "No findings: nothing to fix in what was examined." }));
+  }
+  for (const [severity, heading] of SEVERITIES) {
+    const group = findings.filter((f) => f.severity === severity);
+    if (group.length === 0) continue;
+    const title = el("h3", { id: `advice-${severity}`, text: `${heading} (${num(counts[severity] ?? group.length)})` });
+    box.append(
+      el("section", { class: `advice-group sev-${severity}`, "aria-labelledby": `advice-${severity}` }, title, ...group.map(findingCard)),
+    );
+  }
+  for (const [id, n] of Object.entries(doc.omitted || {})) {
+    box.append(el("p", { class: "muted", text: `… and ${plural(Number(n), `more ${id} finding`)} (at most 20 of one kind are listed).` }));
+  }
+  const notes = Array.isArray(doc.notes) ? doc.notes : [];
+  $("advice-notes").replaceChildren(...notes.map((note) => el("li", { text: note })));
+  $("advice-notes-box").hidden = notes.length === 0;
+  $("advice-result").hidden = false;
+}
+
+function findingCard(finding) {
+  const severity = SEVERITIES.some(([s]) => s === finding.severity) ? finding.severity : "info";
+  const subject = finding.subject || {};
+  const card = el("article", { class: `finding sev-${severity}`, "data-id": finding.id });
+  card.append(
+    el(
+      "header",
+      { class: "finding-head" },
+      el("span", { class: `badge sev-${severity}`, text: severity }),
+      el("code", { class: "finding-id", text: finding.id }),
+      el("h4", { class: "finding-title", text: aboutSubject(finding.title, subject.name) }),
+    ),
+  );
+  const evidence = el("dl", { class: "facts evidence" });
+  for (const figure of finding.evidence || []) {
+    evidence.append(el("div", {}, el("dt", { text: figure.label ?? figure.name }), el("dd", { text: figureText(figure) })));
+  }
+  card.append(evidence);
+  const affected = finding.affected;
+  if (affected && Array.isArray(affected.items) && affected.items.length) card.append(affectedLine(affected, finding.sample));
+  const sample = finding.sample;
+  if (sample && !sample.exact) {
+    const population = sample.population === null || sample.population === undefined ? "?" : num(sample.population);
+    card.append(el("p", { class: "muted", text: `Sampled ${num(sample.size)} of ${population} entries: figures marked ≈ are extrapolated from the sample.` }));
+  }
+  card.append(
+    el("p", { class: "recommendation" }, el("strong", { text: "What to do: " }), aboutSubject(finding.recommendation, subject.name)),
+  );
+  const browse = subjectLink(finding.id, subject);
+  if (browse) card.append(el("p", { class: "finding-links" }, browse));
+  return card;
+}
+
+const KINDS = { key: ["Key", "Keys"], prefix: ["Prefix", "Prefixes"], tag: ["Tag", "Tags"], node: ["Node", "Nodes"] };
+
+function affectedLine(affected, sample) {
+  const [one, many] = KINDS[affected.kind] || ["Item", "Items"];
+  const items = affected.items;
+  let label = items.length === 1 && (affected.total ?? 1) === 1 ? one : many;
+  if (affected.total !== null && affected.total !== undefined && affected.total > items.length) {
+    const about = sample && !sample.exact ? "≈ " : "";
+    label = `${many} (${num(items.length)} of ${about}${num(affected.total)})`;
+  }
+  const list = el("ul", { class: "affected-items" });
+  for (const item of items) list.append(el("li", { class: "keycell" }, itemLink(affected.kind, item)));
+  return el("div", { class: "affected" }, el("span", { class: "affected-label", text: `${label}:` }), list);
+}
+
+// A key opens the key view (by its exact bytes when it is not UTF-8); a prefix or a tag opens
+// the key browser filtered by it. A name that is not UTF-8 cannot be typed into a filter, and
+// a node is not in the key browser: those are plain text.
+function itemLink(kind, item) {
+  const name = String(item.name ?? "");
+  const text = breakable(shorten(name));
+  if (kind === "key") {
+    const ref = item.hex ? { key_hex: item.hex } : { key: name };
+    return el("button", { type: "button", class: "link key-link", title: `Open ${shorten(name)}`, onclick: () => openKey(ref, name) }, text);
+  }
+  if ((kind === "prefix" || kind === "tag") && !item.hex && name !== OTHER_PREFIXES) {
+    const what = kind === "prefix" ? "Browse the keys of prefix" : "Browse the keys tagged";
+    return el("button", { type: "button", class: "link", title: `${what} ${shorten(name)}`, onclick: () => browseBy(kind, name) }, text);
+  }
+  return el("span", {}, text);
+}
+
+function subjectLink(id, subject) {
+  const name = String(subject.name ?? "");
+  if (id === "empty" || !name || name === OTHER_PREFIXES) return null;
+  if (subject.kind !== "prefix" && subject.kind !== "tag") return null;
+  const text = subject.kind === "prefix" ? "Browse the keys of prefix " : "Browse the keys tagged ";
+  return el(
+    "button",
+    { type: "button", class: "link browse-link", onclick: () => browseBy(subject.kind, name) },
+    text,
+    el("span", { class: "keyname" }, breakable(shorten(name))),
+  );
+}
+
+// The key browser, filtered by a prefix or a tag, on its first page.
+function browseBy(kind, value) {
+  $("keys-kind").value = kind;
+  $("keys-value").value = value;
+  select("keys", true);
+  searchKeys();
+}
+
 // -- wiring ------------------------------------------------------------------------------------
 
 function on(id, event, handler) {
@@ -927,6 +1184,8 @@ function start() {
   });
   on("flush-confirm-form", "submit", () => runFlush());
   on("audit-refresh", "click", () => loadAudit());
+  on("advice-form", "submit", () => runAdvice());
+  on("advice-retry", "click", () => runAdvice());
   flushKind();
 
   const saved = sessionStorage.getItem(TOKEN_KEY);

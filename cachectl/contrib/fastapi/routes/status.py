@@ -113,7 +113,7 @@ def _overview(conn: Connection) -> dict[str, Any]:
 
 def _server_summary(servers: list[ServerInfo]) -> dict[str, Any] | None:
     """The primaries' INFO figures as one server: sums, or the first's where they agree."""
-    if not servers:
+    if not servers or all(server.note for server in servers):  # INFO refused: no figures
         return None
     return {
         "version": servers[0].version,
