@@ -383,8 +383,9 @@ class AsyncRedisBackend(AsyncRedisConnections):
     async def read_near(self, key: bytes, now_ms: int) -> list[bytes] | None:
         """The near-cache snapshots of the set at key that still count (None: not a set)."""
         try:
-            members: list[bytes] = await self.client.zrangebyscore(
-                key, now_ms, "+inf", start=0, num=MAX_NEAR_PROCESSES
+            # ZRANGE BYSCORE rather than ZRANGEBYSCORE: one command for an ACL to allow.
+            members: list[bytes] = await self.client.zrange(
+                key, now_ms, "+inf", byscore=True, offset=0, num=MAX_NEAR_PROCESSES
             )
         except redis.exceptions.ResponseError as exc:
             if str(exc).startswith("WRONGTYPE"):

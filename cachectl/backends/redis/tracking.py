@@ -339,10 +339,13 @@ class Tracker:
         return self.config.connect_timeout + self.config.socket_timeout
 
     def _link(self, pool: Any, name: str) -> Link:
+        # The data connections' options, but RESP3, a timeout for setting up, and the
+        # handshake alone (the name is asked below, where a refusal costs nothing).
         kwargs = {
             **pool.connection_kwargs,
             "protocol": 3,
-            "client_name": CLIENT_NAME,
+            "client_name": None,
+            "redis_connect_func": None,
             "socket_timeout": self._timeout(),
         }
         connection = pool.connection_class(**kwargs)
@@ -363,6 +366,8 @@ class Tracker:
             )
             if isinstance(reply, hiredis.ReplyError):
                 raise Refused(f"CLIENT TRACKING: {reply}")
+            # Named for CLIENT LIST where the ACL allows it (data connections: clients.Naming).
+            link.call(_command("CLIENT", "SETNAME", CLIENT_NAME), self._timeout())
         except BaseException:
             link.close()
             raise
