@@ -803,3 +803,24 @@ def test_a_malformed_invalidation_empties_the_near_cache_and_raises_nothing() ->
         near.close()
         server_end.close()
         client_end.close()
+
+
+def test_the_documented_application_role_runs_the_near_cache(
+    make: Callable[..., Face], redis_server: RedisServer, redis_url: str, namespace: str
+) -> None:
+    """docs/acl.md's application user: the near cache on, its snapshot published."""
+    from tests.test_acl_roles import PASSWORD, rules_for
+
+    with redis_server.client() as admin:
+        admin.execute_command("ACL", "SETUSER", "near-app", *rules_for("cachectl-app", namespace))
+    try:
+        face = make(redis_url.replace("redis://", f"redis://near-app:{PASSWORD}@"))
+        face.set("k", 1)
+        assert warm(face, "k") == 1
+        assert face.near.stats().state == "on"
+        face.publish_stats()
+        with redis_server.client() as raw:
+            assert raw.zcard(f"{namespace}#near") == 1
+    finally:
+        with redis_server.client() as admin:
+            admin.execute_command("ACL", "DELUSER", "near-app")
