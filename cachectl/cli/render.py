@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from cachectl.ops.selection import Selection
     from cachectl.ops.server import ServerInfo
     from cachectl.ops.stats import StatsReport
+    from cachectl.stats import NearSummary
     from cachectl.warm import WarmReport
 
 
@@ -431,6 +432,7 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
             "sets": number(stats.sets),
             "errors": number(stats.errors),
             "fallback": number(stats.fallback),
+            "near": number(stats.near),
             "p50 ms": millis(stats.percentile_ms(50)),
             "p99 ms": millis(stats.percentile_ms(99)),
             "keys": approx + number(keys),
@@ -460,15 +462,16 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
         return prefixes
 
     # Where the figures do not fit, columns give way, the least read first; the note below
-    # the table names every one left out.
+    # the table names every one left out. The near column shows once a near cache answered.
     names = [r.prefix for r in report.prefixes]
+    columns = [c for c in STATS_COLUMNS if c != "near" or report.total.near]
     dropped: list[str] = []
-    table, fits = _fitted(partial(build, shown=STATS_COLUMNS), names)
+    table, fits = _fitted(partial(build, shown=columns), names)
     for group in STATS_DROP_ORDER:
         if fits:
             break
-        dropped += group
-        shown = [column for column in STATS_COLUMNS if column not in dropped]
+        dropped += [column for column in group if column in columns]
+        shown = [column for column in columns if column not in dropped]
         table, fits = _fitted(partial(build, shown=shown), names)
     notes = []
     if dropped:
@@ -478,16 +481,36 @@ def stats_view(report: StatsReport, min_hit_ratio: float | None = None) -> Rende
     if report.skipped_fields:
         notes.append(skipped)
     notes += report.notes
+    if report.near is not None:
+        notes.append(near_note(report.near))
     return Group(*servers, *measured, Text(""), table, *(text(n) for n in notes))
+
+
+def near_note(near: NearSummary) -> str:
+    """One line on the namespace's near caches (the processes that published lately)."""
+    if not near.processes:
+        return f"Near caches: {count(near.skipped, 'unusable snapshot')} skipped."
+    states = [(n, state) for state in ("on", "starting", "off") if (n := getattr(near, state))]
+    line = (
+        f"Near caches: {count(near.processes, 'process', 'processes')} "
+        f"({', '.join(f'{n} {state}' for n, state in states)}), "
+        f"{count(near.entries, 'entry', 'entries')}, {size(near.bytes)}, "
+        f"{count(near.flushes, 'flush', 'flushes')} since they started"
+    )
+    if near.skipped:
+        line += f"; {count(near.skipped, 'unusable snapshot')} skipped"
+    return line + "."
 
 
 #: The columns of the stats prefixes table after the prefix, and the groups of them left out,
 #: in that order, while the table is wider than the console (hits and ratio always stay).
 STATS_COLUMNS = (
-    "hits", "misses", "ratio", "sets", "errors", "fallback", "p50 ms", "p99 ms", "keys", "memory"
+    "hits", "misses", "ratio", "near", "sets", "errors", "fallback", "p50 ms", "p99 ms", "keys",
+    "memory",
 )  # fmt: skip
 STATS_DROP_ORDER = (
-    ("sets", "errors", "fallback"), ("p99 ms",), ("p50 ms",), ("memory",), ("keys",), ("misses",)
+    ("sets", "errors", "fallback"), ("near",), ("p99 ms",), ("p50 ms",), ("memory",), ("keys",),
+    ("misses",)
 )  # fmt: skip
 
 

@@ -11,16 +11,27 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import redis.exceptions
+
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
 from cachectl.ops.server import ServerInfo, key_counts, server_info
-from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
+from cachectl.stats import (
+    MAX_PREFIX_BYTES,
+    MAX_PREFIXES,
+    OTHER,
+    CacheStats,
+    NearSummary,
+    PrefixStats,
+    near_key,
+)
 
 #: Keys examined per primary before counts are extrapolated.
 MAX_SCAN = 1_000_000
@@ -58,6 +69,8 @@ class StatsReport:
     #: What could not be measured for the prefixes, and why (MEMORY USAGE refused or renamed);
     #: each server says its own (ServerInfo.note).
     notes: tuple[str, ...] = ()
+    #: The near caches' snapshots (None: no process published one lately).
+    near: NearSummary | None = None
 
     def below(self, ratio: float) -> list[PrefixRow]:
         """Prefixes that have been read and whose hit ratio is under ratio."""
@@ -89,6 +102,7 @@ class StatsReport:
             "keys_exact": self.keys_exact,
             "skipped_fields": self.skipped_fields,
             "notes": list(self.notes),
+            "near": None if self.near is None else self.near.to_dict(),
         }
 
 
@@ -266,6 +280,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         rows.append(PrefixRow(name, published[name], keys, estimate, sampled))
     total = CacheStats({row.prefix: row.stats for row in rows}).total
     notes = [f"memory not estimated: {conn.memory_note}"] if conn.memory_note and rows else []
+    near = near_summary(conn, notes)
     return StatsReport(
         conn.config.display_url,
         space.namespace,
@@ -276,4 +291,21 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         tally.exact,
         published.skipped,
         tuple(notes),
+        near,
     )
+
+
+def near_summary(conn: Connection, notes: list[str]) -> NearSummary | None:
+    """The near caches of the namespace, as their processes published them lately (None when
+    none did, or on the embedded store, which has none; a user that may not read them adds a
+    note saying so)."""
+    read = getattr(conn.backend, "read_near", None)
+    if read is None:
+        return None
+    try:
+        members = read(near_key(conn.keys.namespace), int(time.time() * 1000))
+    except redis.exceptions.NoPermissionError as exc:
+        notes.append(f"near caches not read: {exc}")
+        return None
+    summary = NearSummary.from_members(members)
+    return summary if summary.processes or summary.skipped else None

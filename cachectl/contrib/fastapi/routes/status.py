@@ -106,6 +106,7 @@ def _overview(conn: Connection) -> dict[str, Any]:
         "total": report.to_dict()["total"],
         "keys_exact": report.keys_exact,
         "estimated": estimated,
+        "near": None if report.near is None else report.near.to_dict(),
         "time": time.time(),
     }
 
