@@ -135,9 +135,9 @@ def flush(
             }
         )
     else:
-        from cachectl.cli import render
+        from cachectl.cli.flush_view import show_flushed
 
-        render.show_flushed(result, selection)
+        show_flushed(result, selection)
     if empty is not None:
         raise empty
 
@@ -151,9 +151,9 @@ def _show_plan(
     json_output: bool,
 ) -> None:
     if not json_output:
-        from cachectl.cli import render
+        from cachectl.cli.flush_view import show_plan
 
-        render.show_plan(selection, url, total, sample, max_keys)
+        show_plan(selection, url, total, sample, max_keys)
         return
     from cachectl.keys import display_name
 
@@ -184,15 +184,15 @@ def _label(selection: Selection) -> str:
 
 
 def _confirm(question: str, selection: Selection, namespace: str) -> bool:
-    from cachectl.cli import render
+    from cachectl.cli.flush_view import confirm, confirm_typed
 
     if selection.whole:
         # A whole namespace is not confirmed by habit: its name is typed, as on the page.
-        return render.confirm_typed(
+        return confirm_typed(
             f"{question} This is the whole namespace: type its name ({namespace}) to confirm",
             namespace,
         )
-    return render.confirm(question)
+    return confirm(question)
 
 
 def _delete(
@@ -204,9 +204,9 @@ def _delete(
 ) -> FlushResult:
     if not show_progress:
         return _run(conn, selection, rate, lambda n: None)
-    from cachectl.cli import render
+    from cachectl.cli.flush_view import progress
 
-    with render.progress(total, show=True) as tick:
+    with progress(total, show=True) as tick:
         return _run(conn, selection, rate, tick)
 
 

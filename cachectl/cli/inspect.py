@@ -71,8 +71,8 @@ def inspect(
     if json_output:
         print_json(found.to_dict())
     else:
-        from cachectl.cli import render
+        from cachectl.cli.inspect_view import show_inspection
 
-        render.show_inspection(found)
+        show_inspection(found)
     if found.error is not None:
         raise DecodeError(f"{key}: {found.error}")

@@ -93,8 +93,8 @@ def keys(
     if json_output:
         print_json(listing.to_dict())
     else:
-        from cachectl.cli import render
+        from cachectl.cli.keys_view import show_listing
 
-        render.show_listing(listing)
+        show_listing(listing)
     if empty is not None:
         raise empty

@@ -40,8 +40,8 @@ def latency(
     if json_output:
         print_json(report.to_dict())
     else:
-        from cachectl.cli import render
+        from cachectl.cli.latency_view import show_latency
 
-        render.show_latency(report, over)
+        show_latency(report, over)
     if over:
         raise CheckFailed("latency above threshold: " + "; ".join(over))

@@ -119,7 +119,7 @@ def stats(
         raise ConfigError("--for says when --watch stops: give --watch too")
 
     from cachectl.cli.namespaces import empty_namespace
-    from cachectl.cli.render import utc_now
+    from cachectl.cli.stats_view import utc_now
     from cachectl.ops.connect import translate_errors
 
     with connection(ctx) as conn:
@@ -233,10 +233,11 @@ def _watch(
 ) -> StatsReport:
     """Snapshots every interval until stopped: redrawn in place on a terminal, appended to a
     pipe or a file (one JSON document per line with --json); the last report Redis answered."""
-    from cachectl.cli import render
+    from cachectl.cli.render import out
+    from cachectl.cli.stats_view import append_stats, append_unreachable, live_stats
 
-    live = not as_json and render.out().is_terminal
-    view = render.live_stats(min_hit_ratio) if live else contextlib.nullcontext(None)
+    live = not as_json and out().is_terminal
+    view = live_stats(min_hit_ratio) if live else contextlib.nullcontext(None)
     taken: StatsReport | Unreachable = report
     down: Unreachable | None = None
     try:
@@ -246,13 +247,13 @@ def _watch(
                     down = down or taken
                     note = _unreachable(down, taken, stopper.interval)
                     if show is None:
-                        render.append_unreachable(report, note, taken.error, down.since, as_json)
+                        append_unreachable(report, note, taken.error, down.since, as_json)
                     else:
                         show(report, note)
                 else:
                     down, report = None, taken
                     if show is None:
-                        render.append_stats(report, as_json, min_hit_ratio)
+                        append_stats(report, as_json, min_hit_ratio)
                     else:
                         show(report, None)
                 stopper.wait()
@@ -269,9 +270,9 @@ def _emit(
     report: StatsReport, fmt: StatsFormat, output: Path | None, min_hit_ratio: float | None
 ) -> None:
     if fmt is StatsFormat.table:
-        from cachectl.cli import render
+        from cachectl.cli.stats_view import show_stats
 
-        render.show_stats(report, min_hit_ratio)
+        show_stats(report, min_hit_ratio)
         return
     text = _text(report, fmt)
     if output is None:
@@ -310,7 +311,7 @@ def _rewrite(
                     _say(f"{note}; {output} keeps the last snapshot")
             else:
                 if down is not None:
-                    from cachectl.cli.render import utc_now
+                    from cachectl.cli.stats_view import utc_now
 
                     _say(f"Redis answers again at {utc_now()}")
                     down = None

@@ -170,18 +170,18 @@ def warm(
         if json_output:
             report = run(files, options, stats_probe=probe)
         else:
-            from cachectl.cli import render
+            from cachectl.cli.warm_view import request_progress
 
-            with render.request_progress() as on_progress:
+            with request_progress() as on_progress:
                 report = run(files, options, stats_probe=probe, on_progress=on_progress)
     if junit is not None:
         write_junit(report, junit)
     if json_output:
         print_json(report.to_dict())
     else:
-        from cachectl.cli import render
+        from cachectl.cli.warm_view import show_warm
 
-        render.show_warm(report)
+        show_warm(report)
     if report.interrupted:
         typer.echo("cachectl: interrupted", err=True)
         raise typer.Exit(INTERRUPTED)

@@ -11,16 +11,7 @@ from typing import Any
 from cachectl.errors import CheckFailed, ConfigError, DecodeError
 from cachectl.ops.connect import Connection
 from cachectl.ops.decode import Encoding, decode
-from cachectl.ops.preview import (
-    CLIP_ITEMS,
-    HEAD,
-    UNITS,
-    Omitted,
-    clip,
-    hexdump_lines,
-    jsonable,
-    more,
-)
+from cachectl.ops.preview import CLIP_ITEMS, HEAD, Omitted, clip, jsonable, more
 from cachectl.ops.selection import STEP_COUNT, scan_node, server_ms
 from cachectl.ops.sniff import describe_head
 
@@ -256,21 +247,3 @@ def inspect_key(
         return replace(base, value=shown_bytes, encoding=encoding, left_out=left)
     shown, left_out = clip(value, max_bytes)
     return replace(base, value=shown, encoding=encoding, left_out=left_out)
-
-
-# UNITS, Omitted, hexdump_lines and jsonable are what an Inspection's value is made of: its
-# renderers (cli/render.py) take them from here, with the Inspection.
-__all__ = [
-    "ITEMS",
-    "MAX_BYTES",
-    "TAG_SCAN",
-    "UNITS",
-    "Inspection",
-    "Omitted",
-    "TagSearch",
-    "display_key",
-    "hexdump_lines",
-    "inspect_key",
-    "jsonable",
-    "tags_of",
-]
