@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 from cachectl import forksafe
 from cachectl.api import AsyncEntryStore, EntryStore
@@ -20,6 +20,8 @@ from cachectl.cache.closing import close_blocking
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config, env_url
 from cachectl.decorator import cached as cached
 from cachectl.decorator import use_default_caches
+
+C = TypeVar("C", Cache, AsyncCache)
 
 _lock = threading.Lock()
 _config: CacheConfig | None = None
@@ -85,9 +87,14 @@ def _memory_store(config: CacheConfig) -> MemoryStore | None:
     return _store
 
 
-def _options(config: CacheConfig) -> dict[str, Any]:
+def _made(face: type[C]) -> C:
+    """A cache of face on the current default settings (called under _lock)."""
+    config = _current()
     names = [n for n in CacheConfig.__slots__ if n not in ("url", "namespace")]
-    return {n: getattr(config, n) for n in names}
+    options = {n: getattr(config, n) for n in names}
+    made = face(config.url, namespace=config.namespace, store=_memory_store(config), **options)
+    _close_at_exit()
+    return made
 
 
 def default_cache() -> Cache:
@@ -95,14 +102,7 @@ def default_cache() -> Cache:
     global _sync
     with _lock:
         if _sync is None:
-            config = _current()
-            _sync = Cache(
-                config.url,
-                namespace=config.namespace,
-                store=_memory_store(config),
-                **_options(config),
-            )
-            _close_at_exit()
+            _sync = _made(Cache)
         return _sync
 
 
@@ -111,14 +111,7 @@ def default_async_cache() -> AsyncCache:
     global _async
     with _lock:
         if _async is None:
-            config = _current()
-            _async = AsyncCache(
-                config.url,
-                namespace=config.namespace,
-                store=_memory_store(config),
-                **_options(config),
-            )
-            _close_at_exit()
+            _async = _made(AsyncCache)
         return _async
 
 

@@ -19,7 +19,7 @@ from cachectl.contrib.fastapi import admin_router
 from cachectl.ops.connect import for_cache
 from cachectl.ops.latency import ping
 from cachectl.ops.stats import collect, published_stats
-from tests.conftest import PATIENT
+from cachectl.testing import PATIENT
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")

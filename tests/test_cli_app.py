@@ -24,7 +24,7 @@ from cachectl.errors import (
     DecodeError,
     SerializationError,
 )
-from tests.conftest import CliResult
+from tests.plugins.cli import CliResult
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = get_command(app)

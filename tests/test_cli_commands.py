@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from cachectl.cache import Cache
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 Cli = Callable[..., CliResult]
 NS = CLI_NAMESPACE.encode()

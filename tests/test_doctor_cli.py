@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from cachectl.ops.doctor import SEVERITIES
-from tests.conftest import CliResult
 from tests.doctor_support import SITUATIONS, seed_everything
+from tests.plugins.cli import CliResult
 from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent

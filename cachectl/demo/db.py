@@ -173,11 +173,6 @@ def transaction(path: str | Path) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
 
 
-def now_timestamp() -> str:
-    """The current UTC time in the database's timestamp format."""
-    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
-
-
 def ensure_database(
     path: str | Path,
     *,

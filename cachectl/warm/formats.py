@@ -24,7 +24,6 @@ from cachectl.warm.ranges import expand_ranges
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 JSON_KEYS = frozenset({"method", "url", "header", "headers", "body"})
-SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 _COMMENT = re.compile(r"(^|\s)#.*")
 
