@@ -48,6 +48,13 @@ MAXIMA: dict[str, float] = {
 #: The largest value of a numeric option missing from MAXIMA (a test keeps the table whole).
 DEFAULT_MAXIMUM = 1_000_000_000
 
+
+def examples(*lines: str) -> str:
+    """The end of a command's --help: 'Examples:' and lines shown as written (a '# ...' line
+    says what the next one is for). '\b' keeps Click from joining them into one paragraph."""
+    return "Examples:\n\n\b\n" + "".join(f"  {line}\n" for line in lines)
+
+
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else there.")
 ]

@@ -10,12 +10,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cachectl.cli.common import JsonOption, print_json
+from cachectl.cli.common import JsonOption, examples, print_json
 
 if TYPE_CHECKING:
     from cachectl.demo.environment import DemoEnvironment
     from cachectl.demo.summary import DemoSummary
     from cachectl.demo.tour import Step
+
+
+#: Shown at the end of `cachectl demo --help`.
+EXAMPLES = examples(
+    "cachectl demo",
+    "# Keep the shop and its Cache Management page up until Ctrl-C",
+    "cachectl demo --keep-running",
+)
 
 
 def demo(

@@ -7,17 +7,15 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, examples, print_json
 from cachectl.errors import CheckFailed, ConfigError
 
-#: Shown at the end of `cachectl doctor --help` ('\b' keeps Click from joining the lines).
-EXAMPLES = """Examples:
-
-\b
-  cachectl --namespace shop doctor --prefix users
-  # A CI gate: exit status 1 when a warning or an error is found
-  cachectl --namespace shop doctor --fail-on warning --json > diagnosis.json
-"""
+#: Shown at the end of `cachectl doctor --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop doctor --prefix users",
+    "# A CI gate: exit status 1 when a warning or an error is found",
+    "cachectl --namespace shop doctor --fail-on warning --json > diagnosis.json",
+)
 
 
 class FailOn(StrEnum):

@@ -8,13 +8,28 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cachectl.cli import common
-from cachectl.cli.common import AllowEmptyOption, Declined, JsonOption, connection, print_json
+from cachectl.cli.common import (
+    AllowEmptyOption,
+    Declined,
+    JsonOption,
+    connection,
+    examples,
+    print_json,
+)
 from cachectl.errors import CheckFailed, ConfigError
 
 if TYPE_CHECKING:
     from cachectl.ops.connect import Connection
     from cachectl.ops.flush import FlushResult
     from cachectl.ops.selection import Selection
+
+
+#: Shown at the end of `cachectl flush --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop flush --prefix users --dry-run",
+    "# In a script: no prompt, and refused (status 1) past 10,000 keys",
+    "cachectl --namespace shop flush --tag product:7 --yes --max-keys 10000",
+)
 
 
 def flush(

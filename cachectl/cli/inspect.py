@@ -6,8 +6,14 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, examples, print_json
 from cachectl.errors import CheckFailed, DecodeError
+
+#: Shown at the end of `cachectl inspect --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop inspect users:42",
+    "cachectl --namespace shop inspect users:42 --raw --max-bytes 256",
+)
 
 
 def inspect(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, examples, print_json
 from cachectl.errors import ConfigError
 
 #: Keys shown when neither --limit nor --top is given.
@@ -20,6 +20,13 @@ class SortOrder(StrEnum):
     name = "name"
     ttl = "ttl"
     memory = "memory"
+
+
+#: Shown at the end of `cachectl keys --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop keys --prefix users --sort ttl --limit 20",
+    "cachectl --namespace shop keys --top 10",
+)
 
 
 def keys(

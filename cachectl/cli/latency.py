@@ -6,8 +6,15 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.cli.common import JsonOption, connection, examples, print_json
 from cachectl.errors import CheckFailed
+
+#: Shown at the end of `cachectl latency --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://localhost:6379/0 latency --samples 200",
+    "# A CI gate: exit status 1 when a PING or GET p99 is above 5 ms",
+    "cachectl latency --max-p99 5 --json > latency.json",
+)
 
 
 def latency(

@@ -12,11 +12,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cachectl.cli.common import EmptyNamespace, JsonOption, connection, print_json, print_text
+from cachectl.cli.common import (
+    EmptyNamespace,
+    JsonOption,
+    connection,
+    examples,
+    print_json,
+    print_text,
+)
 
 if TYPE_CHECKING:
     from cachectl.ops.connect import Connection
     from cachectl.ops.namespaces import Discovery, NamespaceInfo
+
+
+#: Shown at the end of `cachectl namespaces --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://localhost:6379/0 namespaces",
+    "cachectl namespaces --sample 100000 --json",
+)
 
 
 def namespaces(

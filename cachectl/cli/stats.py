@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_text
+from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, examples, print_text
 from cachectl.errors import BackendUnavailable, CheckFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -31,6 +31,14 @@ class StatsFormat(StrEnum):
     table = "table"
     json = "json"
     prometheus = "prometheus"
+
+
+#: Shown at the end of `cachectl stats --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://cache:6379/0 --namespace shop stats --prefix users",
+    "# A CI gate: exit status 1 when a prefix's hit ratio is below 90%",
+    "cachectl --namespace shop stats --min-hit-ratio 0.9 --json > stats.json",
+)
 
 
 def stats(

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cachectl.cli.common import JsonOption, Settings
+from cachectl.cli.common import JsonOption, Settings, examples
 from cachectl.errors import ConfigError
 
 
@@ -64,6 +64,13 @@ def build_app(cache: Any, token: str, read_only_token: str, port: int) -> Any:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(admin_router(cache, token=token, read_only_token=read_only_token))
     return LoopbackOnly(app, port)
+
+
+#: Shown at the end of `cachectl ui --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://localhost:6379/0 --namespace shop ui --port 8081",
+    "cachectl --namespace shop ui --read-only",
+)
 
 
 def ui(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, Settings, print_json
+from cachectl.cli.common import JsonOption, Settings, examples, print_json
 from cachectl.errors import CachectlError, CheckFailed
 
 if TYPE_CHECKING:
@@ -57,6 +57,14 @@ def _stats_probe(ctx: typer.Context) -> Iterator[StatsProbe | None]:
     finally:
         if opened:
             opened.pop().close()
+
+
+#: Shown at the end of `cachectl warm --help`.
+EXAMPLES = examples(
+    "cachectl warm endpoints.txt --base-url http://localhost:8000",
+    "# A CI gate: exit status 1 past 50 ms at p95, and a JUnit report",
+    "cachectl warm urls.txt --base-url http://app:8000 --max-p95 50 --junit w.xml",
+)
 
 
 def warm(
