@@ -87,32 +87,34 @@ def _memory_store(config: CacheConfig) -> MemoryStore | None:
     return _store
 
 
-def _made(face: type[C]) -> C:
-    """A cache of face on the current default settings (called under _lock)."""
-    config = _current()
-    names = [n for n in CacheConfig.__slots__ if n not in ("url", "namespace")]
-    options = {n: getattr(config, n) for n in names}
-    made = face(config.url, namespace=config.namespace, store=_memory_store(config), **options)
-    _close_at_exit()
-    return made
+def _default(face: type[C]) -> C:
+    """The default cache of face, made on first use with the current settings."""
+    global _sync, _async
+    with _lock:
+        made = _sync if face is Cache else _async
+        if made is None:
+            config = _current()
+            names = [n for n in CacheConfig.__slots__ if n not in ("url", "namespace")]
+            options = {n: getattr(config, n) for n in names}
+            store = _memory_store(config)
+            made = face(config.url, namespace=config.namespace, store=store, **options)
+            if isinstance(made, Cache):
+                _sync = made
+            else:
+                _async = made
+            _close_at_exit()
+        assert isinstance(made, face)
+        return made
 
 
 def default_cache() -> Cache:
     """The default synchronous cache, made on first use."""
-    global _sync
-    with _lock:
-        if _sync is None:
-            _sync = _made(Cache)
-        return _sync
+    return _default(Cache)
 
 
 def default_async_cache() -> AsyncCache:
     """The default asyncio cache, made on first use."""
-    global _async
-    with _lock:
-        if _async is None:
-            _async = _made(AsyncCache)
-        return _async
+    return _default(AsyncCache)
 
 
 def _close_at_exit() -> None:

@@ -10,16 +10,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from cachectl import errors
 from cachectl.cli import demo, doctor, flush, inspect, keys, latency, namespaces, stats, ui, warm
 from cachectl.cli.common import Declined, EmptyNamespace, Settings, examples
-from cachectl.errors import (
-    BackendUnavailable,
-    CachectlError,
-    CheckFailed,
-    CommandRefused,
-    ConfigError,
-    DecodeError,
-)
+from cachectl.errors import CachectlError
 
 EXIT_STATUSES = (
     "Exit status: 0 success (also a --dry-run, or nothing to delete); 1 a check failed (a "
@@ -49,11 +43,11 @@ EXAMPLES = examples(
 STATUS_OF: tuple[tuple[type[CachectlError], int], ...] = (
     (Declined, 4),
     (EmptyNamespace, 5),
-    (CheckFailed, 1),
-    (DecodeError, 1),
-    (ConfigError, 2),
-    (BackendUnavailable, 3),
-    (CommandRefused, 3),
+    (errors.CheckFailed, 1),
+    (errors.DecodeError, 1),
+    (errors.ConfigError, 2),
+    (errors.BackendUnavailable, 3),
+    (errors.CommandRefused, 3),
 )
 
 

@@ -26,16 +26,12 @@ def _check_extra() -> None:
 
 
 def _listen(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    from cachectl.contrib.fastapi.loopback import listening
+
     try:
-        sock.bind(("127.0.0.1", port))
+        return listening(port)
     except OSError as exc:
-        sock.close()
         raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
-    # Listening before the address is printed: a browser that is quick gets queued, not refused.
-    sock.listen(128)
-    return sock
 
 
 def _serve_until_stopped(server: Any, sock: socket.socket) -> None:
@@ -102,8 +98,7 @@ def ui(
     With --json, the address, role and token as one JSON line on stdout.
     """
     _check_extra()
-    import uvicorn
-
+    from cachectl.contrib.fastapi.loopback import uvicorn_server
     from cachectl.ops.latency import cache_for
 
     settings = ctx.find_object(Settings) or Settings()
@@ -123,21 +118,7 @@ def ui(
                 typer.echo(f"Cache Management page for {config.display_url}: {address}")
                 typer.echo(f"{role.capitalize()} token (valid until this process stops): {token}")
                 typer.echo("Press Ctrl-C to stop.")
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    build_app(cache, admin, viewer, port),
-                    # The peer is the only address recorded: no X-Forwarded-For is believed,
-                    # whoever sends it (uvicorn's default trusts it from 127.0.0.1).
-                    proxy_headers=False,
-                    server_header=False,
-                    log_level="warning",
-                    access_log=False,
-                    lifespan="off",
-                    ws="none",
-                    http="h11",
-                )
-            )
-            _serve_until_stopped(server, sock)
+            _serve_until_stopped(uvicorn_server(build_app(cache, admin, viewer, port)), sock)
         finally:
             sock.close()
     finally:
