@@ -21,6 +21,7 @@ import redis
 from cachectl.errors import ConfigError
 from cachectl.keys import display_name
 from cachectl.ops.connect import Connection
+from cachectl.ops.record import record
 from cachectl.ops.selection import (
     SCAN_COUNT,
     STEP_COUNT,
@@ -86,17 +87,9 @@ class Listing:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready listing."""
-        return {
-            "selection": self.selection,
-            "sort": self.sort,
-            "top": self.top,
-            "ranked_by": self.ranked_by,
-            "truncated": self.truncated,
-            "matched": self.matched,
-            "count": len(self.rows),
-            "keys": [row.to_dict() for row in self.rows],
-            "notes": list(self.notes),
-        }
+        keys = [row.to_dict() for row in self.rows]
+        names = "selection", "sort", "top", "ranked_by", "truncated", "matched"
+        return record(self, *names, count=len(keys), keys=keys, notes=list(self.notes))
 
 
 def _text(value: Any) -> str:
@@ -395,12 +388,8 @@ class Page:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready page."""
-        return {
-            "selection": self.selection,
-            "sort": self.sort,
-            "cursor": self.cursor,
-            "keys": [row.to_dict() for row in self.rows],
-        }
+        keys = [row.to_dict() for row in self.rows]
+        return record(self, "selection", "sort", "cursor", keys=keys)
 
 
 def _sources(selection: Selection) -> list[tuple[str, bytes]]:

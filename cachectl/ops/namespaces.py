@@ -17,12 +17,13 @@ cachectl wrote it: a stats hash, a tag set, or a sampled value in cachectl's for
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from cachectl.codec import MAGIC, VERSION
 from cachectl.keys import escape_glob, namespace_of
 from cachectl.ops.connect import Connection
+from cachectl.ops.record import record
 from cachectl.ops.selection import SCAN_COUNT, scan_node
 from cachectl.ops.server import key_counts, server_info
 
@@ -46,13 +47,7 @@ class NamespaceInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {
-            "name": self.name,
-            "keys": self.keys,
-            "tags": self.tags,
-            "stats": self.stats,
-            "cachectl": self.cachectl,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +75,9 @@ class Discovery:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {
-            "url": self.url,
-            "exact": self.exact,
-            "examined": self.examined,
-            "total_keys": self.total,
-            "foreign_keys": self.foreign,
-            "namespaces": [ns.to_dict() for ns in self.namespaces],
-        }
+        namespaces = [ns.to_dict() for ns in self.namespaces]
+        counts = {"total_keys": self.total, "foreign_keys": self.foreign}
+        return record(self, "url", "exact", "examined", **counts, namespaces=namespaces)
 
 
 def _kind(key: bytes, namespace: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
+from cachectl.ops.record import record
 from cachectl.ops.selection import SCAN_COUNT, existing, scan_ahead
 from cachectl.ops.server import ServerInfo, key_counts, server_info
 from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
@@ -74,21 +75,19 @@ class StatsReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready report."""
-        return {
-            "url": self.url,
-            "namespace": self.namespace,
-            "cluster": self.cluster,
-            "servers": [server.to_dict() for server in self.servers],
-            "prefixes": [row.to_dict() for row in self.prefixes],
-            "total": {
-                **self.total.to_dict(),
-                "keys": sum(row.keys for row in self.prefixes),
-                "memory": self.total_memory,
-            },
-            "keys_exact": self.keys_exact,
-            "skipped_fields": self.skipped_fields,
-            "notes": list(self.notes),
-        }
+        keys = sum(row.keys for row in self.prefixes)
+        return record(
+            self,
+            "url",
+            "namespace",
+            "cluster",
+            servers=[server.to_dict() for server in self.servers],
+            prefixes=[row.to_dict() for row in self.prefixes],
+            total={**self.total.to_dict(), "keys": keys, "memory": self.total_memory},
+            keys_exact=self.keys_exact,
+            skipped_fields=self.skipped_fields,
+            notes=list(self.notes),
+        )
 
 
 @dataclass
