@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -55,22 +55,6 @@ def examples(*lines: str) -> str:
     return "Examples:\n\n\b\n" + "".join(f"  {line}\n" for line in lines)
 
 
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else there.")
-]
-
-
-AllowEmptyOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-empty",
-        help="Succeed on a namespace that holds nothing of cachectl's (no entries, stats or "
-        "tags). Without it that is exit status 5, with the nearest namespaces found: a "
-        "mistyped --namespace never passes a check.",
-    ),
-]
-
-
 class Declined(CachectlError):
     """The operator did not confirm at the prompt: nothing was changed (exit status 4)."""
 
@@ -102,6 +86,22 @@ def print_json(document: Any) -> None:
 
     sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
+
+
+def show(
+    result: Any,
+    json_output: bool,
+    view: Callable[[Any], None],
+    empty: EmptyNamespace | None = None,
+) -> None:
+    """A command's result on stdout: one JSON document (its to_dict()) with --json, else drawn
+    by its view; then empty, the namespace check's error, is raised once the output is out."""
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        view(result)
+    if empty is not None:
+        raise empty
 
 
 def print_text(text: str) -> None:

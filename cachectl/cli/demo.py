@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cachectl.cli.common import JsonOption, examples, print_json
+from cachectl.cli import options
+from cachectl.cli.common import examples, print_json
 
 if TYPE_CHECKING:
     from cachectl.demo.environment import DemoEnvironment
@@ -30,21 +31,21 @@ def demo(
     ctx: typer.Context,
     no_redis_server: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--no-redis-server",
-            help="Use the in-process Redis-protocol server (fakeredis) even when redis-server "
-            "is installed.",
+            "Use the in-process Redis-protocol server (fakeredis) even when redis-server is "
+            "installed.",
         ),
     ] = False,
     keep_running: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--keep-running",
-            help="After the tour, keep Redis, the shop and its Cache Management page running "
-            "until Ctrl-C.",
+            "After the tour, keep Redis, the shop and its Cache Management page running until "
+            "Ctrl-C.",
         ),
     ] = False,
-    json_output: JsonOption = False,
+    json_output: options.Json = False,
 ) -> None:
     """Start Redis and the reference shop, warm it, show stats, inspect, invalidate, flush.
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, examples, print_text
+from cachectl.cli import options
+from cachectl.cli.common import connection, examples, print_text
 from cachectl.errors import BackendUnavailable, CheckFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -43,30 +44,22 @@ EXAMPLES = examples(
 
 def stats(
     ctx: typer.Context,
-    prefix: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PREFIX", help="Only this application prefix (the first key segment)."
-        ),
-    ] = None,
+    prefix: options.AppPrefix = None,
     watch: Annotated[
         float | None,
-        typer.Option(
-            metavar="SECONDS",
+        options.option(
+            "SECONDS",
+            "Refresh every SECONDS until Ctrl-C, SIGTERM, SIGHUP or --for (exit status 0): in "
+            "place on a terminal; appended, timestamped, to a pipe or file (one JSON document a "
+            "line with --json); or rewrite --output FILE. An interval Redis does not answer is "
+            "shown as unreachable, and the watch goes on.",
             min=0.1,
-            help="Refresh every SECONDS until Ctrl-C, SIGTERM, SIGHUP or --for (exit status 0): "
-            "in place on a terminal; appended, timestamped, to a pipe or file (one JSON "
-            "document a line with --json); or rewrite --output FILE. An interval Redis does "
-            "not answer is shown as unreachable, and the watch goes on.",
         ),
     ] = None,
     duration: Annotated[
         float | None,
-        typer.Option(
-            "--for",
-            metavar="SECONDS",
-            min=0.1,
-            help="With --watch: stop after SECONDS (exit status 0).",
+        options.option(
+            "SECONDS", "With --watch: stop after SECONDS (exit status 0).", "--for", min=0.1
         ),
     ] = None,
     fmt: Annotated[
@@ -80,30 +73,25 @@ def stats(
     ] = StatsFormat.table,
     min_hit_ratio: Annotated[
         float | None,
-        typer.Option(
-            metavar="R",
+        options.option(
+            "R",
+            "Exit with status 1 when a shown prefix's hit ratio is below R (0-1).",
             min=0.0,
             max=1.0,
-            help="Exit with status 1 when a shown prefix's hit ratio is below R (0-1).",
         ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            metavar="FILE",
-            help="Write json or prometheus output to FILE atomically, instead of stdout.",
+        options.option(
+            "FILE", "Write json or prometheus output to FILE atomically, instead of stdout."
         ),
     ] = None,
     max_scan: Annotated[
         int,
-        typer.Option(
-            metavar="N",
-            min=1,
-            help="Keys examined per primary to count keys; past it counts are extrapolated.",
-        ),
+        options.count("Keys examined per primary to count keys; past it counts are extrapolated."),
     ] = 1_000_000,
-    allow_empty: AllowEmptyOption = False,
-    json_output: JsonOption = False,
+    allow_empty: options.AllowEmpty = False,
+    json_output: options.Json = False,
 ) -> None:
     """Hit ratio, latency, keys and memory per prefix, and the Redis server's figures.
 

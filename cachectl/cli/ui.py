@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cachectl.cli.common import JsonOption, Settings, examples
+from cachectl.cli import options
+from cachectl.cli.common import Settings, examples
 from cachectl.errors import ConfigError
 
 
@@ -72,20 +73,17 @@ EXAMPLES = examples(
 def ui(
     ctx: typer.Context,
     port: Annotated[
-        int,
-        typer.Option(
-            metavar="PORT", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."
-        ),
+        int, options.option("PORT", "Port on 127.0.0.1; 0 picks a free one.", min=0, max=65535)
     ] = 0,
     read_only: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--read-only",
-            help="Print a read-only token (it sees everything and changes nothing) instead of "
-            "an admin one.",
+            "Print a read-only token (it sees everything and changes nothing) instead of an "
+            "admin one.",
         ),
     ] = False,
-    json_output: JsonOption = False,
+    json_output: options.Json = False,
 ) -> None:
     """Serve the Cache Management page for --url/--namespace on 127.0.0.1 until Ctrl-C.
 

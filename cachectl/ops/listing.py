@@ -28,6 +28,7 @@ from cachectl.ops.selection import (
     Selection,
     batches,
     existing,
+    per_key,
     server_ms,
     tag_members,
 )
@@ -203,16 +204,11 @@ def _scored(conn: Connection, keys: Sequence[bytes], sort: str) -> list[tuple[An
     """(score, key) of keys, lower first: the name itself, soonest expiry, most memory."""
     if sort == "name":
         return [(key, key) for key in keys]
-    pipe = conn.client.pipeline(transaction=False)
-    for key in keys:
-        if sort == "ttl":
-            pipe.pttl(key)
-        elif conn.has_memory_usage:
-            pipe.memory_usage(key)
-        else:
-            pipe.strlen(key)  # the stored value's length (collections: an error, so last)
+    # Where MEMORY USAGE is refused, the stored value's length (collections: an error, so last).
+    command = "pttl" if sort == "ttl" else "memory_usage" if conn.has_memory_usage else "strlen"
+    replies = per_key(conn, keys, lambda pipe, key: getattr(pipe, command)(key))
     scored: list[tuple[Any, bytes]] = []
-    for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
+    for key, reply in zip(keys, replies, strict=True):
         score = _score(sort, reply)
         if score is not None:
             scored.append((score, key))

@@ -24,7 +24,7 @@ from cachectl.codec import MAGIC, VERSION
 from cachectl.keys import escape_glob, namespace_of
 from cachectl.ops.connect import Connection
 from cachectl.ops.record import record
-from cachectl.ops.selection import SCAN_COUNT, scan_node
+from cachectl.ops.selection import SCAN_COUNT, per_key, scan_node
 from cachectl.ops.server import key_counts, server_info
 
 #: Keys classified per primary; past it counts are extrapolated.
@@ -156,14 +156,10 @@ def discover(conn: Connection, sample: int = SAMPLE, stats_scan: int = STATS_SCA
 def _in_cachectl_format(conn: Connection, probes: dict[str, list[bytes]]) -> set[str]:
     """Namespaces with a probed value that starts with cachectl's header."""
     order = [(name, key) for name, keys in probes.items() for key in keys]
-    if not order:
-        return set()
-    pipe = conn.client.pipeline(transaction=False)
-    for _name, key in order:
-        pipe.getrange(key, 0, 1)
+    # WRONGTYPE for collections: not cachectl's
+    heads = per_key(conn, [key for _name, key in order], lambda pipe, key: pipe.getrange(key, 0, 1))
     header = bytes((MAGIC, VERSION))
-    replies = pipe.execute(raise_on_error=False)  # WRONGTYPE for collections: not cachectl's
-    return {name for (name, _key), head in zip(order, replies, strict=True) if head == header}
+    return {name for (name, _key), head in zip(order, heads, strict=True) if head == header}
 
 
 def _stats_hashes(conn: Connection, node: str, limit: int) -> set[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cachectl.errors import ConfigError
 from cachectl.keys import KeySpace, parse_glob, to_bytes
@@ -143,14 +144,28 @@ def server_ms(conn: Connection) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
-def existing(conn: Connection, keys: Sequence[bytes]) -> list[bytes]:
-    """Those of keys that exist, in order."""
+def per_key(
+    conn: Connection,
+    keys: Sequence[bytes],
+    ask: Callable[[Any, bytes], object],
+    raise_on_error: bool = False,
+) -> list[Any]:
+    """Each key's reply to the command ask(pipe, key) queues for it, in one round trip. A
+    command Redis refuses for one key (WRONGTYPE: a key of someone else's) is that key's
+    reply, an exception, unless raise_on_error."""
     if not keys:
         return []
     pipe = conn.client.pipeline(transaction=False)
     for key in keys:
-        pipe.exists(key)
-    return [key for key, found in zip(keys, pipe.execute(), strict=True) if found]
+        ask(pipe, key)
+    replies: list[Any] = pipe.execute(raise_on_error=raise_on_error)
+    return replies
+
+
+def existing(conn: Connection, keys: Sequence[bytes]) -> list[bytes]:
+    """Those of keys that exist, in order."""
+    found = per_key(conn, keys, lambda pipe, key: pipe.exists(key), raise_on_error=True)
+    return [key for key, exists in zip(keys, found, strict=True) if exists]
 
 
 def tag_members(conn: Connection, tag_key: bytes, count: int) -> Iterator[list[bytes]]:

@@ -179,15 +179,32 @@ def findings(facts: list[NodeFacts]) -> list[Finding]:
     return out
 
 
+#: What to do about a finding on a primary, where the figures do not change it.
+ADVICE = {
+    "maxmemory-unset": "Set maxmemory (about 3/4 of the memory the server may use) and "
+    "maxmemory-policy allkeys-lru: without a limit Redis grows until the operating system kills "
+    "it or swaps, and never evicts a cache entry.",
+    "noeviction": "Set maxmemory-policy allkeys-lru (or allkeys-lfu): with noeviction every "
+    "write fails with OOM once maxmemory is reached, and the cache stops caching.",
+    "evictions": "The cache is too small for its TTLs: raise maxmemory, or shorten the TTLs of "
+    "the prefixes that hold the most memory, so that entries expire instead of being evicted "
+    "(an evicted entry costs a miss before its time).",
+    "fragmentation": "Enable activedefrag (CONFIG SET activedefrag yes), or restart the server "
+    "in a quiet hour; values of very different sizes written and expired all the time fragment "
+    "memory most.",
+}
+
+
 def _on(
     node: NodeFacts,
     id: str,
     title: str,
     evidence: tuple[Figure, ...],
-    advice: str,
+    advice: str | None = None,
     severity: Severity = "warning",
 ) -> Finding:
-    """A finding on one primary, its title after the node's name."""
+    """A finding on one primary, its title after the node's name (advice: ADVICE's)."""
+    advice = ADVICE[id] if advice is None else advice
     return Finding(id, severity, "node", node.node, f"{node.node} {title}", evidence, advice)
 
 
@@ -212,9 +229,6 @@ def _memory_findings(node: NodeFacts) -> list[Finding]:
                 "maxmemory-unset",
                 "has no memory limit",
                 (_limit(0), _used(node), _policy(node)),
-                "Set maxmemory (about 3/4 of the memory the server may use) and "
-                "maxmemory-policy allkeys-lru: without a limit Redis grows until the operating "
-                "system kills it or swaps, and never evicts a cache entry.",
             )
         ]
     out: list[Finding] = []
@@ -227,8 +241,6 @@ def _memory_findings(node: NodeFacts) -> list[Finding]:
                 "noeviction",
                 "refuses writes when full (maxmemory-policy noeviction)",
                 (_limit(limit), _used(node), _policy(node)),
-                "Set maxmemory-policy allkeys-lru (or allkeys-lfu): with noeviction every write "
-                "fails with OOM once maxmemory is reached, and the cache stops caching.",
             )
         )
     if used is not None and used >= NEAR_FULL * limit:
@@ -265,13 +277,8 @@ def _eviction_findings(node: NodeFacts) -> list[Finding]:
         Figure("expired_per_second", "expirations", _rate(expired, node), "per_second"),
         Figure("uptime", "uptime", node.uptime_seconds, "seconds"),
     )
-    advice = (
-        "The cache is too small for its TTLs: raise maxmemory, or shorten the TTLs of the "
-        "prefixes that hold the most memory, so that entries expire instead of being "
-        "evicted (an evicted entry costs a miss before its time)."
-    )
     title = f"evicts more entries than expire ({share:.0%} of those that left)"
-    return [_on(node, "evictions", title, evidence, advice)]
+    return [_on(node, "evictions", title, evidence)]
 
 
 def _fragmentation_findings(node: NodeFacts) -> list[Finding]:
@@ -285,10 +292,5 @@ def _fragmentation_findings(node: NodeFacts) -> list[Finding]:
         _used(node),
         Figure("rss", "resident memory", rss, "bytes"),
     )
-    advice = (
-        "Enable activedefrag (CONFIG SET activedefrag yes), or restart the server in a quiet "
-        "hour; values of very different sizes written and expired all the time fragment memory "
-        "most."
-    )
     title = f"holds {ratio:.2f}x its data in memory (fragmentation)"
-    return [_on(node, "fragmentation", title, evidence, advice)]
+    return [_on(node, "fragmentation", title, evidence)]
