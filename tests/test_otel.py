@@ -22,7 +22,7 @@ from opentelemetry.trace import StatusCode
 
 from cachectl import AsyncCache, Cache
 from cachectl.otel import instrument, uninstrument
-from tests.conftest import PATIENT
+from cachectl.testing import PATIENT
 from tests.servers import free_port
 
 pytestmark = pytest.mark.usefixtures("watchdog")

@@ -15,7 +15,7 @@ import redis
 from cachectl import AsyncCache, BreakerState, Cache, CacheStats
 from cachectl.backends.memory import MemoryStore
 from cachectl.stats import LAYOUT, LAYOUT_FIELD, StatsRecorder
-from cachectl.testing import Face
+from cachectl.testing import PATIENT, Face
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -26,7 +26,6 @@ QUICK: dict[str, Any] = {
     "recovery_interval": 0.2,
     "failure_threshold": 1,
 }
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from http.cookies import CookieError
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack
 
 from django.core.cache.backends.base import (
     DEFAULT_TIMEOUT,
@@ -51,7 +51,7 @@ from cachectl.errors import ConfigError, SerializationError, ValueTooLarge
 from cachectl.keys import Key
 
 if TYPE_CHECKING:
-    from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom
+    from cachectl.decorator import CachedFunction, CachedOptions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -199,17 +199,11 @@ class CachectlCache(BaseCache):
         return await self._acache.invalidate_prefix(self.make_key(prefix, version))
 
     def cached(
-        self,
-        ttl: float | None = None,
-        prefix: str = "",
-        *,
-        tags: Iterable[str] = (),
-        tags_from: TagsFrom = None,
-        key: KeyTemplate = None,
-        stale: float | None = None,
+        self, ttl: float | None = None, prefix: str = "", **options: Unpack[CachedOptions]
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
-        """cachectl's @cached decorator on this cache (keys not made by KEY_FUNCTION)."""
-        return self._cache.cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale)
+        """cachectl's @cached decorator on this cache (keys not made by KEY_FUNCTION), with its
+        options (tags, tags_from, key, stale)."""
+        return self._cache.cached(ttl, prefix, **options)
 
     # -- timeouts -------------------------------------------------------------------------------
 
