@@ -27,7 +27,7 @@ from cachectl.contrib.fastapi import admin_router
 from cachectl.ops.connect import connection
 from cachectl.ops.doctor import DEFAULT_SAMPLE, MAX_SAMPLE, diagnose, settings
 from cachectl.stats import STATS_TTL
-from tests.conftest import PATIENT
+from cachectl.testing import PATIENT
 from tests.doctor_support import HEALTHY, SITUATIONS, Client
 from tests.servers import RedisCluster, RedisServer
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from cachectl.cache import Cache
 from cachectl.contrib.fastapi import admin_router
-from tests.conftest import serve_asgi
+from cachectl.demo.environment import serve_asgi
 from tests.test_page_browser import browser, page  # noqa: F401  (the browser fixtures)
 
 TOKEN = "near-page-token"

@@ -20,8 +20,9 @@ from fastapi import FastAPI
 
 from cachectl.cache import Cache
 from cachectl.contrib.fastapi import admin_router
-from tests.conftest import serve_asgi
-from tests.doctor_support import _ZADD_LOOP, HUGE_TAG_MEMBERS, PATIENT
+from cachectl.demo.environment import serve_asgi
+from cachectl.testing import PATIENT
+from tests.doctor_support import _ZADD_LOOP, HUGE_TAG_MEMBERS
 from tests.servers import RedisServer
 from tests.test_admin_doctor import EXPECTED, HOSTILE, SEEDED, seed
 from tests.test_page_browser import (  # noqa: F401 (fixtures)
