@@ -175,7 +175,10 @@ def _flush(script: str, group: SentinelGroup, namespace: str, run: Failover) -> 
     begun = time.perf_counter()
     try:
         done = subprocess.run(
-            [script, "--url", group.url, "--namespace", namespace, "flush", "--all", "--yes"],
+            # --allow-empty: mid-failover the node answering may be a replica still loading
+            # its copy (no keys yet); survivors are what this run checks, not the census.
+            [script, "--url", group.url, "--namespace", namespace]
+            + ["flush", "--all", "--yes", "--allow-empty"],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
