@@ -14,7 +14,8 @@ not write, odd names, published stats), `CACHECTL_URL` and `CACHECTL_NAMESPACE` 
 
 Options in the comment: `head=N tail=M` keeps the first N and last M lines of each output with
 a line `...` between (a `...` line matches any lines when checking); `unordered=1` compares
-the words in any order (a sample of keys comes in SCAN order); `input="n"` runs the
+the words in any order (a sample of keys comes in SCAN order); `mask=REGEX`: what matches
+REGEX may differ (the keys of a sample); `input="n"` runs the
 command on a terminal and types that line (a confirmation prompt); `interrupt="TEXT"` sends
 Ctrl-C once TEXT is printed (a server that runs until stopped).
 
@@ -50,8 +51,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-#: The pages whose transcripts are checked (the README has none: its examples are Python).
-PAGES = sorted(DOCS.glob("*.md"))
+#: The pages whose transcripts are checked.
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 #: The server as the pages show it.
 SHOWN_PORT = 16379
 NAMESPACE = "shop"
@@ -154,6 +155,10 @@ def seed(url: str) -> None:
         for n in range(1, 11):
             cache.set(f"recommendations:segment-{n}", [n, n + 1, n + 2], ttl=2 * 3600)
         cache.set("deep:nested", [[[["four levels"]]]])
+        # Three values of clearly different sizes (random bytes do not compress), so the
+        # biggest keys are the same in every run whatever the SCAN order.
+        for name, size in (("daily", 12_000), ("weekly", 30_000), ("monthly", 60_000)):
+            cache.set(f"report:{name}", rng.randbytes(size), ttl=24 * 3600)
         # The application's reads, as published stats: hits and misses per prefix.
         for n in range(1, 121):
             for _ in range(1 + n % 5):
@@ -326,10 +331,10 @@ VOLATILE = [
     (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?"), "TIME"),
     (re.compile(r"(?:/tmp|/var/tmp)/\S+"), "TMPPATH"),
     (re.compile(r"(127\.0\.0\.1|localhost):\d+"), r"\1:PORT"),
-    (re.compile(r'("token": "|token[^:\n]*: )[A-Za-z0-9_-]{16,}'), r"\1TOKEN"),
+    (re.compile(r'("token": "|token[^:\n]*: |token )[A-Za-z0-9_-]{16,}'), r"\1TOKEN"),
     (re.compile(r"\b\d[\d,]*\.\d+"), "N.N"),
     (re.compile(r"\b\d[\d,]*(?=\s*(?:[mµ]?s|[hd]|keys/s|requests/s|ops/s)\b)"), "N"),
-    (re.compile(r"\b\d+(?=x\b)"), "N"),
+    (re.compile(r"\b\d[\d,]*(?=x\b)"), "N"),
     (re.compile(r"^(uptime|clients|ops/s|keyspace hits|keyspace misses)\b.*$", re.M), r"\1 N"),
     (re.compile(r"\b(used|peak) memory\s+\S+ \S+"), r"\1 memory N"),
 ]
@@ -337,19 +342,24 @@ VOLATILE = [
 RULES = re.compile(r"[\s\u2500-\u259f]+")
 
 
-def words(output: str) -> list[str]:
+def words(output: str, mask: str | None = None) -> list[str]:
     for pattern, replacement in VOLATILE:
         output = pattern.sub(replacement, output)
+    if mask:
+        output = re.sub(mask, "MASKED", output)
     return [w for w in RULES.split(output) if w]
 
 
-def matches(expected: str, actual: str, unordered: bool = False) -> bool:
+def matches(
+    expected: str, actual: str, unordered: bool = False, mask: str | None = None
+) -> bool:
     """Whether actual has the words of expected, a line `...` in expected standing for any;
-    unordered: the same words in any order (a sample in SCAN order)."""
+    unordered: the same words in any order (a sample in SCAN order); mask: a regex whose
+    matches may differ (the keys of a sample)."""
     if unordered:
-        return sorted(words(expected)) == sorted(words(actual))
-    parts = [words(part) for part in re.split(r"^\.\.\.$", expected, flags=re.M)]
-    got = words(actual)
+        return sorted(words(expected, mask)) == sorted(words(actual, mask))
+    parts = [words(part, mask) for part in re.split(r"^\.\.\.$", expected, flags=re.M)]
+    got = words(actual, mask)
     if len(parts) == 1:
         return parts[0] == got
     first, *middle, last = parts
@@ -396,10 +406,16 @@ def run_pages(paths: Sequence[Path], check: bool) -> list[str]:
                 seed(server.url)
                 results = transcript(block, env, work, server.port)
                 for (command, expected), (_, actual) in zip(block.commands, results, strict=True):
-                    if check and not matches(expected, actual, "unordered" in block.options):
+                    mask = block.options.get("mask")
+                    unordered = "unordered" in block.options
+                    if check and not matches(expected, actual, unordered, mask):
                         diff = "\n".join(
                             difflib.unified_diff(
-                                words(expected), words(actual), "the page", "a run now", lineterm=""
+                                words(expected, mask),
+                                words(actual, mask),
+                                "the page",
+                                "a run now",
+                                lineterm="",
                             )
                         )
                         problems.append(
