@@ -12,7 +12,7 @@ from cachectl import __version__  # noqa: E402
 
 project = "cachectl"
 author = "the cachectl authors"
-copyright = "the cachectl authors"  # noqa: A001
+copyright = "the cachectl authors"
 version = release = __version__
 
 extensions = ["myst_parser"]

@@ -62,7 +62,9 @@ COMMAND_TIMEOUT = 120
 
 MARKER = re.compile(r"^<!-- cli-example(?::(?P<options>[^>]*))? -->\n", re.MULTILINE)
 FILE_MARKER = re.compile(r"^<!-- cli-file: (?P<name>[\w.-]+) -->\n", re.MULTILINE)
-FENCE = re.compile(r"^(?P<fence>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+FENCE = re.compile(
+    r"^(?P<fence>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
+)
 
 
 @dataclass
@@ -296,9 +298,7 @@ def _run_on_a_terminal(command: str, env: dict[str, str], cwd: Path, typed: str)
     return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n"), status
 
 
-def transcript(
-    block: Block, env: dict[str, str], cwd: Path, port: int
-) -> list[tuple[str, str]]:
+def transcript(block: Block, env: dict[str, str], cwd: Path, port: int) -> list[tuple[str, str]]:
     """Each command of the block and the output it gives now, the pages' port in place of ours."""
     shown = f"127.0.0.1:{SHOWN_PORT}"
     real = f"127.0.0.1:{port}"
@@ -350,9 +350,7 @@ def words(output: str, mask: str | None = None) -> list[str]:
     return [w for w in RULES.split(output) if w]
 
 
-def matches(
-    expected: str, actual: str, unordered: bool = False, mask: str | None = None
-) -> bool:
+def matches(expected: str, actual: str, unordered: bool = False, mask: str | None = None) -> bool:
     """Whether actual has the words of expected, a line `...` in expected standing for any;
     unordered: the same words in any order (a sample in SCAN order); mask: a regex whose
     matches may differ (the keys of a sample)."""
@@ -367,7 +365,8 @@ def matches(
         return False
     rest = got[len(first) : len(got) - len(last)]
     for part in middle:
-        at = next((i for i in range(len(rest) - len(part) + 1) if rest[i : i + len(part)] == part), -1)
+        starts = range(len(rest) - len(part) + 1)
+        at = next((i for i in starts if rest[i : i + len(part)] == part), -1)
         if at < 0:
             return False
         rest = rest[at + len(part) :]
