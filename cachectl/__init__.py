@@ -25,6 +25,7 @@ _EXPORTS = {
     "ConfigError": "cachectl.errors",
     "DecodeError": "cachectl.errors",
     "KeyTooLarge": "cachectl.errors",
+    "NearCache": "cachectl.config",
     "Owed": "cachectl.breaker",
     "PrefixStats": "cachectl.stats",
     "SerializationError": "cachectl.errors",
@@ -52,6 +53,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "KeyTooLarge",
+    "NearCache",
     "Owed",
     "PrefixStats",
     "SerializationError",
@@ -70,7 +72,7 @@ if TYPE_CHECKING:
     from cachectl.breaker import BreakerState, Owed
     from cachectl.cache import AsyncCache, Cache
     from cachectl.codec import Compression
-    from cachectl.config import CacheConfig, redact_url
+    from cachectl.config import CacheConfig, NearCache, redact_url
     from cachectl.decorator import track_cache_status
     from cachectl.default import cached, configure, default_async_cache, default_cache
     from cachectl.errors import (

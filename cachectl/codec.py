@@ -347,6 +347,10 @@ def _hooks() -> list[Any]:
 
 _HOOKS = _hooks()
 _ext_hook = _HOOKS[0]
+#: The ext_hook and the unpacking of a payload already read once (see unpack_again), for a
+#: caller that inlines unpack_again (the near cache's hit).
+EXT_HOOK: Final = _ext_hook
+unpackb: Final = msgpack.unpackb
 _BOUNDED_HOOK = _decoder(0, _HOOKS[1], _INNER)
 
 
@@ -388,6 +392,12 @@ def _unpack_checked(payload: bytes, heads: bytes) -> Any:
     if too_deep(value):
         raise too_deep_error
     return value
+
+
+def unpack_again(payload: bytes) -> Any:
+    """Unpack a payload that decode has already read once (so within the limits): what a
+    near-cache hit costs, msgpack's unpackb and the extension types' hook."""
+    return msgpack.unpackb(payload, ext_hook=_ext_hook, strict_map_key=False)
 
 
 def unpack_foreign(data: bytes) -> Any:
@@ -489,29 +499,7 @@ class Codec:
             if len(payload) > self.max_size:
                 raise DecodeError(f"value of {len(payload)} bytes is over the size limit")
         else:
-            if (
-                len(data) < 3
-                or data[0] != MAGIC
-                or data[1] != VERSION
-                or data[2] & _UNKNOWN
-                or data[2] & 0x03 == 0x03
-            ):
-                read_header(data)  # raises the precise DecodeError
-            flags = data[2]
-            start = 3 + _STAMP.size if flags & HAS_STAMP else 3
-            if len(data) < start:
-                raise DecodeError("truncated header")
-            if flags & 0x03 == 1 and len(data) >= start + 4:
-                # lz4, the common compressed case, inlined: size check, then no copy of the body
-                size = _LZ4_SIZE.unpack_from(data, start)[0]
-                if size > self.max_size or size > LZ4_MAX_RATIO * (len(data) - start - 4) + 64:
-                    self._check_lz4(size, len(data) - start - 4)  # raises the precise error
-                try:
-                    payload = lz4.block.decompress(memoryview(data)[start:])
-                except Exception as exc:
-                    raise DecodeError(f"corrupt lz4 payload: {exc}") from None
-            else:
-                payload = self._decompress(Compression(flags & 0x03), data[start:])
+            payload = self._body(data)
         if (
             len(payload) > MAX_DEPTH
             and len(heads := payload.translate(None, _NOT_NESTING)) > MAX_DEPTH
@@ -523,6 +511,40 @@ class Codec:
             raise
         except Exception as exc:
             raise DecodeError(f"corrupt msgpack payload ({type(exc).__name__}: {exc})") from None
+
+    def payload(self, data: bytes) -> bytes:
+        """The msgpack payload of a stored value (its header read, decompressed); raises
+        DecodeError as decode does. The near cache keeps it, to unpack again on each hit."""
+        if data[:3] == PLAIN_HEADER:
+            if len(data) - 3 > self.max_size:
+                raise DecodeError(f"value of {len(data) - 3} bytes is over the size limit")
+            return data[3:]
+        return self._body(data)
+
+    def _body(self, data: bytes) -> bytes:
+        """The payload of a value with a stamp or compression (see decode)."""
+        if (
+            len(data) < 3
+            or data[0] != MAGIC
+            or data[1] != VERSION
+            or data[2] & _UNKNOWN
+            or data[2] & 0x03 == 0x03
+        ):
+            read_header(data)  # raises the precise DecodeError
+        flags = data[2]
+        start = 3 + _STAMP.size if flags & HAS_STAMP else 3
+        if len(data) < start:
+            raise DecodeError("truncated header")
+        if flags & 0x03 == 1 and len(data) >= start + 4:
+            # lz4, the common compressed case, inlined: size check, then no copy of the body
+            size = _LZ4_SIZE.unpack_from(data, start)[0]
+            if size > self.max_size or size > LZ4_MAX_RATIO * (len(data) - start - 4) + 64:
+                self._check_lz4(size, len(data) - start - 4)  # raises the precise error
+            try:
+                return lz4.block.decompress(memoryview(data)[start:])  # type: ignore[no-any-return]
+            except Exception as exc:
+                raise DecodeError(f"corrupt lz4 payload: {exc}") from None
+        return self._decompress(Compression(flags & 0x03), data[start:])
 
     def decode_many(
         self, keys: Sequence[K], values: Sequence[bytes | None]

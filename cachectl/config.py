@@ -45,6 +45,53 @@ COUNTS = {
 
 
 @dataclass(frozen=True, slots=True)
+class NearCache:
+    """The near cache's settings: Cache(url, near_cache=NearCache(...)), or near_cache=True.
+
+    Values read from Redis are kept in the process, at most max_entries of them and max_bytes
+    of their encoded size, coherent through Redis's CLIENT TRACKING (docs/near-cache.md).
+    With shared_values, every hit of a key returns the same object, to be treated as read-only;
+    without, each hit returns a new one, decoded from the stored bytes.
+    """
+
+    max_entries: int = 10_000
+    max_bytes: int = 64 * 1024 * 1024
+    shared_values: bool = False
+
+    def __post_init__(self) -> None:
+        whole(self.max_entries, "NearCache.max_entries", 1)
+        whole(self.max_bytes, "NearCache.max_bytes", 1024)
+        if not isinstance(self.shared_values, bool):
+            raise ConfigError(
+                f"NearCache.shared_values must be True or False, not {self.shared_values!r}"
+            )
+
+
+def near_setting(value: object) -> NearCache | None:
+    """near_cache as given (True, False, None, a NearCache, or a mapping of its fields, as
+    Django's OPTIONS and other settings files give it) as a NearCache, or None when off."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return NearCache()
+    if isinstance(value, NearCache):
+        return value
+    if isinstance(value, Mapping):
+        known = {f.name for f in fields(NearCache)}
+        unknown = sorted(str(name) for name in set(value) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown near_cache setting(s): {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        return NearCache(**value)
+    raise ConfigError(
+        "near_cache is True, False, a cachectl.NearCache or a mapping of its settings, "
+        f"not {value!r}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class CacheConfig:
     """Everything a Cache needs to know; unknown option names are an error."""
 
@@ -72,6 +119,8 @@ class CacheConfig:
     fallback_counters: bool = False  # incr/decr count in the fallback in an outage (lossy)
     stats: bool = True
     stats_interval: float = 1.0
+    #: The near cache (docs/near-cache.md): off (None) unless given; see near_setting.
+    near_cache: NearCache | None = None
     password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +141,7 @@ class CacheConfig:
                 raise ConfigError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.password is not None and not (isinstance(self.password, str) and self.password):
             raise ConfigError("password must be non-empty text, or None for no password")
+        object.__setattr__(self, "near_cache", near_setting(self.near_cache))
         if parsed is not None and parsed.cluster:
             object.__setattr__(self, "cluster", True)
         if self.cluster and parsed is not None and parsed.sentinel:

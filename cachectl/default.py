@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 from cachectl import forksafe
 from cachectl.api import AsyncEntryStore, EntryStore
@@ -20,6 +20,8 @@ from cachectl.cache.closing import close_blocking
 from cachectl.config import DEFAULT_NAMESPACE, CacheConfig, build_config, env_url
 from cachectl.decorator import cached as cached
 from cachectl.decorator import use_default_caches
+
+C = TypeVar("C", Cache, AsyncCache)
 
 _lock = threading.Lock()
 _config: CacheConfig | None = None
@@ -85,41 +87,34 @@ def _memory_store(config: CacheConfig) -> MemoryStore | None:
     return _store
 
 
-def _options(config: CacheConfig) -> dict[str, Any]:
-    names = [n for n in CacheConfig.__slots__ if n not in ("url", "namespace")]
-    return {n: getattr(config, n) for n in names}
+def _default(face: type[C]) -> C:
+    """The default cache of face, made on first use with the current settings."""
+    global _sync, _async
+    with _lock:
+        made = _sync if face is Cache else _async
+        if made is None:
+            config = _current()
+            names = [n for n in CacheConfig.__slots__ if n not in ("url", "namespace")]
+            options = {n: getattr(config, n) for n in names}
+            store = _memory_store(config)
+            made = face(config.url, namespace=config.namespace, store=store, **options)
+            if isinstance(made, Cache):
+                _sync = made
+            else:
+                _async = made
+            _close_at_exit()
+        assert isinstance(made, face)
+        return made
 
 
 def default_cache() -> Cache:
     """The default synchronous cache, made on first use."""
-    global _sync
-    with _lock:
-        if _sync is None:
-            config = _current()
-            _sync = Cache(
-                config.url,
-                namespace=config.namespace,
-                store=_memory_store(config),
-                **_options(config),
-            )
-            _close_at_exit()
-        return _sync
+    return _default(Cache)
 
 
 def default_async_cache() -> AsyncCache:
     """The default asyncio cache, made on first use."""
-    global _async
-    with _lock:
-        if _async is None:
-            config = _current()
-            _async = AsyncCache(
-                config.url,
-                namespace=config.namespace,
-                store=_memory_store(config),
-                **_options(config),
-            )
-            _close_at_exit()
-        return _async
+    return _default(AsyncCache)
 
 
 def _close_at_exit() -> None:

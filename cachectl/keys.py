@@ -312,7 +312,7 @@ def _signed(byte: int) -> int:
     return byte - 256 if byte >= 128 else byte
 
 
-def _parse(pattern: bytes) -> list[frozenset[int] | None]:
+def parse_glob(pattern: bytes) -> list[frozenset[int] | None]:
     """The pattern as a list of one-byte sets, None for a '*' (consecutive stars collapsed).
 
     Mirrors stringmatchlen's reading of the pattern byte for byte: a trailing '\\' is a literal
@@ -418,7 +418,7 @@ class Glob:
     def __init__(self, pattern: bytes) -> None:
         self.pattern = pattern
         parts: list[list[frozenset[int]]] = [[]]
-        for item in _parse(pattern):
+        for item in parse_glob(pattern):
             if item is None:
                 parts.append([])
             else:

@@ -4,19 +4,34 @@ Published layout, one hash per namespace at '<namespace>#stats', every process a
 deltas so the hash is the merge of all of them:
 
     hits:<prefix>  misses:<prefix>  sets:<prefix>  errors:<prefix>  fallback:<prefix>
+    near:<prefix>              reads answered by a process's near cache (counted in hits or
+                               misses too; not timed: see docs/near-cache.md)
+    near_invalidations:<prefix>  invalidations a process's near cache received for keys of
+                               the prefix (every process tracking the namespace receives each)
+    near_evictions:<prefix>    entries of the prefix a near cache evicted to stay in bounds
+                               (the three near kinds from layout 3 on)
     lat:<prefix>:<bucket>      calls whose latency fell in <bucket> (see bucket_of)
     prefix:<prefix>            1: the prefix holds one of the MAX_PREFIXES places
     #prefixes                  how many places are taken
 
 Namespace-wide fields, from layout 2 on (a reader that knows no layout skips them):
 
-    #layout      2: the highest layout a publisher has written (kept, never added up)
+    #layout      3: the highest layout a publisher has written (kept, never added up)
     #opened      times a process's breaker opened
     #owed        invalidations queued as owed to Redis while it was out (keys, globs, tags)
     #owed_all    times a process's owed invalidations overflowed pending_max or
                  pending_max_bytes and became the whole namespace
 
 A counter at 0 is not written, so without '#layout' these are unknown rather than 0.
+
+Near caches (docs/near-cache.md) also publish, each process its own, a snapshot of what they
+hold, in a sorted set of their own at '<namespace>#near': one member per process,
+
+    <token>|<state>|<entries>|<bytes>|<flushes>
+
+scored with the unix ms until which it counts (NEAR_TTL after its last publish: a process that
+exits unclosed drops out then), at most MAX_NEAR_PROCESSES of them (the soonest to expire go
+first). A reader sums the members that still count (NearSummary) and skips unusable ones.
 
 Latency buckets are log-linear in microseconds: values below 32 µs have a bucket each; above,
 each power of two is split in 16, so a bucket is at most 1/16 (6%) wide and histograms from
@@ -43,7 +58,16 @@ from typing import Any
 
 from cachectl import forksafe
 
-COUNTERS = ("hits", "misses", "sets", "errors", "fallback")
+COUNTERS = (
+    "hits",
+    "misses",
+    "sets",
+    "errors",
+    "fallback",
+    "near",
+    "near_invalidations",
+    "near_evictions",
+)
 #: Prefixes counted by one process, and held by the published hash across processes.
 MAX_PREFIXES = 1000
 #: Longer prefixes (a key without ':' is its own prefix) are counted under OTHER.
@@ -58,7 +82,7 @@ MAX_BUCKET = 959
 PLACES_FIELD = b"#prefixes"
 PLACE_KIND = b"prefix"
 #: The layout this version publishes, and its namespace-wide counters (see the docstring).
-LAYOUT = 2
+LAYOUT = 3
 LAYOUT_FIELD = b"#layout"
 NAMESPACE_COUNTERS = {b"#opened": "opened", b"#owed": "owed", b"#owed_all": "owed_all"}
 #: What a backend reads when the stats key is not a hash: a field no reader can use.
@@ -128,10 +152,21 @@ def percentile_ms(buckets: Mapping[int, int], q: float) -> float | None:
 class Counters:
     """Mutable counters of one prefix; updated on the hot path, so plain attributes."""
 
-    __slots__ = ("errors", "fallback", "hits", "latency", "misses", "sets")
+    __slots__ = (
+        "errors",
+        "fallback",
+        "hits",
+        "latency",
+        "misses",
+        "near",
+        "near_evictions",
+        "near_invalidations",
+        "sets",
+    )
 
     def __init__(self) -> None:
         self.hits = self.misses = self.sets = self.errors = self.fallback = 0
+        self.near = self.near_invalidations = self.near_evictions = 0
         self.latency: dict[int, int] = {}
 
     def observe(self, micros: int) -> None:
@@ -221,6 +256,11 @@ class PrefixStats:
     sets: int = 0
     errors: int = 0
     fallback: int = 0
+    #: Reads the near cache answered (in hits or misses too), invalidations the near caches
+    #: received for keys of the prefix, and their entries evicted.
+    near: int = 0
+    near_invalidations: int = 0
+    near_evictions: int = 0
     latency: Mapping[int, int] = field(default_factory=dict)
 
     @property
@@ -247,6 +287,9 @@ class PrefixStats:
             "sets": self.sets,
             "errors": self.errors,
             "fallback": self.fallback,
+            "near": self.near,
+            "near_invalidations": self.near_invalidations,
+            "near_evictions": self.near_evictions,
             "hit_ratio": self.hit_ratio,
             "calls": self.calls,
             "p50_ms": self.percentile_ms(50),
@@ -266,6 +309,45 @@ def _merge(prefix: str, parts: Iterable[PrefixStats]) -> PrefixStats:
 
 
 @dataclass(frozen=True, slots=True)
+class NearStats:
+    """A near cache's figures in one process: its state, size and what happened to it.
+
+    state is 'on' (serving), 'starting' (tracking being established: reads go to Redis),
+    'off' (tracking refused: see reason; the near cache stays off), or 'closed'.
+    """
+
+    state: str
+    reason: str = ""
+    #: Reads it answered (hits of Redis's values and of keys known absent), and reads that
+    #: went to Redis while it was on or starting.
+    hits: int = 0
+    misses: int = 0
+    entries: int = 0
+    bytes: int = 0
+    max_entries: int = 0
+    max_bytes: int = 0
+    invalidations: int = 0
+    evictions: int = 0
+    flushes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "hits": self.hits,
+            "misses": self.misses,
+            "entries": self.entries,
+            "bytes": self.bytes,
+            "max_entries": self.max_entries,
+            "max_bytes": self.max_bytes,
+            "invalidations": self.invalidations,
+            "evictions": self.evictions,
+            "flushes": self.flushes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CacheStats:
     """Per-prefix figures and their total; skipped counts published fields that were unusable.
 
@@ -281,6 +363,8 @@ class CacheStats:
     owed: int = 0
     owed_all: int = 0
     layout: int = 0
+    #: The process's near cache (cache.stats() only; None when near_cache is off).
+    near: NearStats | None = None
 
     @property
     def total(self) -> PrefixStats:
@@ -308,7 +392,7 @@ class CacheStats:
         figures of the others are added to OTHER.
         """
         raw: dict[str, dict[str, Any]] = {}
-        wide: dict[str, int] = {}
+        wide: dict[str, Any] = {}  # opened, owed, owed_all, layout: ints
         skipped = 0
         for key, value in fields.items():
             name = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
@@ -346,6 +430,7 @@ class CacheStats:
             "owed": self.owed,
             "owed_all": self.owed_all,
             "layout": self.layout,
+            "near": None if self.near is None else self.near.to_dict(),
         }
 
 
@@ -424,3 +509,80 @@ def add_fields(
         target = kind + b":" + prefix + rest
         stored[target] = stored.get(target, 0) + value
     stored[PLACES_FIELD] = places
+
+
+# -- the near caches' snapshots (the sorted set at '<namespace>#near') ---------------------------
+
+#: Seconds a process's near-cache snapshot counts after it was published, at the least.
+NEAR_TTL = 30
+#: Processes one namespace's snapshot set holds at most.
+MAX_NEAR_PROCESSES = 1000
+#: The states a snapshot may name (a closed near cache removes its member).
+NEAR_STATES = ("on", "starting", "off")
+_TOKEN = re.compile(rb"[0-9a-f]{32}")
+
+
+def near_key(namespace: str) -> bytes:
+    """The key of a namespace's near-cache snapshots."""
+    return namespace.encode() + b"#near"
+
+
+def near_member(token: str, stats: NearStats) -> bytes:
+    """A process's snapshot, as a member of the set (empty for a closed near cache)."""
+    if stats.state not in NEAR_STATES:
+        return b""
+    return f"{token}|{stats.state}|{stats.entries}|{stats.bytes}|{stats.flushes}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class NearSummary:
+    """The near caches of the processes that published lately: how many in each state, what
+    they hold, and how often they were flushed since each started; skipped counts members
+    that were unusable (or 1 when the key holds something else)."""
+
+    processes: int = 0
+    on: int = 0
+    starting: int = 0
+    off: int = 0
+    entries: int = 0
+    bytes: int = 0
+    flushes: int = 0
+    skipped: int = 0
+
+    @classmethod
+    def from_members(cls, members: Iterable[object] | None) -> NearSummary:
+        """Sum the members (None: the key is not a sorted set)."""
+        if members is None:
+            return cls(skipped=1)
+        states = dict.fromkeys(NEAR_STATES, 0)
+        entries = size = flushes = skipped = 0
+        for member in members:
+            parts: list[Any] = member.split(b"|") if type(member) is bytes else []
+            figures = parts[2:]
+            if (
+                len(parts) != 5
+                or not _TOKEN.fullmatch(parts[0])
+                or parts[1].decode("ascii", "replace") not in states
+                or not all(_INTEGER.fullmatch(f) and int(f) <= _MAX_COUNT for f in figures)
+            ):
+                skipped += 1
+                continue
+            states[parts[1].decode()] += 1
+            entries += int(figures[0])
+            size += int(figures[1])
+            flushes += int(figures[2])
+        on, starting, off = states.values()
+        return cls(on + starting + off, on, starting, off, entries, size, flushes, skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "processes": self.processes,
+            "on": self.on,
+            "starting": self.starting,
+            "off": self.off,
+            "entries": self.entries,
+            "bytes": self.bytes,
+            "flushes": self.flushes,
+            "skipped": self.skipped,
+        }

@@ -21,6 +21,7 @@ this module, never by the library.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import time
@@ -108,17 +109,42 @@ class Face:
         self.loop.close()
 
 
-def _record_refusals(cache: Cache | AsyncCache, refused: list[BaseException]) -> None:
-    """Append to refused every error of cache's backend that is not an outage (see the
-    make_face fixture); outages (a slow reply on a busy machine) are the breaker's to judge."""
-    failed = cache._failed
+class _Watched:
+    """A backend that notes each error it raises that is not an outage, and raises it on.
 
-    def recording(exc: BaseException, counters: Any = None) -> None:
-        if not isinstance(exc, cache.backend.transient_errors):
-            refused.append(exc)
-        failed(exc, counters)
+    The cache takes a refused command (a script where scripts are refused, a WRONGTYPE) for a
+    failure and answers from its fallback, so a test may pass while the backend never stored
+    anything: make_face puts this in front of a closed face's backend and fails the test on
+    any such error. Outages (a slow reply on a busy machine) are the breaker's to judge.
+    """
 
-    setattr(cache, "_failed", recording)  # noqa: B010  (an instance's own, for this test)
+    def __init__(self, backend: Any, refused: list[BaseException]) -> None:
+        self.backend = backend
+        self.refused = refused
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.backend, name)
+        return functools.partial(self._call, attr) if callable(attr) else attr
+
+    def _note(self, exc: BaseException) -> None:
+        backend = self.backend
+        if isinstance(exc, backend.errors) and not isinstance(exc, backend.transient_errors):
+            self.refused.append(exc)
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(*args, **kwargs)
+        except BaseException as exc:
+            self._note(exc)
+            raise
+        return self._awaited(result) if inspect.isawaitable(result) else result
+
+    async def _awaited(self, result: Any) -> Any:
+        try:
+            return await result
+        except BaseException as exc:
+            self._note(exc)
+            raise
 
 
 class CacheConformance:
@@ -172,7 +198,8 @@ class CacheConformance:
             if kind.endswith("-open"):
                 face.cache.breaker.trip()
             else:
-                _record_refusals(face.cache, refused)
+                watched: Any = _Watched(face.cache.backend, refused)  # the backend's contract
+                face.cache.backend = watched
             made.append(face)
             return face
 

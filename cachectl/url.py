@@ -437,20 +437,17 @@ def _word(value: str) -> str:
     return value
 
 
-def _encoding(value: str) -> str:
-    try:
-        codecs.lookup(value)
-    except LookupError:
-        raise ValueError(value) from None
-    return value
+def _known(lookup: Callable[[str], object]) -> Callable[[str], str]:
+    """A check of a name codecs knows (lookup raises LookupError for any other)."""
 
+    def check(value: str) -> str:
+        try:
+            lookup(value)
+        except LookupError:
+            raise ValueError(value) from None
+        return value
 
-def _errors(value: str) -> str:
-    try:
-        codecs.lookup_error(value)
-    except LookupError:
-        raise ValueError(value) from None
-    return value
+    return check
 
 
 def _protocol(value: str) -> int:
@@ -494,8 +491,11 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "username": (_text, "text"),
     "password": (_text, "text"),
     "client_name": (_word, "printable ASCII without spaces"),
-    "encoding": (_encoding, "a Python codec name"),
-    "encoding_errors": (_errors, "a Python error handler (strict, replace, ...)"),
+    "encoding": (_known(codecs.lookup), "a Python codec name"),
+    "encoding_errors": (
+        _known(codecs.lookup_error),
+        "a Python error handler (strict, replace, ...)",
+    ),
     "ssl_check_hostname": (_flag, "true or false"),
     "ssl_include_verify_flags": (_verify_flags, "names of ssl.VerifyFlags, comma-separated"),
     "ssl_exclude_verify_flags": (_verify_flags, "names of ssl.VerifyFlags, comma-separated"),

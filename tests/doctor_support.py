@@ -16,13 +16,14 @@ import redis
 
 from cachectl import Cache
 from cachectl.stats import LAYOUT_FIELD, STATS_TTL, bucket_of
+from tests.plugins.core import VERY_PATIENT
 
 OPENED_FIELD, OWED_FIELD, OWED_ALL_FIELD = b"#opened", b"#owed", b"#owed_all"
 
 Client = redis.Redis | redis.RedisCluster
 #: A prefix every seeded namespace has, read and hit as a cache should be.
 HEALTHY = "pages"
-PATIENT = {"socket_timeout": 5.0, "connect_timeout": 5.0, "stats": False}
+QUIET = {**VERY_PATIENT, "stats": False}  # publishes nothing: the tests write the stats
 
 
 def publish(
@@ -53,7 +54,7 @@ def publish(
 
 def healthy(url: str, ns: str, prefix: str = HEALTHY, n: int = 40) -> None:
     """Entries of prefix written with a TTL through the library."""
-    with Cache(url, namespace=ns, **PATIENT) as cache:  # type: ignore[arg-type]
+    with Cache(url, namespace=ns, **QUIET) as cache:  # type: ignore[arg-type]
         for i in range(n):
             cache.set(f"{prefix}:{i}", {"id": i, "title": f"page {i}"}, ttl=600)
 
@@ -69,7 +70,7 @@ def healthy_stats(client: Client, ns: str, **kwargs: Any) -> None:
 def low_hit_ratio(client: Client, url: str, ns: str) -> None:
     """A 10% hit-ratio prefix whose entries live a minute."""
     healthy(url, ns)
-    with Cache(url, namespace=ns, **PATIENT) as cache:  # type: ignore[arg-type]
+    with Cache(url, namespace=ns, **QUIET) as cache:  # type: ignore[arg-type]
         for i in range(20):
             cache.set(f"users:{i}", i, ttl=60)
     publish(client, ns, {HEALTHY: (9000, 1000, 1000), "users": (100, 900, 900)})
@@ -85,7 +86,7 @@ def write_only(client: Client, url: str, ns: str) -> None:
 def no_ttl(client: Client, url: str, ns: str) -> None:
     """Entries written without a TTL."""
     healthy(url, ns)
-    with Cache(url, namespace=ns, **PATIENT) as cache:  # type: ignore[arg-type]
+    with Cache(url, namespace=ns, **QUIET) as cache:  # type: ignore[arg-type]
         for i in range(12):
             cache.set(f"settings:{i}", {"flag": i})
     healthy_stats(client, ns)
@@ -94,7 +95,7 @@ def no_ttl(client: Client, url: str, ns: str) -> None:
 def big_value(client: Client, url: str, ns: str) -> None:
     """A 2 MB value (incompressible, so stored 2 MB)."""
     healthy(url, ns)
-    with Cache(url, namespace=ns, **PATIENT) as cache:  # type: ignore[arg-type]
+    with Cache(url, namespace=ns, **QUIET) as cache:  # type: ignore[arg-type]
         cache.set("reports:annual", os.urandom(2 * 1024 * 1024), ttl=600)
     healthy_stats(client, ns)
 
@@ -115,7 +116,7 @@ return redis.call('ZCARD', KEYS[1])
 def huge_tag(client: Client, url: str, ns: str) -> None:
     """A tag set of 200,000 members (scored as the library scores entries that never expire)."""
     healthy(url, ns)
-    with Cache(url, namespace=ns, **PATIENT) as cache:  # type: ignore[arg-type]
+    with Cache(url, namespace=ns, **QUIET) as cache:  # type: ignore[arg-type]
         cache.set(f"{HEALTHY}:tagged", 1, ttl=600, tags=["small"])
     score = 4_000_000_000_000  # the library's no-expiry scores are above 3.9e12
     members = client.eval(

@@ -22,7 +22,8 @@ from fastapi import FastAPI
 
 from cachectl import AsyncCache, Cache
 from cachectl.contrib.fastapi import admin_router
-from tests.conftest import PATIENT, CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 from tests.servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")

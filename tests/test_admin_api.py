@@ -20,7 +20,8 @@ from cachectl import Cache
 from cachectl.contrib.fastapi import admin_router
 from cachectl.ops import selection as sel
 from cachectl.ops.connect import for_cache
-from tests.conftest import PATIENT, CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 from tests.servers import RedisServer
 
 ADMIN, READER = "admin-token-x", "read-token-y"

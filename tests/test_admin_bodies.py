@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from cachectl import Cache
 from cachectl.contrib.fastapi import admin_router
 from cachectl.contrib.fastapi.bounded import MAX_BODY
-from tests.conftest import PATIENT, serve_asgi
+from cachectl.testing import PATIENT
+from tests.plugins.http import serve_asgi
 
 ADMIN, READER = "admin-token-b", "read-token-b"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}

@@ -27,7 +27,7 @@ from cachectl.contrib.fastapi import admin_router
 from cachectl.ops.doctor import MAX_SAMPLE
 from cachectl.ops.edit import MAX_TTL
 from cachectl.ops.flush import MAX_LIMIT, MAX_RATE
-from tests.conftest import PATIENT
+from cachectl.testing import PATIENT
 
 ADMIN, READER = "admin-token-n", "read-token-n"
 SMALL = 2000

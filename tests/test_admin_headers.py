@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cachectl import Cache
 from cachectl.contrib.fastapi import admin_router
 from cachectl.contrib.fastapi.page import CSP
-from tests.conftest import PATIENT
+from cachectl.testing import PATIENT
 from tests.test_admin_bounds import _router_inputs
 
 ADMIN, READER = "headers-admin-token", "headers-read-token"

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from cachectl import AsyncCache, Cache
 from cachectl.contrib.fastapi import admin_router
-from tests.conftest import CliResult
+from tests.plugins.cli import CliResult
 
 TOKEN = "router-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

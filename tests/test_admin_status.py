@@ -6,6 +6,7 @@ own cache, tokens and flush progress (each router's state reaches its routes as 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from cachectl.contrib.fastapi import admin_router
 from cachectl.ops.connect import for_cache
 from cachectl.ops.latency import ping
 from cachectl.ops.stats import collect, published_stats
-from tests.conftest import PATIENT
+from cachectl.testing import PATIENT
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -168,6 +169,26 @@ async def test_an_outage_is_a_503_that_names_the_breaker(own_redis: RedisServer)
     for response in (latency, stats):
         assert f"cannot reach {url}" in response.json()["detail"]
         assert response.headers["cache-control"] == "no-store"
+
+
+async def test_health_of_a_black_holed_redis_is_a_503_within_the_caches_timeouts(
+    own_redis: RedisServer,
+) -> None:
+    # A stopped process (SIGSTOP) still has its connections accepted by the kernel, and never
+    # answers: the probe waits the cache's own socket_timeout, not the command line's 2 s.
+    with Cache(own_redis.url, namespace="hole", socket_timeout=0.1, connect_timeout=0.1) as cache:
+        async with _client(("/_cache", admin_router(cache, token=TOKEN))) as client:
+            assert (await client.get("/_cache/health", headers=AUTH)).status_code == 200
+            own_redis.pause()
+            try:
+                started = time.monotonic()
+                health = await client.get("/_cache/health", headers=AUTH)
+                took = time.monotonic() - started
+            finally:
+                own_redis.resume()
+    assert health.status_code == 503
+    assert health.json()["detail"]["redis"] == "unreachable"
+    assert took < 1.0, f"/health took {took:.2f} s with Redis black-holed"
 
 
 async def test_two_routers_in_one_application_keep_their_own_state(redis_url: str) -> None:

@@ -36,12 +36,12 @@ from cachectl import (
 )
 from cachectl.backends.memory import MemoryStore
 from cachectl.codec import MAGIC, VERSION
+from cachectl.testing import PATIENT
 from tests.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
 SECRET = "s3cret-Pa55"
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 VALUES: dict[str, Any] = {
     "none": None,

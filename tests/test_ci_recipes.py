@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CLI_ENV_VARS
+from tests.plugins.cli import CLI_ENV_VARS
 
 RECIPES = Path(__file__).resolve().parent.parent / "docs" / "recipes"
 #: The variables every recipe defines, which the test sets for this machine.

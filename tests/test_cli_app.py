@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from cachectl.errors import (
     DecodeError,
     SerializationError,
 )
-from tests.conftest import CliResult
+from tests.plugins.cli import CliResult
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = get_command(app)
@@ -70,6 +71,30 @@ def test_every_command_has_a_real_example_in_the_docs(name: str) -> None:
 def test_global_options_are_documented() -> None:
     for param in GROUP.params:
         assert param.help, param.opts
+
+
+@pytest.mark.parametrize("name", [None, *COMMANDS])
+def test_every_help_ends_with_one_or_two_examples_that_parse(
+    name: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--help"] if name is None else [name, "--help"]
+    result = CliRunner().invoke(app, args, prog_name="cachectl", env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    before, _, examples = result.stdout.rpartition("\n  Examples:\n\n")
+    assert before, "the help ends with its examples"
+    lines = [line.strip() for line in examples.rstrip().split("\n")]
+    calls = [line for line in lines if not line.startswith("# ")]
+    assert 1 <= len(calls) <= 2, lines
+    for call in calls:
+        words = shlex.split(call.partition(" > ")[0])  # a redirection is the shell's
+        assert words[0] == "cachectl" and (name is None or name in words)
+        # Parsed by the real application, every command's work left out: no usage error.
+        group = get_command(app)
+        for command in group.commands.values():  # type: ignore[attr-defined]
+            command.callback = lambda **options: None
+        assert group.main(words[1:], prog_name="cachectl", standalone_mode=False) in (None, 0)
+        assert capsys.readouterr().err == "", call
 
 
 @pytest.mark.parametrize(

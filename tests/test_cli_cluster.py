@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from cachectl.cache import Cache
 from cachectl.cli.app import app
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 from tests.servers import RedisCluster
 
 pytestmark = pytest.mark.cluster

@@ -6,6 +6,7 @@ import gzip
 import json
 import random
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import redis
 
 from cachectl.cache import Cache
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 Cli = Callable[..., CliResult]
 NS = CLI_NAMESPACE.encode()
@@ -134,8 +135,6 @@ def test_stats_output_that_cannot_be_written_is_status_1(cli: Cli, tmp_path: Pat
 def test_stats_watch_refreshes_until_interrupted(
     cli: Cli, seeded: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cachectl.cli import render
-
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -143,7 +142,7 @@ def test_stats_watch_refreshes_until_interrupted(
         if len(sleeps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(render.time, "sleep", sleep)
+    monkeypatch.setattr(time, "sleep", sleep)
     result = cli("stats", "--watch", "0.5")
     assert result.exit_code == 0
     assert sleeps == [0.5, 0.5]

@@ -19,12 +19,12 @@ from cachectl import Cache
 from cachectl.config import CLI_MAX_TIMEOUT, CLI_TIMEOUT_RANGE, build_config
 from cachectl.ops.connect import connection
 from cachectl.ops.namespaces import NamespaceInfo, edit_distance, holds_anything, nearest
-from tests.conftest import CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
 Run = Callable[..., CliResult]
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
 def _namespace(url: str, name: str, entries: int, tag: str | None = None) -> None:

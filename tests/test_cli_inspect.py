@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

@@ -15,11 +15,11 @@ from cachectl.keys import RawKeySpace
 from cachectl.ops.connect import connection
 from cachectl.ops.flush import delete
 from cachectl.ops.selection import select
-from tests.conftest import CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 Run = Callable[..., CliResult]
 
 

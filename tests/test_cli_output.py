@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from cachectl.cache import Cache
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 from tests.servers import RedisServer
 
 Run = Callable[..., CliResult]

@@ -13,7 +13,7 @@ import msgpack
 import pytest
 import redis
 
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

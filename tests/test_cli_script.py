@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cachectl.cache import Cache
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 from tests.servers import RedisServer, free_port
 
 Run = Callable[..., CliResult]

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from cachectl.contrib.fastapi.page import CSP
-from tests.conftest import CLI_ENV_VARS, CliResult
+from tests.plugins.cli import CLI_ENV_VARS, CliResult
 from tests.servers import free_port
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from cachectl import MISS, AsyncCache, Cache
+from cachectl.testing import PATIENT
 from tests.servers import RedisCluster
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 KEYS = [f"item:{i}" for i in range(600)]
 
 

@@ -16,12 +16,12 @@ import redis
 
 from cachectl import MISS, Cache, SerializationError
 from cachectl.codec import MAX_DEPTH, PLAIN_HEADER
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
+from tests.plugins.core import VERY_PATIENT
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
 CHILD = Path(__file__).with_name("decode_fuzz_child.py")
-PATIENT = {"socket_timeout": 5.0, "connect_timeout": 5.0}
 
 
 def test_fuzzed_stored_values_are_a_value_or_a_miss_in_bounded_memory() -> None:
@@ -92,7 +92,7 @@ def test_values_within_the_limit_round_trip_through_redis(redis_url: str) -> Non
     value: object = 1
     for depth in range(MAX_DEPTH):
         value = (value,) if depth % 2 else [value]
-    with Cache(redis_url, namespace="fzok", **PATIENT) as cache:
+    with Cache(redis_url, namespace="fzok", **VERY_PATIENT) as cache:
         cache.set("deep", value)
         assert cache.get("deep", MISS) == value
 
@@ -161,7 +161,7 @@ def test_cache_set_of_a_value_past_the_limit_raises_serialization_error(redis_ur
     value: object = 1
     for _ in range(MAX_DEPTH + 1):
         value = (value,)
-    with Cache(redis_url, namespace="fzw", **PATIENT) as cache:
+    with Cache(redis_url, namespace="fzw", **VERY_PATIENT) as cache:
         with pytest.raises(SerializationError, match="nested deeper"):
             cache.set("deep", value)
         assert cache.get("deep", MISS) is MISS

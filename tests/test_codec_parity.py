@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from cachectl.cache import Cache
 from cachectl.codec import Codec
 from cachectl.ops.sniff import CODEC_SAMPLE, describe_head
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 Run = Callable[..., CliResult]
 

@@ -10,8 +10,7 @@ import redis
 
 from cachectl import AsyncCache, Cache
 from cachectl.codec import PLAIN_HEADER, Codec
-
-PATIENT = {"socket_timeout": 5.0, "connect_timeout": 5.0, "pool_timeout": 5.0}
+from tests.plugins.core import VERY_PATIENT
 
 
 @pytest.fixture(params=["redis", pytest.param("cluster", marks=pytest.mark.cluster)])
@@ -21,7 +20,7 @@ def url(request: pytest.FixtureRequest) -> str:
 
 
 def test_increments_from_many_clients_are_never_lost(url: str) -> None:
-    caches = [Cache(url, namespace="count", **PATIENT) for _ in range(4)]
+    caches = [Cache(url, namespace="count", **VERY_PATIENT) for _ in range(4)]
     caches[0].set("hits", 0)
 
     def work(cache: Cache) -> None:
@@ -39,7 +38,7 @@ def test_increments_from_many_clients_are_never_lost(url: str) -> None:
 
 
 async def test_async_increments_are_never_lost(url: str) -> None:
-    async with AsyncCache(url, namespace="acount", **PATIENT) as a:
+    async with AsyncCache(url, namespace="acount", **VERY_PATIENT) as a:
         await a.set("hits", 10)
         # Fewer at once than the pool holds: the async cluster client refuses past it.
         incrs = [a.incr("hits") for _ in range(15)]
@@ -48,7 +47,7 @@ async def test_async_increments_are_never_lost(url: str) -> None:
 
 
 def test_the_stored_counter_is_the_library_format(url: str) -> None:
-    with Cache(url, namespace="fmt", **PATIENT) as c:
+    with Cache(url, namespace="fmt", **VERY_PATIENT) as c:
         c.set("n", 41)
         assert c.incr("n") == 42
         raw = c.backend.client.get(b"fmt:n")  # type: ignore[attr-defined]
@@ -61,7 +60,7 @@ def test_a_value_written_by_someone_else_is_no_counter(
     redis_url: str, raw_redis: redis.Redis, foreign: bytes
 ) -> None:
     # Redis's own integers, compressed payloads, trailing bytes: refused, left as they were.
-    with Cache(redis_url, namespace="foreign", **PATIENT) as c:
+    with Cache(redis_url, namespace="foreign", **VERY_PATIENT) as c:
         raw_redis.set(b"foreign:n", foreign)
         with pytest.raises(TypeError):
             c.incr("n")
@@ -70,7 +69,7 @@ def test_a_value_written_by_someone_else_is_no_counter(
 
 
 def test_where_scripts_are_refused_increments_are_still_atomic(no_script_url: str) -> None:
-    caches = [Cache(no_script_url, namespace="noscript", **PATIENT) for _ in range(4)]
+    caches = [Cache(no_script_url, namespace="noscript", **VERY_PATIENT) for _ in range(4)]
     caches[0].set("hits", 0, ttl=600)
     with pytest.raises(redis.exceptions.NoPermissionError):
         caches[0].backend.client.eval("return 1", 0)  # type: ignore[attr-defined]
@@ -99,7 +98,7 @@ def test_where_scripts_are_refused_increments_are_still_atomic(no_script_url: st
 
 
 async def test_async_where_scripts_are_refused(no_script_url: str) -> None:
-    async with AsyncCache(no_script_url, namespace="anoscript", **PATIENT) as a:
+    async with AsyncCache(no_script_url, namespace="anoscript", **VERY_PATIENT) as a:
         await a.set("hits", 1)
         await asyncio.gather(*(a.incr("hits") for _ in range(10)))
         assert await a.decr("hits", 3) == 8

@@ -21,11 +21,10 @@ import cachectl
 from cachectl import MISS, AsyncCache, Cache, ConfigError, track_cache_status
 from cachectl.decorator import calls as decorator_calls
 from cachectl.decorator import flights as single_flight
+from cachectl.testing import PATIENT
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
-
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
 class Calls:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import CLI_ENV_VARS, CliResult
+from tests.plugins.cli import CLI_ENV_VARS, CliResult
 from tests.servers import require_binary
 
 pytestmark = pytest.mark.slow

@@ -40,6 +40,8 @@ SKIPPED = {
 #: (these tests skip themselves when the caches are absent).
 EXCLUDED = {"cull", "zero_cull"}
 
+pytestmark = pytest.mark.usefixtures("django_caches_closed")
+
 
 def _skipping(cls: type) -> type:
     for name, reason in SKIPPED.items():

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from cachectl.ops.doctor import SEVERITIES
-from tests.conftest import CliResult
 from tests.doctor_support import SITUATIONS, seed_everything
+from tests.plugins.cli import CliResult
 from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +108,9 @@ def test_every_finding_is_documented() -> None:
     text = DOC.read_text()
     produced = set()
     for path in Path(package.__file__).parent.glob("*.py"):
-        produced |= set(re.findall(r'Finding\(\s*"([a-z-]+)"', path.read_text()))
+        # A Finding, or one made by entries._finding or settings._on: the id comes first.
+        made = r'(?:Finding\(|_finding\(\s*profile,\s*found,|_on\(\s*node,)\s*"([a-z-]+)"'
+        produced |= set(re.findall(made, path.read_text()))
     assert len(produced) >= 18
     for finding_id in produced:
         assert f"### `{finding_id}`" in text, finding_id

@@ -18,8 +18,7 @@ from flask_caching import Cache as FlaskCache
 
 from cachectl import KeyTooLarge
 from cachectl.contrib.cachelib import CachectlCache
-
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
+from cachectl.testing import PATIENT
 
 
 @pytest.fixture

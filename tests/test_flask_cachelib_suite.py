@@ -15,11 +15,10 @@ import pytest
 pytest.importorskip("cachelib")
 
 from cachectl.contrib.cachelib import CachectlCache
+from cachectl.testing import PATIENT
 from tests.vendor.cachelib_tests.clear import ClearTests
 from tests.vendor.cachelib_tests.common import CommonTests
 from tests.vendor.cachelib_tests.has import HasTests
-
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
 @pytest.fixture(

@@ -22,7 +22,8 @@ from cachectl.ops import audit
 from cachectl.ops.connect import for_cache
 from cachectl.ops.flush import flush
 from cachectl.ops.selection import select
-from tests.conftest import PATIENT, CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 
 Run = Callable[..., CliResult]
 ADMIN = "admin-token-audit"

@@ -4,18 +4,15 @@ what it removes must stay exactly what it removed before, records included."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import redis
 
 from cachectl import AsyncCache, Cache
 from cachectl.backends.redis.scripts import unlink_step
 from cachectl.keys import literal_prefix
+from cachectl.testing import PATIENT
 
 pytestmark = pytest.mark.usefixtures("watchdog")
-
-PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
 @pytest.mark.parametrize(

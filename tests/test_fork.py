@@ -25,13 +25,13 @@ from cachectl import default as default_module
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.backends.redis import AsyncRedisBackend, RedisBackend
 from cachectl.decorator import flights as single_flight
+from cachectl.testing import PATIENT
 
 pytestmark = [
     pytest.mark.usefixtures("watchdog"),
     pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
 ]
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 #: Far above what the child needs; a child still running then is hung.
 CHILD_SECONDS = 20
 ALL_BACKENDS = pytest.mark.parametrize(

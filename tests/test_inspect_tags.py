@@ -17,7 +17,8 @@ from cachectl import Cache
 from cachectl.contrib.fastapi import admin_router
 from cachectl.ops import inspect as ops_inspect
 from cachectl.ops.connect import for_cache
-from tests.conftest import PATIENT, CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 
 Run = Callable[..., CliResult]
 ADMIN = "admin-token-tags"

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from cachectl import MISS, AsyncCache, Cache, ConfigError
 from cachectl.backends.memory import MemoryStore
 from cachectl.backends.redis import RedisBackend
+from cachectl.testing import PATIENT
 from tests.servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 #: Prefix and pattern invalidation: the embedded store, Redis, and a cluster (every primary).
 MATCHING_BACKENDS = pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from cachectl.cache import Cache
 from cachectl.ops.connect import for_cache
 from cachectl.ops.latency import CANARY, measure
 from cachectl.ops.stats import collect
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

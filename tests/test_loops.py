@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from cachectl import AsyncCache
+from cachectl.testing import PATIENT
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 ALL_BACKENDS = pytest.mark.parametrize(
     "backend_url",
     ["memory", "redis", pytest.param("cluster", marks=pytest.mark.cluster)],

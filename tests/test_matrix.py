@@ -17,7 +17,7 @@ import httpx
 import redis
 
 from cachectl import Cache
-from tests.conftest import CliResult
+from tests.plugins.cli import CliResult
 from tests.servers import RedisServer, server_name
 from tests.test_cli_ui import ui_process
 

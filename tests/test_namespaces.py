@@ -18,12 +18,12 @@ import pytest
 import redis
 
 from cachectl import MISS, AsyncCache, BreakerState, Cache, ConfigError
-from tests.conftest import CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 #: Open at the first failure, probe quickly: the replay tests stay short.
 REPLAY = {
     "socket_timeout": 0.25,

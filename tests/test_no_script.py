@@ -19,10 +19,9 @@ from cachectl import AsyncCache, Cache
 from cachectl.backends.redis import RedisBackend, scriptless
 from cachectl.config import build_config
 from cachectl.testing import CacheConformance, Face
-from tests.conftest import NO_SCRIPT_ACL, NO_SCRIPT_USER, no_script
+from tests.plugins.core import VERY_PATIENT
+from tests.plugins.servers import NO_SCRIPT_ACL, NO_SCRIPT_USER, no_script
 from tests.servers import RedisCluster, RedisServer
-
-PATIENT: dict[str, Any] = {"socket_timeout": 5.0, "connect_timeout": 5.0, "pool_timeout": 5.0}
 
 
 @dataclass
@@ -57,7 +56,7 @@ def make_face(request: pytest.FixtureRequest) -> Iterator[Callable[..., Face]]:
     made: list[Face] = []
 
     def make(url: str, namespace: str, **options: Any) -> Face:
-        options = {**PATIENT, "failure_threshold": 1000, **options}
+        options = {**VERY_PATIENT, "failure_threshold": 1000, **options}
         face = (
             Face(Cache(url, namespace=namespace, **options), None)
             if request.param == "sync"
@@ -184,7 +183,7 @@ def test_racing_writers_leave_no_member_outliving_its_tag_set(
     tag = f"{namespace}#tag:{{hot}}"
     errors: list[BaseException] = []
     stop = threading.Event()
-    caches = [Cache(target.url, namespace=namespace, **PATIENT) for _ in range(4)]
+    caches = [Cache(target.url, namespace=namespace, **VERY_PATIENT) for _ in range(4)]
 
     def write(cache: Cache, seed: int, none_every: int) -> None:
         pick = random.Random(seed)
@@ -277,7 +276,7 @@ def test_stats_published_from_the_client_are_those_the_script_writes(
         for url in (redis_url, no_script_url):
             raw.delete(b"pub#stats")
             raw.hset(b"pub#stats", mapping=seeded)
-            backend = RedisBackend(build_config(url, namespace="pub", **PATIENT))
+            backend = RedisBackend(build_config(url, namespace="pub", **VERY_PATIENT))
             try:
                 backend.incr_counters(b"pub#stats", delta, ttl=100, max_prefixes=3)
             finally:
@@ -291,7 +290,7 @@ def test_a_tagged_write_where_scripts_run_sends_no_command_of_the_fallback(
     own_redis: RedisServer, namespace: str
 ) -> None:
     # The fallback costs nothing where scripts run: no TIME, MULTI or RENAMENX from the client.
-    with Cache(own_redis.url, namespace=namespace, **PATIENT) as c:
+    with Cache(own_redis.url, namespace=namespace, **VERY_PATIENT) as c:
         c.set("a", 1, ttl=60, tags=("x",))
         c.set_many({"b": 2}, tags=("x",))
         c.touch("a", None)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cachectl.cache import Cache
 from cachectl.cli.app import app
 from cachectl.keys import KeySpace
-from tests.conftest import CLI_NAMESPACE
+from tests.plugins.cli import CLI_NAMESPACE
 from tests.servers import RedisServer
 
 NS = CLI_NAMESPACE.encode() + b":"

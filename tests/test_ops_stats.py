@@ -12,7 +12,7 @@ from cachectl.ops.connect import connection
 from cachectl.ops.prometheus import render
 from cachectl.ops.stats import PrefixRow, collect
 from cachectl.stats import PrefixStats
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 NS = CLI_NAMESPACE.encode() + b":"
 

@@ -12,7 +12,7 @@ import typer
 
 from cachectl.cli.app import app
 from cachectl.cli.common import MAXIMA
-from tests.conftest import CLI_NAMESPACE, CliResult
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from opentelemetry.trace import StatusCode
 
 from cachectl import AsyncCache, Cache
 from cachectl.otel import instrument, uninstrument
-from tests.conftest import PATIENT
+from cachectl.testing import PATIENT
 from tests.servers import free_port
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -259,3 +260,20 @@ def test_without_the_extra() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'cachectl-redis[otel]'" in done.stdout
+
+
+def test_a_near_cache_hit_is_named_as_the_tier(otel: Otel, redis_url: str, namespace: str) -> None:
+    with otel.instrument(
+        Cache(redis_url, namespace=namespace, near_cache=True, **PATIENT)
+    ) as cache:
+        cache.set("product:1", {"name": "lamp"})
+        deadline = time.monotonic() + 10
+        while cache.keys.full("product:1") not in cache.near.entries:
+            assert cache.get("product:1") == {"name": "lamp"}
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        otel.spans_exporter.clear()
+        assert cache.get("product:1") == {"name": "lamp"}
+    (get,) = otel.named("cachectl.get")
+    assert _attributes(get)["cachectl.tier"] == "near"
+    assert "cachectl.cache.near" in otel.metrics()

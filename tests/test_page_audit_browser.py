@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cachectl.ops import inspect as ops_inspect
-from tests.conftest import CliResult
+from tests.plugins.cli import CliResult
 from tests.test_page_browser import (  # noqa: F401 (fixtures)
     NS,
     SESSIONS,

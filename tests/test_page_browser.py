@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from cachectl.cache import Cache
 from cachectl.contrib.fastapi import admin_router
 from cachectl.contrib.fastapi.page import CSP
-from tests.conftest import serve_asgi
+from tests.plugins.http import serve_asgi
 
 #: Debian's chromium; CACHECTL_CHROMIUM names another build (e.g. /usr/bin/chromium-browser).
 CHROMIUM = os.environ.get("CACHECTL_CHROMIUM", "/usr/bin/chromium")

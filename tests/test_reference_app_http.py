@@ -15,7 +15,7 @@ import pytest
 
 from cachectl.demo import db
 from cachectl.demo.routes import INVALIDATED_HEADER
-from tests.conftest import SHOP_PRODUCTS, SHOP_USERS, LiveShop
+from tests.plugins.http import SHOP_PRODUCTS, SHOP_USERS, LiveShop
 
 PRODUCT_PAGES = math.ceil(SHOP_PRODUCTS / db.PAGE_SIZE)
 USER_PAGES = math.ceil(SHOP_USERS / db.PAGE_SIZE)

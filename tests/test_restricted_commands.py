@@ -18,7 +18,8 @@ import pytest
 import redis
 
 from cachectl import AsyncCache, Cache
-from tests.conftest import PATIENT, CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 from tests.servers import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")

@@ -27,7 +27,8 @@ from fastapi import FastAPI
 from cachectl import AsyncCache, Cache, CacheConfig, ConfigError, redact_url
 from cachectl.contrib.fastapi import admin_router
 from cachectl.ops.connect import connection
-from tests.conftest import CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 from tests.servers import SERVICE, Certificates, SentinelGroup
 from tests.test_page_browser import browser, page  # noqa: F401  (the page's browser fixtures)
 
@@ -35,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import failover  # bench/failover.py: the workload, shared with the benchmark
 
 PASSWORD, SENTINEL_PASSWORD = "node-pw-Kx7", "sentinel-pw-Jv3"
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 Run = Callable[..., CliResult]
 
 

@@ -13,11 +13,10 @@ from hypothesis import strategies as st
 
 from cachectl import AsyncCache, Cache, CacheStats, PrefixStats
 from cachectl.stats import MAX_PREFIXES, OTHER, bucket_bounds, bucket_of, percentile_ms
+from cachectl.testing import PATIENT
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
-
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
 def test_counters_per_prefix(cache: Cache) -> None:

@@ -18,11 +18,11 @@ from cachectl.stats import (
     CacheStats,
     StatsRecorder,
 )
-from tests.conftest import CLI_NAMESPACE, CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CLI_NAMESPACE, CliResult
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 #: What someone else (or an older writer) may leave in the hash, with whether it is usable.
 HOSTILE: dict[bytes, bytes] = {

@@ -15,7 +15,7 @@ import redis
 from cachectl import AsyncCache, BreakerState, Cache, CacheStats
 from cachectl.backends.memory import MemoryStore
 from cachectl.stats import LAYOUT, LAYOUT_FIELD, StatsRecorder
-from cachectl.testing import Face
+from cachectl.testing import PATIENT, Face
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")
@@ -26,7 +26,6 @@ QUICK: dict[str, Any] = {
     "recovery_interval": 0.2,
     "failure_threshold": 1,
 }
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 
 
 @pytest.fixture
@@ -63,12 +62,12 @@ def test_an_outage_is_published_as_openings_and_owed_invalidations(
         assert c.breaker_state is BreakerState.CLOSED
         c.publish_stats()
         fields = raw_hash(resumed.url, "deg")
-        assert fields[b"#layout"] == str(LAYOUT).encode() == b"2"
+        assert fields[b"#layout"] == str(LAYOUT).encode() == b"3"
         assert (fields[b"#opened"], fields[b"#owed"], fields[b"#owed_all"]) == (b"1", b"3", b"1")
         assert not [f for f in fields if f.startswith(b"prefix:#") or f == b"prefix:"]
         published = c.published_stats()
         assert (published.opened, published.owed, published.owed_all) == (1, 3, 1)
-        assert (published.layout, published.skipped) == (2, 0)
+        assert (published.layout, published.skipped) == (LAYOUT, 0)
         assert c.stats().opened == 1
         assert published.to_dict()["owed"] == 3
     finally:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from cachectl import AsyncCache, Cache
+from cachectl.testing import PATIENT
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 TRIES = 200
 
 

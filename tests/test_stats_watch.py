@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cachectl import Cache
-from tests.conftest import CLI_ENV_VARS, CLI_NAMESPACE
+from tests.plugins.cli import CLI_ENV_VARS, CLI_NAMESPACE
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.usefixtures("watchdog")

@@ -20,10 +20,10 @@ from fastapi import FastAPI
 
 from cachectl import AsyncCache, BackendUnavailable, Cache
 from cachectl.contrib.fastapi import admin_router
-from tests.conftest import CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CliResult
 from tests.servers import Certificates, RedisCluster, RedisServer, TlsRedisServer
 
-PATIENT = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 Run = Callable[..., CliResult]
 
 

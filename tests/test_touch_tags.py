@@ -14,8 +14,7 @@ import redis
 
 from cachectl import MISS, AsyncCache, Cache
 from cachectl.keys import namespace_of, tags_record
-
-PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
+from cachectl.testing import PATIENT
 
 
 def test_a_touched_entry_is_still_invalidated_by_its_tag_after_its_first_ttl(

@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from cachectl import AsyncCache, Cache, ValueTooLarge
+from cachectl.testing import PATIENT
 
-PATIENT: dict[str, Any] = {"socket_timeout": 2.0, "connect_timeout": 2.0, "pool_timeout": 2.0}
 LIMIT = 4096
 BIG = "x" * (2 * LIMIT)  # compresses to far below LIMIT: the limit is on the encoded size
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLI_ENV_VARS, CliResult
+from tests.plugins.cli import CLI_ENV_VARS, CliResult
 from tests.servers import RedisServer
 
 Run = Callable[..., CliResult]

@@ -23,7 +23,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from tests.conftest import CliResult, LiveShop, serve_asgi
+from tests.plugins.cli import CliResult
+from tests.plugins.http import LiveShop, serve_asgi
 from tests.servers import free_port
 
 Run = Callable[..., CliResult]

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from cachectl.warm import WarmOptions, run_warm
-from tests.conftest import CliResult
+from tests.plugins.cli import CliResult
 
 Run = Callable[..., CliResult]
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, LiveShop
+from tests.plugins.cli import CliResult
+from tests.plugins.http import LiveShop
 from tests.warm_support import LiveServer, serve
 
 Run = Callable[..., CliResult]

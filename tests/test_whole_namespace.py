@@ -24,7 +24,8 @@ from cachectl import Cache
 from cachectl.contrib.fastapi import admin_router
 from cachectl.keys import KeySpace
 from cachectl.ops.selection import covers_every_name, select
-from tests.conftest import CLI_ENV_VARS, PATIENT, CliResult
+from cachectl.testing import PATIENT
+from tests.plugins.cli import CLI_ENV_VARS, CliResult
 
 ADMIN = "whole-admin-token"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}

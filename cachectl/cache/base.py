@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from time import perf_counter_ns
 from typing import Any
@@ -15,11 +17,20 @@ from cachectl.backends.base import AsyncBackend, Backend
 from cachectl.backends.memory import MemoryStore
 from cachectl.breaker import Breaker, BreakerState, Pending
 from cachectl.cache.helpers import MAX_TTL, prefix_of, shared_prefix
+from cachectl.cache.near import Near, changed
 from cachectl.codec import HAS_STAMP, Codec, fresh_until
 from cachectl.config import DEFAULT_NAMESPACE, build_config
 from cachectl.errors import BackendUnavailable, ConfigError, DecodeError
 from cachectl.keys import Key, KeySpace
-from cachectl.stats import CacheStats, Counters, StatsRecorder
+from cachectl.stats import (
+    NEAR_TTL,
+    CacheStats,
+    Counters,
+    NearStats,
+    StatsRecorder,
+    near_key,
+    near_member,
+)
 from cachectl.tls import failure
 
 log = logging.getLogger("cachectl")
@@ -53,11 +64,40 @@ class CacheState:
         self._announced = 0  # the breaker's opening count when recovery was last logged
         forksafe.register(self)
         self._open(store)
+        #: The near cache (docs/near-cache.md), None when off; a Cache and an AsyncCache of
+        #: one configuration may share one (contrib.django does), so that each reads the
+        #: other's writes at once.
+        self.near: Near | None = None
+        self._near_note = "" if config.near_cache is None else self._open_near()
+
+    def _open_near(self) -> str:
+        """Make the near cache and what keeps it coherent, or say why there is none."""
+        assert self.config.near_cache is not None
+        track = getattr(self._backend(), "track", None)
+        if self.config.is_memory:
+            return "memory:// is in the process already"
+        if track is None:
+            log.warning("cachectl: near cache off: %s cannot track keys", self.config.display_url)
+            return f"{type(self._backend()).__name__} cannot track keys"
+        near = self.near = Near(self.config.near_cache, self.codec)
+        near.recorder = self.recorder if self._stats_on else None
+        near.skip = len(self.keys.ns)
+        self._near_key = near_key(self.config.namespace)
+        self._tracked = self._backend()
+        track(near)
+        # Closed with the cache that made it, or when that cache is collected unclosed: the
+        # tracking thread holds the near cache, not the cache.
+        self._near_owner = weakref.finalize(self, near.close)
+        return ""
 
     def _open(self, store: MemoryStore | None) -> None:
         """Make the backend (over store, an embedded store to share, for memory://) and what
         publishes stats: each face its own way."""
         raise NotImplementedError
+
+    def _backend(self) -> Any:
+        """The backend (each face says its type)."""
+        return getattr(self, "backend")  # noqa: B009 (made by the face's _open)
 
     def after_fork(self) -> None:
         """In a forked child: new locks, since a thread of the parent may have held one."""
@@ -89,8 +129,38 @@ class CacheState:
         return self.breaker.state
 
     def stats(self) -> CacheStats:
-        """This process's hit/miss/latency figures per prefix."""
-        return self.recorder.snapshot()
+        """This process's hit/miss/latency figures per prefix (and its near cache's)."""
+        snapshot = self.recorder.snapshot()
+        near = self.near_stats()
+        return snapshot if near is None else dataclasses.replace(snapshot, near=near)
+
+    def near_stats(self) -> NearStats | None:
+        """This process's near-cache figures; None when near_cache is off."""
+        if self.near is not None:
+            hits = sum(counters.near for counters in list(self.recorder.prefixes.values()))
+            return self.near.stats(hits)
+        if self.config.near_cache is not None:
+            return NearStats("off", self._near_note)
+        return None
+
+    def _near_changed(
+        self, keys: Sequence[bytes], globs: Sequence[bytes], tags: Sequence[bytes]
+    ) -> None:
+        """This process changed these: its near cache drops what they may have made stale."""
+        if self.near is not None:
+            changed(self.near, keys, globs, tags)
+
+    def _near_snapshot(self, near: Near) -> tuple[bytes, bytes, int, int]:
+        """What publishing the near cache's snapshot takes: the member, the one it replaces,
+        until when it counts and now (unix ms)."""
+        now_ms = int(time.time() * 1000)
+        ttl = max(NEAR_TTL, 3 * self.config.stats_interval)
+        member = near_member(near.token, near.stats())
+        return member, near.published, now_ms + int(ttl * 1000), now_ms
+
+    def _close_near(self) -> None:
+        if self.near is not None and self._near_owner.alive:
+            self._near_owner()
 
     def _counters(self, key: Key) -> Counters:
         return self.recorder.counters(prefix_of(key))

@@ -125,6 +125,7 @@ class Changes(Recovery):
                 getattr(self.fallback, change.method)(*change.args)
             else:
                 change.mirror(self.fallback, result)
+        self._near_changed(change.keys, change.globs, change.tags)
         return result if change.done is None else change.done(result)
 
     def _kept(self, change: Change) -> Any:
@@ -132,6 +133,7 @@ class Changes(Recovery):
         if change.counters is not None:
             change.counters.fallback += 1
         self._owe(change.keys, change.globs, change.tags)
+        self._near_changed(change.keys, change.globs, change.tags)
         result = getattr(self.fallback, change.method)(*change.args)
         return result if change.done is None else change.done(result)
 

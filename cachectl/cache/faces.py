@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cachectl import forksafe
-from cachectl.backends.base import AsyncBackend, Backend
+from cachectl.backends.base import AsyncBackend, AsyncTrackedBackend, Backend, TrackedBackend
 from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
 from cachectl.backends.registry import backend_class
 from cachectl.breaker import Owed
@@ -28,6 +28,8 @@ class SyncFace(Changes):
     """The synchronous face's own ways: a daemon thread publishes stats."""
 
     backend: Backend
+    #: The backend, when a near cache stands on it (CacheState._open_near).
+    _tracked: TrackedBackend
 
     if TYPE_CHECKING:  # written once for both faces (cache/_sync.py)
 
@@ -117,6 +119,8 @@ class AsyncFace(Changes):
     """The asyncio face's own ways: a task on the running event loop publishes stats."""
 
     backend: AsyncBackend
+    #: The backend, when a near cache stands on it (CacheState._open_near).
+    _tracked: AsyncTrackedBackend
 
     if TYPE_CHECKING:  # written once for both faces (cache/_async.py)
 

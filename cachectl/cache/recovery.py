@@ -219,6 +219,8 @@ class Recovery(CacheState):
                 return  # another caller opened it
             breaker.trip()
             self.recorder.opened += 1
+        if self.near is not None:
+            self.near.lost()  # tracking may have missed invalidations too: renewed
         log.warning(
             "cachectl: %s is failing (%s); serving from the in-memory fallback",
             self.config.display_url,

@@ -1,9 +1,13 @@
 """The cachectl command-line tool (`cachectl`, `python -m cachectl`).
 
     app.py      the Typer application, global connection options, the one error handler
-    common.py   what commands share: connection options, --json, opening a connection
-    stats.py keys.py inspect.py flush.py latency.py namespaces.py   one module per command
-    render.py   every Rich import: tables, live views, progress bars, highlighting
+    common.py   what commands share: settings, opening a connection, --json output, examples
+    options.py  the options' vocabulary, and the options several commands share
+    stats.py keys.py inspect.py flush.py latency.py namespaces.py warm.py demo.py doctor.py ui.py
+                one module per command
+    *_view.py   how a command draws its result (stats_view.py beside stats.py...), Rich
+                imported in the functions that draw
+    render.py   what the views share: consoles, escaping, units, tables that fit
 
 Commands parse options, call one operation in cachectl.ops, and render its result.
 """

@@ -10,26 +10,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from cachectl.cli.common import Declined, EmptyNamespace, Settings
-from cachectl.cli.demo import demo
-from cachectl.cli.doctor import EXAMPLES as DOCTOR_EXAMPLES
-from cachectl.cli.doctor import doctor
-from cachectl.cli.flush import flush
-from cachectl.cli.inspect import inspect
-from cachectl.cli.keys import keys
-from cachectl.cli.latency import latency
-from cachectl.cli.namespaces import namespaces
-from cachectl.cli.stats import stats
-from cachectl.cli.ui import ui
-from cachectl.cli.warm import warm
-from cachectl.errors import (
-    BackendUnavailable,
-    CachectlError,
-    CheckFailed,
-    CommandRefused,
-    ConfigError,
-    DecodeError,
-)
+from cachectl import errors
+from cachectl.cli import demo, doctor, flush, inspect, keys, latency, namespaces, stats, ui, warm
+from cachectl.cli.common import Declined, EmptyNamespace, Settings, examples
+from cachectl.errors import CachectlError
 
 EXIT_STATUSES = (
     "Exit status: 0 success (also a --dry-run, or nothing to delete); 1 a check failed (a "
@@ -48,15 +32,22 @@ EXIT_STATUSES = (
     "...' ('cachectl: aborted: ...' for status 4)."
 )
 
+#: Shown at the end of `cachectl --help`, after the exit statuses.
+EXAMPLES = examples(
+    "cachectl --url redis://localhost:6379/0 --namespace shop stats",
+    "# No Redis at hand? A Redis and a shop of its own, through every command",
+    "cachectl demo",
+)
+
 #: The exit status of each kind of error; the first match wins.
 STATUS_OF: tuple[tuple[type[CachectlError], int], ...] = (
     (Declined, 4),
     (EmptyNamespace, 5),
-    (CheckFailed, 1),
-    (DecodeError, 1),
-    (ConfigError, 2),
-    (BackendUnavailable, 3),
-    (CommandRefused, 3),
+    (errors.CheckFailed, 1),
+    (errors.DecodeError, 1),
+    (errors.ConfigError, 2),
+    (errors.BackendUnavailable, 3),
+    (errors.CommandRefused, 3),
 )
 
 
@@ -172,7 +163,7 @@ app = typer.Typer(
     "latency; warm an application's endpoints; or run the demo. The connection options "
     "(--url, --namespace, --password-file, --timeout) go before the command name or after it; "
     "given in both places, the one after wins.",
-    epilog=EXIT_STATUSES,
+    epilog=f"{EXIT_STATUSES}\n\n{EXAMPLES}",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -241,16 +232,12 @@ def connection_options(
     ctx.obj = Settings(url, namespace, password_file, timeout)
 
 
-app.command()(stats)
-app.command()(keys)
-app.command()(inspect)
-app.command()(flush)
-app.command()(latency)
-app.command()(namespaces)
-app.command()(warm)
-app.command()(demo)
-app.command(epilog=DOCTOR_EXAMPLES)(doctor)
-app.command()(ui)
+#: The commands in the order --help lists them: each module's function of its own name, its
+#: help ending with the module's EXAMPLES.
+COMMANDS = (stats, keys, inspect, flush, latency, namespaces, warm, demo, doctor, ui)
+for _module in COMMANDS:
+    _name = _module.__name__.rpartition(".")[2]
+    app.command(epilog=_module.EXAMPLES)(getattr(_module, _name))
 
 
 def _is_number(kind: Any, name: str) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -48,20 +48,11 @@ MAXIMA: dict[str, float] = {
 #: The largest value of a numeric option missing from MAXIMA (a test keeps the table whole).
 DEFAULT_MAXIMUM = 1_000_000_000
 
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else there.")
-]
 
-
-AllowEmptyOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-empty",
-        help="Succeed on a namespace that holds nothing of cachectl's (no entries, stats or "
-        "tags). Without it that is exit status 5, with the nearest namespaces found: a "
-        "mistyped --namespace never passes a check.",
-    ),
-]
+def examples(*lines: str) -> str:
+    """The end of a command's --help: 'Examples:' and lines shown as written (a '# ...' line
+    says what the next one is for). '\b' keeps Click from joining them into one paragraph."""
+    return "Examples:\n\n\b\n" + "".join(f"  {line}\n" for line in lines)
 
 
 class Declined(CachectlError):
@@ -95,6 +86,22 @@ def print_json(document: Any) -> None:
 
     sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
+
+
+def show(
+    result: Any,
+    json_output: bool,
+    view: Callable[[Any], None],
+    empty: EmptyNamespace | None = None,
+) -> None:
+    """A command's result on stdout: one JSON document (its to_dict()) with --json, else drawn
+    by its view; then empty, the namespace check's error, is raised once the output is out."""
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        view(result)
+    if empty is not None:
+        raise empty
 
 
 def print_text(text: str) -> None:

@@ -6,32 +6,46 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cachectl.cli.common import JsonOption, print_json
+from cachectl.cli import options
+from cachectl.cli.common import examples, print_json
+
+if TYPE_CHECKING:
+    from cachectl.demo.environment import DemoEnvironment
+    from cachectl.demo.summary import DemoSummary
+    from cachectl.demo.tour import Step
+
+
+#: Shown at the end of `cachectl demo --help`.
+EXAMPLES = examples(
+    "cachectl demo",
+    "# Keep the shop and its Cache Management page up until Ctrl-C",
+    "cachectl demo --keep-running",
+)
 
 
 def demo(
     ctx: typer.Context,
     no_redis_server: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--no-redis-server",
-            help="Use the in-process Redis-protocol server (fakeredis) even when redis-server "
-            "is installed.",
+            "Use the in-process Redis-protocol server (fakeredis) even when redis-server is "
+            "installed.",
         ),
     ] = False,
     keep_running: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--keep-running",
-            help="After the tour, keep Redis, the shop and its Cache Management page running "
-            "until Ctrl-C.",
+            "After the tour, keep Redis, the shop and its Cache Management page running until "
+            "Ctrl-C.",
         ),
     ] = False,
-    json_output: JsonOption = False,
+    json_output: options.Json = False,
 ) -> None:
     """Start Redis and the reference shop, warm it, show stats, inspect, invalidate, flush.
 
@@ -136,14 +150,14 @@ def _run(
                 wait_until_stopped()
         typer.echo("Stopped everything the demo started.", err=True)
         return
-    from cachectl.cli import render
+    from cachectl.cli.render import note
 
-    render.note("Starting Redis, building the shop database and the application...")
+    note("Starting Redis, building the shop database and the application...")
     with demo_environment(use_redis_server=not no_redis_server) as env:
-        render.show_demo_environment(env)
+        _show_environment(env)
         for step in tour(env):
             check()
-            render.show_demo_step(step)
+            _show_step(step)
         check()
         if keep_running:
             typer.echo(
@@ -151,4 +165,88 @@ def _run(
                 "Ctrl-C stops everything."
             )
             wait_until_stopped()
-    render.note("Stopped everything the demo started.")
+    note("Stopped everything the demo started.")
+
+
+# -- the tour's view: each step drawn as its command draws it --------------------------------
+
+
+def _show_environment(env: DemoEnvironment) -> None:
+    """Where the demo's parts run."""
+    from cachectl.cli.render import out, text
+
+    out().rule("cachectl demo")
+    out().print(
+        text(
+            f"Redis ({env.redis_kind}) at {env.redis_url}, the reference shop at {env.app_url}, "
+            f"namespace {env.namespace!r}, database {env.db_path}"
+        )
+    )
+    out().print(text(f"Cache Management page at {env.page_url}, admin token {env.admin_token}"))
+
+
+def _show_step(step: Step) -> None:
+    """One step of the tour, rendered like the command it stands for."""
+    from cachectl.cli.flush_view import show_flushed
+    from cachectl.cli.inspect_view import show_inspection
+    from cachectl.cli.render import out, text
+    from cachectl.cli.stats_view import show_stats
+    from cachectl.cli.warm_view import show_warm
+
+    if step.kind == "summary":
+        _show_summary(step.result)
+        return
+    out().print()
+    out().rule(text(f"$ {step.title}"), align="left")
+    out().print(text(step.explanation, style="italic"))
+    if step.kind == "warm":
+        show_warm(step.result, limit=8)
+    elif step.kind == "stats":
+        show_stats(step.result)
+    elif step.kind == "inspect":
+        show_inspection(step.result)
+    elif step.kind == "flush":
+        show_flushed(*step.result)
+    elif step.kind == "invalidation":
+        change = step.result
+        out().print(
+            text(
+                f"{change.request} removed {len(change.removed)} of "
+                f"{len(change.removed) + change.kept} entries "
+                f"(X-Cache-Invalidated: {change.header}), all tagged with it:"
+            )
+        )
+        for key in change.removed:
+            out().print(text(f"  - {key}"))
+
+
+def _show_summary(summary: DemoSummary) -> None:
+    """The demo's closing summary, the speedup of the cached dashboard endpoints first."""
+    from cachectl.cli.render import millis, out, text
+
+    out().print()
+    out().rule("Summary", align="left")
+    for row in summary.dashboard:
+        if row.speedup is None:
+            why = "no cold figure: its first request was already a cache hit"
+            out().print(text(f"{row.path}: {why}; cached p50 {millis(row.warm_p50_ms)} ms"))
+            continue
+        out().print(
+            text(
+                f"{row.path}: {row.speedup:,.0f}x faster cached: cold {millis(row.cold_ms)} ms "
+                f"-> cached p50 {millis(row.warm_p50_ms)} ms, p95 {millis(row.warm_p95_ms)} ms "
+                f"({row.speedup_p95:,.0f}x at p95; {row.hits}/{row.samples} X-Cache: HIT)",
+                style="bold",
+            )
+        )
+    median = "-" if summary.median_speedup is None else f"{summary.median_speedup:,.1f}x"
+    lines = [
+        f"All {summary.endpoints} endpoints: median speedup {median}; "
+        f"{summary.measured_hits} of {summary.measured} measured requests answered "
+        "X-Cache: HIT",
+        f"Measured one request at a time (concurrency {summary.concurrency}); cold figures only "
+        f"from requests that missed the cache ({summary.cold_misses} of {summary.endpoints}); "
+        "hits from each response's X-Cache header, not from published stats.",
+    ]
+    for line in lines:
+        out().print(text(line))

@@ -7,17 +7,16 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
+from cachectl.cli import options
+from cachectl.cli.common import connection, examples, show
 from cachectl.errors import CheckFailed, ConfigError
 
-#: Shown at the end of `cachectl doctor --help` ('\b' keeps Click from joining the lines).
-EXAMPLES = """Examples:
-
-\b
-  cachectl --namespace shop doctor --prefix users
-  # A CI gate: exit status 1 when a warning or an error is found
-  cachectl --namespace shop doctor --fail-on warning --json > diagnosis.json
-"""
+#: Shown at the end of `cachectl doctor --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop doctor --prefix users",
+    "# A CI gate: exit status 1 when a warning or an error is found",
+    "cachectl --namespace shop doctor --fail-on warning --json > diagnosis.json",
+)
 
 
 class FailOn(StrEnum):
@@ -30,10 +29,7 @@ class FailOn(StrEnum):
 
 def doctor(
     ctx: typer.Context,
-    prefix: Annotated[
-        str | None,
-        typer.Option(metavar="PREFIX", help="Only this application prefix (the first segment)."),
-    ] = None,
+    prefix: options.AppPrefix = None,
     fail_on: Annotated[
         FailOn | None,
         typer.Option(
@@ -43,17 +39,16 @@ def doctor(
     ] = None,
     sample_size: Annotated[
         int,
-        typer.Option(
+        options.count(
+            "Entries whose type, TTL, memory and encoding are read: the first of each prefix, "
+            "then every k-th in SCAN order. Counts are exact whatever N; shares found in the "
+            "sample are extrapolated, and marked so.",
+            1,
             "--sample",
-            metavar="N",
-            min=1,
-            help="Entries whose type, TTL, memory and encoding are read: the first of each "
-            "prefix, then every k-th in SCAN order. Counts are exact whatever N; shares "
-            "found in the sample are extrapolated, and marked so.",
         ),
     ] = 5000,
-    json_output: JsonOption = False,
-    allow_empty: AllowEmptyOption = False,
+    json_output: options.Json = False,
+    allow_empty: options.AllowEmpty = False,
 ) -> None:
     """Find what is wrong with the cache: prefixes the cache does not help, entries wasting
     memory, tags too big to invalidate, a server unfit for a cache.
@@ -78,14 +73,9 @@ def doctor(
             # The same gate as stats, keys, inspect and flush: a mistyped namespace is status
             # 5 with the nearest names, not a report of nothing that a CI job reads as healthy.
             empty = empty_namespace(conn, allow_empty)
-    if json_output:
-        print_json(diagnosis.to_dict())
-    else:
-        from cachectl.cli.doctor_view import show_diagnosis
+    from cachectl.cli.doctor_view import show_diagnosis
 
-        show_diagnosis(diagnosis)
-    if empty is not None:
-        raise empty
+    show(diagnosis, json_output, show_diagnosis, empty)
     if fail_on is not None:
         failing = diagnosis.at_least(fail_on.value)
         if failing:

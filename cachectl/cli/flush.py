@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cachectl.cli import common
-from cachectl.cli.common import AllowEmptyOption, Declined, JsonOption, connection, print_json
+from cachectl.cli import common, options
+from cachectl.cli.common import Declined, connection, examples, print_json
 from cachectl.errors import CheckFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -17,56 +17,44 @@ if TYPE_CHECKING:
     from cachectl.ops.selection import Selection
 
 
+#: Shown at the end of `cachectl flush --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop flush --prefix users --dry-run",
+    "# In a script: no prompt, and refused (status 1) past 10,000 keys",
+    "cachectl --namespace shop flush --tag product:7 --yes --max-keys 10000",
+)
+
+
 def flush(
     ctx: typer.Context,
-    prefix: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PREFIX",
-            help="The key equal to this prefix and every key below it (literal text).",
-        ),
-    ] = None,
-    pattern: Annotated[
-        str | None,
-        typer.Option(metavar="GLOB", help="Keys matching a Redis glob, inside the namespace."),
-    ] = None,
-    tag: Annotated[
-        str | None, typer.Option(metavar="TAG", help="Every key written with this tag.")
-    ] = None,
+    prefix: options.Prefix = None,
+    pattern: options.Pattern = None,
+    tag: options.Tag = None,
     key: Annotated[
-        list[str] | None,
-        typer.Option("--key", metavar="KEY", help="This key (repeat for several)."),
+        list[str] | None, options.option("KEY", "This key (repeat for several).")
     ] = None,
     everything: Annotated[
         bool,
-        typer.Option(
-            "--all",
-            help="Every entry and tag of the namespace (its stats hash is kept); never FLUSHDB.",
+        options.flag(
+            "--all", "Every entry and tag of the namespace (its stats hash is kept); never FLUSHDB."
         ),
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count and show some keys; delete nothing.")
+        bool, options.flag("--dry-run", "Count and show some keys; delete nothing.")
     ] = False,
     yes: Annotated[
-        bool,
-        typer.Option("--yes", "-y", help="Do not ask; needed when stdin is not a terminal."),
+        bool, options.flag("--yes", "Do not ask; needed when stdin is not a terminal.", "-y")
     ] = False,
     max_keys: Annotated[
         int | None,
-        typer.Option(
-            metavar="N",
-            min=0,
-            help="Refuse (status 1) when more than N keys match; with --dry-run, say so.",
-        ),
+        options.count("Refuse (status 1) when more than N keys match; with --dry-run, say so.", 0),
     ] = None,
     rate: Annotated[
         float | None,
-        typer.Option(
-            metavar="KEYS_PER_SECOND", min=1.0, help="Delete at most this many keys a second."
-        ),
+        options.option("KEYS_PER_SECOND", "Delete at most this many keys a second.", min=1.0),
     ] = None,
-    allow_empty: AllowEmptyOption = False,
-    json_output: JsonOption = False,
+    allow_empty: options.AllowEmpty = False,
+    json_output: options.Json = False,
 ) -> None:
     """Delete keys in batches (SCAN + UNLINK), counting and confirming first; audited.
 
@@ -135,9 +123,9 @@ def flush(
             }
         )
     else:
-        from cachectl.cli import render
+        from cachectl.cli.flush_view import show_flushed
 
-        render.show_flushed(result, selection)
+        show_flushed(result, selection)
     if empty is not None:
         raise empty
 
@@ -151,9 +139,9 @@ def _show_plan(
     json_output: bool,
 ) -> None:
     if not json_output:
-        from cachectl.cli import render
+        from cachectl.cli.flush_view import show_plan
 
-        render.show_plan(selection, url, total, sample, max_keys)
+        show_plan(selection, url, total, sample, max_keys)
         return
     from cachectl.keys import display_name
 
@@ -184,15 +172,15 @@ def _label(selection: Selection) -> str:
 
 
 def _confirm(question: str, selection: Selection, namespace: str) -> bool:
-    from cachectl.cli import render
+    from cachectl.cli.flush_view import confirm, confirm_typed
 
     if selection.whole:
         # A whole namespace is not confirmed by habit: its name is typed, as on the page.
-        return render.confirm_typed(
+        return confirm_typed(
             f"{question} This is the whole namespace: type its name ({namespace}) to confirm",
             namespace,
         )
-    return render.confirm(question)
+    return confirm(question)
 
 
 def _delete(
@@ -204,9 +192,9 @@ def _delete(
 ) -> FlushResult:
     if not show_progress:
         return _run(conn, selection, rate, lambda n: None)
-    from cachectl.cli import render
+    from cachectl.cli.flush_view import progress
 
-    with render.progress(total, show=True) as tick:
+    with progress(total, show=True) as tick:
         return _run(conn, selection, rate, tick)
 
 

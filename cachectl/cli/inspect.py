@@ -6,38 +6,37 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
+from cachectl.cli import options
+from cachectl.cli.common import connection, examples, print_json, show
 from cachectl.errors import CheckFailed, DecodeError
+
+#: Shown at the end of `cachectl inspect --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop inspect users:42",
+    "cachectl --namespace shop inspect users:42 --raw --max-bytes 256",
+)
 
 
 def inspect(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="The key as the application names it.")],
     raw: Annotated[
-        bool, typer.Option("--raw", help="Show the stored bytes as a hex dump, undecoded.")
+        bool, options.flag("--raw", "Show the stored bytes as a hex dump, undecoded.")
     ] = False,
-    items: Annotated[
-        int,
-        typer.Option(metavar="N", min=1, help="Items shown of a hash, list, set, zset or stream."),
-    ] = 20,
+    items: Annotated[int, options.count("Items shown of a hash, list, set, zset or stream.")] = 20,
     no_namespace: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--no-namespace",
-            help="KEY is a full Redis key, outside any namespace (read-only; no tags shown).",
+            "KEY is a full Redis key, outside any namespace (read-only; no tags shown).",
         ),
     ] = False,
     max_bytes: Annotated[
         int,
-        typer.Option(
-            "--max-bytes",
-            metavar="N",
-            min=0,
-            help="Bytes of the value shown (raw bytes, text, strings together); 0: all.",
-        ),
+        options.count("Bytes of the value shown (raw bytes, text, strings together); 0: all.", 0),
     ] = 4096,
-    allow_empty: AllowEmptyOption = False,
-    json_output: JsonOption = False,
+    allow_empty: options.AllowEmpty = False,
+    json_output: options.Json = False,
 ) -> None:
     """Show a key's decoded value with its serializer, compression, TTL and tags.
 
@@ -68,11 +67,8 @@ def inspect(
             if empty is not None:
                 raise empty from None
             raise
-    if json_output:
-        print_json(found.to_dict())
-    else:
-        from cachectl.cli import render
+    from cachectl.cli.inspect_view import show_inspection
 
-        render.show_inspection(found)
+    show(found, json_output, show_inspection)
     if found.error is not None:
         raise DecodeError(f"{key}: {found.error}")

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_json
+from cachectl.cli import options
+from cachectl.cli.common import connection, examples, show
 from cachectl.errors import ConfigError
 
 #: Keys shown when neither --limit nor --top is given.
@@ -22,47 +23,39 @@ class SortOrder(StrEnum):
     memory = "memory"
 
 
+#: Shown at the end of `cachectl keys --help`.
+EXAMPLES = examples(
+    "cachectl --namespace shop keys --prefix users --sort ttl --limit 20",
+    "cachectl --namespace shop keys --top 10",
+)
+
+
 def keys(
     ctx: typer.Context,
-    prefix: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PREFIX", help="Keys equal to or below this prefix (matched as literal text)."
-        ),
-    ] = None,
-    pattern: Annotated[
-        str | None,
-        typer.Option(metavar="GLOB", help="Keys matching a Redis glob, inside the namespace."),
-    ] = None,
-    tag: Annotated[
-        str | None, typer.Option(metavar="TAG", help="Keys written with this tag.")
-    ] = None,
+    prefix: options.Prefix = None,
+    pattern: options.Pattern = None,
+    tag: options.Tag = None,
     limit: Annotated[
         int | None,
-        typer.Option(
-            metavar="N",
-            min=1,
-            help=f"Show the first N keys in --sort order (default {DEFAULT_LIMIT}).",
-        ),
+        options.count(f"Show the first N keys in --sort order (default {DEFAULT_LIMIT})."),
     ] = None,
     sort: Annotated[
         SortOrder | None,
         typer.Option(help="name; ttl: soonest expiry first; memory: biggest first. Default name."),
     ] = None,
     top: Annotated[
-        int | None,
-        typer.Option(metavar="N", min=1, help="The N biggest keys: --sort memory --limit N."),
+        int | None, options.count("The N biggest keys: --sort memory --limit N.")
     ] = None,
     no_namespace: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--no-namespace",
-            help="Full Redis keys, outside any namespace: --prefix and --pattern match whole "
-            "key names, and keys are shown in full (read-only; no --tag).",
+            "Full Redis keys, outside any namespace: --prefix and --pattern match whole key "
+            "names, and keys are shown in full (read-only; no --tag).",
         ),
     ] = False,
-    allow_empty: AllowEmptyOption = False,
-    json_output: JsonOption = False,
+    allow_empty: options.AllowEmpty = False,
+    json_output: options.Json = False,
 ) -> None:
     """List keys of the namespace with type, TTL, memory (MEMORY USAGE) and codec.
 
@@ -90,11 +83,6 @@ def keys(
         from cachectl.cli.namespaces import empty_namespace
 
         empty = empty_namespace(conn, allow_empty, seen=bool(listing.rows))
-    if json_output:
-        print_json(listing.to_dict())
-    else:
-        from cachectl.cli import render
+    from cachectl.cli.keys_view import show_listing
 
-        render.show_listing(listing)
-    if empty is not None:
-        raise empty
+    show(listing, json_output, show_listing, empty)

@@ -6,25 +6,25 @@ from typing import Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, connection, print_json
+from cachectl.cli import options
+from cachectl.cli.common import connection, examples, show
 from cachectl.errors import CheckFailed
+
+#: Shown at the end of `cachectl latency --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://localhost:6379/0 latency --samples 200",
+    "# A CI gate: exit status 1 when a PING or GET p99 is above 5 ms",
+    "cachectl latency --max-p99 5 --json > latency.json",
+)
 
 
 def latency(
     ctx: typer.Context,
-    samples: Annotated[int, typer.Option(metavar="N", min=1, help="Round trips per probe.")] = 100,
-    interval: Annotated[
-        float, typer.Option(metavar="MS", min=0.0, help="Pause between round trips.")
-    ] = 5.0,
-    max_p50: Annotated[
-        float | None,
-        typer.Option(metavar="MS", help="Exit with status 1 when a PING or GET p50 is above MS."),
-    ] = None,
-    max_p99: Annotated[
-        float | None,
-        typer.Option(metavar="MS", help="Exit with status 1 when a PING or GET p99 is above MS."),
-    ] = None,
-    json_output: JsonOption = False,
+    samples: Annotated[int, options.count("Round trips per probe.")] = 100,
+    interval: Annotated[float, options.option("MS", "Pause between round trips.", min=0.0)] = 5.0,
+    max_p50: Annotated[float | None, options.above_ms("a PING or GET p50")] = None,
+    max_p99: Annotated[float | None, options.above_ms("a PING or GET p99")] = None,
+    json_output: options.Json = False,
 ) -> None:
     """Probe round trips: PING and GET of a canary key, and a cache set+get of 1 KB.
 
@@ -37,11 +37,8 @@ def latency(
     with connection(ctx) as conn:
         report = measure(conn, samples, interval)
     over = report.exceeded(max_p50, max_p99)
-    if json_output:
-        print_json(report.to_dict())
-    else:
-        from cachectl.cli import render
+    from cachectl.cli.latency_view import show_latency
 
-        render.show_latency(report, over)
+    show(report, json_output, lambda drawn: show_latency(drawn, over))
     if over:
         raise CheckFailed("latency above threshold: " + "; ".join(over))

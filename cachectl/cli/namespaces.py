@@ -12,24 +12,28 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cachectl.cli.common import EmptyNamespace, JsonOption, connection, print_json, print_text
+from cachectl.cli import options
+from cachectl.cli.common import EmptyNamespace, connection, examples, print_text, show
 
 if TYPE_CHECKING:
     from cachectl.ops.connect import Connection
     from cachectl.ops.namespaces import Discovery, NamespaceInfo
 
 
+#: Shown at the end of `cachectl namespaces --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://localhost:6379/0 namespaces",
+    "cachectl namespaces --sample 100000 --json",
+)
+
+
 def namespaces(
     ctx: typer.Context,
     sample: Annotated[
         int,
-        typer.Option(
-            metavar="N",
-            min=1,
-            help="Keys classified per primary; past it key counts are estimated (shown '~').",
-        ),
+        options.count("Keys classified per primary; past it key counts are estimated (shown '~')."),
     ] = 10_000,
-    json_output: JsonOption = False,
+    json_output: options.Json = False,
 ) -> None:
     """List the namespaces present on the server, with their key counts.
 
@@ -42,10 +46,7 @@ def namespaces(
 
     with connection(ctx) as conn:
         found = discover(conn, sample=sample)
-    if json_output:
-        print_json(found.to_dict())
-    else:
-        print_text(render(found))
+    show(found, json_output, lambda drawn: print_text(render(drawn)))
 
 
 def _count(n: int, exact: bool) -> str:

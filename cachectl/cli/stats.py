@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 import typer
 
-from cachectl.cli.common import AllowEmptyOption, JsonOption, connection, print_text
+from cachectl.cli import options
+from cachectl.cli.common import connection, examples, print_text
 from cachectl.errors import BackendUnavailable, CheckFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -33,32 +34,32 @@ class StatsFormat(StrEnum):
     prometheus = "prometheus"
 
 
+#: Shown at the end of `cachectl stats --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://cache:6379/0 --namespace shop stats --prefix users",
+    "# A CI gate: exit status 1 when a prefix's hit ratio is below 90%",
+    "cachectl --namespace shop stats --min-hit-ratio 0.9 --json > stats.json",
+)
+
+
 def stats(
     ctx: typer.Context,
-    prefix: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PREFIX", help="Only this application prefix (the first key segment)."
-        ),
-    ] = None,
+    prefix: options.AppPrefix = None,
     watch: Annotated[
         float | None,
-        typer.Option(
-            metavar="SECONDS",
+        options.option(
+            "SECONDS",
+            "Refresh every SECONDS until Ctrl-C, SIGTERM, SIGHUP or --for (exit status 0): in "
+            "place on a terminal; appended, timestamped, to a pipe or file (one JSON document a "
+            "line with --json); or rewrite --output FILE. An interval Redis does not answer is "
+            "shown as unreachable, and the watch goes on.",
             min=0.1,
-            help="Refresh every SECONDS until Ctrl-C, SIGTERM, SIGHUP or --for (exit status 0): "
-            "in place on a terminal; appended, timestamped, to a pipe or file (one JSON "
-            "document a line with --json); or rewrite --output FILE. An interval Redis does "
-            "not answer is shown as unreachable, and the watch goes on.",
         ),
     ] = None,
     duration: Annotated[
         float | None,
-        typer.Option(
-            "--for",
-            metavar="SECONDS",
-            min=0.1,
-            help="With --watch: stop after SECONDS (exit status 0).",
+        options.option(
+            "SECONDS", "With --watch: stop after SECONDS (exit status 0).", "--for", min=0.1
         ),
     ] = None,
     fmt: Annotated[
@@ -72,30 +73,25 @@ def stats(
     ] = StatsFormat.table,
     min_hit_ratio: Annotated[
         float | None,
-        typer.Option(
-            metavar="R",
+        options.option(
+            "R",
+            "Exit with status 1 when a shown prefix's hit ratio is below R (0-1).",
             min=0.0,
             max=1.0,
-            help="Exit with status 1 when a shown prefix's hit ratio is below R (0-1).",
         ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            metavar="FILE",
-            help="Write json or prometheus output to FILE atomically, instead of stdout.",
+        options.option(
+            "FILE", "Write json or prometheus output to FILE atomically, instead of stdout."
         ),
     ] = None,
     max_scan: Annotated[
         int,
-        typer.Option(
-            metavar="N",
-            min=1,
-            help="Keys examined per primary to count keys; past it counts are extrapolated.",
-        ),
+        options.count("Keys examined per primary to count keys; past it counts are extrapolated."),
     ] = 1_000_000,
-    allow_empty: AllowEmptyOption = False,
-    json_output: JsonOption = False,
+    allow_empty: options.AllowEmpty = False,
+    json_output: options.Json = False,
 ) -> None:
     """Hit ratio, latency, keys and memory per prefix, and the Redis server's figures.
 
@@ -119,7 +115,7 @@ def stats(
         raise ConfigError("--for says when --watch stops: give --watch too")
 
     from cachectl.cli.namespaces import empty_namespace
-    from cachectl.cli.render import utc_now
+    from cachectl.cli.stats_view import utc_now
     from cachectl.ops.connect import translate_errors
 
     with connection(ctx) as conn:
@@ -233,10 +229,11 @@ def _watch(
 ) -> StatsReport:
     """Snapshots every interval until stopped: redrawn in place on a terminal, appended to a
     pipe or a file (one JSON document per line with --json); the last report Redis answered."""
-    from cachectl.cli import render
+    from cachectl.cli.render import out
+    from cachectl.cli.stats_view import append_stats, append_unreachable, live_stats
 
-    live = not as_json and render.out().is_terminal
-    view = render.live_stats(min_hit_ratio) if live else contextlib.nullcontext(None)
+    live = not as_json and out().is_terminal
+    view = live_stats(min_hit_ratio) if live else contextlib.nullcontext(None)
     taken: StatsReport | Unreachable = report
     down: Unreachable | None = None
     try:
@@ -246,13 +243,13 @@ def _watch(
                     down = down or taken
                     note = _unreachable(down, taken, stopper.interval)
                     if show is None:
-                        render.append_unreachable(report, note, taken.error, down.since, as_json)
+                        append_unreachable(report, note, taken.error, down.since, as_json)
                     else:
                         show(report, note)
                 else:
                     down, report = None, taken
                     if show is None:
-                        render.append_stats(report, as_json, min_hit_ratio)
+                        append_stats(report, as_json, min_hit_ratio)
                     else:
                         show(report, None)
                 stopper.wait()
@@ -269,9 +266,9 @@ def _emit(
     report: StatsReport, fmt: StatsFormat, output: Path | None, min_hit_ratio: float | None
 ) -> None:
     if fmt is StatsFormat.table:
-        from cachectl.cli import render
+        from cachectl.cli.stats_view import show_stats
 
-        render.show_stats(report, min_hit_ratio)
+        show_stats(report, min_hit_ratio)
         return
     text = _text(report, fmt)
     if output is None:
@@ -310,7 +307,7 @@ def _rewrite(
                     _say(f"{note}; {output} keeps the last snapshot")
             else:
                 if down is not None:
-                    from cachectl.cli.render import utc_now
+                    from cachectl.cli.stats_view import utc_now
 
                     _say(f"Redis answers again at {utc_now()}")
                     down = None

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cachectl.cli.common import JsonOption, Settings
+from cachectl.cli import options
+from cachectl.cli.common import Settings, examples
 from cachectl.errors import ConfigError
 
 
@@ -26,16 +27,12 @@ def _check_extra() -> None:
 
 
 def _listen(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    from cachectl.contrib.fastapi.loopback import listening
+
     try:
-        sock.bind(("127.0.0.1", port))
+        return listening(port)
     except OSError as exc:
-        sock.close()
         raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
-    # Listening before the address is printed: a browser that is quick gets queued, not refused.
-    sock.listen(128)
-    return sock
 
 
 def _serve_until_stopped(server: Any, sock: socket.socket) -> None:
@@ -66,23 +63,27 @@ def build_app(cache: Any, token: str, read_only_token: str, port: int) -> Any:
     return LoopbackOnly(app, port)
 
 
+#: Shown at the end of `cachectl ui --help`.
+EXAMPLES = examples(
+    "cachectl --url redis://localhost:6379/0 --namespace shop ui --port 8081",
+    "cachectl --namespace shop ui --read-only",
+)
+
+
 def ui(
     ctx: typer.Context,
     port: Annotated[
-        int,
-        typer.Option(
-            metavar="PORT", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."
-        ),
+        int, options.option("PORT", "Port on 127.0.0.1; 0 picks a free one.", min=0, max=65535)
     ] = 0,
     read_only: Annotated[
         bool,
-        typer.Option(
+        options.flag(
             "--read-only",
-            help="Print a read-only token (it sees everything and changes nothing) instead of "
-            "an admin one.",
+            "Print a read-only token (it sees everything and changes nothing) instead of an "
+            "admin one.",
         ),
     ] = False,
-    json_output: JsonOption = False,
+    json_output: options.Json = False,
 ) -> None:
     """Serve the Cache Management page for --url/--namespace on 127.0.0.1 until Ctrl-C.
 
@@ -95,8 +96,7 @@ def ui(
     With --json, the address, role and token as one JSON line on stdout.
     """
     _check_extra()
-    import uvicorn
-
+    from cachectl.contrib.fastapi.loopback import uvicorn_server
     from cachectl.ops.latency import cache_for
 
     settings = ctx.find_object(Settings) or Settings()
@@ -116,21 +116,7 @@ def ui(
                 typer.echo(f"Cache Management page for {config.display_url}: {address}")
                 typer.echo(f"{role.capitalize()} token (valid until this process stops): {token}")
                 typer.echo("Press Ctrl-C to stop.")
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    build_app(cache, admin, viewer, port),
-                    # The peer is the only address recorded: no X-Forwarded-For is believed,
-                    # whoever sends it (uvicorn's default trusts it from 127.0.0.1).
-                    proxy_headers=False,
-                    server_header=False,
-                    log_level="warning",
-                    access_log=False,
-                    lifespan="off",
-                    ws="none",
-                    http="h11",
-                )
-            )
-            _serve_until_stopped(server, sock)
+            _serve_until_stopped(uvicorn_server(build_app(cache, admin, viewer, port)), sock)
         finally:
             sock.close()
     finally:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cachectl.cli.common import JsonOption, Settings, print_json
+from cachectl.cli import options
+from cachectl.cli.common import Settings, examples, print_json
 from cachectl.errors import CachectlError, CheckFailed
 
 if TYPE_CHECKING:
@@ -59,6 +60,14 @@ def _stats_probe(ctx: typer.Context) -> Iterator[StatsProbe | None]:
             opened.pop().close()
 
 
+#: Shown at the end of `cachectl warm --help`.
+EXAMPLES = examples(
+    "cachectl warm endpoints.txt --base-url http://localhost:8000",
+    "# A CI gate: exit status 1 past 50 ms at p95, and a JUnit report",
+    "cachectl warm urls.txt --base-url http://app:8000 --max-p95 50 --junit w.xml",
+)
+
+
 def warm(
     ctx: typer.Context,
     files: Annotated[
@@ -70,74 +79,61 @@ def warm(
         ),
     ],
     base_url: Annotated[
-        str | None,
-        typer.Option(metavar="URL", help="Joined to every path (absolute URLs are kept)."),
+        str | None, options.option("URL", "Joined to every path (absolute URLs are kept).")
     ] = None,
-    concurrency: Annotated[int, typer.Option(metavar="N", help="Requests in flight.")] = 16,
-    rate: Annotated[
-        float | None, typer.Option(metavar="R", help="At most R requests per second.")
-    ] = None,
-    timeout: Annotated[float, typer.Option(metavar="S", help="Seconds per request.")] = 10.0,
+    concurrency: Annotated[int, options.option("N", "Requests in flight.")] = 16,
+    rate: Annotated[float | None, options.option("R", "At most R requests per second.")] = None,
+    timeout: Annotated[float, options.option("S", "Seconds per request.")] = 10.0,
     retries: Annotated[
-        int, typer.Option(metavar="N", help="Retries on connection errors and 5xx, with backoff.")
+        int, options.option("N", "Retries on connection errors and 5xx, with backoff.")
     ] = 2,
     header: Annotated[
         list[str] | None,
-        typer.Option(
-            metavar="'Name: value'",
-            help="Sent with every request to the --base-url origin (and --header-origin ones); "
+        options.option(
+            "'Name: value'",
+            "Sent with every request to the --base-url origin (and --header-origin ones); "
             "${VAR} reads the environment. Values are never printed.",
         ),
     ] = None,
     header_origin: Annotated[
         list[str] | None,
-        typer.Option(
-            metavar="ORIGIN",
-            help="Also send the --header values to this scheme://host[:port] (repeatable). "
+        options.option(
+            "ORIGIN",
+            "Also send the --header values to this scheme://host[:port] (repeatable). "
             "Requests to any other origin go without them.",
         ),
     ] = None,
     variant: Annotated[
         list[str] | None,
-        typer.Option(
-            metavar="'Name: v1,v2'",
-            help="Warm each value of a Vary header separately.",
-        ),
+        options.option("'Name: v1,v2'", "Warm each value of a Vary header separately."),
     ] = None,
-    passes: Annotated[
-        int, typer.Option(metavar="N", help="Pass 1 warms; passes 2..N are measured.")
-    ] = 2,
-    max_p95: Annotated[
-        float | None,
-        typer.Option(metavar="MS", help="Exit with status 1 when the measured p95 is above MS."),
-    ] = None,
+    passes: Annotated[int, options.option("N", "Pass 1 warms; passes 2..N are measured.")] = 2,
+    max_p95: Annotated[float | None, options.above_ms("the measured p95")] = None,
     min_hit_ratio: Annotated[
         float | None,
-        typer.Option(
-            metavar="R",
-            help="Exit with status 1 when fewer than R of the measured requests were cache hits "
+        options.option(
+            "R",
+            "Exit with status 1 when fewer than R of the measured requests were cache hits "
             "(X-Cache, CF-Cache-Status, or Age > 0).",
         ),
     ] = None,
     app: Annotated[
         str | None,
-        typer.Option(
-            metavar="MODULE:ATTR",
-            help="Warm an ASGI application (or a factory that returns one) in process: no "
-            "server needed.",
+        options.option(
+            "MODULE:ATTR",
+            "Warm an ASGI application (or a factory that returns one) in process: no server "
+            "needed.",
         ),
     ] = None,
     factory: Annotated[
         bool | None,
-        typer.Option(
+        options.flag(
             "--factory/--no-factory",
-            help="Whether --app names a factory (default: told from its signature).",
+            "Whether --app names a factory (default: told from its signature).",
         ),
     ] = None,
-    junit: Annotated[
-        str | None, typer.Option(metavar="PATH", help="Write a JUnit XML report there.")
-    ] = None,
-    json_output: JsonOption = False,
+    junit: Annotated[str | None, options.option("PATH", "Write a JUnit XML report there.")] = None,
+    json_output: options.Json = False,
 ) -> None:
     """Request endpoints to fill the cache, then measure that they answer from it.
 
@@ -170,18 +166,18 @@ def warm(
         if json_output:
             report = run(files, options, stats_probe=probe)
         else:
-            from cachectl.cli import render
+            from cachectl.cli.warm_view import request_progress
 
-            with render.request_progress() as on_progress:
+            with request_progress() as on_progress:
                 report = run(files, options, stats_probe=probe, on_progress=on_progress)
     if junit is not None:
         write_junit(report, junit)
     if json_output:
         print_json(report.to_dict())
     else:
-        from cachectl.cli import render
+        from cachectl.cli.warm_view import show_warm
 
-        render.show_warm(report)
+        show_warm(report)
     if report.interrupted:
         typer.echo("cachectl: interrupted", err=True)
         raise typer.Exit(INTERRUPTED)

@@ -16,6 +16,8 @@ False, set_many leaves the key out of the keys it returns. A timeout that cannot
 an int or timedelta, or past cachectl.cache.MAX_TTL) is cachelib's "backend error": set and add
 return False, set_many returns no key, nothing is written. inc/dec return None while Redis is
 out (the count is never made where it would be lost; see the fallback_counters option).
+Options are cachectl's settings, near_cache included (True, or a dict of NearCache's settings:
+docs/near-cache.md).
 Needs the `flask` extra.
 """
 

@@ -17,7 +17,9 @@ set; cache `values()` or dicts instead. An HttpResponse (cache_page, the cache m
 stored as plain data and rebuilt. A value over max_value_size is not cached, as with Django's
 memcached backends: set removes the key's old value and returns, add returns False, set_many
 returns the keys it could not store, get_or_set returns the default uncached; so a large page
-is served, never a 500. Needs the `django` extra.
+is served, never a 500. OPTIONS takes cachectl's settings by their from_url names, near_cache
+included (True, or a dict of NearCache's settings: docs/near-cache.md), which the sync and
+async faces share. Needs the `django` extra.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from http.cookies import CookieError
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack
 
 from django.core.cache.backends.base import (
     DEFAULT_TIMEOUT,
@@ -49,7 +51,7 @@ from cachectl.errors import ConfigError, SerializationError, ValueTooLarge
 from cachectl.keys import Key
 
 if TYPE_CHECKING:
-    from cachectl.decorator import CachedFunction, KeyTemplate, TagsFrom
+    from cachectl.decorator import CachedFunction, CachedOptions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,6 +82,9 @@ class Shared:
         # One recorder, published by the sync face's thread: an async view under WSGI runs on
         # a loop of its own, which ends before a publishing task on it would run.
         self.asynchronous.recorder = self.sync.recorder
+        # One near cache too (OPTIONS near_cache), so that each face reads the other's writes
+        # at once: an async view's write is not left to the invalidation to reach a sync one.
+        self.asynchronous.near = self.sync.near
         self.sync.start_publisher()
 
     def for_loop(self) -> AsyncCache:
@@ -194,17 +199,11 @@ class CachectlCache(BaseCache):
         return await self._acache.invalidate_prefix(self.make_key(prefix, version))
 
     def cached(
-        self,
-        ttl: float | None = None,
-        prefix: str = "",
-        *,
-        tags: Iterable[str] = (),
-        tags_from: TagsFrom = None,
-        key: KeyTemplate = None,
-        stale: float | None = None,
+        self, ttl: float | None = None, prefix: str = "", **options: Unpack[CachedOptions]
     ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]:
-        """cachectl's @cached decorator on this cache (keys not made by KEY_FUNCTION)."""
-        return self._cache.cached(ttl, prefix, tags=tags, tags_from=tags_from, key=key, stale=stale)
+        """cachectl's @cached decorator on this cache (keys not made by KEY_FUNCTION), with its
+        options (tags, tags_from, key, stale)."""
+        return self._cache.cached(ttl, prefix, **options)
 
     # -- timeouts -------------------------------------------------------------------------------
 

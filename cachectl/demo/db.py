@@ -99,10 +99,6 @@ COUNTRIES = ("US", "DE", "GB", "FR", "NL", "ES", "IT", "SE", "PL", "JP", "BR", "
 COUNTRY_WEIGHTS = (30, 12, 10, 8, 5, 5, 5, 3, 3, 5, 4, 4, 3, 3)
 PLANS = ("free", "pro", "team")
 PLAN_WEIGHTS = (70, 22, 8)
-CATEGORIES = (
-    "audio", "books", "cameras", "garden", "kitchen", "lighting", "office", "outdoor", "sports",
-    "storage", "toys", "wearables",
-)
 ADJECTIVES = (
     "Compact", "Classic", "Deluxe", "Everyday", "Featherweight", "Heavy-Duty", "Modular",
     "Pocket", "Pro", "Rugged", "Smart", "Studio", "Travel", "Ultra", "Vintage", "Wireless",
@@ -126,6 +122,7 @@ NOUNS = {
     "toys": ("Puzzle", "Building Set", "Kite", "Board Game"),
     "wearables": ("Watch", "Fitness Band", "Wallet", "Sunglasses"),
 }
+CATEGORIES = tuple(NOUNS)
 LANDING_THEMES = (
     ("summer-sale", "Summer Sale", "Up to 40% off everything outdoors"),
     ("back-to-school", "Back to School", "Notebooks, lamps and bags for the new term"),
@@ -171,11 +168,6 @@ def transaction(path: str | Path) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-
-
-def now_timestamp() -> str:
-    """The current UTC time in the database's timestamp format."""
-    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def ensure_database(

@@ -122,24 +122,11 @@ def _redis_server(workdir: Path, use_server: bool) -> Iterator[tuple[str, str]]:
 @contextlib.contextmanager
 def serve_asgi(app: Any, start_timeout: float = 60.0) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its URL."""
-    import uvicorn
+    from cachectl.contrib.fastapi.loopback import listening, uvicorn_server
 
-    # IPPROTO_TCP named, or asyncio leaves Nagle on and every answer waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening()
     port = sock.getsockname()[1]
-    # No proxy in front: the audit log records the peer, whatever X-Forwarded-For says.
-    config = uvicorn.Config(
-        app,
-        proxy_headers=False,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        ws="none",
-        http="h11",
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn_server(app, lifespan="on")
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -232,21 +232,25 @@ class OrderPlaced:
     product_ids: tuple[int, ...]
 
 
+#: What may be edited of each table: the column a row is found by, the columns an edit may
+#: set, and whether an edit stamps updated_at.
+EDITABLE: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "users": ("id", ("email", "name", "plan", "is_active"), False),
+    "products": ("id", ("name", "price_cents", "stock"), True),
+    "landing_pages": ("slug", ("title", "headline", "body"), True),
+}
+
+
 def _update(
-    conn: sqlite3.Connection,
-    table: str,
-    where: tuple[str, object],
-    changes: Mapping[str, object],
-    editable: Sequence[str],
-    touch: bool,
+    conn: sqlite3.Connection, table: str, key: object, changes: Mapping[str, object]
 ) -> JSON:
-    """Set the given columns of one row (and its updated_at if touch) and return the row."""
+    """Set the given columns of one row (see EDITABLE) and return the row."""
+    column, editable, touch = EDITABLE[table]
     unknown = set(changes) - set(editable)
     if unknown:
         raise ValueError(f"cannot update {', '.join(sorted(unknown))} of {table}")
     values = {**changes, "updated_at": _stamp(datetime.now(UTC))} if touch else dict(changes)
-    column, key = where
-    # Column names come from the editable list above, never from the request.
+    # Column names come from EDITABLE, never from the request.
     if values:
         assignments = ", ".join(f"{name} = ?" for name in values)
         conn.execute(
@@ -261,28 +265,14 @@ def _update(
 def update_user(path: str | Path, user_id: int, changes: Mapping[str, object]) -> JSON:
     """Change a user's profile fields; NotFound if there is no such user."""
     with transaction(path) as conn:
-        user = _update(
-            conn,
-            "users",
-            ("id", user_id),
-            changes,
-            ("email", "name", "plan", "is_active"),
-            touch=False,
-        )
+        user = _update(conn, "users", user_id, changes)
     return {**user, "is_active": bool(user["is_active"])}
 
 
 def update_product(path: str | Path, product_id: int, changes: Mapping[str, object]) -> JSON:
     """Change a product's name, price or stock; NotFound if there is no such product."""
     with transaction(path) as conn:
-        return _update(
-            conn,
-            "products",
-            ("id", product_id),
-            changes,
-            ("name", "price_cents", "stock"),
-            touch=True,
-        )
+        return _update(conn, "products", product_id, changes)
 
 
 def update_landing_page(
@@ -293,14 +283,7 @@ def update_landing_page(
 ) -> JSON:
     """Change a landing page's text and, if given, its featured products, in order."""
     with transaction(path) as conn:
-        page = _update(
-            conn,
-            "landing_pages",
-            ("slug", slug),
-            changes,
-            ("title", "headline", "body"),
-            touch=True,
-        )
+        page = _update(conn, "landing_pages", slug, changes)
         if product_ids is not None:
             _require_products(conn, product_ids)
             conn.execute("DELETE FROM landing_page_products WHERE slug = ?", (slug,))

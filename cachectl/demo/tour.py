@@ -19,6 +19,7 @@ from cachectl.config import build_config
 from cachectl.demo.environment import DemoEnvironment
 from cachectl.demo.summary import summarize
 from cachectl.ops.connect import Connection, connection
+from cachectl.ops.record import record
 
 INSPECTED = "dashboard:summary"
 
@@ -34,12 +35,9 @@ class Step:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the title, kind, explanation and the result's own JSON form."""
-        return {
-            "title": self.title,
-            "kind": self.kind,
-            "explanation": self.explanation,
-            "result": _jsonable(self.kind, self.result),
-        }
+        return record(
+            self, "title", "kind", "explanation", result=_jsonable(self.kind, self.result)
+        )
 
 
 def _jsonable(kind: str, result: Any) -> Any:

@@ -377,11 +377,12 @@ def connect(config: CacheConfig, store: MemoryStore | None = None) -> Connection
     return Connection(config, backend, KeySpace(config.namespace))
 
 
-def for_cache(cache: Cache | AsyncCache) -> Connection:
+def for_cache(cache: Cache | AsyncCache, own_timeouts: bool = False) -> Connection:
     """A connection to what an application's cache uses: its server, or its own memory store.
 
     The operations never go through the cache's breaker: an outage is an error here. The
-    timeouts are at least the command line's (a cache's are short, for the request path).
+    timeouts are at least the command line's (a cache's are short, for the request path), or
+    with own_timeouts the cache's own: a health probe gives up as fast as a request would.
     """
     from cachectl.backends.memory import AsyncMemoryBackend, MemoryStore
     from cachectl.config import CLI_DEFAULT_TIMEOUT
@@ -389,12 +390,13 @@ def for_cache(cache: Cache | AsyncCache) -> Connection:
     backend: Any = cache.backend
     store = backend.store if isinstance(backend, AsyncMemoryBackend) else backend
     config = cache.config
-    # A cache's timeout is tuned for the request path (tens of ms); an operation's SCAN step
-    # may take longer, and waits as the command line does.
-    config = config.replace(
-        socket_timeout=max(config.socket_timeout, CLI_DEFAULT_TIMEOUT),
-        connect_timeout=max(config.connect_timeout, CLI_DEFAULT_TIMEOUT),
-    )
+    if not own_timeouts:
+        # A cache's timeout is tuned for the request path (tens of ms); an operation's SCAN
+        # step may take longer, and waits as the command line does.
+        config = config.replace(
+            socket_timeout=max(config.socket_timeout, CLI_DEFAULT_TIMEOUT),
+            connect_timeout=max(config.connect_timeout, CLI_DEFAULT_TIMEOUT),
+        )
     return connect(config, store if isinstance(store, MemoryStore) else None)
 
 

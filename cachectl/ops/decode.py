@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cachectl.errors import DecodeError
+from cachectl.ops.record import record
 from cachectl.ops.sniff import layer, sniff
 
 
@@ -37,15 +38,8 @@ class Encoding:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {
-            "format": self.format,
-            "serializer": self.serializer,
-            "compression": self.compression,
-            "stored_size": self.stored_size,
-            "payload_size": self.payload_size,
-            "ratio": self.ratio,
-            "fresh_until_ms": self.fresh_until_ms,
-        }
+        names = "format", "serializer", "compression", "stored_size", "payload_size", "ratio"
+        return record(self, *names, "fresh_until_ms")
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:

@@ -10,16 +10,13 @@ then one entry in the namespace's audit log, saying who, what selection and how 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachectl.backends.base import BatchCallback
 from cachectl.errors import ConfigError
 from cachectl.ops import audit
 from cachectl.ops.connect import Connection
 from cachectl.ops.selection import STEP_COUNT, Selection
-
-#: Called after each deleted batch with the number of keys it removed.
-Progress = Callable[[int], None]
 
 #: The highest rate a flush may be limited to, in keys a second (`cachectl flush --rate`).
 MAX_RATE = 1_000_000
@@ -43,7 +40,7 @@ class FlushResult:
 class Throttle:
     """A batch callback that sleeps so that no more than rate keys go per second."""
 
-    def __init__(self, rate: float | None, then: Progress | None = None) -> None:
+    def __init__(self, rate: float | None, then: BatchCallback | None = None) -> None:
         check_rate(rate)
         self.rate = rate
         self.then = then
@@ -78,7 +75,7 @@ def batch_size(rate: float | None, scan_count: int = STEP_COUNT) -> int:
 def delete(
     conn: Connection,
     selection: Selection,
-    on_batch: Progress | None = None,
+    on_batch: BatchCallback | None = None,
     rate: float | None = None,
     scan_count: int = STEP_COUNT,
 ) -> FlushResult:
@@ -105,7 +102,9 @@ def delete(
 FAILOVER_PASSES = 3
 
 
-def _delete_once(conn: Connection, selection: Selection, callback: Progress, count: int) -> int:
+def _delete_once(
+    conn: Connection, selection: Selection, callback: BatchCallback, count: int
+) -> int:
     backend = conn.backend
     removed = 0
     for i in range(0, len(selection.keys), count):
@@ -123,7 +122,7 @@ def flush(
     conn: Connection,
     selection: Selection,
     actor: audit.Actor,
-    on_batch: Progress | None = None,
+    on_batch: BatchCallback | None = None,
     rate: float | None = None,
     scan_count: int = STEP_COUNT,
 ) -> FlushResult:

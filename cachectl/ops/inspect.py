@@ -11,17 +11,8 @@ from typing import Any
 from cachectl.errors import CheckFailed, ConfigError, DecodeError
 from cachectl.ops.connect import Connection
 from cachectl.ops.decode import Encoding, decode
-from cachectl.ops.preview import (
-    CLIP_ITEMS,
-    HEAD,
-    UNITS,
-    Omitted,
-    clip,
-    hexdump_lines,
-    jsonable,
-    more,
-)
-from cachectl.ops.selection import STEP_COUNT, scan_node, server_ms
+from cachectl.ops.preview import CLIP_ITEMS, HEAD, Omitted, clip, jsonable, more
+from cachectl.ops.selection import STEP_COUNT, per_key, scan_node, server_ms
 from cachectl.ops.sniff import describe_head
 
 
@@ -165,12 +156,9 @@ def tags_of(conn: Connection, full: bytes, max_scan: int | None = TAG_SCAN) -> T
             seen += STEP_COUNT  # SCAN examines about COUNT keys a call, whatever matches
             batch = [key for key in batch if not key.startswith(records)]
             if batch:
-                pipe = conn.client.pipeline(transaction=False)
-                for tag_key in batch:
-                    pipe.zscore(tag_key, full)
                 # A key named like a tag set that is not one (written by someone else) answers
                 # WRONGTYPE: it is no tag of this key, and must not stop the inspection.
-                scores = pipe.execute(raise_on_error=False)
+                scores = per_key(conn, batch, lambda pipe, tag_key: pipe.zscore(tag_key, full))
                 for tag_key, score in zip(batch, scores, strict=True):
                     if isinstance(score, bytes | int | float) and float(score) >= now:
                         found.append(conn.keys.tag_name(tag_key))
@@ -256,21 +244,3 @@ def inspect_key(
         return replace(base, value=shown_bytes, encoding=encoding, left_out=left)
     shown, left_out = clip(value, max_bytes)
     return replace(base, value=shown, encoding=encoding, left_out=left_out)
-
-
-# UNITS, Omitted, hexdump_lines and jsonable are what an Inspection's value is made of: its
-# renderers (cli/render.py) take them from here, with the Inspection.
-__all__ = [
-    "ITEMS",
-    "MAX_BYTES",
-    "TAG_SCAN",
-    "UNITS",
-    "Inspection",
-    "Omitted",
-    "TagSearch",
-    "display_key",
-    "hexdump_lines",
-    "inspect_key",
-    "jsonable",
-    "tags_of",
-]

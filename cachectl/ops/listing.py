@@ -21,12 +21,14 @@ import redis
 from cachectl.errors import ConfigError
 from cachectl.keys import display_name
 from cachectl.ops.connect import Connection
+from cachectl.ops.record import record
 from cachectl.ops.selection import (
     SCAN_COUNT,
     STEP_COUNT,
     Selection,
     batches,
     existing,
+    per_key,
     server_ms,
     tag_members,
 )
@@ -86,17 +88,9 @@ class Listing:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready listing."""
-        return {
-            "selection": self.selection,
-            "sort": self.sort,
-            "top": self.top,
-            "ranked_by": self.ranked_by,
-            "truncated": self.truncated,
-            "matched": self.matched,
-            "count": len(self.rows),
-            "keys": [row.to_dict() for row in self.rows],
-            "notes": list(self.notes),
-        }
+        keys = [row.to_dict() for row in self.rows]
+        names = "selection", "sort", "top", "ranked_by", "truncated", "matched"
+        return record(self, *names, count=len(keys), keys=keys, notes=list(self.notes))
 
 
 def _text(value: Any) -> str:
@@ -210,16 +204,11 @@ def _scored(conn: Connection, keys: Sequence[bytes], sort: str) -> list[tuple[An
     """(score, key) of keys, lower first: the name itself, soonest expiry, most memory."""
     if sort == "name":
         return [(key, key) for key in keys]
-    pipe = conn.client.pipeline(transaction=False)
-    for key in keys:
-        if sort == "ttl":
-            pipe.pttl(key)
-        elif conn.has_memory_usage:
-            pipe.memory_usage(key)
-        else:
-            pipe.strlen(key)  # the stored value's length (collections: an error, so last)
+    # Where MEMORY USAGE is refused, the stored value's length (collections: an error, so last).
+    command = "pttl" if sort == "ttl" else "memory_usage" if conn.has_memory_usage else "strlen"
+    replies = per_key(conn, keys, lambda pipe, key: getattr(pipe, command)(key))
     scored: list[tuple[Any, bytes]] = []
-    for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
+    for key, reply in zip(keys, replies, strict=True):
         score = _score(sort, reply)
         if score is not None:
             scored.append((score, key))
@@ -395,12 +384,8 @@ class Page:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready page."""
-        return {
-            "selection": self.selection,
-            "sort": self.sort,
-            "cursor": self.cursor,
-            "keys": [row.to_dict() for row in self.rows],
-        }
+        keys = [row.to_dict() for row in self.rows]
+        return record(self, "selection", "sort", "cursor", keys=keys)
 
 
 def _sources(selection: Selection) -> list[tuple[str, bytes]]:

@@ -9,11 +9,12 @@ the store; a tag reads as a sorted set whose members score their expiry in milli
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import redis.exceptions
 
+from cachectl.backends.base import BATCH, BatchCallback
 from cachectl.backends.memory import MemoryStore
 from cachectl.keys import compile_glob
 
@@ -257,41 +258,31 @@ class MemoryOpsBackend:
         return self.store.touch(key, ttl_ms)
 
     def delete_matching(
-        self,
-        globs: Sequence[bytes],
-        on_batch: Callable[[int], None] | None = None,
-        count: int = 1000,
+        self, globs: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
     ) -> int:
         """Remove every entry (and tag) matching a glob, count at a time."""
-        removed = 0
-        for glob in globs:
-            for batch in list(self.scan(glob, count)):
-                tags = [key for key in batch if self.client._is_tag(key)]
-                n = self.store.delete(batch) + len(tags)
-                if tags:
-                    self.store.invalidate_tags(tags)
-                removed += n
-                if on_batch is not None:
-                    on_batch(n)
+        batches = (batch for glob in globs for batch in list(self.scan(glob, count)))
+        return _tally(map(self._unlink, batches), on_batch)
+
+    def _unlink(self, batch: list[bytes]) -> int:
+        tags = [key for key in batch if self.client._is_tag(key)]
+        removed = self.store.delete(batch) + len(tags)
+        if tags:
+            self.store.invalidate_tags(tags)
         return removed
 
     def invalidate_tags(
-        self,
-        tag_keys: Sequence[bytes],
-        on_batch: Callable[[int], None] | None = None,
-        count: int = 1000,
+        self, tag_keys: Sequence[bytes], on_batch: BatchCallback | None = None, count: int = BATCH
     ) -> int:
         """Remove the members of tags, count at a time, then the tags."""
-        removed = 0
+        return _tally(self._members_removed(tag_keys, max(1, count)), on_batch)
+
+    def _members_removed(self, tag_keys: Sequence[bytes], count: int) -> Iterator[int]:
         for tag_key in tag_keys:
             members = self.store.tag_members(tag_key)
-            for i in range(0, len(members), max(1, count)):
-                n = self.store.delete(members[i : i + count])
-                removed += n
-                if on_batch is not None:
-                    on_batch(n)
+            for i in range(0, len(members), count):
+                yield self.store.delete(members[i : i + count])
             self.store.invalidate_tags([tag_key])
-        return removed
 
     def read_counters(self, key: bytes) -> dict[bytes, bytes]:
         """The published counters kept under key."""
@@ -302,3 +293,13 @@ class MemoryOpsBackend:
 
     def close(self) -> None:
         """The store belongs to the application: nothing is released."""
+
+
+def _tally(removed: Iterable[int], on_batch: BatchCallback | None) -> int:
+    """The keys the batches removed, summed; each batch's told to on_batch as it is done."""
+    total = 0
+    for n in removed:
+        total += n
+        if on_batch is not None:
+            on_batch(n)
+    return total

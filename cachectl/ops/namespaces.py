@@ -17,13 +17,14 @@ cachectl wrote it: a stats hash, a tag set, or a sampled value in cachectl's for
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from cachectl.codec import MAGIC, VERSION
 from cachectl.keys import escape_glob, namespace_of
 from cachectl.ops.connect import Connection
-from cachectl.ops.selection import SCAN_COUNT, scan_node
+from cachectl.ops.record import record
+from cachectl.ops.selection import SCAN_COUNT, per_key, scan_node
 from cachectl.ops.server import key_counts, server_info
 
 #: Keys classified per primary; past it counts are extrapolated.
@@ -46,13 +47,7 @@ class NamespaceInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {
-            "name": self.name,
-            "keys": self.keys,
-            "tags": self.tags,
-            "stats": self.stats,
-            "cachectl": self.cachectl,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +75,9 @@ class Discovery:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {
-            "url": self.url,
-            "exact": self.exact,
-            "examined": self.examined,
-            "total_keys": self.total,
-            "foreign_keys": self.foreign,
-            "namespaces": [ns.to_dict() for ns in self.namespaces],
-        }
+        namespaces = [ns.to_dict() for ns in self.namespaces]
+        counts = {"total_keys": self.total, "foreign_keys": self.foreign}
+        return record(self, "url", "exact", "examined", **counts, namespaces=namespaces)
 
 
 def _kind(key: bytes, namespace: str) -> str:
@@ -166,14 +156,10 @@ def discover(conn: Connection, sample: int = SAMPLE, stats_scan: int = STATS_SCA
 def _in_cachectl_format(conn: Connection, probes: dict[str, list[bytes]]) -> set[str]:
     """Namespaces with a probed value that starts with cachectl's header."""
     order = [(name, key) for name, keys in probes.items() for key in keys]
-    if not order:
-        return set()
-    pipe = conn.client.pipeline(transaction=False)
-    for _name, key in order:
-        pipe.getrange(key, 0, 1)
+    # WRONGTYPE for collections: not cachectl's
+    heads = per_key(conn, [key for _name, key in order], lambda pipe, key: pipe.getrange(key, 0, 1))
     header = bytes((MAGIC, VERSION))
-    replies = pipe.execute(raise_on_error=False)  # WRONGTYPE for collections: not cachectl's
-    return {name for (name, _key), head in zip(order, replies, strict=True) if head == header}
+    return {name for (name, _key), head in zip(order, heads, strict=True) if head == header}
 
 
 def _stats_hashes(conn: Connection, node: str, limit: int) -> set[str]:

@@ -40,6 +40,14 @@ _PREFIX_COUNTERS = (
     ("sets", "Cache writes published by the processes using the cache."),
     ("errors", "Failed or unreadable cache calls published by the processes using the cache."),
     ("fallback", "Calls served by the in-memory fallback while Redis was unavailable."),
+    ("near", "Reads answered by a process's near cache (counted in hits or misses too)."),
+    ("near_invalidations", "Invalidations the near caches received for keys of the prefix."),
+    ("near_evictions", "Entries of the prefix the near caches evicted to stay in bounds."),
+)
+_NEAR_GAUGES = (
+    ("entries", "Entries the near caches of the processes publishing lately hold."),
+    ("bytes", "Bytes those near caches hold (keys and decompressed payloads)."),
+    ("flushes", "Times those near caches were emptied since their processes started."),
 )
 _SERVER_GAUGES = (
     ("uptime_seconds", "uptime_seconds", "gauge", "Seconds since the Redis server started."),
@@ -92,7 +100,15 @@ def series(report: StatsReport, max_labels: int = MAX_LABELS) -> list[Series]:
 
 
 def _counted(stats: PrefixStats) -> int:
-    return stats.hits + stats.misses + stats.sets + stats.errors + stats.fallback
+    return (
+        stats.hits
+        + stats.misses
+        + stats.sets
+        + stats.errors
+        + stats.fallback
+        + stats.near_invalidations
+        + stats.near_evictions
+    )
 
 
 def _activity(stats: PrefixStats) -> int:
@@ -189,6 +205,23 @@ class _Collector(Collector):
         )
         skipped.add_metric([ns], self.report.skipped_fields)
         yield skipped
+        near = self.report.near
+        if near is not None:
+            caches = GaugeMetricFamily(
+                "cachectl_near_caches",
+                "Near caches of the processes publishing lately, by state: on (serving), "
+                "starting (tracking being established) or off (tracking refused).",
+                labels=["namespace", "state"],
+            )
+            for state in ("on", "starting", "off"):
+                caches.add_metric([ns, state], getattr(near, state))
+            yield caches
+            for figure, help_text in _NEAR_GAUGES:
+                gauge = GaugeMetricFamily(
+                    f"cachectl_near_{figure}", help_text, labels=["namespace"]
+                )
+                gauge.add_metric([ns], getattr(near, figure))
+                yield gauge
         for metric, attribute, kind, help_text in _SERVER_GAUGES:
             make = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             per_node = make(f"cachectl_redis_{metric}", help_text, labels=["node"])

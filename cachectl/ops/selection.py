@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cachectl.errors import ConfigError
-from cachectl.keys import KeySpace, _parse, to_bytes
+from cachectl.keys import KeySpace, parse_glob, to_bytes
 from cachectl.ops.connect import Connection
 
 #: Keys asked of SCAN per call by the tool: large, since every call is a round trip.
@@ -128,7 +129,7 @@ def covers_every_name(pattern: str) -> bool:
     """Whether a glob selects by nothing but length, so every key of the namespace (or all but
     the shortest): '*', '**', '?*', '*?*' and the like. Read as Redis reads it ('\\*' and '[*]'
     are a literal star)."""
-    items = _parse(to_bytes(pattern))
+    items = parse_glob(to_bytes(pattern))
     return None in items and all(item is None or len(item) == 256 for item in items)
 
 
@@ -143,14 +144,28 @@ def server_ms(conn: Connection) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
-def existing(conn: Connection, keys: Sequence[bytes]) -> list[bytes]:
-    """Those of keys that exist, in order."""
+def per_key(
+    conn: Connection,
+    keys: Sequence[bytes],
+    ask: Callable[[Any, bytes], object],
+    raise_on_error: bool = False,
+) -> list[Any]:
+    """Each key's reply to the command ask(pipe, key) queues for it, in one round trip. A
+    command Redis refuses for one key (WRONGTYPE: a key of someone else's) is that key's
+    reply, an exception, unless raise_on_error."""
     if not keys:
         return []
     pipe = conn.client.pipeline(transaction=False)
     for key in keys:
-        pipe.exists(key)
-    return [key for key, found in zip(keys, pipe.execute(), strict=True) if found]
+        ask(pipe, key)
+    replies: list[Any] = pipe.execute(raise_on_error=raise_on_error)
+    return replies
+
+
+def existing(conn: Connection, keys: Sequence[bytes]) -> list[bytes]:
+    """Those of keys that exist, in order."""
+    found = per_key(conn, keys, lambda pipe, key: pipe.exists(key), raise_on_error=True)
+    return [key for key, exists in zip(keys, found, strict=True) if exists]
 
 
 def tag_members(conn: Connection, tag_key: bytes, count: int) -> Iterator[list[bytes]]:
@@ -184,6 +199,38 @@ def scan_node(
         yield done, keys
         if done:
             return
+
+
+def scan_ahead(
+    conn: Connection, node: str, glob: bytes, count: int = SCAN_COUNT
+) -> Generator[tuple[bool, list[bytes]], None, None]:
+    """scan_node, each SCAN sent before the previous batch is handed over, so that the server
+    walks its keyspace while this process tallies the last batch. Closed early (a scan stopped
+    past its bound), it gives its connection back."""
+    if conn.memory:
+        yield from scan_node(conn, node, glob, count)
+        return
+    client = conn.client
+    if conn.cluster:
+        client = client.get_node(node_name=node).redis_connection
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_command("SCAN", 0, "MATCH", glob, "COUNT", count)
+        while True:
+            cursor, keys = connection.read_response()
+            done = int(cursor) == 0
+            if not done:
+                connection.send_command("SCAN", cursor, "MATCH", glob, "COUNT", count)
+            yield done, keys
+            if done:
+                return
+    except BaseException:
+        # Stopped early or failed: a reply may still be on its way.
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
 
 
 def batches(

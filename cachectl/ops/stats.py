@@ -11,16 +11,27 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections import Counter
-from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
+
+import redis.exceptions
 
 from cachectl.keys import prefix_of, to_bytes
 from cachectl.ops.connect import Connection
-from cachectl.ops.selection import SCAN_COUNT, existing, scan_node
+from cachectl.ops.record import record
+from cachectl.ops.selection import SCAN_COUNT, existing, scan_ahead
 from cachectl.ops.server import ServerInfo, key_counts, server_info
-from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER, CacheStats, PrefixStats
+from cachectl.stats import (
+    MAX_PREFIX_BYTES,
+    MAX_PREFIXES,
+    OTHER,
+    CacheStats,
+    NearSummary,
+    PrefixStats,
+    near_key,
+)
 
 #: Keys examined per primary before counts are extrapolated.
 MAX_SCAN = 1_000_000
@@ -58,6 +69,8 @@ class StatsReport:
     #: What could not be measured for the prefixes, and why (MEMORY USAGE refused or renamed);
     #: each server says its own (ServerInfo.note).
     notes: tuple[str, ...] = ()
+    #: The near caches' snapshots (None: no process published one lately).
+    near: NearSummary | None = None
 
     def below(self, ratio: float) -> list[PrefixRow]:
         """Prefixes that have been read and whose hit ratio is under ratio."""
@@ -75,21 +88,20 @@ class StatsReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready report."""
-        return {
-            "url": self.url,
-            "namespace": self.namespace,
-            "cluster": self.cluster,
-            "servers": [server.to_dict() for server in self.servers],
-            "prefixes": [row.to_dict() for row in self.prefixes],
-            "total": {
-                **self.total.to_dict(),
-                "keys": sum(row.keys for row in self.prefixes),
-                "memory": self.total_memory,
-            },
-            "keys_exact": self.keys_exact,
-            "skipped_fields": self.skipped_fields,
-            "notes": list(self.notes),
-        }
+        keys = sum(row.keys for row in self.prefixes)
+        return record(
+            self,
+            "url",
+            "namespace",
+            "cluster",
+            servers=[server.to_dict() for server in self.servers],
+            prefixes=[row.to_dict() for row in self.prefixes],
+            total={**self.total.to_dict(), "keys": keys, "memory": self.total_memory},
+            keys_exact=self.keys_exact,
+            skipped_fields=self.skipped_fields,
+            notes=list(self.notes),
+            near=None if self.near is None else self.near.to_dict(),
+        )
 
 
 @dataclass
@@ -156,36 +168,10 @@ class _Tally:
         return seen
 
 
-_Steps = Generator[tuple[bool, list[bytes]], None, None]
-
-
 @functools.lru_cache(maxsize=16)
 def _heads(ns: bytes) -> re.Pattern[bytes]:
     """Matches the first segment of every line that is a key of the namespace."""
     return re.compile(rb"^" + re.escape(ns) + rb"([^:\n]*)", re.MULTILINE)
-
-
-def _scan_ahead(conn: Connection, glob: bytes, count: int = SCAN_COUNT) -> _Steps:
-    """scan_node on a single server, each SCAN sent before the previous batch is handed over,
-    so that the server walks its keyspace while this process tallies the last batch."""
-    pool = conn.client.connection_pool
-    connection = pool.get_connection()
-    try:
-        connection.send_command("SCAN", 0, "MATCH", glob, "COUNT", count)
-        while True:
-            cursor, keys = connection.read_response()
-            done = int(cursor) == 0
-            if not done:
-                connection.send_command("SCAN", cursor, "MATCH", glob, "COUNT", count)
-            yield done, keys
-            if done:
-                return
-    except BaseException:
-        # Stopped early (past max_scan) or failed: a reply may still be on its way.
-        connection.disconnect()
-        raise
-    finally:
-        pool.release(connection)
 
 
 def _count(
@@ -201,11 +187,7 @@ def _count(
     for glob in globs:
         for node in conn.primaries():
             seen: Counter[str] = Counter()
-            steps = (
-                cast(_Steps, scan_node(conn, node.name, glob))  # a generator too
-                if conn.cluster or conn.memory
-                else _scan_ahead(conn, glob)
-            )
+            steps = scan_ahead(conn, node.name, glob)
             with contextlib.closing(steps):  # a scan stopped early gives its connection back
                 for calls, (done, keys) in enumerate(steps, 1):
                     seen.update(tally.add(conn, keys))
@@ -266,6 +248,7 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         rows.append(PrefixRow(name, published[name], keys, estimate, sampled))
     total = CacheStats({row.prefix: row.stats for row in rows}).total
     notes = [f"memory not estimated: {conn.memory_note}"] if conn.memory_note and rows else []
+    near = near_summary(conn, notes)
     return StatsReport(
         conn.config.display_url,
         space.namespace,
@@ -276,4 +259,21 @@ def collect(conn: Connection, prefix: str | None = None, max_scan: int = MAX_SCA
         tally.exact,
         published.skipped,
         tuple(notes),
+        near,
     )
+
+
+def near_summary(conn: Connection, notes: list[str]) -> NearSummary | None:
+    """The near caches of the namespace, as their processes published them lately (None when
+    none did, or on the embedded store, which has none; a user that may not read them adds a
+    note saying so)."""
+    read = getattr(conn.backend, "read_near", None)
+    if read is None:
+        return None
+    try:
+        members = read(near_key(conn.keys.namespace), int(time.time() * 1000))
+    except redis.exceptions.NoPermissionError as exc:
+        notes.append(f"near caches not read: {exc}")
+        return None
+    summary = NearSummary.from_members(members)
+    return summary if summary.processes or summary.skipped else None

@@ -31,16 +31,16 @@ NEAR, REDIS, FALLBACK, MEMORY = "near", "redis", "fallback", "memory"
 
 
 def served(counters: Counters) -> tuple[int, ...]:
-    """What a call's tier is read from: the counts its tier moves, compared before and after.
-
-    The near cache (cache.near) adds its own count here, and served_by names it NEAR.
-    """
-    return (counters.fallback,)
+    """What a call's tier is read from: the counts its tier moves, compared before and after
+    (the fallback's, and the near cache's: cache.near)."""
+    return (counters.fallback, counters.near)
 
 
 def served_by(before: tuple[int, ...], after: tuple[int, ...], default: str) -> str:
     """The tier of a call whose counts went from before to after."""
-    return FALLBACK if after[0] != before[0] else default
+    if after[0] != before[0]:
+        return FALLBACK
+    return NEAR if after[1] != before[1] else default
 
 
 class Call:

@@ -14,17 +14,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 from xml.parsers import expat
 
 from cachectl.errors import ConfigError
 from cachectl.warm.headers import check_header_name, check_header_value
+from cachectl.warm.origins import http_parts
 from cachectl.warm.ranges import expand_ranges
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 JSON_KEYS = frozenset({"method", "url", "header", "headers", "body"})
-SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 _COMMENT = re.compile(r"(^|\s)#.*")
 
@@ -72,11 +71,7 @@ def check_url(url: str, where: str) -> str:
     """The URL if it is a path starting with '/' or an absolute http(s) URL with a host."""
     if url.startswith("/") and not url.startswith("//"):
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {_shorten(url)!r} is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if http_parts(url, f"{where}: {_shorten(url)!r}") is None:
         raise ConfigError(
             f"{where}: expected a path starting with '/' or an http(s):// URL, "
             f"not {_shorten(url)!r}"

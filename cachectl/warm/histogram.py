@@ -1,4 +1,4 @@
-"""A fixed-memory, mergeable latency histogram with log-linear buckets (HdrHistogram's layout).
+"""A fixed-memory latency histogram with log-linear buckets (HdrHistogram's layout).
 
 Values are whole microseconds. Below 256 µs every microsecond has its own bucket; above, each
 power of two is split into 128 equal buckets, so a bucket is at most 1/128 of its lower bound
@@ -61,26 +61,10 @@ class LatencyHistogram:
         if value > self._max:
             self._max = value
 
-    def merge(self, other: LatencyHistogram) -> None:
-        """Add every count of another histogram to this one."""
-        counts = self._counts
-        for index, count in enumerate(other._counts):
-            if count:
-                counts[index] += count
-        self._count += other._count
-        self._sum += other._sum
-        self._min = min(self._min, other._min)
-        self._max = max(self._max, other._max)
-
     @property
     def count(self) -> int:
         """How many latencies were recorded."""
         return self._count
-
-    @property
-    def nbytes(self) -> int:
-        """The size of the bucket array, the same for every histogram."""
-        return self._counts.itemsize * len(self._counts)
 
     @property
     def min(self) -> float | None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import httpx
 
 from cachectl.config import redact_url
 from cachectl.errors import ConfigError
 from cachectl.warm.headers import split_header
-from cachectl.warm.origins import HeaderPolicy, origin_key, parse_origin
+from cachectl.warm.origins import HeaderPolicy, http_parts, origin_key, parse_origin
 
 ASGI_BASE_URL = "http://testserver"
 
@@ -124,11 +123,8 @@ class WarmOptions:
 
 
 def _check_base_url(url: str) -> None:
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise ConfigError(f"--base-url is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = http_parts(url, "--base-url")
+    if parts is None:
         raise ConfigError(
             f"--base-url must be an http:// or https:// URL with a host, not {redact_url(url)!r}"
         )

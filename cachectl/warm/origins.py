@@ -7,6 +7,7 @@ application under test must not travel there. An origin is scheme, host and port
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
@@ -33,6 +34,16 @@ def origin_name(key: OriginKey) -> str:
         if _DEFAULT_PORTS.get(scheme) == port
         else f"{scheme}://{shown}:{port}"
     )
+
+
+def http_parts(url: str, label: str) -> SplitResult | None:
+    """url split, when it is an http:// or https:// URL with a host (else None); a text that is
+    no URL at all is a ConfigError: '<label> is not a URL (...)'."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"{label} is not a URL ({exc})") from None
+    return parts if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def parse_origin(text: str, where: str) -> OriginKey:

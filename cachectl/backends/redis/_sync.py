@@ -11,7 +11,7 @@ way (its clients, the sync face's raw-RESP reads) is in backends.redis.connectio
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import redis.exceptions
 
@@ -41,8 +41,12 @@ from cachectl.backends.redis.scripts import (
     step_args,
     unlink_step,
 )
+from cachectl.backends.redis.tracking import Tracker
 from cachectl.config import CacheConfig
-from cachectl.stats import MAX_PREFIXES, STATS_TTL, Delta
+from cachectl.stats import MAX_NEAR_PROCESSES, MAX_PREFIXES, STATS_TTL, Delta
+
+if TYPE_CHECKING:
+    from cachectl.cache.near import Near
 
 #: What _script answers where scripts are refused.
 REFUSED: Any = object()
@@ -58,6 +62,10 @@ class RedisBackend(RedisConnections):
     def from_config(cls, config: CacheConfig) -> Self:
         """A backend for config's redis://, rediss://, unix:// or redis+cluster:// URL."""
         return cls(config)
+
+    def track(self, near: Near) -> Tracker:
+        """What keeps a near cache coherent with this server (backends.redis.tracking)."""
+        return Tracker(self.config, near)
 
     def _script(self, args: list[Any]) -> Any:
         """A script's reply, or REFUSED where scripts are refused (an ACL, a managed service):
@@ -350,6 +358,34 @@ class RedisBackend(RedisConnections):
         except redis.exceptions.ResponseError as exc:
             return not_a_hash(exc)
         return raw
+
+    def publish_near(
+        self, key: bytes, member: bytes, previous: bytes, until_ms: int, now_ms: int
+    ) -> None:
+        """Replace this process's near-cache snapshot (stats.NearSummary) in the set at key;
+        an empty member removes it. The set stays bounded and expires when no one publishes."""
+        pipe = self.client.pipeline(transaction=False)
+        if previous and previous != member:
+            pipe.zrem(key, previous)
+        if member:
+            pipe.zadd(key, {member: until_ms})
+        pipe.zremrangebyscore(key, "-inf", f"({now_ms}")
+        pipe.zremrangebyrank(key, 0, -MAX_NEAR_PROCESSES - 1)
+        pipe.pexpire(key, until_ms - now_ms)
+        pipe.execute()
+
+    def read_near(self, key: bytes, now_ms: int) -> list[bytes] | None:
+        """The near-cache snapshots of the set at key that still count (None: not a set)."""
+        try:
+            # ZRANGE BYSCORE rather than ZRANGEBYSCORE: one command for an ACL to allow.
+            members: list[bytes] = self.client.zrange(
+                key, now_ms, "+inf", byscore=True, offset=0, num=MAX_NEAR_PROCESSES
+            )
+        except redis.exceptions.ResponseError as exc:
+            if str(exc).startswith("WRONGTYPE"):
+                return None
+            raise
+        return members
 
     def ping(self) -> None:
         self.client.ping()

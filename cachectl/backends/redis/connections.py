@@ -24,6 +24,7 @@ from cachectl.backends.redis.resp import (
     get_command,
     mget_command,
     mget_prefixed_command,
+    pttl_command,
     unlink_command,
 )
 from cachectl.config import CacheConfig
@@ -106,6 +107,26 @@ class RedisConnections:
             return self.get_many(prefixed(prefix, keys))
         return self._call(mget_prefixed_command(prefix, keys))  # type: ignore[no-any-return]
 
+    def get_entry(self, key: bytes) -> tuple[bytes | None, int]:
+        """key's value and PTTL, in one round trip (for the near cache)."""
+        if self.cluster:
+            data, pttl = self.client.pipeline(transaction=False).get(key).pttl(key).execute()
+            return data, int(pttl)
+        data, pttl = self._call(get_command(key) + pttl_command(key), 2)
+        return data, int(pttl)
+
+    def get_entries(self, keys: Sequence[bytes]) -> list[tuple[bytes | None, int]]:
+        """Each key's value and PTTL, in one round trip per server (for the near cache)."""
+        if self.cluster:
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(key).pttl(key)
+            replies = pipe.execute()
+            return list(zip(replies[::2], map(int, replies[1::2]), strict=True))
+        command = mget_command(keys) + b"".join([pttl_command(key) for key in keys])
+        replies = self._call(command, len(keys) + 1)
+        return list(zip(replies[0], map(int, replies[1:]), strict=True))
+
     def _unlink(self, keys: Sequence[bytes]) -> int:
         """Unlink keys and their tags records on one server; how many of keys existed."""
         # In one buffer: a pipeline would cost ~10 µs more.
@@ -168,6 +189,25 @@ class AsyncRedisConnections:
         self, prefix: bytes, keys: Sequence[str | bytes]
     ) -> list[bytes | None]:
         return await self.get_many(prefixed(prefix, keys))
+
+    async def get_entry(self, key: bytes) -> tuple[bytes | None, int]:
+        """See RedisConnections.get_entry."""
+        data, pttl = await self.client.pipeline(transaction=False).get(key).pttl(key).execute()
+        return data, int(pttl)
+
+    async def get_entries(self, keys: Sequence[bytes]) -> list[tuple[bytes | None, int]]:
+        """See RedisConnections.get_entries."""
+        pipe = self.client.pipeline(transaction=False)
+        if self.cluster:
+            for key in keys:
+                pipe.get(key).pttl(key)
+            replies = await pipe.execute()
+            return list(zip(replies[::2], map(int, replies[1::2]), strict=True))
+        pipe.mget(keys)
+        for key in keys:
+            pipe.pttl(key)
+        replies = await pipe.execute()
+        return list(zip(replies[0], map(int, replies[1:]), strict=True))
 
     async def _unlink(self, keys: Sequence[bytes]) -> int:
         """See RedisConnections._unlink."""

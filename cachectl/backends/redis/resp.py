@@ -1,4 +1,4 @@
-"""Commands written straight in RESP, for the sync face's fast path (GET, MGET, UNLINK).
+"""Commands written straight in RESP, for the sync face's fast path (GET, MGET, PTTL, UNLINK).
 
 redis-py's generic path (argument packing, retry wrapper, observability hooks) costs about 6 µs
 of a 60 µs local GET, and 140 µs of the 320 µs of a 1,000-key MGET; these builders and
@@ -17,6 +17,11 @@ from cachectl.keys import prefixed
 def get_command(key: bytes) -> bytes:
     """GET key."""
     return b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key)
+
+
+def pttl_command(key: bytes) -> bytes:
+    """PTTL key."""
+    return b"*2\r\n$4\r\nPTTL\r\n$%d\r\n%s\r\n" % (len(key), key)
 
 
 def mget_command(keys: Sequence[bytes]) -> bytes:

@@ -81,10 +81,10 @@ class AdminState:
         check(self.tokens, request, route)
         request.state.cachectl_admin = self
 
-    def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _run(self, own_timeouts: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         # A connection made for the request and closed after it: no pool outlives a request,
         # and a restarted server is met afresh.
-        conn = for_cache(self.cache)
+        conn = for_cache(self.cache, own_timeouts)
         self.kind = conn.kind
         try:
             with translate_errors(conn.config):
@@ -95,7 +95,12 @@ class AdminState:
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """fn(conn, *args, **kwargs) in a worker thread, on a connection to what the cache
         uses; raises the library's errors."""
-        return await aio.run(self._run, fn, *args, **kwargs)
+        return await aio.run(self._run, False, fn, *args, **kwargs)
+
+    async def probe(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """call(), with the cache's own timeouts instead of the command line's: a health
+        check answers about as fast as a request of the application gives up."""
+        return await aio.run(self._run, True, fn, *args, **kwargs)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """call(), with a library error as its HTTP error (errors.http_error)."""

@@ -373,6 +373,15 @@ async function refreshOverview() {
   $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
 }
 
+// The near caches of the processes that published lately (docs/near-cache.md), in one line.
+function nearFact(near) {
+  if (!near || !near.processes) return [];
+  const states = ["on", "starting", "off"].filter((s) => near[s]).map((s) => `${num(near[s])} ${s}`);
+  const line = `${num(near.processes)} process${near.processes === 1 ? "" : "es"} (${states.join(", ")}), ` +
+    `${num(near.entries)} entries, ${bytes(near.bytes)}, ${num(near.flushes)} flushes`;
+  return [["Near caches", line]];
+}
+
 function renderServer(data) {
   const server = data.server;
   const breaker = String(data.breaker ?? "unknown");
@@ -393,6 +402,7 @@ function renderServer(data) {
     ["Evictions", num(server.evictions)],
     ["Clients", num(server.clients)],
     ["Ops/s", num(server.ops_per_s)],
+    ...nearFact(data.near),
   ]);
 }
 
@@ -412,6 +422,8 @@ function renderPrefixes(prefixes, estimated) {
       { title: "Hits", num: true, cell: (r) => num(r.hits) },
       { title: "Misses", num: true, cell: (r) => num(r.misses) },
       { title: "Hit ratio", num: true, cell: (r) => percent(r.hit_ratio) },
+      // Reads a near cache answered: shown once one did.
+      ...(prefixes.some((r) => r.near) ? [{ title: "Near", num: true, cell: (r) => num(r.near) }] : []),
       { title: "Sets", num: true, cell: (r) => num(r.sets) },
       { title: "Errors", num: true, cell: (r) => num(r.errors) },
       { title: "Fallback", num: true, cell: (r) => num(r.fallback) },

@@ -19,13 +19,12 @@ import contextlib
 import functools
 import re
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from cachectl.keys import KeySpace, escape_glob, prefix_of, to_bytes
 from cachectl.ops.connect import Connection, Node
-from cachectl.ops.selection import STEP_COUNT, existing, scan_node
+from cachectl.ops.selection import STEP_COUNT, existing, scan_ahead
 from cachectl.stats import MAX_PREFIX_BYTES, MAX_PREFIXES, OTHER
 
 #: Entries of each prefix sampled whatever the stride: the first ones SCAN returns.
@@ -34,8 +33,6 @@ FIRST_OF_EACH = 8
 FEW_SEGMENTS = 16
 #: Tag sets whose size is read (ZCARD) at most; past it the others are counted only.
 MAX_TAG_SETS = 100_000
-
-_Steps = Generator[list[bytes], None, None]
 
 
 @dataclass
@@ -176,40 +173,11 @@ class _Tally:
         return census
 
 
-def _scan_ahead(client: Any, glob: bytes, count: int) -> _Steps:
-    """Batches of one server's SCAN, each call sent before the previous batch is handed over."""
-    pool = client.connection_pool
-    connection = pool.get_connection()
-    try:
-        connection.send_command("SCAN", 0, "MATCH", glob, "COUNT", count)
-        while True:
-            cursor, keys = connection.read_response()
-            done = int(cursor) == 0
-            if not done:
-                connection.send_command("SCAN", cursor, "MATCH", glob, "COUNT", count)
-            yield keys
-            if done:
-                return
-    except BaseException:
-        # Stopped early or failed: a reply may still be on its way.
-        connection.disconnect()
-        raise
-    finally:
-        pool.release(connection)
-
-
 def _batches(conn: Connection, node: Node, glob: bytes, count: int) -> Iterator[list[bytes]]:
     """The keys of one primary matching glob, batch by batch."""
-    if conn.memory:
-        for _done, keys in scan_node(conn, node.name, glob, count):
+    with contextlib.closing(scan_ahead(conn, node.name, glob, count)) as steps:
+        for _done, keys in steps:
             yield keys
-        return
-    client = conn.client
-    if conn.cluster:
-        client = client.get_node(node_name=node.name).redis_connection
-    steps = _scan_ahead(client, glob, count)
-    with contextlib.closing(steps):
-        yield from steps
 
 
 def take(

@@ -14,7 +14,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from cachectl.ops.doctor.model import Affected, Figure, Finding, NodeFacts, Sample, plural
+from cachectl.ops.doctor.model import (
+    Affected,
+    Figure,
+    Finding,
+    NodeFacts,
+    Sample,
+    Severity,
+    plural,
+)
 from cachectl.ops.doctor.probe import Entry
 from cachectl.stats import OTHER
 
@@ -109,6 +117,33 @@ def _figures(profile: Profile, n: int, memory: float | None) -> tuple[Figure, ..
     return tuple(out)
 
 
+def _finding(
+    profile: Profile,
+    found: Sequence[Entry],
+    id: str,
+    severity: Severity,
+    what: str,
+    advice: str,
+    memory: float | None = None,
+    extra: tuple[Figure, ...] = (),
+) -> Finding:
+    """A finding on the entries found in profile's sample: how many there are scaled to the
+    prefix (what they are: 'entry/entries without a TTL'), their share and memory, then extra
+    figures; their keys are the affected ones, sampled as the profile was."""
+    n = len(found)
+    return Finding(
+        id,
+        severity,
+        "prefix",
+        profile.prefix,
+        _entries(profile, n, what),
+        (*_figures(profile, n, memory), *extra),
+        advice,
+        Affected("key", profile.keys(found), profile.scaled(n)),
+        profile.sample,
+    )
+
+
 def _entries(profile: Profile, n: int, what: str) -> str:
     """'Prefix 'p': ~1,200 entries without a TTL' ('1 entry' when exact)."""
     scaled = profile.scaled(n)
@@ -142,17 +177,15 @@ def no_ttl(profile: Profile, facts: Sequence[NodeFacts]) -> Finding | None:
         if evicting
         else f"nothing ever removes them but a deletion (maxmemory-policy {', '.join(policies)})"
     )
-    return Finding(
+    return _finding(
+        profile,
+        found,
         "no-ttl",
         "warning",
-        "prefix",
-        profile.prefix,
-        _entries(profile, len(found), "entry/entries without a TTL"),
-        _figures(profile, len(found), memory),
+        "entry/entries without a TTL",
         f"Give '{profile.prefix}' a TTL (ttl= on set or on the decorator, or default_ttl): "
         f"{fate}, so stale values and memory stay.",
-        Affected("key", profile.keys(found), profile.scaled(len(found))),
-        profile.sample,
+        memory,
     )
 
 
@@ -169,25 +202,22 @@ def big_values(profile: Profile) -> Finding | None:
     if not found:
         return None
     biggest = found[0]
-    figures = (
-        *_figures(profile, len(found), sum(e.memory or 0 for e in found)),
-        Figure("largest_stored", "largest stored", biggest.stored, "bytes"),
-        Figure("largest_decoded", "largest decoded", biggest.decoded, "bytes"),
-        Figure("threshold", "big from", BIG_VALUE, "bytes"),
-    )
-    return Finding(
+    return _finding(
+        profile,
+        found,
         "big-values",
         "warning",
-        "prefix",
-        profile.prefix,
-        _entries(profile, len(found), f"value/values of {BIG_VALUE // 1024} KiB or more"),
-        figures,
+        f"value/values of {BIG_VALUE // 1024} KiB or more",
         f"Cache smaller values under '{profile.prefix}' (the fields a page shows, a page of "
         "results, one key per item): every read moves the whole value through Redis's single "
         "thread and the network, then decodes it. "
         f"cachectl keys{_option(profile)} --top 10 lists the biggest exactly.",
-        Affected("key", profile.keys(found), profile.scaled(len(found))),
-        profile.sample,
+        sum(e.memory or 0 for e in found),
+        (
+            Figure("largest_stored", "largest stored", biggest.stored, "bytes"),
+            Figure("largest_decoded", "largest decoded", biggest.decoded, "bytes"),
+            Figure("threshold", "big from", BIG_VALUE, "bytes"),
+        ),
     )
 
 
@@ -204,29 +234,21 @@ def uncompressed(profile: Profile, threshold: int) -> Finding | None:
     if not found:
         return None
     saved = sum((e.stored or 0) * (1 - 1 / (e.compressible or 1)) for e in found)
-    figures = (
-        *_figures(profile, len(found), None),
-        Figure("threshold", "compress_threshold", threshold, "bytes"),
-        Figure(
-            "ratio",
-            "lz4 ratio of their start",
-            min(e.compressible or 0 for e in found),
-            "factor",
-        ),
-        Figure("saving", "memory compression saves", profile.scaled(saved), "bytes", True),
-    )
-    return Finding(
+    ratio = min(e.compressible or 0 for e in found)
+    return _finding(
+        profile,
+        found,
         "uncompressed-values",
         "info",
-        "prefix",
-        profile.prefix,
-        _entries(profile, len(found), "value/values stored uncompressed that compress"),
-        figures,
+        "value/values stored uncompressed that compress",
         f"Write '{profile.prefix}' with compression on (compress_threshold "
         f"{threshold:,} bytes, lz4): these were stored uncompressed by an older version or "
         "another setting; they shrink as they are written again or expire.",
-        Affected("key", profile.keys(found), profile.scaled(len(found))),
-        profile.sample,
+        extra=(
+            Figure("threshold", "compress_threshold", threshold, "bytes"),
+            Figure("ratio", "lz4 ratio of their start", ratio, "factor"),
+            Figure("saving", "memory compression saves", profile.scaled(saved), "bytes", True),
+        ),
     )
 
 
@@ -244,27 +266,19 @@ def unpaid(profile: Profile) -> Finding | None:
     if not found:
         return None
     worst = min((e.decoded or 0) / (e.stored or 1) for e in found)
-    figures = (
-        *_figures(profile, len(found), None),
-        Figure("ratio", "lowest ratio", worst, "factor"),
-        Figure("threshold", "worth it from", UNPAID_RATIO, "factor"),
-    )
-    return Finding(
+    return _finding(
+        profile,
+        found,
         "compression-unpaid",
         "info",
-        "prefix",
-        profile.prefix,
-        _entries(
-            profile,
-            len(found),
-            f"value/values compressed to no less than {1 / UNPAID_RATIO:.0%} of their size",
-        ),
-        figures,
+        f"value/values compressed to no less than {1 / UNPAID_RATIO:.0%} of their size",
         f"Store '{profile.prefix}' without compression (already compressed data such as "
         "images or gzip: raise compress_threshold above their size): every read pays the "
         "decompression for almost no memory saved.",
-        Affected("key", profile.keys(found), profile.scaled(len(found))),
-        profile.sample,
+        extra=(
+            Figure("ratio", "lowest ratio", worst, "factor"),
+            Figure("threshold", "worth it from", UNPAID_RATIO, "factor"),
+        ),
     )
 
 
@@ -282,17 +296,12 @@ def undecodable(profile: Profile, namespace: str) -> Finding | None:
         for e in found
     )
     what = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common(4))
-    figures = (
-        *_figures(profile, len(found), sum(e.memory or 0 for e in found)),
-        Figure("kinds", "kinds", what, "text"),
-    )
-    return Finding(
+    return _finding(
+        profile,
+        found,
         "undecodable",
         "warning",
-        "prefix",
-        profile.prefix,
-        _entries(profile, len(found), "entry/entries the cache cannot read"),
-        figures,
+        "entry/entries the cache cannot read",
         f"Another program writes under namespace '{namespace}' or a value was corrupted: the "
         "cache reads these as misses and counts an error each time. Give the other program "
         "a namespace of its own; cachectl inspect KEY shows one, "
@@ -301,8 +310,8 @@ def undecodable(profile: Profile, namespace: str) -> Finding | None:
             if profile.prefix != OTHER
             else "cachectl flush --key KEY removes one."
         ),
-        Affected("key", profile.keys(found), profile.scaled(len(found))),
-        profile.sample,
+        sum(e.memory or 0 for e in found),
+        (Figure("kinds", "kinds", what, "text"),),
     )
 
 

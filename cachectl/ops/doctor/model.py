@@ -7,10 +7,11 @@ read the same data; docs/doctor.md documents the JSON shape.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from cachectl.keys import display_name
+from cachectl.ops.record import record
 
 Severity = Literal["info", "warning", "error"]
 #: Severities, least severe first.
@@ -48,13 +49,7 @@ class Figure:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figure."""
-        return {
-            "name": self.name,
-            "label": self.label,
-            "value": self.value,
-            "unit": self.unit,
-            "estimated": self.estimated,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,18 +140,10 @@ class NodeFacts:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready facts."""
-        return {
-            "node": self.node,
-            "used_memory": self.used_memory,
-            "maxmemory": self.maxmemory,
-            "maxmemory_policy": self.policy,
-            "evicted_keys": self.evicted_keys,
-            "expired_keys": self.expired_keys,
-            "uptime_seconds": self.uptime_seconds,
-            "fragmentation": self.fragmentation,
-            "ping_p50_ms": None if self.ping_ms is None else round(self.ping_ms[0], 3),
-            "ping_p99_ms": None if self.ping_ms is None else round(self.ping_ms[1], 3),
-        }
+        ping = [None, None] if self.ping_ms is None else [round(ms, 3) for ms in self.ping_ms]
+        head = record(self, "node", "used_memory", "maxmemory", maxmemory_policy=self.policy)
+        names = "evicted_keys", "expired_keys", "uptime_seconds", "fragmentation"
+        return head | record(self, *names, ping_p50_ms=ping[0], ping_p99_ms=ping[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +160,7 @@ class Scope:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready scope."""
-        return {
-            "primaries": self.primaries,
-            "entries": self.entries,
-            "tag_sets": self.tag_sets,
-            "prefixes": self.prefixes,
-            "sampled": self.sampled,
-            "sample_limit": self.sample_limit,
-            "seconds": round(self.seconds, 3),
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,18 +195,19 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready diagnosis (docs/doctor.md)."""
-        return {
-            "url": self.url,
-            "namespace": self.namespace,
-            "cluster": self.cluster,
-            "prefix": self.prefix,
-            "scope": self.scope.to_dict(),
-            "servers": [server.to_dict() for server in self.servers],
-            "counts": self.counts(),
-            "findings": [finding.to_dict() for finding in self.findings],
-            "omitted": dict(self.omitted),
-            "notes": list(self.notes),
-        }
+        return record(
+            self,
+            "url",
+            "namespace",
+            "cluster",
+            "prefix",
+            scope=self.scope.to_dict(),
+            servers=[server.to_dict() for server in self.servers],
+            counts=self.counts(),
+            findings=[finding.to_dict() for finding in self.findings],
+            omitted=dict(self.omitted),
+            notes=list(self.notes),
+        )
 
 
 #: Findings of one id kept at most (the worst first); the others are counted in omitted.

@@ -16,7 +16,7 @@ import redis.exceptions
 
 from cachectl.errors import CheckFailed
 from cachectl.ops.connect import Connection, Node
-from cachectl.ops.doctor.model import Figure, Finding, NodeFacts
+from cachectl.ops.doctor.model import Figure, Finding, NodeFacts, Severity
 from cachectl.ops.latency import PING, RespSocket
 from cachectl.stats import percentile
 
@@ -182,69 +182,85 @@ def findings(facts: list[NodeFacts]) -> list[Finding]:
     return out
 
 
+#: What to do about a finding on a primary, where the figures do not change it.
+ADVICE = {
+    "maxmemory-unset": "Set maxmemory (about 3/4 of the memory the server may use) and "
+    "maxmemory-policy allkeys-lru: without a limit Redis grows until the operating system kills "
+    "it or swaps, and never evicts a cache entry.",
+    "noeviction": "Set maxmemory-policy allkeys-lru (or allkeys-lfu): with noeviction every "
+    "write fails with OOM once maxmemory is reached, and the cache stops caching.",
+    "evictions": "The cache is too small for its TTLs: raise maxmemory, or shorten the TTLs of "
+    "the prefixes that hold the most memory, so that entries expire instead of being evicted "
+    "(an evicted entry costs a miss before its time).",
+    "fragmentation": "Enable activedefrag (CONFIG SET activedefrag yes), or restart the server "
+    "in a quiet hour; values of very different sizes written and expired all the time fragment "
+    "memory most.",
+}
+
+
+def _on(
+    node: NodeFacts,
+    id: str,
+    title: str,
+    evidence: tuple[Figure, ...],
+    advice: str | None = None,
+    severity: Severity = "warning",
+) -> Finding:
+    """A finding on one primary, its title after the node's name (advice: ADVICE's)."""
+    advice = ADVICE[id] if advice is None else advice
+    return Finding(id, severity, "node", node.node, f"{node.node} {title}", evidence, advice)
+
+
+def _used(node: NodeFacts) -> Figure:
+    return Figure("used_memory", "memory in use", node.used_memory, "bytes")
+
+
+def _limit(limit: int) -> Figure:
+    return Figure("maxmemory", "maxmemory", limit, "bytes")
+
+
+def _policy(node: NodeFacts) -> Figure:
+    return Figure("policy", "eviction policy", node.policy, "text")
+
+
 def _memory_findings(node: NodeFacts) -> list[Finding]:
-    out: list[Finding] = []
     used, limit, policy = node.used_memory, node.maxmemory, node.policy
     if limit == 0:
-        out.append(
-            Finding(
+        return [
+            _on(
+                node,
                 "maxmemory-unset",
-                "warning",
-                "node",
-                node.node,
-                f"{node.node} has no memory limit",
-                (
-                    Figure("maxmemory", "maxmemory", 0, "bytes"),
-                    Figure("used_memory", "memory in use", used, "bytes"),
-                    Figure("policy", "eviction policy", policy, "text"),
-                ),
-                "Set maxmemory (about 3/4 of the memory the server may use) and "
-                "maxmemory-policy allkeys-lru: without a limit Redis grows until the operating "
-                "system kills it or swaps, and never evicts a cache entry.",
+                "has no memory limit",
+                (_limit(0), _used(node), _policy(node)),
             )
-        )
-        return out
+        ]
+    out: list[Finding] = []
     if limit is None:
         return out
     if policy == "noeviction":
         out.append(
-            Finding(
+            _on(
+                node,
                 "noeviction",
-                "warning",
-                "node",
-                node.node,
-                f"{node.node} refuses writes when full (maxmemory-policy noeviction)",
-                (
-                    Figure("maxmemory", "maxmemory", limit, "bytes"),
-                    Figure("used_memory", "memory in use", used, "bytes"),
-                    Figure("policy", "eviction policy", policy, "text"),
-                ),
-                "Set maxmemory-policy allkeys-lru (or allkeys-lfu): with noeviction every write "
-                "fails with OOM once maxmemory is reached, and the cache stops caching.",
+                "refuses writes when full (maxmemory-policy noeviction)",
+                (_limit(limit), _used(node), _policy(node)),
             )
         )
     if used is not None and used >= NEAR_FULL * limit:
         severe = policy == "noeviction"
+        share = Figure("used_share", "share of maxmemory", used / limit, "ratio")
         out.append(
-            Finding(
+            _on(
+                node,
                 "memory-near-full",
+                f"uses {used / limit:.0%} of maxmemory",
+                (_used(node), _limit(limit), share, _policy(node)),
+                "Raise maxmemory or free memory now: with noeviction, writes already fail or "
+                "are about to (OOM command not allowed)."
+                if severe
+                else "Raise maxmemory, or shorten TTLs and shrink big values: at the limit "
+                "Redis evicts entries before their TTL ends, and hit ratios fall.",
                 "error" if severe else "warning",
-                "node",
-                node.node,
-                f"{node.node} uses {used / limit:.0%} of maxmemory",
-                (
-                    Figure("used_memory", "memory in use", used, "bytes"),
-                    Figure("maxmemory", "maxmemory", limit, "bytes"),
-                    Figure("used_share", "share of maxmemory", used / limit, "ratio"),
-                    Figure("policy", "eviction policy", policy, "text"),
-                ),
-                (
-                    "Raise maxmemory or free memory now: with noeviction, writes already fail "
-                    "or are about to (OOM command not allowed)."
-                    if severe
-                    else "Raise maxmemory, or shorten TTLs and shrink big values: at the limit "
-                    "Redis evicts entries before their TTL ends, and hit ratios fall."
-                ),
             )
         )
     return out
@@ -257,25 +273,15 @@ def _eviction_findings(node: NodeFacts) -> list[Finding]:
     share = evicted / (evicted + expired)
     if share < EVICTED_SHARE:
         return []
-    return [
-        Finding(
-            "evictions",
-            "warning",
-            "node",
-            node.node,
-            f"{node.node} evicts more entries than expire ({share:.0%} of those that left)",
-            (
-                Figure("evicted_keys", "evicted since start", evicted),
-                Figure("expired_keys", "expired since start", expired),
-                Figure("evicted_per_second", "evictions", _rate(evicted, node), "per_second"),
-                Figure("expired_per_second", "expirations", _rate(expired, node), "per_second"),
-                Figure("uptime", "uptime", node.uptime_seconds, "seconds"),
-            ),
-            "The cache is too small for its TTLs: raise maxmemory, or shorten the TTLs of the "
-            "prefixes that hold the most memory, so that entries expire instead of being "
-            "evicted (an evicted entry costs a miss before its time).",
-        )
-    ]
+    evidence = (
+        Figure("evicted_keys", "evicted since start", evicted),
+        Figure("expired_keys", "expired since start", expired),
+        Figure("evicted_per_second", "evictions", _rate(evicted, node), "per_second"),
+        Figure("expired_per_second", "expirations", _rate(expired, node), "per_second"),
+        Figure("uptime", "uptime", node.uptime_seconds, "seconds"),
+    )
+    title = f"evicts more entries than expire ({share:.0%} of those that left)"
+    return [_on(node, "evictions", title, evidence)]
 
 
 def _fragmentation_findings(node: NodeFacts) -> list[Finding]:
@@ -284,20 +290,10 @@ def _fragmentation_findings(node: NodeFacts) -> list[Finding]:
         return []
     if ratio < FRAGMENTATION_RATIO:
         return []
-    return [
-        Finding(
-            "fragmentation",
-            "warning",
-            "node",
-            node.node,
-            f"{node.node} holds {ratio:.2f}x its data in memory (fragmentation)",
-            (
-                Figure("fragmentation", "RSS / used memory", ratio, "factor"),
-                Figure("used_memory", "memory in use", used, "bytes"),
-                Figure("rss", "resident memory", rss, "bytes"),
-            ),
-            "Enable activedefrag (CONFIG SET activedefrag yes), or restart the server in a "
-            "quiet hour; values of very different sizes written and expired all the time "
-            "fragment memory most.",
-        )
-    ]
+    evidence = (
+        Figure("fragmentation", "RSS / used memory", ratio, "factor"),
+        _used(node),
+        Figure("rss", "resident memory", rss, "bytes"),
+    )
+    title = f"holds {ratio:.2f}x its data in memory (fragmentation)"
+    return [_on(node, "fragmentation", title, evidence)]

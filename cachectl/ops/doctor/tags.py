@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cachectl.backends.base import BATCH
 from cachectl.ops.connect import Connection
 from cachectl.ops.doctor.model import Affected, Figure, Finding, NodeFacts
-from cachectl.ops.selection import STEP_COUNT
+from cachectl.ops.selection import STEP_COUNT, per_key
 
 #: A tag set with this many members or more is huge.
 HUGE_TAG = 100_000
@@ -46,10 +46,8 @@ def sizes(conn: Connection, tag_sets: Sequence[bytes]) -> list[tuple[bytes, int]
     out = []
     for start in range(0, len(tag_sets), CARD_BATCH):
         chunk = tag_sets[start : start + CARD_BATCH]
-        pipe = conn.client.pipeline(transaction=False)
-        for key in chunk:
-            pipe.zcard(key)
-        for key, n in zip(chunk, pipe.execute(raise_on_error=False), strict=True):
+        members = per_key(conn, chunk, lambda pipe, key: pipe.zcard(key))
+        for key, n in zip(chunk, members, strict=True):
             if isinstance(n, int) and n > 0:  # WRONGTYPE (someone else's key) is no tag set
                 out.append((key, n))
     return out

@@ -25,10 +25,11 @@ router = APIRouter()
 
 @router.get("/health")
 async def health(admin: Admin) -> dict[str, Any]:
-    """Redis latency and the breaker state; 503 when Redis is unreachable."""
+    """Redis latency and the breaker state; 503 when Redis is unreachable (or slower than the
+    cache's own timeouts: a load balancer's probe is answered fast either way)."""
     cache = admin.cache
     try:
-        probe = await admin.call(ping)
+        probe = await admin.probe(ping)
     except BackendUnavailable as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -106,6 +107,7 @@ def _overview(conn: Connection) -> dict[str, Any]:
         "total": report.to_dict()["total"],
         "keys_exact": report.keys_exact,
         "estimated": estimated,
+        "near": None if report.near is None else report.near.to_dict(),
         "time": time.time(),
     }
 
