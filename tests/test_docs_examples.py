@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import doctest
 import re
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: A fenced block, also one indented under a list item.
 FENCE = re.compile(
-    r"^(?P<fence>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
+    r"^(?P<indent>[ \t]*)(?P<fence>```+)(?P<info>[^\n]*)\n"
+    r"(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
+    re.M | re.S,
 )
 SKIP = re.compile(r"<!-- example: skip (?P<reason>\S.*?) -->\s*$")
 #: The Redis the pages show, and that the examples must never reach.
@@ -45,13 +49,13 @@ class Block:
 def blocks(page: Path) -> Iterator[Block]:
     text = page.read_text()
     for fence in FENCE.finditer(text):
-        before = text[: fence.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        before = text[: fence.start()].rstrip().rsplit("\n", 1)[-1]
         skip = SKIP.search(before)
         yield Block(
             page=page,
             line=text.count("\n", 0, fence.start()) + 1,
             language=fence.group("info").strip().split(" ")[0],
-            code=fence.group("body"),
+            code=textwrap.dedent(fence.group("body")),
             skip=skip.group("reason") if skip else None,
         )
 
@@ -109,7 +113,7 @@ def test_every_transcript_is_checked_or_skipped_with_a_reason() -> None:
             if block.language not in {"console", "bash", "sh", "shell"} or block.skip:
                 continue
             marker = text.split("\n")[block.line - 2]
-            if not marker.startswith("<!-- cli-example"):
+            if not marker.lstrip().startswith("<!-- cli-example"):
                 unchecked.append(f"{page.relative_to(ROOT)}:{block.line}")
     assert not unchecked, f"transcripts nothing checks: {unchecked}"
 
