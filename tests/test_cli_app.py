@@ -63,7 +63,7 @@ def test_every_command_and_option_is_documented(name: str) -> None:
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_a_real_example_in_the_docs(name: str) -> None:
-    examples = (ROOT / "docs" / "cli-examples.md").read_text()
+    examples = (ROOT / "docs" / "cli-commands.md").read_text()
     assert f"$ cachectl {name}" in examples or f" {name} " in examples
     assert f"## cachectl {name}" in examples
 

@@ -1,7 +1,7 @@
 """Django's own cache backend tests (BaseCacheTests, vendored) against CachectlCache.
 
 On the embedded store and on a real redis-server; the tests that can only pass by pickling
-arbitrary objects are skipped, each with its reason (SKIPPED, also in the README).
+arbitrary objects are skipped, each with its reason (SKIPPED, also in docs/django.md).
 """
 
 from __future__ import annotations
