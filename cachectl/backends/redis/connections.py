@@ -9,6 +9,7 @@ written once, in backends/redis/_async.py, and generated for the sync face.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -156,7 +157,11 @@ class RedisConnections:
 
 
 async def _aclose(client: Any) -> None:
-    await client.aclose()
+    # redis.asyncio raises TimeoutError when a socket takes longer than socket_connect_timeout
+    # to close (a loop busy elsewhere, a machine under load). Every connection's close was
+    # started all the same (the pool gathers them), and closing a cache must not fail.
+    with contextlib.suppress(redis.exceptions.RedisError, OSError):
+        await client.aclose()
 
 
 class AsyncRedisConnections:

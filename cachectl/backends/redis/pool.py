@@ -7,6 +7,7 @@ here a free slot is a counter, and only a caller that finds none waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -190,7 +191,9 @@ class BoundedAsyncSentinelPool(BoundedAsyncPool, aioredis.sentinel.SentinelConne
     async def release(self, connection: Any) -> None:
         # (redis.asyncio's own owns_connection calls a method its base class lacks.)
         if self.master_address != (connection.host, connection.port):
-            await connection.disconnect()
+            # A close slower than socket_connect_timeout raises; the slot is still released.
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                await connection.disconnect()
         await super().release(connection)
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
