@@ -324,12 +324,16 @@ class Near:
     def drop(self, fulls: Iterable[bytes]) -> None:
         """This process changed these keys: their entries, and replies in flight, go."""
         with self._lock:
-            pop, pending = self.entries.pop, self._pending
-            for full in fulls:
-                pending.pop(full, None)
-                entry = pop(full, None)
-                if entry is not None:
-                    self.size -= entry[SIZE]
+            self._forget(fulls)
+
+    def _forget(self, fulls: Iterable[bytes]) -> None:
+        """Under the lock: these keys' entries and the replies in flight for them go."""
+        pop, pending = self.entries.pop, self._pending
+        for full in fulls:
+            pending.pop(full, None)
+            entry = pop(full, None)
+            if entry is not None:
+                self.size -= entry[SIZE]
 
     def drop_matching(self, globs: Sequence[bytes]) -> None:
         """This process deleted what these Redis globs match."""
@@ -349,12 +353,7 @@ class Near:
             self._count(fulls, "near_invalidations")
         with self._lock:
             self.invalidations += len(fulls)
-            pop, pending = self.entries.pop, self._pending
-            for full in fulls:
-                pending.pop(full, None)
-                entry = pop(full, None)
-                if entry is not None:
-                    self.size -= entry[SIZE]
+            self._forget(fulls)
 
     def _count(self, fulls: Iterable[bytes], kind: str) -> None:
         """Count keys under their prefixes (as cache.helpers.prefix_of names a bytes key's)."""
