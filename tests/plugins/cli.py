@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,6 +17,16 @@ import redis
 
 from cachectl.cache import Cache
 from tests.servers import RedisServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children of the tests hear Ctrl-C. A shell starts a background job (`pytest &`, as
+    .ci/run starts its lowest and newest runs) with SIGINT ignored, and an ignored signal stays
+    ignored through fork and exec: the tests that press Ctrl-C on the console script would
+    press it on a process that cannot hear it. A handled signal is reset to its default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 CLI_ENV_VARS = (
     "CACHECTL_URL",
