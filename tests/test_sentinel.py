@@ -11,6 +11,7 @@ no exception reaches the caller, no read is stale, writes reach the new primary.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import sys
@@ -153,6 +154,32 @@ def test_the_async_face_writes_to_the_primary_sentinel_names(
     asyncio.run(main())
     with group.node(group.primary_port()).client() as raw:
         assert raw.exists(b"faces:j") == 1
+
+
+def test_a_data_connection_slow_to_close_leaves_no_sentinel_connection_open(
+    sentinel_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis.asyncio raises TimeoutError when a socket takes longer than connect_timeout to
+    close (seen in CI under load): close() returns, and the Sentinel clients are closed too,
+    so nothing is left for the garbage collector to warn about."""
+    wait_closed = asyncio.StreamWriter.wait_closed
+
+    async def slow(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.2)
+        await wait_closed(writer)
+
+    async def main() -> None:
+        cache = AsyncCache(sentinel_url, namespace="slow-close", connect_timeout=0.05)
+        await cache.set("k", 1)
+        assert await cache.get("k") == 1
+        monkeypatch.setattr(asyncio.StreamWriter, "wait_closed", slow)
+        await cache.close()
+
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(repr(report)))
+    asyncio.run(main())
+    gc.collect()
+    assert unraisable == []
 
 
 def test_a_wrong_sentinel_password_or_service_is_a_clear_error(

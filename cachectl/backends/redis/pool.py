@@ -180,9 +180,11 @@ class BoundedSentinelPool(BoundedPool, redis.sentinel.SentinelConnectionPool):
         super().release(connection)
 
     def disconnect(self, inuse_connections: bool = True) -> None:
-        super().disconnect(inuse_connections)
-        if inuse_connections:  # the client is closing: so are its Sentinel clients
-            self.sentinel_manager.close()
+        try:
+            super().disconnect(inuse_connections)
+        finally:
+            if inuse_connections:  # the client is closing: so are its Sentinel clients
+                self.sentinel_manager.close()
 
 
 class BoundedAsyncSentinelPool(BoundedAsyncPool, aioredis.sentinel.SentinelConnectionPool):
@@ -197,6 +199,10 @@ class BoundedAsyncSentinelPool(BoundedAsyncPool, aioredis.sentinel.SentinelConne
         await super().release(connection)
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
-        await super().disconnect(inuse_connections)
-        if inuse_connections:
-            await self.sentinel_manager.aclose()
+        try:
+            await super().disconnect(inuse_connections)
+        finally:
+            # Also when a data connection was slow to close (TimeoutError): the Sentinel
+            # clients' connections would otherwise be left open.
+            if inuse_connections:
+                await self.sentinel_manager.aclose()
