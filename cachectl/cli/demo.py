@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -111,11 +112,19 @@ def _interrupts() -> Iterator[threading.Event]:
         interrupted.set()
         raise KeyboardInterrupt
 
+    def unraisable(report: Any) -> None:
+        # Python would print the ignored KeyboardInterrupt with its traceback; the event
+        # already holds it, and the demo stops at its next check.
+        if report.exc_type is not KeyboardInterrupt:
+            previous_hook(report)
+
     previous = signal.signal(signal.SIGINT, handler)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield interrupted
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 def _run(

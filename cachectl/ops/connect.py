@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 import redis.exceptions
+import redis.retry
 from redis.sentinel import MasterNotFoundError
 
 from cachectl.config import CacheConfig
@@ -295,6 +296,21 @@ def _failover_retryable(error: Exception) -> bool:
     )
 
 
+class _FailoverRetry(redis.retry.Retry):
+    """Retries only what a failover may fix (_failover_retryable). redis-py 8.2 also takes the
+    predicate in Retry's constructor, 8.0 and 8.1 only per call: here it is each call's."""
+
+    def call_with_retry(
+        self,
+        do: Callable[[], Any],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> Any:
+        retryable = is_retryable or _failover_retryable
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
 def _check_sentinels(backend: Any, config: CacheConfig) -> None:
     """Some Sentinel answers and monitors the service: a wrong service name or Sentinel password
     fails at once, not after the failover wait."""
@@ -348,15 +364,13 @@ def connect(config: CacheConfig, store: MemoryStore | None = None) -> Connection
         # An operation rides out a failover: a command that loses the primary, or finds none,
         # asks Sentinel again (the breaker, not redis-py, decides this for the library).
         from redis.backoff import ExponentialBackoff
-        from redis.retry import Retry
 
         cap, base = FAILOVER_BACKOFF[1], FAILOVER_BACKOFF[0]
         backend.client.set_retry(
-            Retry(
+            _FailoverRetry(
                 ExponentialBackoff(cap=cap, base=base),
                 FAILOVER_RETRIES,
                 (redis.exceptions.ConnectionError,),
-                _failover_retryable,
             )
         )
     try:
