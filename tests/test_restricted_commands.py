@@ -240,12 +240,16 @@ def test_namespaces_extrapolates_without_info(
     for i in range(600):
         pipe.set(f"{namespace}:item:{i}", b"x")
     pipe.execute()
+    before = restricted.admin.dbsize()
     result = run_script("--url", restricted.url, "namespaces", "--sample", "100", "--json")
+    after = restricted.admin.dbsize()
     assert result.exit_code == 0, result.stderr
     doc = result.json()
-    assert doc["exact"] is False and doc["total_keys"] == 600
+    # The session's server is shared: another test's cache may publish a key meanwhile, and
+    # a stray key in the sample moves the estimate by up to 6 keys (1 in 100, of 600).
+    assert doc["exact"] is False and 600 <= before <= doc["total_keys"] <= after
     (found,) = [ns for ns in doc["namespaces"] if ns["name"] == namespace]
-    assert found["keys"] == 600
+    assert abs(found["keys"] - 600) <= 6 * (after - 600)
 
 
 @pytest.mark.cluster
