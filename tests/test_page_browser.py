@@ -217,7 +217,9 @@ def test_browse_past_the_first_page_of_keys(page: Any, site: Site, shots: Path) 
         # also says 'page 1', and a slow answer leaves it up while the search is on its way.
         page.wait_for_selector(f"#keys-label:has-text('user'):has-text('page {pages + 1}')")
         names = page.locator("#keys-table .key-link").all_inner_texts()
-        assert 0 < len(names) < USERS
+        # A page may come back short, even empty, with more to follow: SCAN's COUNT is work,
+        # and a page stops at its budget (docs/performance.md).
+        assert len(names) < USERS
         seen += names
         if pages == 0:
             page.screenshot(path=str(shots / "keys.png"), full_page=False)
