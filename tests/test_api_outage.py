@@ -24,13 +24,6 @@ REPLAY = {
 }
 
 
-@pytest.fixture
-def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
-    yield own_redis
-    if own_redis.running:
-        own_redis.resume()
-
-
 @pytest.fixture(params=["sync", "async"])
 def face(request: pytest.FixtureRequest, resumed: RedisServer) -> Iterator[Face]:
     if request.param == "sync":

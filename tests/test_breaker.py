@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -50,14 +49,6 @@ async def await_closed(cache: AsyncCache) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
-
-
-@pytest.fixture
-def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
-    """own_redis, resumed after the test even if it fails while the server is paused."""
-    yield own_redis
-    if own_redis.running:
-        own_redis.resume()
 
 
 def _open(cache: Cache) -> None:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,14 +36,6 @@ NS = "exit"
 RESUME_AFTER = 1.0
 LONG = 20.0
 SHORT = 0.5
-
-
-@pytest.fixture
-def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
-    """own_redis, resumed after the test even if it fails while the server is paused."""
-    yield own_redis
-    if own_redis.running:
-        own_redis.resume()
 
 
 def seed(url: str) -> None:

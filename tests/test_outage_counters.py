@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,13 +28,6 @@ QUICK: dict[str, Any] = {
     "recovery_interval": 0.2,
     "failure_threshold": 1,
 }
-
-
-@pytest.fixture
-def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
-    yield own_redis
-    if own_redis.running:
-        own_redis.resume()
 
 
 def face_of(kind: str, url: str, namespace: str, **options: Any) -> Face:

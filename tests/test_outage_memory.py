@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,13 +30,6 @@ NS = "bounded"
 CALLS = 9_000
 KEY_BYTES = 20_000
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
-    yield own_redis
-    if own_redis.running:
-        own_redis.resume()
 
 
 def long_key(i: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,14 +31,6 @@ QUICK = {
 }
 BOUND = 10.0  # seconds: a hang guard, not a measurement
 WRITERS = 4
-
-
-@pytest.fixture
-def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
-    """own_redis, resumed after the test even if it fails while the server is paused."""
-    yield own_redis
-    if own_redis.running:
-        own_redis.resume()
 
 
 def until(condition: Callable[[], bool]) -> bool:

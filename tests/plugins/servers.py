@@ -18,6 +18,14 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def resumed(own_redis: RedisServer) -> Iterator[RedisServer]:
+    """own_redis, resumed after the test even if it fails while the server is paused."""
+    yield own_redis
+    if own_redis.running:
+        own_redis.resume()
+
+
+@pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     """URL of the shared server, FLUSHALL-ed before the test."""
     with redis_server.client() as client:
