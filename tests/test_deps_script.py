@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
+import site
 import subprocess
 import sys
 import sysconfig
@@ -88,10 +89,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (proj / "dev.lock").write_text("depa==1.0\n    # via test\ndepb==1.0\n")
     venv = proj / "venv"
     subprocess.run([deps.uv(), "venv", "--quiet", "--python", sys.executable, venv], check=True)
-    # pytest from this interpreter's environment, after the venv's own packages on sys.path.
-    purelib = Path(sysconfig.get_paths()["purelib"])
+    # pytest from this interpreter's environment, after the venv's own packages on sys.path:
+    # every site directory it reads (a venv made with --system-site-packages may find pytest
+    # only in the system's).
+    sites = [Path(sysconfig.get_paths()["purelib"]), *map(Path, site.getsitepackages())]
     venv_site = next(venv.glob("lib/python*/site-packages"))
-    (venv_site / "outer.pth").write_text(f"{purelib}\n")
+    (venv_site / "outer.pth").write_text("".join(f"{path}\n" for path in dict.fromkeys(sites)))
     subprocess.run(
         [deps.uv(), "pip", "install", "--quiet", "--python", venv / "bin" / "python", *PAIR],
         check=True,

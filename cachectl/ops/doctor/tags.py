@@ -24,10 +24,6 @@ from cachectl.ops.selection import STEP_COUNT, per_key
 
 #: A tag set with this many members or more is huge.
 HUGE_TAG = 100_000
-#: What one of flush's server-side steps takes at most, in seconds (STEP_COUNT keys).
-FLUSH_STEP_SECONDS = 0.006
-#: Tag sets whose size is read per pipelined round trip.
-CARD_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +37,10 @@ class Estimate:
     server_seconds: float  # deletion on the server, from flush's step budget
 
 
+#: Tag sets whose size is read per pipelined round trip.
+CARD_BATCH = 1000
+
+
 def sizes(conn: Connection, tag_sets: Sequence[bytes]) -> list[tuple[bytes, int]]:
     """(tag set, members) of each tag set that still exists."""
     out = []
@@ -51,6 +51,10 @@ def sizes(conn: Connection, tag_sets: Sequence[bytes]) -> list[tuple[bytes, int]
             if isinstance(n, int) and n > 0:  # WRONGTYPE (someone else's key) is no tag set
                 out.append((key, n))
     return out
+
+
+#: What one of flush's server-side steps takes at most, in seconds (STEP_COUNT keys).
+FLUSH_STEP_SECONDS = 0.006
 
 
 def estimate(
