@@ -30,6 +30,20 @@ class Missing:
 #: What a read of an absent key answers (Cache.ttl, Cache.get(key, MISS)).
 MISS: Final = Missing()
 
+#: The longest ttl (or stale) a write takes, in seconds: Redis refuses an expiry past 2**63
+#: ms from now.
+MAX_TTL: Final = 1e15
+
+
+def valid_seconds(value: object) -> bool:
+    """Whether value is a ttl a write takes: positive seconds up to MAX_TTL (nan, a bool or a
+    str is not)."""
+    try:
+        return value is not True and 0 < value <= MAX_TTL  # type: ignore[operator]
+    except TypeError:
+        return False
+
+
 #: A hit as lookup answers it: the value, and its fresh-until stamp (unix ms) if it has one.
 Entry = tuple[Any, int | None]
 

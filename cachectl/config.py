@@ -203,6 +203,12 @@ def build_config(url: str | None = None, **options: Any) -> CacheConfig:
         raise ConfigError(f"unknown cache option(s): {', '.join(unknown)}")
     if url is None or url == "":
         url = MEMORY_URL  # the library's documented default, as for Cache()
+    elif not isinstance(url, str):
+        raise ConfigError(f"the cache URL is a string, not {type(url).__name__}")
+    if "namespace" in options and options["namespace"] is None:
+        # Not "not given": Cache(url, namespace=os.environ.get("NS")) with NS unset would
+        # otherwise write into the default namespace.
+        raise ConfigError("namespace must be a string, not None")
     try:
         return CacheConfig(url=url, **{k: v for k, v in options.items() if v is not None})
     except TypeError as exc:

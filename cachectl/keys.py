@@ -255,6 +255,8 @@ class KeySpace:
 
     def tag(self, tag: str) -> bytes:
         """The bookkeeping key of a tag; the braces keep it in one cluster slot."""
+        if not isinstance(tag, str):
+            raise ConfigError(f"tags are strings, not {type(tag).__name__}")
         name = self.check(tag.encode("utf-8", "surrogateescape"), "tag")
         return self.namespace.encode() + b"#tag:{" + name + b"}"
 

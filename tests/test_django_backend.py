@@ -31,6 +31,7 @@ from django.test import RequestFactory, override_settings  # noqa: E402
 from django.views.decorators.cache import cache_page  # noqa: E402
 
 from cachectl.contrib.django import RESPONSE_MARK, CachectlCache  # noqa: E402
+from cachectl.errors import ConfigError  # noqa: E402
 from cachectl.testing import PATIENT  # noqa: E402
 from tests.plugins.cli import CliResult  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
@@ -501,3 +502,37 @@ def test_a_fork_while_another_thread_makes_a_backend(redis_url: str, namespace: 
     finally:
         release.set()
         holder.join()
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), "60", True, [60]], ids=repr)
+async def test_a_timeout_that_is_not_a_number_is_an_error_and_keeps_the_entry(
+    dj: CachectlCache, timeout: Any
+) -> None:
+    # nan compared false to 0, read as "not cached", and deleted the entry; a str raised a
+    # bare TypeError from the comparison.
+    dj.set("k", "old")
+    for call in (
+        lambda: dj.set("k", "new", timeout),
+        lambda: dj.add("fresh", 1, timeout),
+        lambda: dj.touch("k", timeout),
+        lambda: dj.set_many({"k": "new"}, timeout),
+    ):
+        with pytest.raises(ConfigError, match="timeout must be a number"):
+            call()
+    with pytest.raises(ConfigError, match="timeout must be a number"):
+        await dj.aset("k", "new", timeout)
+    assert dj.get("k") == "old"
+    assert dj.get("fresh") is None
+
+
+@pytest.mark.parametrize("prefix", ["", ":", "::"], ids=repr)
+async def test_an_empty_prefix_is_refused_as_the_library_refuses_it(
+    dj: CachectlCache, prefix: str
+) -> None:
+    # make_key("") is "site:1:": a prefix of every key of the version, all of which went.
+    dj.set_many({"user:1": 1, "page": 2})
+    with pytest.raises(ConfigError, match="empty prefix"):
+        dj.invalidate_prefix(prefix)
+    with pytest.raises(ConfigError, match="empty prefix"):
+        await dj.ainvalidate_prefix(prefix)
+    assert dj.get_many(["user:1", "page"]) == {"user:1": 1, "page": 2}

@@ -12,7 +12,7 @@ from time import perf_counter_ns
 from typing import Any
 
 from cachectl import forksafe
-from cachectl.api import MISS, Entry, Missing
+from cachectl.api import MISS, Entry, Missing, valid_seconds
 from cachectl.backends.base import AsyncBackend, Backend
 from cachectl.backends.memory import MemoryStore
 from cachectl.breaker import Breaker, BreakerState, Pending
@@ -172,7 +172,8 @@ class CacheState:
                 return None
         # Written so that nan fails too; past MAX_TTL, Redis refuses the expiry (or the
         # conversion overflows), and the write would fail where the caller learns nothing.
-        if not 0 < ttl <= MAX_TTL:
+        # True would be one second; a str is a ConfigError too, not a bare TypeError.
+        if not valid_seconds(ttl):
             raise ConfigError(
                 f"ttl must be positive seconds up to {MAX_TTL:.0e}, or None, not {ttl!r}"
             )

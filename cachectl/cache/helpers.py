@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cachectl.api import MISS, Missing
+from cachectl.api import MAX_TTL, MISS, Missing
 from cachectl.keys import Key, display_name
 
-#: The longest ttl a write takes, in seconds: Redis refuses an expiry past 2**63 ms from now.
-MAX_TTL = 1e15
+__all__ = ["MAX_TTL", "checked_delta", "key_list", "prefix_of", "seconds_left", "shared_prefix"]
 
 
 def prefix_of(key: Key) -> str:

@@ -192,11 +192,18 @@ class CachectlCache(BaseCache):
 
     def invalidate_prefix(self, prefix: str, version: int | None = None) -> int:
         """Remove the key `prefix` and every key below it (`prefix:...`), of one version."""
-        return self._cache.invalidate_prefix(self.make_key(prefix, version))
+        return self._cache.invalidate_prefix(self._prefix(prefix, version))
 
     async def ainvalidate_prefix(self, prefix: str, version: int | None = None) -> int:
         """See invalidate_prefix."""
-        return await self._acache.invalidate_prefix(self.make_key(prefix, version))
+        return await self._acache.invalidate_prefix(self._prefix(prefix, version))
+
+    def _prefix(self, prefix: str, version: int | None) -> str:
+        # make_key("") is "<KEY_PREFIX>:<version>:", a prefix of every key of the version: the
+        # library refuses an empty prefix, and so does this.
+        if not str(prefix).strip(":"):
+            raise ConfigError("an empty prefix would select every key; name a prefix")
+        return self.make_key(prefix, version)
 
     def cached(
         self, ttl: float | None = None, prefix: str = "", **options: Unpack[CachedOptions]
@@ -213,6 +220,10 @@ class CachectlCache(BaseCache):
             timeout = self.default_timeout
         if timeout is None:
             return None
+        # Checked before the comparison: nan compares false to everything, so it would read
+        # as "not cached" and delete the entry; a str would raise a bare TypeError.
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+            raise ConfigError(f"timeout must be a number of seconds or None, not {timeout!r}")
         return float(timeout) if timeout > 0 else 0.0
 
     def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> float | None:

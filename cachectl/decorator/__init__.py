@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
-from cachectl.api import AsyncEntryStore, EntryStore
+from cachectl.api import MAX_TTL, AsyncEntryStore, EntryStore, valid_seconds
 from cachectl.decorator._async import async_wrapper
 from cachectl.decorator._sync import sync_wrapper
 from cachectl.decorator.calls import (
@@ -62,8 +62,10 @@ def cached(
     tags: templates of tags ("user:{user_id}"); tags_from: a callable of the result giving
     more tags; stale: seconds an expired entry is still served while one caller recomputes it.
     """
-    if stale is not None and (stale <= 0 or ttl is None):
-        raise ConfigError("stale needs a ttl, and is a positive number of seconds")
+    if stale is not None and (ttl is None or not valid_seconds(stale)):
+        raise ConfigError(
+            f"stale needs a ttl, and is positive seconds up to {MAX_TTL:.0e}, not {stale!r}"
+        )
 
     def decorate(func: Callable[P, R]) -> CachedFunction[P, R]:
         maker = KeyMaker(func, prefix, key, tags, tags_from)

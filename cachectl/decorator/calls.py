@@ -75,6 +75,9 @@ class KeyMaker:
         if isinstance(tags, str):
             raise ConfigError("tags is a sequence of strings; wrap a single tag in a tuple")
         self.tags = tuple(tags)
+        for tag in self.tags:
+            if not isinstance(tag, str):
+                raise ConfigError(f"tags are strings (templates), not {type(tag).__name__}")
         self.tags_from = tags_from
 
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
