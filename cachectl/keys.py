@@ -19,6 +19,7 @@ namespace ('N:*', 'N#tag:*', 'N:<pattern>') can match a key of another: 'shop:*'
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
 import inspect
@@ -34,6 +35,30 @@ import msgpack
 from cachectl.errors import ConfigError, KeyTooLarge
 
 Key = str | bytes
+
+#: The codec error handler with which key text (keys, prefixes, patterns, tags) is encoded.
+KEY_ERRORS = "cachectl.keys"
+
+
+def _key_bytes(exc: UnicodeError) -> tuple[bytes, int]:
+    """surrogateescape's bytes for U+DC80..U+DCFF (a byte that was not UTF-8, as os and sys
+    decode names), and a ConfigError for any other lone surrogate (json.loads('"\\ud800"')
+    gives one): it stands for no bytes, and a bare UnicodeEncodeError tells the caller nothing."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = bytearray()
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        if not 0xDC80 <= code <= 0xDCFF:
+            raise ConfigError(
+                f"key text holds a lone surrogate (U+{code:04X}), which is no text: "
+                f"{exc.object[:60]!r}"
+            )
+        out.append(code - 0xDC00)
+    return bytes(out), exc.end
+
+
+codecs.register_error(KEY_ERRORS, _key_bytes)
 
 GLOB_SPECIAL = frozenset(b"*?[]\\")
 #: Bytes a namespace may hold: none of them is a separator (':', '#') or a glob metacharacter.
@@ -86,15 +111,14 @@ def to_bytes(key: Key) -> bytes:
     if isinstance(key, bytes):
         return key
     if isinstance(key, str):
-        return key.encode("utf-8", "surrogateescape")
+        return key.encode("utf-8", KEY_ERRORS)
     raise TypeError(f"cache keys are str or bytes, not {type(key).__name__}")
 
 
 def prefixed(prefix: bytes, keys: Sequence[Key]) -> list[bytes]:
     """prefix + each key, as bytes."""
     return [
-        prefix + (k.encode("utf-8", "surrogateescape") if type(k) is str else to_bytes(k))
-        for k in keys
+        prefix + (k.encode("utf-8", KEY_ERRORS) if type(k) is str else to_bytes(k)) for k in keys
     ]
 
 
@@ -257,7 +281,7 @@ class KeySpace:
         """The bookkeeping key of a tag; the braces keep it in one cluster slot."""
         if not isinstance(tag, str):
             raise ConfigError(f"tags are strings, not {type(tag).__name__}")
-        name = self.check(tag.encode("utf-8", "surrogateescape"), "tag")
+        name = self.check(tag.encode("utf-8", KEY_ERRORS), "tag")
         return self.namespace.encode() + b"#tag:{" + name + b"}"
 
     def tag_name(self, tag_key: bytes) -> str:

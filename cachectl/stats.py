@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cachectl import forksafe
+from cachectl.keys import KEY_ERRORS
 
 COUNTERS = (
     "hits",
@@ -395,7 +396,7 @@ class CacheStats:
         wide: dict[str, Any] = {}  # opened, owed, owed_all, layout: ints
         skipped = 0
         for key, value in fields.items():
-            name = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+            name = key.encode("utf-8", KEY_ERRORS) if isinstance(key, str) else key
             if name == LAYOUT_FIELD or name in NAMESPACE_COUNTERS:
                 count = _count(value)
                 if count is None:
@@ -447,7 +448,7 @@ def _parse_field(
 ) -> tuple[str, str, int | None, int] | None:
     """(kind, prefix, bucket or None, count) of a published field; kind '' for bookkeeping;
     None for a field that does not fit the layout."""
-    name = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+    name = key.encode("utf-8", KEY_ERRORS) if isinstance(key, str) else key
     if len(name) > MAX_PREFIX_BYTES + 32:
         return None
     count = _count(value)

@@ -276,6 +276,9 @@ def url_shapes(password: str, port: int) -> list[str]:
     # redis://word@host: a lone word is taken for the password; with a ':' in it, the text
     # before the ':' is a user name by the URL's own syntax.
     alone = [f"redis://{password}@127.0.0.1:{port}/0"] if ":" not in password else []
+    # Unencoded in a query, a raw '&' ends the password by the URL's syntax: what follows is
+    # another parameter, shown as such.
+    in_query = password if "&" not in password else quote(password, safe="")
     return [
         *alone,
         f"redis://:{password}@127.0.0.1:{port}/0",
@@ -284,13 +287,12 @@ def url_shapes(password: str, port: int) -> list[str]:
         f"redis+cluster://:{password}@127.0.0.1:{port}/0",
         f"redis+sentinel://:{password}@127.0.0.1:{port},127.0.0.1:1/mymaster/0",
         f"redis+sentinel://127.0.0.1:{port}/m?sentinel_password={quote(password, safe='')}",
-        f"rediss+sentinel://u:{password}@127.0.0.1:{port}/m?sentinel_password={password}x",
+        f"rediss+sentinel://u:{password}@127.0.0.1:{port}/m?sentinel_password={in_query}x",
         f"unix://:{password}@/tmp/redis.sock",
         f"redis://127.0.0.1:{port}/0?password={quote(password, safe='')}",
         f"redis://127.0.0.1:{port}/0?socket_timeout=1&password={quote(password, safe='')}&db=0",
         f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0",
-        # Unencoded in the query: a raw '&' would end it by the URL's syntax.
-        *([f"redis://127.0.0.1:{port}/0?password={password}"] if "&" not in password else []),
+        f"redis://127.0.0.1:{port}/0?password={in_query}",
     ]
 
 
@@ -308,6 +310,7 @@ PASSWORD_PARTS = st.one_of(st.text(), st.lists(st.sampled_from(PIECES), max_size
 @example("#", "@")
 @example(":", "/?#@")
 @example("?db=1&client_name=x", "@h:1/0#")
+@example("&client_name=", "")
 def test_a_password_is_never_shown(a: str, b: str) -> None:
     password = secret_around(a, b)
     port = 6390

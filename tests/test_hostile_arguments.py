@@ -4,6 +4,7 @@ AttributeError from deep inside, and never the wrong namespace."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -84,3 +85,34 @@ def test_a_url_that_is_not_a_string_is_a_config_error(url: Any) -> None:
     # AttributeError: 'int' object has no attribute 'partition'.
     with pytest.raises(ConfigError, match="the cache URL is a string"):
         Cache(url)
+
+
+LONE = json.loads('"user:\\ud800"')  # what a JSON body can hold: a surrogate with no pair
+
+
+async def test_a_lone_surrogate_in_key_text_is_a_config_error(
+    cache: Cache, acache: AsyncCache
+) -> None:
+    # UnicodeEncodeError from deep inside, on every call; a byte that was not UTF-8
+    # (surrogateescape's U+DC80..U+DCFF, as os and sys decode names) stays a key.
+    cache.set("user:1", "kept", tags=("t",))
+    for call in (
+        lambda: cache.get(LONE),
+        lambda: cache.set(LONE, 1),
+        lambda: cache.delete(LONE),
+        lambda: cache.get_many(["user:1", LONE]),
+        lambda: cache.set_many({"user:2": 2, LONE: 1}),
+        lambda: cache.set("user:3", 3, tags=[LONE]),
+        lambda: cache.invalidate_prefix(LONE),
+        lambda: cache.invalidate_tag(LONE),
+    ):
+        with pytest.raises(ConfigError, match="lone surrogate"):
+            call()
+    with pytest.raises(ConfigError, match="lone surrogate"):
+        await acache.get(LONE)
+    with pytest.raises(ConfigError, match="lone surrogate"):
+        await acache.delete_many(["user:1", LONE])
+    assert cache.get("user:1") == "kept"
+    assert not cache.has("user:2") and not cache.has("user:3")
+    cache.set("\udcff", "byte")
+    assert cache.get(b"\xff") == "byte"

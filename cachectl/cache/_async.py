@@ -27,7 +27,7 @@ from cachectl.codec import EXT_HOOK, unpackb
 from cachectl.config import DEFAULT_NAMESPACE
 from cachectl.decorator import CachedFunction, CachedOptions, cached
 from cachectl.errors import SerializationError, ValueTooLarge
-from cachectl.keys import Key, prefixed
+from cachectl.keys import KEY_ERRORS, Key, prefixed
 from cachectl.stats import CacheStats, Counters
 
 P = ParamSpec("P")
@@ -133,7 +133,7 @@ class AsyncCache(AsyncFace):
             return await self._near_lookup(key, self.near)
         if type(key) is str:
             keys = self.keys
-            full = keys.ns + key.encode("utf-8", "surrogateescape")
+            full = keys.ns + key.encode("utf-8", KEY_ERRORS)
             if len(full) > keys.max_full:
                 raise keys.refuse(full, key)
             counters = self.recorder.counters(key.partition(":")[0])
@@ -175,7 +175,7 @@ class AsyncCache(AsyncFace):
         miss); the breaker's steps below are _lookup's."""
         if type(key) is str:
             keys = self.keys
-            full = keys.ns + key.encode("utf-8", "surrogateescape")
+            full = keys.ns + key.encode("utf-8", KEY_ERRORS)
             if len(full) > keys.max_full:
                 raise keys.refuse(full, key)
         else:

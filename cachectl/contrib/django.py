@@ -221,8 +221,9 @@ class CachectlCache(BaseCache):
         if timeout is None:
             return None
         # Checked before the comparison: nan compares false to everything, so it would read
-        # as "not cached" and delete the entry; a str would raise a bare TypeError.
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+        # as "not cached" and delete the entry; a str would raise a bare TypeError. A bool is an
+        # int to Django's own backends (True: one second), and so here.
+        if not isinstance(timeout, int | float) or timeout != timeout:
             raise ConfigError(f"timeout must be a number of seconds or None, not {timeout!r}")
         return float(timeout) if timeout > 0 else 0.0
 

@@ -10,6 +10,7 @@ from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from cachectl.contrib.fastapi.errors import bad_request
+from cachectl.keys import KEY_ERRORS
 from cachectl.ops import selection as sel
 from cachectl.ops.connect import Connection
 from cachectl.ops.edit import MAX_TTL
@@ -151,7 +152,7 @@ def app_key(key: str | None, key_hex: str | None) -> bytes:
         except ValueError:
             raise bad_request("key_hex is not hexadecimal") from None
     else:
-        raw = (key or "").encode("utf-8", "surrogateescape")
+        raw = (key or "").encode("utf-8", KEY_ERRORS)
     if not raw or len(raw) > MAX_KEY:
         raise bad_request(f"a key has 1 to {MAX_KEY} bytes")
     return raw
