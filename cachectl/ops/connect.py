@@ -282,6 +282,13 @@ def _cluster_enabled(backend: Any, config: CacheConfig) -> bool:
             raise ConfigError(
                 f"{config.display_url} is a Redis Cluster node: a cluster has only database 0"
             ) from None
+        if "DB index is out of range" in str(exc):  # the SELECT, past the `databases` setting
+            parsed = config.parsed_url
+            db = f" {parsed.db}" if parsed is not None else ""
+            raise ConfigError(
+                f"{config.display_url} has no database{db}: the server has as many as its "
+                "`databases` setting (16 by default), numbered from 0"
+            ) from None
         _forget_connections(backend.client)
         return False  # a server without INFO (an embedded one, such as fakeredis)
     return str(info.get("cluster_enabled", 0)) == "1"
