@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from cachectl import Cache
 from cachectl.config import MAX_PASSWORD_FILE, read_limited
@@ -80,3 +81,25 @@ def test_latency_with_a_password_the_server_does_not_need(
     probes = json.loads(done.stdout)["probes"]
     assert {probe["probe"] for probe in probes} >= {"PING", "GET"}
     assert all(probe["samples"] == 3 for probe in probes if probe["probe"] in ("PING", "GET"))
+
+
+@pytest.mark.parametrize(
+    "command", [["keys", "--tag", "t", "--json"], ["flush", "--tag", "t", "--yes"]]
+)
+def test_a_tag_key_of_another_type_is_foreign_data_not_a_refused_command(
+    redis_url: str, run_script: Run, command: list[str]
+) -> None:
+    """Status 1 (a corrupt value), said so; never 'refused a command', which is status 3."""
+    _entries(redis_url)
+    with redis.Redis.from_url(redis_url) as client:
+        client.set("shop#tag:{t}", "not a tag set")
+    done = run_script("--url", redis_url, "--namespace", "shop", *command)
+    assert done.exit_code == 1
+    assert done.stderr.startswith(
+        f"cachectl: error: a key of namespace 'shop' on {redis_url} is not of the type "
+        "cachectl keeps there (WRONGTYPE "
+    )
+    assert done.stderr.endswith("): foreign or corrupt data\n")
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.get("shop#tag:{t}") == b"not a tag set"
+        assert client.exists("shop:product:1") == 1

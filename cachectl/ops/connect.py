@@ -16,7 +16,13 @@ import redis.retry
 from redis.sentinel import MasterNotFoundError
 
 from cachectl.config import CacheConfig
-from cachectl.errors import BackendUnavailable, CachectlError, CommandRefused, ConfigError
+from cachectl.errors import (
+    BackendUnavailable,
+    CachectlError,
+    CommandRefused,
+    ConfigError,
+    DecodeError,
+)
 from cachectl.keys import KeySpace
 from cachectl.tls import explain
 
@@ -216,7 +222,14 @@ def translate_errors(config: CacheConfig) -> Iterator[None]:
         if refused is not None:
             raise refused from None
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CachectlError(f"{config.display_url} refused a command: {text}") from None
+        if text.startswith("WRONGTYPE"):
+            # A key where cachectl keeps a tag set or the stats hash holds something else:
+            # foreign or corrupt data (status 1, as a corrupt value), not a refused command.
+            raise DecodeError(
+                f"a key of namespace {config.namespace!r} on {config.display_url} is not of the "
+                f"type cachectl keeps there ({text}): foreign or corrupt data"
+            ) from None
+        raise CachectlError(f"{config.display_url} answered with an error: {text}") from None
 
 
 _NOPERM_COMMAND = re.compile(r"permissions to run the '([^']+)' command")
