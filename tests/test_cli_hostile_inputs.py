@@ -103,3 +103,24 @@ def test_a_tag_key_of_another_type_is_foreign_data_not_a_refused_command(
     with redis.Redis.from_url(redis_url) as client:
         assert client.get("shop#tag:{t}") == b"not a tag set"
         assert client.exists("shop:product:1") == 1
+
+
+def test_a_mistyped_prefix_does_not_pass_the_hit_ratio_gate(
+    redis_url: str, run_script: Run
+) -> None:
+    with Cache(redis_url, namespace="shop", stats_interval=0.01) as cache:
+        cache.set("product:1", {"id": 1}, ttl=600)
+        for _ in range(3):
+            cache.get("product:1")
+    base = ["--url", redis_url, "--namespace", "shop", "stats", "--min-hit-ratio", "0.5"]
+    typo = run_script(*base, "--prefix", "prodcut", "--json")
+    assert typo.exit_code == 1
+    assert typo.stderr == (
+        "cachectl: error: no hit ratio to check: nothing is stored or published under prefix "
+        "'prodcut' (a mistyped --prefix? cachectl stats lists them)\n"
+    )
+    assert [row["prefix"] for row in typo.json()["prefixes"]] == ["prodcut"]
+    # The prefix that holds entries still passes on its published hit ratio.
+    meant = run_script(*base, "--prefix", "product", "--json")
+    assert meant.exit_code == 0, meant.stderr
+    assert meant.json()["prefixes"][0]["hit_ratio"] == 1.0
