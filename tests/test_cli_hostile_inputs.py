@@ -124,3 +124,16 @@ def test_a_mistyped_prefix_does_not_pass_the_hit_ratio_gate(
     meant = run_script(*base, "--prefix", "product", "--json")
     assert meant.exit_code == 0, meant.stderr
     assert meant.json()["prefixes"][0]["hit_ratio"] == 1.0
+
+
+def test_a_sentinel_url_naming_a_plain_redis_says_so(redis_url: str, run_script: Run) -> None:
+    """Not 'refused the login: check sentinel_password', which no password would fix."""
+    node = redis_url.split("://", 1)[1].rsplit("/", 1)[0]
+    url = f"redis+sentinel://{node}/mymaster"
+    done = run_script("--url", url, "--namespace", "shop", "stats")
+    assert done.exit_code == 2
+    assert done.stderr.startswith(f"cachectl: error: {node} in {url} is not a Sentinel (unknown ")
+    assert done.stderr.endswith(
+        "a redis+sentinel:// URL names Sentinels (often on port 26379); for the server itself "
+        "use redis://\n"
+    )

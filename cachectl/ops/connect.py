@@ -343,6 +343,14 @@ def _check_sentinels(backend: Any, config: CacheConfig) -> None:
             masters = sentinel.sentinel_masters()
         except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError) as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if _UNKNOWN.search(text) and "sentinel" in text.lower():
+                # A Redis server, not a Sentinel: no password would make it answer.
+                where = sentinel.connection_pool.connection_kwargs
+                node = f"{where.get('host')}:{where.get('port')}"
+                raise ConfigError(
+                    f"{node} in {url} is not a Sentinel ({text}): a redis+sentinel:// URL names "
+                    "Sentinels (often on port 26379); for the server itself use redis://"
+                ) from None
             if text.startswith("NOAUTH") or "already authenticated" in text:
                 raise BackendUnavailable(
                     f"a Sentinel of {url} needs a password: set sentinel_password (and "
