@@ -309,11 +309,25 @@ def read_cli_settings(
     return {}, ""
 
 
+#: Bytes a password file may hold.
+MAX_PASSWORD_FILE = 64 * 1024
+
+
+def read_limited(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of the file at path, at most limit of them, else ConfigError naming it as
+    what: a device or a pipe that never ends (/dev/zero) is refused, not read until memory
+    runs out. OSError is the caller's to word."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ConfigError(f"{what} {os.fspath(path)} holds more than {limit:,} bytes")
+    return data
+
+
 def read_password_file(path: str) -> str:
     """The password stored in a file (one line; surrounding whitespace is not part of it)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            password = handle.read().strip()
+        password = read_limited(path, MAX_PASSWORD_FILE, "password file").decode().strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read password file {path}: {exc}") from None
     if not password:

@@ -75,7 +75,8 @@ def stats(
         float | None,
         options.option(
             "R",
-            "Exit with status 1 when a shown prefix's hit ratio is below R (0-1).",
+            "Exit with status 1 when a shown prefix's hit ratio is below R (0-1), or when "
+            "--prefix names one with nothing stored or published.",
             min=0.0,
             max=1.0,
         ),
@@ -143,6 +144,12 @@ def stats(
                 else:
                     report = _rewrite(stopper, report, take, fmt, output)
     if min_hit_ratio is not None:
+        if prefix is not None and all(row.vacant for row in report.prefixes):
+            # The gate would check nothing: a mistyped --prefix must not pass it.
+            raise CheckFailed(
+                f"no hit ratio to check: nothing is stored or published under prefix "
+                f"{prefix!r} (a mistyped --prefix? cachectl stats lists them)"
+            )
         low = report.below(min_hit_ratio)
         if low:
             shown = ", ".join(f"{row.prefix} {row.stats.hit_ratio:.1%}" for row in low)

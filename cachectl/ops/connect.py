@@ -16,7 +16,13 @@ import redis.retry
 from redis.sentinel import MasterNotFoundError
 
 from cachectl.config import CacheConfig
-from cachectl.errors import BackendUnavailable, CachectlError, CommandRefused, ConfigError
+from cachectl.errors import (
+    BackendUnavailable,
+    CachectlError,
+    CommandRefused,
+    ConfigError,
+    DecodeError,
+)
 from cachectl.keys import KeySpace
 from cachectl.tls import explain
 
@@ -216,7 +222,14 @@ def translate_errors(config: CacheConfig) -> Iterator[None]:
         if refused is not None:
             raise refused from None
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CachectlError(f"{config.display_url} refused a command: {text}") from None
+        if text.startswith("WRONGTYPE"):
+            # A key where cachectl keeps a tag set or the stats hash holds something else:
+            # foreign or corrupt data (status 1, as a corrupt value), not a refused command.
+            raise DecodeError(
+                f"a key of namespace {config.namespace!r} on {config.display_url} is not of the "
+                f"type cachectl keeps there ({text}): foreign or corrupt data"
+            ) from None
+        raise CachectlError(f"{config.display_url} answered with an error: {text}") from None
 
 
 _NOPERM_COMMAND = re.compile(r"permissions to run the '([^']+)' command")
@@ -282,6 +295,13 @@ def _cluster_enabled(backend: Any, config: CacheConfig) -> bool:
             raise ConfigError(
                 f"{config.display_url} is a Redis Cluster node: a cluster has only database 0"
             ) from None
+        if "DB index is out of range" in str(exc):  # the SELECT, past the `databases` setting
+            parsed = config.parsed_url
+            db = f" {parsed.db}" if parsed is not None else ""
+            raise ConfigError(
+                f"{config.display_url} has no database{db}: the server has as many as its "
+                "`databases` setting (16 by default), numbered from 0"
+            ) from None
         _forget_connections(backend.client)
         return False  # a server without INFO (an embedded one, such as fakeredis)
     return str(info.get("cluster_enabled", 0)) == "1"
@@ -323,6 +343,14 @@ def _check_sentinels(backend: Any, config: CacheConfig) -> None:
             masters = sentinel.sentinel_masters()
         except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError) as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if _UNKNOWN.search(text) and "sentinel" in text.lower():
+                # A Redis server, not a Sentinel: no password would make it answer.
+                where = sentinel.connection_pool.connection_kwargs
+                node = f"{where.get('host')}:{where.get('port')}"
+                raise ConfigError(
+                    f"{node} in {url} is not a Sentinel ({text}): a redis+sentinel:// URL names "
+                    "Sentinels (often on port 26379); for the server itself use redis://"
+                ) from None
             if text.startswith("NOAUTH") or "already authenticated" in text:
                 raise BackendUnavailable(
                     f"a Sentinel of {url} needs a password: set sentinel_password (and "

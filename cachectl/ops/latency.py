@@ -95,6 +95,10 @@ class LatencyReport:
         }
 
 
+#: The error replies of a server without a password to AUTH (Redis 6 and later, and before).
+NO_PASSWORD_SET = (b"-ERR AUTH <password> called without any password", b"-ERR Client sent AUTH")
+
+
 class RespSocket:
     """A bare RESP2 connection: one request in flight, replies read whole."""
 
@@ -120,7 +124,12 @@ class RespSocket:
         password = options.get("password") or config.password
         if password:
             username = options.get("username")
-            self.call(_command(b"AUTH", *([username] if username else []), password))
+            self.sock.sendall(_command(b"AUTH", *([username] if username else []), password))
+            reply = self.read()
+            # A server with no password set refuses the AUTH, and redis-py (so every other
+            # command) goes on regardless: the probe does too.
+            if reply[:1] == b"-" and not reply.startswith(NO_PASSWORD_SET):
+                _refused(reply, self.url)
         db = int(options.get("db") or 0)
         if db and not config.cluster:
             self.call(_command(b"SELECT", str(db)))

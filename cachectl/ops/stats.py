@@ -49,6 +49,12 @@ class PrefixRow:
     memory: int | None  # estimated bytes; None when no key was sampled
     sampled: int
 
+    @property
+    def vacant(self) -> bool:
+        """Nothing stored under the prefix and nothing published for it: a mistyped name."""
+        s = self.stats
+        return not (self.keys or s.hits or s.misses or s.sets or s.errors or s.fallback or s.calls)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
         return {**self.stats.to_dict(), "keys": self.keys, "memory": self.memory}

@@ -9,16 +9,18 @@ import itertools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
+from cachectl.config import read_limited
 from cachectl.errors import ConfigError
 from cachectl.warm.formats import Entry, parse_entries
 from cachectl.warm.headers import expand_env, parse_variant, split_header
 from cachectl.warm.options import WarmOptions
 
 MAX_TARGETS = 1_000_000
+#: Bytes an endpoint file may hold (a million targets of about 100 bytes each fit).
+MAX_ENDPOINT_FILE = 128 * 1024 * 1024
 
 Variant = tuple[tuple[str, str], ...]
 
@@ -44,9 +46,10 @@ class Target:
 
 
 def read_endpoint_file(path: str | os.PathLike[str]) -> str:
-    """The text of an endpoint file; a missing or non-UTF-8 file is ConfigError."""
+    """The text of an endpoint file; a missing, non-UTF-8 or endless file (more than
+    MAX_ENDPOINT_FILE bytes: /dev/zero) is ConfigError."""
     try:
-        data = Path(path).read_bytes()
+        data = read_limited(path, MAX_ENDPOINT_FILE, "endpoint file")
     except FileNotFoundError:
         raise ConfigError(f"{os.fspath(path)}: no such file") from None
     except IsADirectoryError:
