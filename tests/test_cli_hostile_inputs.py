@@ -137,3 +137,27 @@ def test_a_sentinel_url_naming_a_plain_redis_says_so(redis_url: str, run_script:
         "a redis+sentinel:// URL names Sentinels (often on port 26379); for the server itself "
         "use redis://\n"
     )
+
+
+def test_a_negative_latency_threshold_is_a_usage_error(redis_url: str, run_script: Run) -> None:
+    # It used to run the probe, then fail the gate (status 1) whatever the latency.
+    done = run_script("--url", redis_url, "latency", "--max-p99", "-1", timeout=30)
+    assert done.exit_code == 2
+    assert "--max-p99" in done.stderr and "x>=0.0" in done.stderr
+
+
+def test_a_junit_path_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, run_script: Run
+) -> None:
+    # Refused after every request was made, and the summary was lost with it.
+    urls = tmp_path / "urls.txt"
+    urls.write_text("/a\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for junit in (tmp_path, blocker / "warm.xml"):
+        done = run_script(
+            "warm", str(urls), "--base-url", "http://127.0.0.1:9", "--junit", str(junit)
+        )
+        assert done.exit_code == 2
+        assert done.stderr.startswith(f"cachectl: error: {junit}: cannot write the JUnit report")
+        assert done.stdout == ""

@@ -30,7 +30,7 @@ def flag(name: str, help: str, *aliases: str) -> Any:
 
 def above_ms(what: str) -> Any:
     """A latency gate: exit status 1 when what is above MS milliseconds."""
-    return option("MS", f"Exit with status 1 when {what} is above MS.")
+    return option("MS", f"Exit with status 1 when {what} is above MS.", min=0.0)
 
 
 Json = Annotated[bool, flag("--json", "Print one JSON document on stdout and nothing else there.")]

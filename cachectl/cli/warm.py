@@ -144,7 +144,7 @@ def warm(
     requested), 3 when the base URL cannot be reached at all, 130 on Ctrl-C (after a partial
     summary).
     """
-    from cachectl.warm import WarmOptions, write_junit
+    from cachectl.warm import WarmOptions, check_junit_path, write_junit
     from cachectl.warm import warm as run
 
     options = WarmOptions(
@@ -162,6 +162,8 @@ def warm(
         header_origins=tuple(header_origin or ()),
         factory=factory,
     )
+    if junit is not None:
+        check_junit_path(junit)  # now, not after the run
     with _stats_probe(ctx) as probe:
         if json_output:
             report = run(files, options, stats_probe=probe)

@@ -4,7 +4,7 @@ The library side of `cachectl warm`: plain functions and data, no Typer and no R
 """
 
 from cachectl.warm.histogram import LatencyHistogram
-from cachectl.warm.junit import junit_tree, write_junit
+from cachectl.warm.junit import check_junit_path, junit_tree, write_junit
 from cachectl.warm.options import WarmOptions
 from cachectl.warm.report import EndpointResult, Summary, Threshold, WarmReport
 from cachectl.warm.run import StatsProbe, run_warm, warm
@@ -21,6 +21,7 @@ __all__ = [
     "WarmOptions",
     "WarmReport",
     "cache_verdict",
+    "check_junit_path",
     "junit_tree",
     "load_targets",
     "run_warm",

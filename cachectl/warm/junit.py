@@ -109,3 +109,22 @@ def write_junit(report: WarmReport, path: str | os.PathLike[str]) -> None:
         raise ConfigError(
             f"{os.fspath(path)}: cannot write the JUnit report ({exc.strerror})"
         ) from None
+
+
+def check_junit_path(path: str | os.PathLike[str]) -> None:
+    """ConfigError before a run where write_junit would fail after it: the path is a
+    directory, or its folder cannot be made or written to."""
+    target = Path(path)
+    problem = None
+    if target.is_dir():
+        problem = "it is a directory"
+    else:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = exc.strerror or type(exc).__name__
+        else:
+            if not os.access(target if target.exists() else target.parent, os.W_OK):
+                problem = "permission denied"
+    if problem is not None:
+        raise ConfigError(f"{os.fspath(path)}: cannot write the JUnit report ({problem})")
