@@ -161,3 +161,43 @@ def test_a_junit_path_that_cannot_be_written_is_refused_before_the_run(
         assert done.exit_code == 2
         assert done.stderr.startswith(f"cachectl: error: {junit}: cannot write the JUnit report")
         assert done.stdout == ""
+
+
+def test_a_name_given_with_its_namespace_in_front_gets_the_hint(
+    redis_url: str, run_script: Run
+) -> None:
+    # 'shop:config' in namespace 'shop' names the Redis key 'shop:shop:config': nothing
+    # matched, and nothing said why (redis-cli and inspect's own output show full keys).
+    _entries(redis_url)
+    shop = ["--url", redis_url, "--namespace", "shop"]
+    relative = "names are relative to namespace 'shop'"
+    done = run_script(*shop, "inspect", "shop:product:1")
+    assert done.exit_code == 1
+    assert done.stderr.rstrip().endswith(f"; {relative}: did you mean 'product:1'?")
+    listed = run_script(*shop, "keys", "--prefix", "shop:product", "--json")
+    assert listed.exit_code == 0
+    assert json.loads(listed.stdout)["notes"] == [f"{relative}: did you mean 'product'?"]
+    dry = run_script(*shop, "flush", "--prefix", "shop", "--dry-run")
+    assert dry.exit_code == 0
+    assert "Names are relative to namespace 'shop': --all selects all of its keys" in dry.stdout
+    flushed = run_script(*shop, "flush", "--key", "shop:product:1", "--yes")
+    assert flushed.exit_code == 0
+    assert "Names are relative to namespace 'shop': did you mean 'product:1'?" in flushed.stdout
+    with Cache(redis_url, namespace="shop") as cache:
+        assert cache.get("product:1") == {"id": 1}  # and a right name finds it
+
+
+def test_a_command_option_before_the_command_says_where_it_goes(run_script: Run) -> None:
+    # Connection options go before the name, so this is tried; click suggested --version.
+    done = run_script("--json", "stats")
+    assert done.exit_code == 2
+    assert done.stderr.startswith(
+        "cachectl: error: --json is an option of the command, not of cachectl: put it after "
+    )
+
+
+def test_the_demo_help_does_not_list_the_options_it_refuses(run_script: Run) -> None:
+    shown = run_script("demo", "--help").stdout
+    assert "--namespace NAME" not in shown and "--password-file" not in shown
+    refused = run_script("demo", "--url", "redis://127.0.0.1:9/0")
+    assert refused.exit_code == 2 and "drop --url" in refused.stderr

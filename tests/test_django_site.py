@@ -67,7 +67,7 @@ def test_cached_views_hit_on_the_second_request(site: str) -> None:
     with httpx.Client(base_url=site, timeout=10) as client:
         first, second = client.get("/report"), client.get("/report")
         assert first.status_code == second.status_code == 200
-        assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("miss", "hit")
+        assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
         assert first.json() == second.json()
         assert first.json()["computed"] == 1
 

@@ -82,6 +82,20 @@ def _usage_error(exc: Any, command_path: str) -> NoReturn:
     message = str(exc.format_message())
     message = message[:1].lower() + message[1:] if message[1:2].islower() else message
     ctx = getattr(exc, "ctx", None)
+    option = getattr(exc, "option_name", None)
+    if ctx is not None and ctx.parent is None and option is not None:
+        # `cachectl --json stats`: the connection options go before the name, so this will be
+        # tried; the suggestion click makes (--version) helps nobody.
+        takers = [
+            name
+            for name, command in getattr(ctx.command, "commands", {}).items()
+            if any(option in param.opts for param in command.params)
+        ]
+        if takers:
+            message = (
+                f"{option} is an option of the command, not of cachectl: put it after the "
+                f"command's name (as in cachectl {takers[0]} {option})"
+            )
     path = ctx.command_path if ctx is not None else command_path
     message = f"{message.rstrip().rstrip('.')} (see '{path} --help')"
     report(message)
@@ -315,6 +329,9 @@ def _connection_options(group: Any) -> None:
             option = copy.copy(param)
             option.expose_value = False
             option.callback = after_the_name
+            # The demo refuses them (its tour makes its own Redis): taken, so that the refusal
+            # is its own clear one, but not listed in its help.
+            option.hidden = command.name == "demo"
             command.params.append(option)
 
 

@@ -150,7 +150,8 @@ def diagnosis_view(diagnosis: Diagnosis) -> RenderableType:
             f"{count(scope.prefixes, 'prefix', 'prefixes')} and "
             f"{count(scope.tag_sets, 'tag set')} on "
             f"{count(scope.primaries, 'primary', 'primaries')}, counted exactly; "
-            f"{number(scope.sampled)} entries sampled (--sample {number(scope.sample_limit)}); "
+            f"{count(scope.sampled, 'entry', 'entries')} sampled "
+            f"(--sample {number(scope.sample_limit)}); "
             f"examined in {elapsed(scope.seconds)}.",
             0,
         ),

@@ -25,6 +25,8 @@ def show_plan(
     """A dry run: how many keys would go, some of them (application keys), and whether the
     real run would be refused by --max-keys."""
     line(f"Would delete {count(total, 'key')}: {name(selection.label)}, on {name(url)}.")
+    if total == 0 and selection.hint:
+        line(f"{selection.hint[0].upper()}{selection.hint[1:]}")
     if sample:
         shown = "all of them" if len(sample) == total else f"{number(len(sample))} of them"
         line(f"{shown[0].upper()}{shown[1:]}:")
@@ -83,7 +85,8 @@ def progress(total: int | None, show: bool) -> Iterator[Callable[[int], None]]:
 def show_flushed(result: FlushResult, selection: Selection) -> None:
     """How many keys were removed, and how fast."""
     if result.removed == 0:
-        line(f"Nothing to delete: no keys match ({name(selection.label)}).")
+        hint = f" {selection.hint[0].upper()}{selection.hint[1:]}" if selection.hint else ""
+        line(f"Nothing to delete: no keys match ({name(selection.label)}).{hint}")
         return
     line(
         f"Deleted {count(result.removed, 'key')} ({name(selection.label)}) in "

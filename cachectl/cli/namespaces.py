@@ -115,7 +115,8 @@ def _foreign(found: Discovery) -> str:
 def _named(ns: NamespaceInfo, exact: bool) -> str:
     from cachectl.cli.render import name
 
-    return f"{name(ns.name, NAME_CELLS)} ({_count(ns.keys, exact)} keys)"
+    keys = "key" if ns.keys == 1 else "keys"
+    return f"{name(ns.name, NAME_CELLS)} ({_count(ns.keys, exact)} {keys})"
 
 
 #: Cells of a namespace's name in the hint: five of them fit the one error line.

@@ -12,7 +12,7 @@ from cachectl.errors import CheckFailed, ConfigError, DecodeError
 from cachectl.ops.connect import Connection
 from cachectl.ops.decode import Encoding, decode
 from cachectl.ops.preview import CLIP_ITEMS, HEAD, Omitted, clip, jsonable, more
-from cachectl.ops.selection import STEP_COUNT, per_key, scan_node, server_ms
+from cachectl.ops.selection import STEP_COUNT, per_key, relative_hint, scan_node, server_ms
 from cachectl.ops.sniff import describe_head
 
 
@@ -199,7 +199,11 @@ def inspect_key(
     kind_raw, pttl, memory = pipe.execute()
     kind = kind_raw.decode() if isinstance(kind_raw, bytes) else str(kind_raw)
     if kind == "none":
-        raise CheckFailed(f"key {display_key(app)!r} not found in {conn.keys.where}")
+        hint = relative_hint(conn.keys, display_key(app))
+        raise CheckFailed(
+            f"key {display_key(app)!r} not found in {conn.keys.where}"
+            + (f"; {hint}" if hint else "")
+        )
     tags = tags_of(conn, full, TAG_SCAN)  # read now: a test may lower it
     base = Inspection(
         app,

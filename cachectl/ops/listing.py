@@ -340,6 +340,8 @@ def list_keys(
     ranked_by, notes = None, []
     if sort == "memory":
         ranked_by = "memory_usage" if conn.has_memory_usage else "strlen"
+    if not rows and selection.hint:
+        notes.append(selection.hint)
     if rows and not conn.has_memory_usage:
         notes.append(f"memory not shown: {conn.memory_note}")
         if sort == "memory":

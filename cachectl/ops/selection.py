@@ -32,6 +32,23 @@ class Selection:
     #: Every key of the namespace (--all, or a glob such as '*'): deleting it needs the
     #: namespace's name typed, on every face (see covers_every_name).
     whole: bool = False
+    #: Said where nothing matches: a name given with the namespace in front (relative_hint).
+    hint: str = ""
+
+
+def relative_hint(space: KeySpace, *given: str) -> str:
+    """A hint for a name given with the namespace in front ('shop:config' in namespace 'shop'
+    names the Redis key 'shop:shop:config'), or that is the namespace; else empty."""
+    namespace = space.namespace
+    if not namespace or space.raw:
+        return ""
+    relative = f"names are relative to namespace {namespace!r}"
+    for name in given:
+        if name.startswith(f"{namespace}:") and name.rstrip(":") != namespace:
+            return f"{relative}: did you mean {name[len(namespace) + 1 :]!r}?"
+        if name.rstrip(":") == namespace:
+            return f"{relative}: --all selects all of its keys"
+    return ""
 
 
 def select(
@@ -70,6 +87,7 @@ def select(
             keys=(space.full(raw),),
             globs=(space.prefix_globs(raw)[1],),
             raw=raw_keys,
+            hint=relative_hint(space, prefix),
         )
     if pattern is not None:
         check_glob(pattern)
@@ -78,6 +96,7 @@ def select(
             globs=(space.glob(pattern),),
             raw=raw_keys,
             whole=covers_every_name(pattern),
+            hint=relative_hint(space, pattern),
         )
     if tag is not None:
         if not tag:
@@ -89,7 +108,8 @@ def select(
             raise ConfigError("--key needs a non-empty key")
         full = tuple(dict.fromkeys(space.full(k) for k in keys))
         named = f"{len(full)} named key{'' if len(full) == 1 else 's'}"
-        return Selection(f"{named} in {where}", keys=full, raw=raw_keys)
+        hint = relative_hint(space, *keys)
+        return Selection(f"{named} in {where}", keys=full, raw=raw_keys, hint=hint)
     if everything:
         if raw_keys:
             raise ConfigError("--all needs a namespace")

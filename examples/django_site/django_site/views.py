@@ -29,7 +29,7 @@ def report(request: HttpRequest) -> JsonResponse:
         data = build_report("report")
         cache.set("report", data, timeout=60)
     response = JsonResponse(data)
-    response["X-Cache"] = "hit" if hit else "miss"
+    response["X-Cache"] = "HIT" if hit else "MISS"
     return response
 
 
