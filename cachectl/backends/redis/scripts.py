@@ -222,8 +222,20 @@ def unlink_step(glob: bytes) -> tuple[bytes, tuple[bytes, ...]]:
     if not (sep and namespace and NAMESPACE_CHARS.issuperset(namespace)):
         return glob, ()
     assert prefix is not None
-    match = escape_glob(namespace) + b"[:#]*" + (escape_glob(rest) + b"*" if rest else b"")
-    return match, (prefix, tags_record(prefix))
+    # Position by position, a class of the data key's byte and the record's ('N:users:' and
+    # 'N#tag::users:'): every other key of the keyspace fails at its first differing byte, where
+    # 'N[:#]*users:*' had the server try 'users:' at every position of every key (+20 % of
+    # the flush's server time on a million keys). The script keeps only the two prefixes.
+    record = b"tag::" + rest
+    classes = b"".join(
+        b"[\\" + rest[i : i + 1] + b"\\" + record[i : i + 1] + b"]"
+        for i in range(min(len(rest), MATCH_CLASSES))
+    )
+    return escape_glob(namespace) + b"[:#]" + classes + b"*", (prefix, tags_record(prefix))
+
+
+#: Bytes of a prefix that unlink_step's MATCH spells out (the script checks the rest).
+MATCH_CLASSES = 16
 
 
 def incr_args(key: bytes, delta: int) -> list[Any]:
