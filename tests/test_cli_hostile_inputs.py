@@ -203,3 +203,21 @@ def test_the_demo_help_does_not_list_the_options_it_refuses(run_script: Run) -> 
     assert "--json" in rows and not {"--url", "--namespace", "--password-file", "--timeout"} & rows
     refused = run_script("demo", "--url", "redis://127.0.0.1:9/0")
     assert refused.exit_code == 2 and "drop --url" in refused.stderr
+
+
+def test_a_tag_counts_the_keys_that_still_exist(redis_url: str, run_script: Run) -> None:
+    # A member outlives its key when another program deletes the key (or Redis evicts it):
+    # the dry run counted every member ("Would delete 3") where the flush removed 1.
+    with Cache(redis_url, namespace="shop") as cache:
+        for n in range(3):
+            cache.set(f"product:{n}", n, ttl=600, tags=("sale",))
+    redis.Redis.from_url(redis_url).delete("shop:product:0", "shop:product:1")
+    shop = ["--url", redis_url, "--namespace", "shop"]
+    dry = run_script(*shop, "flush", "--tag", "sale", "--dry-run", "--json")
+    assert json.loads(dry.stdout)["count"] == 1
+    assert json.loads(dry.stdout)["sample"] == ["product:2"]
+    listed = run_script(*shop, "keys", "--tag", "sale", "--json")
+    assert [k["key"] for k in json.loads(listed.stdout)["keys"]] == ["product:2"]
+    assert json.loads(listed.stdout)["matched"] == 1
+    limited = run_script(*shop, "flush", "--tag", "sale", "--yes", "--max-keys", "1", "--json")
+    assert limited.exit_code == 0 and json.loads(limited.stdout)["removed"] == 1
