@@ -598,3 +598,64 @@ async def test_a_cached_coroutine_method_is_seen_as_async_by_frameworks(acache: 
     assert inspect.iscoroutinefunction(Repo.find.__call__)
     assert await repo.find(4) == 4
     assert await repo.find.invalidate(4) == 1
+
+
+async def test_a_read_answered_before_the_leader_stored_does_not_compute_again(
+    acache: AsyncCache,
+) -> None:
+    # The late caller's read misses before the leader stores, and reaches it only after that
+    # flight ended (a slow reply, a busy loop): it found no flight and computed again.
+    calls: list[int] = []
+
+    @acache.cached(ttl=60, prefix="sq")
+    async def square(x: int) -> int:
+        calls.append(x)
+        await asyncio.sleep(0.01)
+        return x * x
+
+    read, ended = acache.lookup, asyncio.Event()
+
+    async def lookup(key: str) -> Any:
+        found = await read(key)
+        if asyncio.current_task().get_name() == "late":  # type: ignore[union-attr]
+            await ended.wait()
+        return found
+
+    acache.lookup = lookup  # type: ignore[method-assign]
+    leader = asyncio.create_task(square(3))
+    late = asyncio.create_task(square(3), name="late")
+    assert await leader == 9
+    ended.set()
+    assert await late == 9
+    assert calls == [3]
+
+
+def test_a_read_answered_before_the_leader_stored_does_not_compute_again_sync(
+    cache: Cache,
+) -> None:
+    calls: list[int] = []
+
+    @cache.cached(ttl=60, prefix="sq")
+    def square(x: int) -> int:
+        calls.append(x)
+        time.sleep(0.01)
+        return x * x
+
+    read, ended, began = cache.lookup, threading.Event(), threading.Event()
+
+    def lookup(key: str) -> Any:
+        found = read(key)
+        if threading.current_thread().name == "late":
+            began.set()
+            ended.wait(10)
+        return found
+
+    cache.lookup = lookup  # type: ignore[method-assign]
+    results: list[int] = []
+    late = threading.Thread(target=lambda: results.append(square(3)), name="late")
+    late.start()
+    assert began.wait(10)
+    assert square(3) == 9
+    ended.set()
+    late.join(10)
+    assert results == [9] and calls == [3]

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from cachectl.api import AsyncEntryStore
-from cachectl.decorator.calls import KeyMaker, Store, note, serves, store_for, waited_too_long
+from cachectl.decorator.calls import (
+    KeyMaker,
+    Store,
+    fresh,
+    note,
+    serves,
+    store_for,
+    waited_too_long,
+)
 from cachectl.decorator.flights import AsyncFlights, LeaderGone
 from cachectl.errors import ValueTooLarge
 
@@ -39,6 +47,7 @@ def async_wrapper(
         arguments: dict[str, Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        serial: int,
     ) -> Any:
         async def run() -> Any:
             start = time.monotonic()
@@ -62,7 +71,13 @@ def async_wrapper(
             except LeaderGone:
                 continue  # one of the callers still waiting takes the computation over
         try:
-            value = await run()
+            if flights.ended_since(key, serial):
+                # A flight of this call ended after this caller's read began: that read may
+                # predate the value it stored (see flights.WaitBound), so read once more.
+                found = await cache.lookup(key)
+                value = found[0] if fresh(found) else await run()  # type: ignore[index]
+            else:
+                value = await run()
             future.set_result(value)
             return value
         except BaseException as exc:
@@ -76,12 +91,13 @@ def async_wrapper(
         cache = resolve()
         arguments = maker.arguments(args, kwargs)
         key = maker.key(arguments)
+        serial = flights.serial
         found = await cache.lookup(key)
         if serves(found, flights, key):
             note("HIT")
             return found[0]  # type: ignore[index]
         note("MISS")
-        return await compute(cache, key, arguments, args, kwargs)
+        return await compute(cache, key, arguments, args, kwargs, serial)
 
     async def invalidate(*args: Any, **kwargs: Any) -> int:
         return await resolve().delete(maker.key_of(*args, **kwargs))

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 from cachectl.api import EntryStore
-from cachectl.decorator.calls import KeyMaker, Store, note, serves, store_for, waited_too_long
+from cachectl.decorator.calls import (
+    KeyMaker,
+    Store,
+    fresh,
+    note,
+    serves,
+    store_for,
+    waited_too_long,
+)
 from cachectl.decorator.flights import Flights, LeaderGone
 from cachectl.errors import ValueTooLarge
 
@@ -41,6 +49,7 @@ def sync_wrapper(
         arguments: dict[str, Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        serial: int,
     ) -> Any:
         def run() -> Any:
             start = time.monotonic()
@@ -64,7 +73,13 @@ def sync_wrapper(
             except LeaderGone:
                 continue  # one of the callers still waiting takes the computation over
         try:
-            value = run()
+            if flights.ended_since(key, serial):
+                # A flight of this call ended after this caller's read began: that read may
+                # predate the value it stored (see flights.WaitBound), so read once more.
+                found = cache.lookup(key)
+                value = found[0] if fresh(found) else run()  # type: ignore[index]
+            else:
+                value = run()
             future.set_result(value)
             return value
         except BaseException as exc:
@@ -78,12 +93,13 @@ def sync_wrapper(
         cache = resolve()
         arguments = maker.arguments(args, kwargs)
         key = maker.key(arguments)
+        serial = flights.serial
         found = cache.lookup(key)
         if serves(found, flights, key):
             note("HIT")
             return found[0]  # type: ignore[index]
         note("MISS")
-        return compute(cache, key, arguments, args, kwargs)
+        return compute(cache, key, arguments, args, kwargs, serial)
 
     def invalidate(*args: Any, **kwargs: Any) -> int:
         return resolve().delete(maker.key_of(*args, **kwargs))

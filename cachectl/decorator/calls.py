@@ -143,6 +143,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def fresh(found: Entry | Missing) -> bool:
+    """Whether a looked-up entry is there and fresh (not stale)."""
+    return not isinstance(found, Missing) and (found[1] is None or now_ms() < found[1])
+
+
 def serves(found: Entry | Missing, flights: Flights | AsyncFlights, key: str) -> bool:
     """Whether a looked-up entry answers the call: fresh, or stale while another caller of this
     process recomputes it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future
 from typing import Any
 
@@ -24,11 +25,25 @@ class LeaderGone(Exception):
     which may then take the computation over."""
 
 
+#: Keys whose flight ended that are remembered, for a caller whose read began before the end.
+ENDED = 256
+
+
 class WaitBound:
     """How long a waiter waits for the leader: FLIGHT_WAIT, or twice the time recent
-    computations took if that is longer; then it computes itself."""
+    computations took if that is longer; then it computes itself. And which flights ended
+    since a caller's read began.
+
+    A caller reads the cache, then joins or leads a flight. When its read was answered before
+    a leader stored the value but reaches the caller only after that flight ended (a slow
+    reply, a busy loop), the caller found no flight and would compute again: `ended_since`
+    tells it to read once more instead."""
 
     expected = 0.0  # seconds a computation takes, recent ones weighing most
+    serial = 0  # flights ended so far: read before a caller's read of the cache
+
+    def __init__(self) -> None:
+        self._ended: OrderedDict[str, int] = OrderedDict()  # key -> serial at its end
 
     def took(self, seconds: float) -> None:
         """Note how long a computation took (an old slow one fades: 20 % a computation)."""
@@ -38,6 +53,18 @@ class WaitBound:
         """Seconds a waiter waits for the leader before computing itself."""
         return max(FLIGHT_WAIT, 2 * self.expected)
 
+    def ended(self, key: str) -> None:
+        """Note that the flight of key ended (the value is stored, if it could be)."""
+        self.serial += 1
+        self._ended[key] = self.serial
+        self._ended.move_to_end(key)
+        if len(self._ended) > ENDED:
+            self._ended.popitem(last=False)
+
+    def ended_since(self, key: str, serial: int) -> bool:
+        """Whether a flight of key ended after serial was read."""
+        return self._ended.get(key, 0) > serial
+
 
 class Flights(WaitBound):
     """Calls in progress by key, so concurrent misses in a thread pool compute once."""
@@ -45,6 +72,7 @@ class Flights(WaitBound):
     asynchronous = False  # the flights of plain functions
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._calls: dict[str, Future[Any]] = {}
         forksafe.register(self)
@@ -73,6 +101,7 @@ class Flights(WaitBound):
         with self._lock:
             if self._calls.get(key) is future:
                 del self._calls[key]
+            self.ended(key)
 
     def after_fork(self) -> None:
         """In a forked child: the leaders are threads of the parent, which never finish here."""
@@ -90,7 +119,9 @@ class AsyncFlights(WaitBound):
     asynchronous = True  # the flights of coroutine functions
 
     def __init__(self) -> None:
+        super().__init__()
         self._calls: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[Any]] = {}
+        self._ended_lock = threading.Lock()  # the loops of several threads share these flights
         forksafe.register(self)
 
     def lead(self, key: str) -> tuple[asyncio.Future[Any], bool]:
@@ -128,9 +159,12 @@ class AsyncFlights(WaitBound):
         flight = (future.get_loop(), key)
         if self._calls.get(flight) is future:
             del self._calls[flight]
+        with self._ended_lock:
+            self.ended(key)
 
     def after_fork(self) -> None:
         """In a forked child: the parent's futures are kept unused (their loops are the
         parent's), and the child starts with no flights."""
         forksafe.keep(self._calls)
         self._calls = {}
+        self._ended_lock = threading.Lock()
