@@ -100,5 +100,5 @@ def test_matching_keys_are_counted_and_deleted_alike(
     assert counted == [2500, 2500]
     assert removed == 2500 == sum(batches)
     with redis_server.client() as raw:
-        assert sorted(raw.scan_iter(b"parity:*")) == [b"parity:b:1", b"parity:b:2"]
+        assert sorted(set(raw.scan_iter(b"parity:*"))) == [b"parity:b:1", b"parity:b:2"]
         raw.delete(b"parity:b:1", b"parity:b:2")

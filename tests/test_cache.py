@@ -440,7 +440,7 @@ def test_key_layout_in_redis(redis_server: RedisServer, redis_url: str) -> None:
         cache.set("dashboard:eu", 1)
         cache.set(b"raw\xff", 2)
     with redis_server.client() as raw:
-        assert sorted(raw.scan_iter(match="shop:*")) == [b"shop:dashboard:eu", b"shop:raw\xff"]
+        assert sorted(set(raw.scan_iter(match="shop:*"))) == [b"shop:dashboard:eu", b"shop:raw\xff"]
         assert raw.get(b"shop:dashboard:eu")[:3] == bytes((MAGIC, VERSION, 0))
         assert set(raw.scan_iter()) <= {b"shop:dashboard:eu", b"shop:raw\xff", b"shop#stats"}
 

@@ -30,7 +30,7 @@ def _prefixes(run_script: Run, url: str) -> list[str]:
 
 
 def _keys(raw: redis.Redis) -> list[bytes]:
-    return sorted(raw.scan_iter(match=f"{CLI_NAMESPACE}*".encode(), count=1000))
+    return sorted(set(raw.scan_iter(match=f"{CLI_NAMESPACE}*".encode(), count=1000)))
 
 
 def test_cli_latency_leaves_no_keys_and_no_stats_row(

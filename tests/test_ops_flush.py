@@ -155,5 +155,5 @@ def test_a_rate_no_flush_can_keep_is_refused_before_anything_is_deleted(
         batch_size(rate)
     with pytest.raises(ConfigError):
         Throttle(rate)
-    assert len(list(raw_redis.scan_iter(match=NS + b"r:*"))) == 10
+    assert len(set(raw_redis.scan_iter(match=NS + b"r:*"))) == 10
     assert not raw_redis.exists(AUDIT)  # nothing done, nothing recorded

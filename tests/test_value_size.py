@@ -49,7 +49,9 @@ def test_an_async_refused_set_many_writes_the_rest_to_redis(
     error, found = asyncio.run(run())
     assert error.keys == ("r:2", "r:3")
     assert found == {"r:1": "new"}
-    assert sorted(raw_redis.scan_iter(f"{namespace}:r:*".encode())) == [f"{namespace}:r:1".encode()]
+    assert sorted(set(raw_redis.scan_iter(f"{namespace}:r:*".encode()))) == [
+        f"{namespace}:r:1".encode()
+    ]
 
 
 @pytest.mark.parametrize("face", ["sync", "async"])
